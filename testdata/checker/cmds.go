@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func runExit(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: checker exit N")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return fmt.Errorf("exit: %w", err)
+	}
+	os.Exit(n)
+	return nil
+}
+
+var signalsByName = map[string]syscall.Signal{
+	"HUP":  syscall.SIGHUP,
+	"INT":  syscall.SIGINT,
+	"QUIT": syscall.SIGQUIT,
+	"USR1": syscall.SIGUSR1,
+	"USR2": syscall.SIGUSR2,
+	"TERM": syscall.SIGTERM,
+}
+
+var signalNames = map[syscall.Signal]string{}
+
+func init() {
+	for n, s := range signalsByName {
+		signalNames[s] = "SIG" + n
+	}
+}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	u := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if sig, ok := signalsByName[u]; ok {
+		return sig, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return syscall.Signal(n), nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+func runSleep(args []string) error {
+	fs := flag.NewFlagSet("sleep", flag.ContinueOnError)
+	var ignore multiFlag
+	fs.Var(&ignore, "ignore", "signal to ignore (repeatable)")
+	ready := fs.String("ready", "", "file to create once signal handlers are installed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var d time.Duration = -1
+	if fs.NArg() > 1 {
+		return errors.New("usage: checker sleep [--ignore SIG]... [--ready FILE] [DURATION]")
+	}
+	if fs.NArg() == 1 {
+		a := fs.Arg(0)
+		if n, err := strconv.ParseFloat(a, 64); err == nil {
+			d = time.Duration(n * float64(time.Second))
+		} else if d, err = time.ParseDuration(a); err != nil {
+			return fmt.Errorf("sleep: %w", err)
+		}
+	}
+	ignored := map[syscall.Signal]bool{}
+	for _, s := range ignore {
+		sig, err := parseSignal(s)
+		if err != nil {
+			return err
+		}
+		ignored[sig] = true
+		signal.Ignore(sig)
+	}
+	var handled []os.Signal
+	for sig := range signalNames {
+		if !ignored[sig] {
+			handled = append(handled, sig)
+		}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, handled...)
+	fmt.Println("ready")
+	if *ready != "" {
+		if err := os.WriteFile(*ready, []byte("ready\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	var timeout <-chan time.Time
+	if d >= 0 {
+		timeout = time.After(d)
+	}
+	select {
+	case s := <-ch:
+		sig := s.(syscall.Signal)
+		fmt.Println("signal:", signalNames[sig])
+		os.Exit(128 + int(sig))
+	case <-timeout:
+	}
+	return nil
+}
+
+func runWrite(args []string) error {
+	if len(args) < 1 || len(args) > 2 {
+		return errors.New("usage: checker write PATH [CONTENT]")
+	}
+	content := "ok"
+	if len(args) == 2 {
+		content = args[1]
+	}
+	return os.WriteFile(args[0], []byte(content), 0o644)
+}
+
+func runCat(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: checker cat PATH|-")
+	}
+	var r io.Reader = os.Stdin
+	if args[0] != "-" {
+		f, err := os.Open(args[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	_, err := io.Copy(os.Stdout, r)
+	return err
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
