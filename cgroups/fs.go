@@ -1,0 +1,311 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// manager is the cgroupfs Manager for v1, hybrid and v2 hosts: the
+// directory operations are the same; what differs is the set of
+// hierarchies in paths.
+type manager struct {
+	cgroupsPath string            // linux.cgroupsPath, for error messages ("" after Load)
+	paths       map[string]string // hierarchy key -> absolute directory
+	dirs        []string          // the distinct directories of paths, sorted
+	cpusetDir   string            // the v1 cpuset directory, if any: needs cpus/mems
+	onlyUnified bool              // the unified hierarchy is the only one (v2)
+	created     bool              // Create succeeded in this process
+}
+
+var _ Manager = (*manager)(nil)
+
+func newManager(cgroupsPath string, paths map[string]string, onlyUnified bool) *manager {
+	m := &manager{cgroupsPath: cgroupsPath, paths: paths, onlyUnified: onlyUnified}
+	for _, d := range paths {
+		m.dirs = append(m.dirs, d)
+	}
+	slices.Sort(m.dirs)
+	m.dirs = slices.Compact(m.dirs) // co-mounted controllers share a directory
+	if !onlyUnified {
+		m.cpusetDir = paths["cpuset"]
+	}
+	return m
+}
+
+func (m *manager) err(op, path string, err error) error {
+	return &Error{CgroupsPath: m.cgroupsPath, Op: op, Path: path, Err: err}
+}
+
+func (m *manager) Paths() map[string]string { return maps.Clone(m.paths) }
+
+func (m *manager) Create() error {
+	if m.created {
+		return nil
+	}
+	for _, d := range m.dirs {
+		made, err := mkdirs(d)
+		if err != nil {
+			return m.err("create", d, err)
+		}
+		if d == m.cpusetDir {
+			for _, c := range made {
+				if err := initCpuset(c); err != nil {
+					return m.err("create", c, err)
+				}
+			}
+		}
+	}
+	m.created = true
+	return nil
+}
+
+func (m *manager) Apply(pid int) error {
+	if pid <= 0 {
+		return m.err("apply", "", fmt.Errorf("invalid pid %d", pid))
+	}
+	if err := m.Create(); err != nil {
+		return err
+	}
+	for _, d := range m.dirs {
+		if err := writeProcs(d, pid); err != nil {
+			return m.err("apply pid "+strconv.Itoa(pid)+" to", d, err)
+		}
+	}
+	return nil
+}
+
+func (m *manager) CgroupFD() (*os.File, error) {
+	if !m.onlyUnified {
+		return nil, ErrNoCgroupFD
+	}
+	if err := m.Create(); err != nil {
+		return nil, err
+	}
+	d := m.dirs[0]
+	fd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, m.err("open", d, err)
+	}
+	return os.NewFile(uintptr(fd), d), nil
+}
+
+func (m *manager) Procs() ([]int, error) {
+	seen := make(map[int]struct{})
+	for _, d := range m.dirs {
+		if err := collectProcs(d, seen); err != nil {
+			return nil, m.err("procs", d, err)
+		}
+	}
+	pids := slices.Collect(maps.Keys(seen))
+	slices.Sort(pids)
+	return pids, nil
+}
+
+func (m *manager) Destroy() error {
+	var errs errList
+	for _, d := range m.dirs {
+		if err := removeTree(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.created = false
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return m.err("destroy", "", errs[0])
+	}
+	return m.err("destroy", "", errs)
+}
+
+// mkdirs makes dir and its missing parents, and returns the directories it
+// made, parents first.
+func mkdirs(dir string) ([]string, error) {
+	err := unix.Mkdir(dir, 0o755)
+	switch err {
+	case nil:
+		return []string{dir}, nil
+	case unix.EEXIST:
+		return nil, nil
+	case unix.ENOENT:
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil, err
+		}
+		made, err := mkdirs(parent)
+		if err != nil {
+			return made, err
+		}
+		if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+			return made, &os.PathError{Op: "mkdir", Path: dir, Err: err}
+		}
+		return append(made, dir), nil
+	}
+	return nil, &os.PathError{Op: "mkdir", Path: dir, Err: err}
+}
+
+// initCpuset gives a new v1 cpuset cgroup its parent's cpus and mems: they
+// start out empty (unless cgroup.clone_children is set), and no task can
+// join a cpuset without CPUs or memory nodes. An empty parent is filled
+// from its own parent first.
+func initCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		v, err := readTrim(filepath.Join(dir, f))
+		if err != nil || v != "" {
+			return err
+		}
+		parent := filepath.Dir(dir)
+		pv, err := readTrim(filepath.Join(parent, f))
+		if err != nil {
+			return err
+		}
+		if pv == "" && parent != "/" {
+			if err := initCpuset(parent); err != nil {
+				return err
+			}
+			if pv, err = readTrim(filepath.Join(parent, f)); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(pv), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readTrim(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	return strings.TrimSpace(string(b)), err
+}
+
+// writeProcs moves pid into the cgroup dir. The kernel answers EINVAL while
+// the task is still being forked (TASK_NEW), so that is retried briefly.
+func writeProcs(dir string, pid int) error {
+	p := filepath.Join(dir, "cgroup.procs")
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b := []byte(strconv.Itoa(pid))
+	for i := 0; ; i++ {
+		_, err = f.Write(b)
+		if err == nil || i == 4 || !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// collectProcs adds the pids in dir and its descendants to seen. Parts of
+// the tree that vanish meanwhile are skipped.
+func collectProcs(dir string, seen map[int]struct{}) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, line := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(line)
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", filepath.Join(dir, "cgroup.procs"), err)
+		}
+		seen[pid] = struct{}{}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := collectProcs(filepath.Join(dir, e.Name()), seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeTree removes the cgroup dir and its descendants, bottom-up,
+// retrying for a while (about 1.3 s in all) while they are busy, i.e. still
+// hold exiting processes. A missing dir is not an error; a directory that
+// is not on a cgroup filesystem is refused.
+func removeTree(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		return &os.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s: not a cgroup directory", dir)
+	}
+	delay := 10 * time.Millisecond
+	for i := 0; ; i++ {
+		err := rmdirTree(dir)
+		if err == nil || i == 7 || !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+func rmdirTree(dir string) error {
+	err := unix.Rmdir(dir)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EBUSY && err != unix.ENOTEMPTY {
+		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	}
+	// Busy: child cgroups first (or processes, which only waiting cures).
+	entries, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		if errors.Is(rerr, fs.ErrNotExist) {
+			return nil
+		}
+		return rerr
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := rmdirTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// errList is several errors on one line.
+type errList []error
+
+func (l errList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (l errList) Unwrap() []error { return l }
