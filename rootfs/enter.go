@@ -1,0 +1,255 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// Enter runs after the createContainer hooks, on the same Config that was
+// given to Prepare. It jails the process in the rootfs (pivot_root, or
+// MS_MOVE + chroot with NoPivot) with "/" as its working directory, applies
+// a non-private linux.rootfsPropagation to the new root, points stdio that
+// was /dev/null at the container's /dev/null, remounts read-only the tmpfs
+// (and /dev) mounts that asked for it, then applies linux.readonlyPaths and
+// linux.maskedPaths (missing paths are skipped) and finally root.readonly.
+func Enter(c *Config) error {
+	rootfs, err := c.rootfsPath()
+	if err != nil {
+		return err
+	}
+	prop, err := c.rootPropagation()
+	if err != nil {
+		return err
+	}
+	if err := unix.Chdir(rootfs); err != nil {
+		return &os.PathError{Op: "chdir", Path: rootfs, Err: err}
+	}
+	if c.NoPivot {
+		err = msMoveRoot(rootfs)
+	} else {
+		err = pivotRoot(rootfs)
+	}
+	if err != nil {
+		return fmt.Errorf("error jailing process inside rootfs: %w", err)
+	}
+	// [r]private was already the effect of Prepare; anything else must be
+	// applied to the new root, which only exists now.
+	if prop != 0 && prop&unix.MS_PRIVATE == 0 {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("unable to apply root propagation flags: %w", err)
+		}
+	}
+	if needsSetupDev(c.Spec) {
+		if err := reopenDevNull(); err != nil {
+			return fmt.Errorf("error reopening /dev/null inside container: %w", err)
+		}
+	}
+	for _, m := range c.Spec.Mounts {
+		o, err := parseMountOptions(m.Options)
+		if err != nil || o.flags&unix.MS_RDONLY == 0 {
+			continue
+		}
+		dest := path.Clean("/" + m.Destination)
+		if (m.Type == "tmpfs" && !o.isBind()) || dest == "/dev" {
+			if err := remountReadonly(dest, o.flags); err != nil {
+				return fmt.Errorf("error remounting %q read-only: %w", dest, err)
+			}
+		}
+	}
+	if l := c.Spec.Linux; l != nil {
+		for _, p := range l.ReadonlyPaths {
+			if err := readonlyPath(p); err != nil {
+				return fmt.Errorf("can't make %q read-only: %w", p, err)
+			}
+		}
+		for _, p := range l.MaskedPaths {
+			if err := maskPath(p); err != nil {
+				return fmt.Errorf("can't mask path %q: %w", p, err)
+			}
+		}
+	}
+	if c.Spec.Root != nil && c.Spec.Root.Readonly {
+		if err := setReadonly(); err != nil {
+			return fmt.Errorf("error setting rootfs as readonly: %w", err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot uses pivot_root(".", ".") so no put_old directory is needed:
+// the old root ends up stacked under the new one at "." and is detached.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/", Err: err}
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: rootfs, Err: err}
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return &os.PathError{Op: "fchdir", Path: rootfs, Err: err}
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return &os.PathError{Op: "pivot_root", Path: rootfs, Err: err}
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return &os.PathError{Op: "fchdir", Path: "old root", Err: err}
+	}
+	// rslave, not rprivate, so the unmount cannot propagate anywhere while
+	// host-side mounts are not pinned (runc's reasoning).
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return &os.PathError{Op: "umount", Path: "old root", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// msMoveRoot is --no-pivot: first get rid of the full proc and sysfs
+// mounts outside the rootfs (they would stay reachable and let the
+// container mount procfs), then move the rootfs onto / and chroot into it.
+func msMoveRoot(rootfs string) error {
+	infos, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		skip = i.Root != "/" || (i.FSType != "proc" && i.FSType != "sysfs") ||
+			i.Mountpoint == rootfs || strings.HasPrefix(i.Mountpoint, rootfs+"/")
+		return skip, false
+	})
+	if err != nil {
+		return err
+	}
+	for _, i := range infos {
+		if err := unix.Mount("", i.Mountpoint, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // a parent was already unmounted
+			}
+			return fmt.Errorf("make %q rslave: %w", i.Mountpoint, err)
+		}
+		if err := unix.Unmount(i.Mountpoint, unix.MNT_DETACH); err != nil {
+			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+				return &os.PathError{Op: "umount", Path: i.Mountpoint, Err: err}
+			}
+			// Cannot unmount (locked in a user namespace): cover it instead.
+			if err := unix.Mount("tmpfs", i.Mountpoint, "tmpfs", 0, ""); err != nil {
+				return fmt.Errorf("cover %q: %w", i.Mountpoint, err)
+			}
+		}
+	}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %q to /: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: ".", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// reopenDevNull re-points fds 0-2 that refer to the host's /dev/null at
+// the container's one.
+func reopenDevNull() error {
+	f, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var null, st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &null); err != nil {
+		return err
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Fstat(fd, &st); err != nil {
+			continue // closed stdio is not our business
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev {
+			if err := unix.Dup3(int(f.Fd()), fd, 0); err != nil {
+				return &os.SyscallError{Syscall: "dup3 fd " + strconv.Itoa(fd), Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// remountReadonly makes the mount at dest read-only, keeping its flags.
+func remountReadonly(dest string, flags uintptr) error {
+	flags |= unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY
+	var err error
+	for i := 0; i < 5; i++ {
+		err = unix.Mount("", dest, "", flags, "")
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.EBUSY) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		var st unix.Statfs_t
+		if unix.Statfs(dest, &st) == nil {
+			if err2 := unix.Mount("", dest, "", flags|statfsToMountFlags(st)&mntLockFlags, ""); err2 == nil {
+				return nil
+			}
+		}
+		return err
+	}
+	return err
+}
+
+// readonlyPath bind-mounts p onto itself and remounts it read-only,
+// keeping nosuid/nodev/noexec. A missing path is skipped.
+func readonlyPath(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(p, &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: p, Err: err}
+	}
+	flags := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	return unix.Mount(p, p, "", flags|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+}
+
+// maskPath hides p: /dev/null over a file, an empty read-only tmpfs over a
+// directory. A missing path is skipped.
+func maskPath(p string) error {
+	err := unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if errors.Is(err, unix.ENOTDIR) {
+		return unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+	}
+	return err
+}
+
+// setReadonly remounts / read-only, keeping locked flags if necessary.
+func setReadonly() error {
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	err := unix.Mount("", "/", "", flags, "")
+	if err == nil {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: "/", Err: err}
+	}
+	return unix.Mount("", "/", "", flags|uintptr(st.Flags), "")
+}

@@ -1,0 +1,281 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
+
+const (
+	// The atime "enum" flags (mutually exclusive).
+	mntAtimeEnumFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+	mntAtimeFlags     = mntAtimeEnumFlags | unix.MS_NODIRATIME
+	// Flags the kernel locks (MNT_LOCK_*) on mounts inherited by a less
+	// privileged user namespace: a remount must keep them.
+	mntLockFlags = unix.MS_RDONLY | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOSUID | mntAtimeFlags
+)
+
+type preparer struct {
+	root     *root
+	userns   bool
+	cgroupns bool
+}
+
+func (p *preparer) mount(m *mnt) error {
+	if m.opts.isBind() {
+		return p.bindMount(m)
+	}
+	switch m.fstype {
+	case "proc", "sysfs":
+		return p.mountProcSys(m)
+	case "tmpfs":
+		return p.mountTmpfs(m)
+	case "cgroup":
+		return p.mountCgroup(m)
+	case "mqueue":
+		return p.mountOther(m, false)
+	default:
+		return p.mountOther(m, true)
+	}
+}
+
+// finish applies what has to be done after the mount itself: propagation
+// changes and recursive attributes. Both act on a freshly opened handle,
+// since the one used for the mount refers to the covered directory.
+func (p *preparer) finish(m *mnt, rel string) error {
+	if len(m.opts.propagation) == 0 && m.opts.recAttr == nil {
+		return nil
+	}
+	h, err := p.root.open(rel)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, pf := range m.opts.propagation {
+		if err := mountAt("", h, m.dest, "", pf, ""); err != nil {
+			return err
+		}
+	}
+	if m.opts.recAttr != nil {
+		if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, m.opts.recAttr); err != nil {
+			return &os.SyscallError{Syscall: "mount_setattr", Err: err}
+		}
+	}
+	return nil
+}
+
+func (p *preparer) mountOther(m *mnt, checkProc bool) error {
+	rel, err := p.root.resolve(m.dest)
+	if err != nil {
+		return err
+	}
+	if checkProc {
+		if err := checkProcMount(rel, m.source); err != nil {
+			return err
+		}
+	}
+	h, err := p.root.mkdirAll(rel)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := mountAt(m.source, h, m.dest, m.fstype, m.opts.flags, m.opts.dataString()); err != nil {
+		return err
+	}
+	return p.finish(m, rel)
+}
+
+// mountProcSys mounts proc or sysfs. Like runc, the destination must be a
+// real directory (or missing), never a symlink. In a user namespace without
+// its own network namespace sysfs cannot be mounted: /sys is rbound instead.
+func (p *preparer) mountProcSys(m *mnt) error {
+	if fi, err := os.Lstat(filepath.Join(p.root.path, m.dest)); err == nil && !fi.IsDir() {
+		return fmt.Errorf("filesystem %q must be mounted on ordinary directory", m.fstype)
+	}
+	h, rel, err := p.root.target(m.dest, true)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	err = mountAt(m.source, h, m.dest, m.fstype, m.opts.flags, m.opts.dataString())
+	if err != nil && m.fstype == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
+		bm := *m
+		bm.source, bm.fstype = "/sys", "bind"
+		bm.opts.flags |= unix.MS_BIND | unix.MS_REC
+		bm.opts.data = nil
+		return p.bindMount(&bm)
+	}
+	if err != nil {
+		return err
+	}
+	return p.finish(m, rel)
+}
+
+// mountTmpfs mounts a tmpfs. An existing destination directory keeps its
+// mode (runc prepends mode=). "ro" is applied by Enter, so that later mounts
+// and /dev nodes can still be created below it.
+func (p *preparer) mountTmpfs(m *mnt) error {
+	rel, err := p.root.resolve(m.dest)
+	if err != nil {
+		return err
+	}
+	data := m.opts.dataString()
+	h, err := p.root.open(rel)
+	if err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+			h.Close()
+			return err
+		}
+		mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+		if data != "" {
+			mode += "," + data
+		}
+		data = mode
+	} else if errors.Is(err, os.ErrNotExist) {
+		h, err = p.root.mkdirAll(rel)
+	}
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	flags := m.opts.flags &^ unix.MS_RDONLY
+	if m.opts.copyUp {
+		err = p.tmpfsCopyUp(m, rel, h, flags, data)
+	} else {
+		err = mountAt(tmpfsSource(m), h, m.dest, "tmpfs", flags, data)
+	}
+	if err != nil {
+		return err
+	}
+	return p.finish(m, rel)
+}
+
+// bindMount bind-mounts m.source, then remounts to apply the flags (a bind
+// mount ignores them), keeping flags the kernel has locked if needed.
+func (p *preparer) bindMount(m *mnt) error {
+	st, err := os.Stat(m.source)
+	if err != nil {
+		return err
+	}
+	rel, err := p.root.resolve(m.dest)
+	if err != nil {
+		return err
+	}
+	if err := checkProcMount(rel, m.source); err != nil {
+		return err
+	}
+	h, rel, err := p.root.target(m.dest, st.IsDir())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if m.opts.flags&unix.MS_REMOUNT == 0 {
+		if err := mountAt(m.source, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
+			return err
+		}
+	}
+	if m.opts.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || m.opts.cleared != 0 {
+		if err := p.remountBind(m, rel); err != nil {
+			return err
+		}
+	}
+	return p.finish(m, rel)
+}
+
+func (p *preparer) remountBind(m *mnt, rel string) error {
+	h, err := p.root.open(rel)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	flags := m.opts.flags | unix.MS_BIND | unix.MS_REMOUNT
+	mountErr := mountAt("", h, m.dest, "", flags, "")
+	if mountErr == nil {
+		return nil
+	}
+	// Probably locked flags (user namespace): emulate "mount --bind -o
+	// remount,..." by keeping the source's lockable flags, unless the user
+	// asked to clear one of them or for a different atime mode.
+	var st unix.Statfs_t
+	if err := unix.Statfs(m.source, &st); err != nil {
+		return mountErr
+	}
+	srcFlags := statfsToMountFlags(st)
+	if srcFlags&m.opts.cleared&mntLockFlags != 0 {
+		return mountErr
+	}
+	if m.opts.flags&mntAtimeFlags != 0 && m.opts.flags&mntAtimeFlags != srcFlags&mntAtimeFlags {
+		return mountErr
+	}
+	flags |= srcFlags & mntLockFlags
+	return mountAt("", h, m.dest, "", flags, "")
+}
+
+func statfsToMountFlags(st unix.Statfs_t) uintptr {
+	const stNoSymfollow = 0x2000 // ST_NOSYMFOLLOW, <linux/statfs.h>
+	var flags uintptr
+	for _, f := range []struct {
+		st int64
+		ms uintptr
+	}{
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+		{unix.ST_NOSUID, unix.MS_NOSUID},
+		{unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_MANDLOCK, unix.MS_MANDLOCK},
+		{unix.ST_SYNCHRONOUS, unix.MS_SYNCHRONOUS},
+		{unix.ST_NOATIME, unix.MS_NOATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+		{stNoSymfollow, unix.MS_NOSYMFOLLOW},
+	} {
+		if int64(st.Flags)&f.st == f.st {
+			flags |= f.ms
+		}
+	}
+	// MS_STRICTATIME is not reported by statfs: it is the absence of the others.
+	if flags&mntAtimeEnumFlags == 0 {
+		flags |= unix.MS_STRICTATIME
+	}
+	return flags
+}
+
+// checkProcMount refuses mounts over or inside /proc, except a procfs on
+// /proc itself and the few files lxcfs emulates (runc's list). rel is the
+// resolved container path.
+func checkProcMount(rel, source string) error {
+	if rel != "/proc" && !strings.HasPrefix(rel, "/proc/") {
+		return nil
+	}
+	if rel == "/proc" {
+		var s unix.Statfs_t
+		if err := unix.Statfs(source, &s); err != nil {
+			return &os.PathError{Op: "statfs", Path: source, Err: err}
+		}
+		if s.Type == unix.PROC_SUPER_MAGIC {
+			return nil
+		}
+		return fmt.Errorf("%q cannot be mounted because it is not of type proc", rel)
+	}
+	switch rel {
+	case "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+		"/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+		"/proc/net/dev", "/proc/sys/kernel/ns_last_pid":
+		return nil
+	}
+	return fmt.Errorf("%q cannot be mounted because it is inside /proc", rel)
+}
+
+func tmpfsSource(m *mnt) string {
+	if m.source == "" {
+		return "tmpfs"
+	}
+	return m.source
+}
