@@ -61,7 +61,9 @@ func runReport(args []string) error {
 	if g, err := syscall.Getgroups(); err != nil {
 		fail("getgroups", err)
 	} else {
-		r.Groups = g
+		if g != nil {
+			r.Groups = g
+		}
 	}
 	var uts syscall.Utsname
 	if err := syscall.Uname(&uts); err != nil {
