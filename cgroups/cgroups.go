@@ -108,11 +108,13 @@ type Error struct {
 	Op          string // "resolve", "create", "apply", "procs", "destroy", ...
 	Path        string // the directory or file concerned, if any
 	Err         error
+
+	fromSpec bool // the manager came from New: name linux.cgroupsPath
 }
 
 func (e *Error) Error() string {
 	s := "cgroups: "
-	if e.CgroupsPath != "" || e.Op == "resolve" {
+	if e.CgroupsPath != "" || e.fromSpec {
 		s += fmt.Sprintf("linux.cgroupsPath %q: ", e.CgroupsPath)
 	}
 	s += e.Op
@@ -131,17 +133,17 @@ func (e *Error) Unwrap() error { return e.Err }
 func New(cgroupsPath, id string) (Manager, error) {
 	h, err := currentHost()
 	if err != nil {
-		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err}
+		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err, fromSpec: true}
 	}
 	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err}
+		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err, fromSpec: true}
 	}
 	paths, err := resolve(cgroupsPath, id, h, own)
 	if err != nil {
-		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err}
+		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err, fromSpec: true}
 	}
-	return newManager(cgroupsPath, paths, h.mode == Unified), nil
+	return newManager(cgroupsPath, true, paths, h.mode == Unified), nil
 }
 
 // Load rebuilds a manager from the Paths of one made by New, e.g. in a later
@@ -159,5 +161,5 @@ func Load(paths map[string]string) (Manager, error) {
 	}
 	_, onlyUnified := cp[UnifiedKey]
 	onlyUnified = onlyUnified && len(cp) == 1
-	return newManager("", cp, onlyUnified), nil
+	return newManager("", false, cp, onlyUnified), nil
 }

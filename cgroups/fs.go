@@ -19,7 +19,8 @@ import (
 // directory operations are the same; what differs is the set of
 // hierarchies in paths.
 type manager struct {
-	cgroupsPath string            // linux.cgroupsPath, for error messages ("" after Load)
+	cgroupsPath string            // linux.cgroupsPath, for error messages
+	fromSpec    bool              // made by New (not Load): errors name linux.cgroupsPath
 	paths       map[string]string // hierarchy key -> absolute directory
 	dirs        []string          // the distinct directories of paths, sorted
 	cpusetDir   string            // the v1 cpuset directory, if any: needs cpus/mems
@@ -29,8 +30,8 @@ type manager struct {
 
 var _ Manager = (*manager)(nil)
 
-func newManager(cgroupsPath string, paths map[string]string, onlyUnified bool) *manager {
-	m := &manager{cgroupsPath: cgroupsPath, paths: paths, onlyUnified: onlyUnified}
+func newManager(cgroupsPath string, fromSpec bool, paths map[string]string, onlyUnified bool) *manager {
+	m := &manager{cgroupsPath: cgroupsPath, fromSpec: fromSpec, paths: paths, onlyUnified: onlyUnified}
 	for _, d := range paths {
 		m.dirs = append(m.dirs, d)
 	}
@@ -43,7 +44,7 @@ func newManager(cgroupsPath string, paths map[string]string, onlyUnified bool) *
 }
 
 func (m *manager) err(op, path string, err error) error {
-	return &Error{CgroupsPath: m.cgroupsPath, Op: op, Path: path, Err: err}
+	return &Error{CgroupsPath: m.cgroupsPath, Op: op, Path: path, Err: err, fromSpec: m.fromSpec}
 }
 
 func (m *manager) Paths() map[string]string { return maps.Clone(m.paths) }
@@ -112,12 +113,7 @@ func (m *manager) Procs() ([]int, error) {
 }
 
 func (m *manager) Destroy() error {
-	var errs errList
-	for _, d := range m.dirs {
-		if err := removeTree(d); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := removeTrees(m.dirs)
 	m.created = false
 	switch len(errs) {
 	case 0:
@@ -242,30 +238,55 @@ func collectProcs(dir string, seen map[int]struct{}) error {
 	return nil
 }
 
-// removeTree removes the cgroup dir and its descendants, bottom-up,
-// retrying for a while (about 1.3 s in all) while they are busy, i.e. still
-// hold exiting processes. A missing dir is not an error; a directory that
-// is not on a cgroup filesystem is refused.
-func removeTree(dir string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		if err == unix.ENOENT {
-			return nil
+// removeTrees removes the cgroup dirs and their descendants, bottom-up,
+// retrying those still busy, i.e. holding exiting processes, for about
+// 1.3 s in all. Missing dirs are fine; directories that are not on a
+// cgroup filesystem are refused.
+func removeTrees(dirs []string) errList {
+	var errs errList
+	busy := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		var st unix.Statfs_t
+		if err := unix.Statfs(d, &st); err != nil {
+			if err != unix.ENOENT {
+				errs = append(errs, &os.PathError{Op: "statfs", Path: d, Err: err})
+			}
+			continue
 		}
-		return &os.PathError{Op: "statfs", Path: dir, Err: err}
-	}
-	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-		return fmt.Errorf("%s: not a cgroup directory", dir)
+		if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+			errs = append(errs, fmt.Errorf("%s: not a cgroup directory", d))
+			continue
+		}
+		busy = append(busy, d)
 	}
 	delay := 10 * time.Millisecond
-	for i := 0; ; i++ {
-		err := rmdirTree(dir)
-		if err == nil || i == 7 || !errors.Is(err, unix.EBUSY) {
-			return err
+	for i := 0; len(busy) > 0; i++ {
+		var still []string
+		var stillErrs errList
+		for _, d := range busy {
+			if err := rmdirTree(d); err != nil {
+				if !errors.Is(err, unix.EBUSY) {
+					errs = append(errs, err)
+					continue
+				}
+				still = append(still, d)
+				stillErrs = append(stillErrs, err)
+			}
+		}
+		if len(still) == 0 {
+			break
+		}
+		if i == 7 {
+			for _, err := range stillErrs {
+				errs = append(errs, fmt.Errorf("%w (processes left in it?)", err))
+			}
+			break
 		}
 		time.Sleep(delay)
 		delay *= 2
+		busy = still
 	}
+	return errs
 }
 
 func rmdirTree(dir string) error {
@@ -297,15 +318,17 @@ func rmdirTree(dir string) error {
 	return nil
 }
 
-// errList is several errors on one line.
+// errList is several errors, shown on one line as the first and a count.
 type errList []error
 
 func (l errList) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
+	switch len(l) {
+	case 0:
+		return "no error"
+	case 1:
+		return l[0].Error()
 	}
-	return strings.Join(s, "; ")
+	return fmt.Sprintf("%v (and %d more like it)", l[0], len(l)-1)
 }
 
 func (l errList) Unwrap() []error { return l }

@@ -190,7 +190,7 @@ func TestResolveErrors(t *testing.T) {
 				t.Fatalf("got %v, %v; want error %v", got, err, tc.want)
 			}
 			// As New reports it: one line, naming linux.cgroupsPath.
-			msg := (&Error{CgroupsPath: tc.cgroupsPath, Op: "resolve", Err: err}).Error()
+			msg := (&Error{CgroupsPath: tc.cgroupsPath, Op: "resolve", Err: err, fromSpec: true}).Error()
 			if strings.Contains(msg, "\n") || !strings.Contains(msg, "linux.cgroupsPath") {
 				t.Errorf("message %q: want one line naming linux.cgroupsPath", msg)
 			}

@@ -1,0 +1,280 @@
+package cgroups
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	cg "github.com/containerd/cgroups/v3"
+
+	"github.com/podrun/podrun/internal/testutil"
+)
+
+// testName is a unique cgroup name for one test.
+func testName(t *testing.T) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "podrun-test-" + hex.EncodeToString(b)
+}
+
+// startSleep starts a sleep child that the test kills and reaps at the end.
+func startSleep(t *testing.T, attr *syscall.SysProcAttr) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// cleanupCgroups removes, at the end of the test, the cgroups in paths and
+// the per-test parent directories that Destroy leaves alone.
+func cleanupCgroups(t *testing.T, paths map[string]string, name string) {
+	t.Cleanup(func() {
+		for _, d := range paths {
+			dirs := []string{d}
+			for p := filepath.Dir(d); strings.Contains(p, name); p = filepath.Dir(p) {
+				dirs = append(dirs, p)
+			}
+			if errs := removeTrees(dirs); errs != nil {
+				t.Errorf("cleanup: %v", errs)
+			}
+		}
+	})
+}
+
+// wantCgroup is the line that /proc/<pid>/cgroup shows for a process in
+// dir, the directory of hierarchy key.
+func wantCgroup(t *testing.T, key, dir string) string {
+	t.Helper()
+	h, err := currentHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h.mounts {
+		if (key == UnifiedKey) != m.v2 || (!m.v2 && !slices.Contains(m.opts, key)) {
+			continue
+		}
+		if rel, ok := strings.CutPrefix(dir, m.mountpoint+"/"); ok {
+			return filepath.Join(m.root, rel)
+		}
+	}
+	t.Fatalf("no mount for %q holds %s", key, dir)
+	return ""
+}
+
+// checkIn checks that pid is in the manager's cgroup in every hierarchy.
+func checkIn(t *testing.T, m Manager, pid int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2, err := cg.ParseCgroupFromReaderUnified(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, dir := range m.Paths() {
+		got := v1[key]
+		if key == UnifiedKey {
+			got = v2
+		}
+		if want := wantCgroup(t, key, dir); got != want {
+			t.Errorf("pid %d in %q: %q, want %q\n%s", pid, key, got, want, b)
+		}
+	}
+}
+
+func assertGone(t *testing.T, paths map[string]string) {
+	t.Helper()
+	for key, d := range paths {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%q: %s still there (%v)", key, d, err)
+		}
+	}
+}
+
+func TestManagerLifecycle(t *testing.T) {
+	testutil.RequiresRoot(t)
+	t.Logf("host mode %s", modeName(HostMode()))
+	for _, kind := range []string{"empty", "relative", "absolute"} {
+		t.Run(kind, func(t *testing.T) {
+			name := testName(t)
+			cgroupsPath, id := "", name
+			switch kind {
+			case "relative":
+				cgroupsPath, id = name+"/ctr", "unused"
+			case "absolute":
+				cgroupsPath, id = "/"+name+"/ctr", "unused"
+			}
+			m, err := New(cgroupsPath, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths := m.Paths()
+			cleanupCgroups(t, paths, name)
+			t.Logf("paths: %v", paths)
+			for key, d := range paths {
+				if !strings.Contains(d, name) {
+					t.Errorf("%q: %s does not contain %s", key, d, name)
+				}
+			}
+			if IsV2() && len(paths) != 1 {
+				t.Errorf("v2: got %d hierarchies, want 1", len(paths))
+			}
+			if HostMode() == Hybrid && paths[UnifiedKey] == "" {
+				t.Error("hybrid: unified hierarchy not joined")
+			}
+			assertGone(t, paths) // New has no side effect
+
+			sleep := startSleep(t, nil)
+			pid := sleep.Process.Pid
+			if err := m.Apply(pid); err != nil {
+				t.Fatal(err)
+			}
+			checkIn(t, m, pid)
+
+			// A nested cgroup with a process in it, as a container's
+			// systemd makes: Procs and Destroy must recurse.
+			sub := make(map[string]string)
+			for k, d := range paths {
+				sub[k] = filepath.Join(d, "sub")
+			}
+			subm, err := Load(sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nested := startSleep(t, nil)
+			if err := subm.Apply(nested.Process.Pid); err != nil {
+				t.Fatal(err)
+			}
+
+			// A later podrun process: only the saved paths.
+			m2, err := Load(paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			procs, err := m2.Procs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []int{pid, nested.Process.Pid}
+			slices.Sort(want)
+			if !slices.Equal(procs, want) {
+				t.Errorf("Procs() = %v, want %v", procs, want)
+			}
+
+			// Kill without reaping and destroy at once: Destroy must wait
+			// for the exits (EBUSY) rather than fail.
+			sleep.Process.Kill()
+			nested.Process.Kill()
+			if err := m2.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			assertGone(t, paths)
+			if err := m2.Destroy(); err != nil {
+				t.Errorf("second Destroy: %v", err)
+			}
+			if procs, err := m2.Procs(); err != nil || len(procs) != 0 {
+				t.Errorf("Procs() after Destroy = %v, %v", procs, err)
+			}
+		})
+	}
+}
+
+// TestDestroyBusy: a live process keeps the cgroup; Destroy gives up with
+// a one-line error, and the cgroup is intact.
+func TestDestroyBusy(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	m, err := New("", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanupCgroups(t, m.Paths(), name)
+	sleep := startSleep(t, nil)
+	if err := m.Apply(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Destroy()
+	if !errors.Is(err, syscall.EBUSY) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "linux.cgroupsPath") {
+		t.Fatalf("Destroy with a live process: %v; want one line, EBUSY, naming linux.cgroupsPath", err)
+	}
+	t.Log(err)
+	checkIn(t, m, sleep.Process.Pid)
+}
+
+// TestCgroupFD starts a child straight into the cgroup with clone3
+// CLONE_INTO_CGROUP on v2; v1 and hybrid hosts get ErrNoCgroupFD.
+func TestCgroupFD(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	m, err := New("", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanupCgroups(t, m.Paths(), name)
+	f, err := m.CgroupFD()
+	if !IsV2() {
+		if !errors.Is(err, ErrNoCgroupFD) {
+			t.Fatalf("CgroupFD() on %s: %v, want ErrNoCgroupFD", modeName(HostMode()), err)
+		}
+		assertGone(t, m.Paths())
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep := startSleep(t, &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())})
+	f.Close()
+	checkIn(t, m, sleep.Process.Pid)
+	procs, err := m.Procs()
+	if err != nil || !slices.Equal(procs, []int{sleep.Process.Pid}) {
+		t.Errorf("Procs() = %v, %v", procs, err)
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, m.Paths())
+}
+
+// TestApplyErrors: a dead pid fails with a one-line error.
+func TestApplyErrors(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	m, err := New("/"+name, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanupCgroups(t, m.Paths(), name)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Apply(cmd.Process.Pid)
+	if !errors.Is(err, syscall.ESRCH) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "linux.cgroupsPath") {
+		t.Fatalf("Apply(dead pid) = %v; want ESRCH, one line naming linux.cgroupsPath", err)
+	}
+	t.Log(err)
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, m.Paths())
+}
