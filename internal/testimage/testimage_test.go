@@ -280,3 +280,39 @@ func TestOCIArchive(t *testing.T) {
 		t.Errorf("second archive has manifest %s, first %s", again, mdigest)
 	}
 }
+
+// TestOCIArchiveContainerdImport imports the archive into a private
+// containerd 1.6 and, when runc is installed, runs it.
+func TestOCIArchiveContainerdImport(t *testing.T) {
+	c := StartContainerd(t)
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	ref := "docker.io/podrun/busybox:test"
+	digest := OCIArchive(t, archive, ref)
+	if _, err := c.Ctr("images", "import", "--snapshotter", "native", archive); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Ctr("images", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), ref) || !strings.Contains(string(out), digest) {
+		t.Fatalf("image %s@%s not listed:\n%s", ref, digest, out)
+	}
+
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Log("runc not installed: not running the image")
+		return
+	}
+	out, err = c.Ctr("run", "--rm", "--snapshotter", "native", "--runc-binary", runc, ref, "testimage-run", "checker", "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := checkreport.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Pid != 1 {
+		t.Errorf("checker in the imported image: pid %d, want 1", r.Pid)
+	}
+}
