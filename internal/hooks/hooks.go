@@ -309,17 +309,19 @@ func killGroup(pid int) {
 
 // captureFile returns an unlinked file for a hook's output. Unlike a pipe,
 // it never makes us wait for a daemon the hook left holding its stdout.
+// Where neither memfd_create nor a temp file is available (a hook run
+// late inside a locked-down container) the output goes to /dev/null
+// rather than failing the hook.
 func captureFile(name string) (*os.File, error) {
 	fd, err := unix.MemfdCreate("podrun-hook-"+name, unix.MFD_CLOEXEC)
 	if err == nil {
 		return os.NewFile(uintptr(fd), "memfd:podrun-hook-"+name), nil
 	}
-	f, err := os.CreateTemp("", "podrun-hook-"+name+"-*")
-	if err != nil {
-		return nil, err
+	if f, err := os.CreateTemp("", "podrun-hook-"+name+"-*"); err == nil {
+		_ = os.Remove(f.Name())
+		return f, nil
 	}
-	_ = os.Remove(f.Name())
-	return f, nil
+	return os.OpenFile(os.DevNull, os.O_RDWR, 0)
 }
 
 // tail returns the last MaxOutput bytes written to f, with a "..." prefix
