@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/podrun/podrun/internal/logs"
+	"github.com/podrun/podrun/runtime"
+)
+
+func specVersion() string { return specs.Version }
+
+// setup builds the runtime and logger from the global flags.
+func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
+	var w io.Writer = stderr
+	if path := ctx.String("log"); path != "" {
+		f, err := logs.OpenFile(path)
+		if err != nil {
+			return fmt.Errorf("--log: %w", err)
+		}
+		w = f
+		e.logToFile = true
+	}
+	l, err := logs.New(w, ctx.String("log-format"), ctx.Bool("debug"))
+	if err != nil {
+		return fmt.Errorf("--log-format: %w", err)
+	}
+	e.log = l
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
+	}
+	switch ctx.String("rootless") {
+	case "auto", "false":
+	case "true":
+		return errors.New("--rootless=true: rootless containers are not supported yet")
+	default:
+		return fmt.Errorf("--rootless: invalid value %q (want true, false or auto)", ctx.String("rootless"))
+	}
+	if ctx.String("criu") != "" {
+		return errors.New("--criu: checkpoint/restore is not supported")
+	}
+	e.rt = runtime.New(ctx.String("root"), l)
+	return nil
+}
+
+// errorText is the one line printed for a failed command.
+func errorText(err error) string {
+	return err.Error()
+}
+
+// requireID returns the container id argument, with runc's error text.
+func requireID(ctx *cli.Context, name string) (string, error) {
+	if ctx.NArg() < 1 {
+		return "", fmt.Errorf("%q requires a container id", name)
+	}
+	return ctx.Args().First(), nil
+}
+
+// checkArgs enforces an exact argument count.
+func checkArgs(ctx *cli.Context, name string, n int) error {
+	if ctx.NArg() != n {
+		return fmt.Errorf("%q requires exactly %d argument(s), got %d", name, n, ctx.NArg())
+	}
+	return nil
+}
+
+func stdioFiles() [3]*os.File { return [3]*os.File{os.Stdin, os.Stdout, os.Stderr} }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/podrun/podrun/console"
+	"github.com/podrun/podrun/runtime"
+)
+
+// foregroundTTY is the console of a foreground `run` or `exec` with a
+// terminal and no --console-socket: podrun listens on its own console
+// socket, receives the pty master and proxies it to its stdin and stdout.
+type foregroundTTY struct {
+	sock   *console.Socket
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// newForegroundTTY returns a console for the bundle's process, or nil when
+// the process does not ask for a terminal.
+func newForegroundTTY(bundle string) (*foregroundTTY, error) {
+	spec, err := runtime.LoadSpec(bundle)
+	if err != nil || spec.Process == nil || !spec.Process.Terminal {
+		// Errors are create's to report, with the field named.
+		return nil, nil
+	}
+	return newTTYForProcess()
+}
+
+func newTTYForProcess() (*foregroundTTY, error) {
+	s, err := console.NewSocket()
+	if err != nil {
+		return nil, err
+	}
+	return &foregroundTTY{sock: s}, nil
+}
+
+// SocketPath is the --console-socket to hand to create or exec.
+func (t *foregroundTTY) SocketPath() string { return t.sock.Path() }
+
+// Attach receives the master (sent during create/exec) and starts the proxy.
+func (t *foregroundTTY) Attach() error {
+	master, err := t.sock.ReceiveMaster()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.done = make(chan error, 1)
+	go func() {
+		defer master.Close()
+		t.done <- console.Proxy(ctx, master, os.Stdin, os.Stdout)
+	}()
+	return nil
+}
+
+// Close stops the proxy after draining pending output and removes the socket.
+func (t *foregroundTTY) Close() {
+	if t == nil {
+		return
+	}
+	if t.cancel != nil {
+		t.cancel()
+		<-t.done
+		t.cancel = nil
+	}
+	t.sock.Close()
+}

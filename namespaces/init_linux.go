@@ -1,0 +1,312 @@
+package namespaces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/console"
+	"github.com/podrun/podrun/internal/hooks"
+	"github.com/podrun/podrun/rootfs"
+)
+
+// IsInit reports whether this process is a re-executed `podrun init`.
+// main calls it first so that the init skips CLI parsing.
+func IsInit(args []string) bool {
+	return len(args) > 1 && args[1] == "init" && os.Getenv(EnvSyncFd) != ""
+}
+
+// Init is the body of `podrun init`. It must run on the main thread, locked
+// (main locks it in an init function): unshare, setns, capset and friends
+// only affect the calling thread, and the final execve keeps only that one.
+// It never returns.
+func Init() {
+	fd, err := strconv.Atoi(os.Getenv(EnvSyncFd))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "podrun init: bad", EnvSyncFd)
+		os.Exit(1)
+	}
+	os.Unsetenv(EnvSyncFd)
+	c := newConn(os.NewFile(uintptr(fd), "init-sync"))
+	if err := runInit(c); err != nil {
+		_ = c.send(message{Type: msgError, Error: err.Error()})
+		os.Exit(1)
+	}
+	panic("unreachable: init returned without exec")
+}
+
+func runInit(c *conn) error {
+	m, err := c.recv(msgConfig)
+	if err != nil {
+		return err
+	}
+	cfg := m.Config
+	if cfg == nil || cfg.Process == nil {
+		return errors.New("init: no configuration received")
+	}
+	// Nothing podrun or its caller opened may reach the user process.
+	if err := closeExecFrom(3); err != nil {
+		return err
+	}
+	if err := joinNamespaces(cfg.JoinFds); err != nil {
+		return err
+	}
+	if cfg.UnshareCgroup {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unsharing cgroup namespace: %w", err)
+		}
+	}
+	if cfg.Kind == KindCreate {
+		if err := setupContainer(c, cfg); err != nil {
+			return err
+		}
+	}
+	p := cfg.Process
+	if p.Terminal {
+		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize); err != nil {
+			return err
+		}
+	}
+	exe, err := prepareProcess(p, cfg.Kind == KindCreate)
+	if err != nil {
+		return err
+	}
+	if err := c.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	if cfg.Kind == KindCreate {
+		c.f.Close()
+		if err := waitStart(cfg.FifoFd); err != nil {
+			return err
+		}
+		if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+			st := *cfg.State
+			st.Pid = os.Getpid()
+			st.Status = specs.StateCreated
+			if err := hooks.Run(context.Background(), "startContainer", h.StartContainer, &st); err != nil {
+				return err
+			}
+		}
+	}
+	if err := keepFds(cfg.PreserveFds); err != nil {
+		return err
+	}
+	err = unix.Exec(exe, p.Args, p.Env)
+	return fmt.Errorf("exec %q: %w", p.Args[0], err)
+}
+
+// joinNamespaces joins existing namespaces by fd. A mount namespace can
+// only be joined by a thread that does not share its fs_struct, hence the
+// unshare(CLONE_FS) first: it affects this (locked) thread alone.
+func joinNamespaces(fds map[string]int) error {
+	if len(fds) == 0 {
+		return nil
+	}
+	if _, ok := fds["mnt"]; ok {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare CLONE_FS: %w", err)
+		}
+	}
+	// The mount namespace last: the others are found through fds, not paths.
+	for _, name := range []string{"net", "ipc", "uts", "cgroup", "mnt"} {
+		fd, ok := fds[name]
+		if !ok {
+			continue
+		}
+		if err := unix.Setns(fd, 0); err != nil {
+			return fmt.Errorf("joining %s namespace: %w", name, err)
+		}
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// setupContainer does what only the container init does: sysctls, hostname,
+// rootfs with the hooks between its two halves, and the session keyring.
+func setupContainer(c *conn, cfg *InitConfig) error {
+	spec := cfg.Spec
+	if spec.Linux != nil {
+		// /proc/sys shows the namespaces of the writer, so the host's /proc
+		// still visible here reaches the container's own net/ipc/uts.
+		for k, v := range spec.Linux.Sysctl {
+			p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+			if err := os.WriteFile(p, []byte(v), 0); err != nil {
+				return fmt.Errorf("linux.sysctl: setting %s: %w", k, err)
+			}
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setting domainname: %w", err)
+		}
+	}
+	if cfg.NewKeyring {
+		// Fresh session keyring, as runc: keys of the host session must not
+		// leak in. ENOSYS / EACCES (keyrings disabled or restricted) are
+		// tolerated like runc does.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil &&
+			!errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("joining session keyring: %w", err)
+		}
+	}
+	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot}
+	if cfg.NewMountNS {
+		if err := rootfs.Prepare(rc); err != nil {
+			return err
+		}
+	}
+	// prestart and createRuntime hooks run in the parent (runtime namespace).
+	if err := c.send(message{Type: msgCreateRuntime}); err != nil {
+		return err
+	}
+	if _, err := c.recv(msgHooksDone); err != nil {
+		return err
+	}
+	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		st := *cfg.State
+		st.Pid = os.Getpid()
+		if err := hooks.Run(context.Background(), "createContainer", h.CreateContainer, &st); err != nil {
+			return err
+		}
+	}
+	if cfg.NewMountNS {
+		if err := rootfs.Enter(rc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupConsole makes the pty inside the container (so /dev/pts is the
+// container's), sends the master to the console socket and makes the slave
+// the controlling terminal and stdio.
+func setupConsole(sockFd int, size *specs.Box) error {
+	if sockFd == 0 {
+		return errors.New("process.terminal is true but no console socket was given")
+	}
+	sock := os.NewFile(uintptr(sockFd), "console-socket")
+	defer sock.Close()
+	master, name, err := console.NewPty()
+	if err != nil {
+		return fmt.Errorf("creating pty: %w", err)
+	}
+	defer master.Close()
+	if size != nil {
+		if err := console.SetWinsize(master, uint16(size.Height), uint16(size.Width)); err != nil {
+			return err
+		}
+	}
+	slave, err := console.OpenSlave(name)
+	if err != nil {
+		return fmt.Errorf("opening pty slave: %w", err)
+	}
+	if err := console.SendFd(sock, name, master); err != nil {
+		return fmt.Errorf("sending pty master to console socket: %w", err)
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("setting controlling terminal: %w", err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(int(slave.Fd()), i, 0); err != nil {
+			return fmt.Errorf("dup pty slave: %w", err)
+		}
+	}
+	return slave.Close()
+}
+
+// waitStart blocks until `podrun start` opens the exec fifo for reading.
+// The fifo is reopened through /proc/self/fd, like runc does: the init only
+// holds an O_PATH fd, which is useless to the container.
+func waitStart(fifoFd int) error {
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		return fmt.Errorf("writing exec fifo: %w", err)
+	}
+	unix.Close(fd)
+	unix.Close(fifoFd)
+	return nil
+}
+
+// closeExecFrom marks every fd >= min close-on-exec.
+func closeExecFrom(min int) error {
+	if err := unix.CloseRange(uint(min), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err == nil && fd >= min {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+// keepFds clears close-on-exec on the n preserved fds from 3.
+func keepFds(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("preserving fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// lookPath finds the executable in the container as execvp(3) would, with
+// the process's PATH, and returns runc's error text when it is missing.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return unix.EACCES
+	}
+	return nil
+}

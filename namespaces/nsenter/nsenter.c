@@ -1,0 +1,45 @@
+// The one step of podrun that must run before the Go runtime starts.
+//
+// setns(2) into a user namespace fails with EINVAL in a multi-threaded
+// process, and the Go runtime starts threads before main(). So when podrun
+// re-executes itself to enter a container whose user namespace already
+// exists, this constructor joins it while the process is still
+// single-threaded, and unshares the other namespaces the container asks for
+// (so they are owned by that user namespace). Every other namespace is
+// joined later from Go, on the init's locked main thread.
+//
+// It does nothing unless _PODRUN_USERNS_FD is set, so ordinary podrun
+// commands pay only a getenv.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void die(const char *what, const char *arg)
+{
+	// The parent reads stderr of a failed init; keep runc's one-line shape.
+	fprintf(stderr, "nsenter: %s %s: %s\n", what, arg, strerror(errno));
+	_exit(1);
+}
+
+__attribute__((constructor)) static void podrun_nsenter(void)
+{
+	const char *fd_s = getenv("_PODRUN_USERNS_FD");
+	if (fd_s == NULL)
+		return;
+	const char *flags_s = getenv("_PODRUN_UNSHARE");
+	int fd = atoi(fd_s);
+	if (setns(fd, CLONE_NEWUSER) < 0)
+		die("setns user namespace fd", fd_s);
+	close(fd);
+	if (flags_s != NULL && *flags_s != '\0') {
+		int flags = (int)strtol(flags_s, NULL, 10);
+		if (flags != 0 && unshare(flags) < 0)
+			die("unshare namespaces", flags_s);
+	}
+	unsetenv("_PODRUN_USERNS_FD");
+	unsetenv("_PODRUN_UNSHARE");
+}

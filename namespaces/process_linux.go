@@ -1,0 +1,170 @@
+package namespaces
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// rlimits maps OCI rlimit names to resource numbers.
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// RlimitType returns the resource number of an OCI rlimit name.
+func RlimitType(name string) (int, bool) {
+	r, ok := rlimits[name]
+	return r, ok
+}
+
+// capNames maps "CAP_CHOWN"-style names to capabilities.
+var capNames = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// CapabilityByName returns the capability named like "CAP_NET_ADMIN".
+func CapabilityByName(name string) (capability.Cap, bool) {
+	c, ok := capNames[name]
+	return c, ok
+}
+
+// prepareProcess applies the process attributes of the OCI spec to this
+// thread, in the order that keeps the privileges each step needs: rlimits
+// (raising a hard limit needs CAP_SYS_RESOURCE), cwd, bounding set
+// (needs CAP_SETPCAP), ids with keep-caps, then the capability sets and
+// no_new_privs. It returns the resolved executable path.
+func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
+	for _, rl := range p.Rlimits {
+		res, ok := rlimits[rl.Type]
+		if !ok {
+			return "", fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+		}
+		if err := unix.Prlimit(0, res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
+			return "", fmt.Errorf("process.rlimits: setting %s: %w", rl.Type, err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if createCwd {
+		// runc creates a missing cwd; we are already inside the rootfs, so
+		// symlinks resolve within it.
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return "", fmt.Errorf("process.cwd: creating %q: %w", cwd, err)
+		}
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return "", fmt.Errorf("process.cwd: chdir to %q: %w", cwd, err)
+	}
+
+	caps, err := capsFor(p.Capabilities)
+	if err != nil {
+		return "", err
+	}
+	if err := caps.Apply(capability.BOUNDS); err != nil {
+		return "", fmt.Errorf("process.capabilities.bounding: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return "", fmt.Errorf("prctl keepcaps: %w", err)
+	}
+	if err := setIDs(p.User); err != nil {
+		return "", err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return "", fmt.Errorf("prctl keepcaps: %w", err)
+	}
+	if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
+		return "", fmt.Errorf("process.capabilities: %w", err)
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "", fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	umask := 0o022
+	if p.User.Umask != nil {
+		umask = int(*p.User.Umask)
+	}
+	unix.Umask(umask)
+	if len(p.Args) == 0 {
+		return "", fmt.Errorf("process.args must not be empty")
+	}
+	return lookPath(p.Args[0], p.Env)
+}
+
+// setIDs sets supplementary groups, gid and uid of this thread.
+func setIDs(u specs.User) error {
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		// setgroups is denied in a user namespace with setgroups=deny; that
+		// is only an error when groups were asked for.
+		if len(groups) > 0 || !isUserNSDenied(err) {
+			return fmt.Errorf("process.user.additionalGids: setgroups: %w", err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid: setting gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid: setting uid %d: %w", u.UID, err)
+	}
+	return nil
+}
+
+func isUserNSDenied(err error) bool { return err == unix.EPERM }
+
+// capsFor builds the five capability sets of p (unknown names were dropped,
+// with a warning, when the config was validated).
+func capsFor(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	if pc == nil {
+		return c, nil
+	}
+	for _, s := range []struct {
+		which capability.CapType
+		names []string
+	}{
+		{capability.BOUNDING, pc.Bounding},
+		{capability.EFFECTIVE, pc.Effective},
+		{capability.PERMITTED, pc.Permitted},
+		{capability.INHERITABLE, pc.Inheritable},
+		{capability.AMBIENT, pc.Ambient},
+	} {
+		for _, n := range s.names {
+			if cp, ok := capNames[n]; ok {
+				c.Set(s.which, cp)
+			}
+		}
+	}
+	return c, nil
+}
+
+// CapabilityNames lists every capability name podrun knows.
+func CapabilityNames() []string {
+	out := make([]string, 0, len(capNames))
+	for n := range capNames {
+		out = append(out, n)
+	}
+	return out
+}

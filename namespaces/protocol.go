@@ -1,0 +1,119 @@
+package namespaces
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The init protocol. Parent and child talk over a socket pair, one JSON
+// message per step:
+//
+//	parent -> child  config        (after placing the child in its cgroup)
+//	child  -> parent createRuntime (create only: rootfs prepared, before pivot_root)
+//	parent -> child  hooksDone     (prestart and createRuntime hooks ran)
+//	child  -> parent ready         (create: waiting for start; exec: about to exec)
+//	child  -> parent error         (at any point; the child then exits 1)
+//
+// For exec the child's copy of the socket is close-on-exec: EOF after ready
+// means the user process was exec'd.
+const (
+	msgConfig        = "config"
+	msgCreateRuntime = "createRuntime"
+	msgHooksDone     = "hooksDone"
+	msgReady         = "ready"
+	msgError         = "error"
+)
+
+// Kind says what the child is for.
+type Kind string
+
+const (
+	// KindCreate makes a container init that waits for start.
+	KindCreate Kind = "create"
+	// KindExec runs an additional process in a running container.
+	KindExec Kind = "exec"
+)
+
+// InitConfig is everything the child needs, sent as the first message.
+type InitConfig struct {
+	Kind    Kind           `json:"kind"`
+	ID      string         `json:"id"`
+	Spec    *specs.Spec    `json:"spec,omitempty"` // create only
+	Process *specs.Process `json:"process"`
+	// Rootfs is the absolute host path of the rootfs; BundleDir the bundle.
+	Rootfs    string `json:"rootfs,omitempty"`
+	BundleDir string `json:"bundleDir,omitempty"`
+	NoPivot   bool   `json:"noPivot,omitempty"`
+	// NewKeyring joins a fresh session keyring named _ses.<id> (runc's default).
+	NewKeyring bool `json:"newKeyring,omitempty"`
+	// PreserveFds is how many fds from 3 up reach the user process.
+	PreserveFds int `json:"preserveFds,omitempty"`
+	// Fds of the child: the exec fifo (create), console socket, namespaces to join.
+	FifoFd    int            `json:"fifoFd,omitempty"`
+	ConsoleFd int            `json:"consoleFd,omitempty"`
+	JoinFds   map[string]int `json:"joinFds,omitempty"`
+	// NewMountNS is true when the child was cloned into a new mount namespace
+	// and must set up the rootfs.
+	NewMountNS bool `json:"newMountNS,omitempty"`
+	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
+	// its cgroup, so that the namespace root is the container's cgroup.
+	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
+	// State is the OCI state given to createContainer/startContainer hooks.
+	State *specs.State `json:"state,omitempty"`
+}
+
+// message is one step of the protocol.
+type message struct {
+	Type   string      `json:"type"`
+	Error  string      `json:"error,omitempty"`
+	Config *InitConfig `json:"config,omitempty"`
+}
+
+// conn frames messages on the socket.
+type conn struct {
+	f   *os.File
+	dec *json.Decoder
+}
+
+func newConn(f *os.File) *conn { return &conn{f: f, dec: json.NewDecoder(f)} }
+
+func (c *conn) send(m message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = c.f.Write(b)
+	return err
+}
+
+// errChildExited is returned when the child closed the socket without a word.
+var errChildExited = errors.New("container init exited unexpectedly")
+
+// recv reads the next message and checks its type. An error message from the
+// child becomes an *InitError.
+func (c *conn) recv(want string) (message, error) {
+	var m message
+	if err := c.dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, errChildExited
+		}
+		return m, fmt.Errorf("reading init message: %w", err)
+	}
+	if m.Type == msgError {
+		return m, &InitError{Msg: m.Error}
+	}
+	if m.Type != want {
+		return m, fmt.Errorf("init protocol: got %q, want %q", m.Type, want)
+	}
+	return m, nil
+}
+
+// InitError is an error raised inside the container init or exec child.
+type InitError struct{ Msg string }
+
+func (e *InitError) Error() string { return e.Msg }

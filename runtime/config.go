@@ -1,0 +1,200 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/namespaces"
+)
+
+// LoadSpec reads and validates <bundle>/config.json. Errors name the field.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
+		}
+		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("config.json: %s", jsonErrorText(err))
+	}
+	return &s, nil
+}
+
+// jsonErrorText turns encoding/json errors into one line naming the field.
+func jsonErrorText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q: cannot use a JSON %s as %s", te.Field, te.Value, te.Type)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("malformed JSON at offset %d: %v", se.Offset, err)
+	}
+	return err.Error()
+}
+
+// namespacedSysctl reports which namespace a sysctl key belongs to, "" when
+// it is not namespaced (and so must be refused: it would change the host).
+func namespacedSysctl(key string) specs.LinuxNamespaceType {
+	switch {
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace
+	case strings.HasPrefix(key, "fs.mqueue."),
+		key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni",
+		key == "kernel.sem", key == "kernel.shmall", key == "kernel.shmmax",
+		key == "kernel.shmmni", key == "kernel.shm_rmid_forced":
+		return specs.IPCNamespace
+	case key == "kernel.hostname", key == "kernel.domainname":
+		return specs.UTSNamespace
+	}
+	return ""
+}
+
+// validateSpec checks what create needs before anything is made. It may
+// normalise the spec (dropping unknown capabilities with a warning, as runc).
+func (r *Runtime) validateSpec(s *specs.Spec) error {
+	if s.Root == nil || s.Root.Path == "" {
+		return errors.New("root.path: is required")
+	}
+	if s.Process == nil {
+		return errors.New("process: is required for create")
+	}
+	if s.Linux == nil {
+		return errors.New("linux: section is required on Linux")
+	}
+	if err := r.validateProcess(s.Process, "process"); err != nil {
+		return err
+	}
+	l := s.Linux
+	if err := namespaces.Validate(l.Namespaces); err != nil {
+		return err
+	}
+	newNS := func(t specs.LinuxNamespaceType) bool {
+		for _, ns := range l.Namespaces {
+			if ns.Type == t {
+				return true
+			}
+		}
+		return false
+	}
+	if !newNS(specs.MountNamespace) {
+		return errors.New("linux.namespaces: a mount namespace is required")
+	}
+	if s.Hostname != "" && !newNS(specs.UTSNamespace) {
+		return errors.New("hostname: unable to set hostname without a private UTS namespace")
+	}
+	if s.Domainname != "" && !newNS(specs.UTSNamespace) {
+		return errors.New("domainname: unable to set domainname without a private UTS namespace")
+	}
+	userNS := newNS(specs.UserNamespace)
+	newUserNS := userNS && namespaces.Path(l.Namespaces, specs.UserNamespace) == ""
+	if newUserNS && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0) {
+		return errors.New("linux.uidMappings: a new user namespace needs uidMappings and gidMappings")
+	}
+	if !newUserNS && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
+		return errors.New("linux.uidMappings: mappings given without a new user namespace")
+	}
+	for k := range l.Sysctl {
+		t := namespacedSysctl(k)
+		if t == "" {
+			return fmt.Errorf("linux.sysctl: %q is not in a separate kernel namespace", k)
+		}
+		if !newNS(t) {
+			return fmt.Errorf("linux.sysctl: %q requires a %s namespace", k, t)
+		}
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "" {
+			return fmt.Errorf("mounts[%d].destination: is required", i)
+		}
+		if !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
+		}
+	}
+	if len(l.TimeOffsets) > 0 {
+		return errors.New("linux.timeOffsets: time namespace offsets are not supported yet")
+	}
+	if l.Seccomp != nil {
+		return errors.New("linux.seccomp: seccomp filters are not supported yet")
+	}
+	if l.IntelRdt != nil {
+		return errors.New("linux.intelRdt: not supported yet")
+	}
+	if l.Personality != nil {
+		return errors.New("linux.personality: not supported yet")
+	}
+	if l.MountLabel != "" {
+		return errors.New("linux.mountLabel: SELinux is not available on this host")
+	}
+	return nil
+}
+
+// validateProcess checks a process (of config.json or of exec --process).
+func (r *Runtime) validateProcess(p *specs.Process, field string) error {
+	if len(p.Args) == 0 && p.CommandLine == "" {
+		return fmt.Errorf("%s.args: must not be empty", field)
+	}
+	if p.CommandLine != "" {
+		return fmt.Errorf("%s.commandLine: only meaningful on Windows", field)
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return fmt.Errorf("%s.cwd: %q is not an absolute path", field, p.Cwd)
+	}
+	seen := map[string]bool{}
+	for i, rl := range p.Rlimits {
+		if _, ok := namespaces.RlimitType(rl.Type); !ok {
+			return fmt.Errorf("%s.rlimits[%d].type: unknown rlimit %q", field, i, rl.Type)
+		}
+		if seen[rl.Type] {
+			return fmt.Errorf("%s.rlimits[%d].type: duplicate rlimit %q", field, i, rl.Type)
+		}
+		seen[rl.Type] = true
+		if rl.Soft > rl.Hard {
+			return fmt.Errorf("%s.rlimits[%d]: soft limit %d exceeds hard limit %d", field, i, rl.Soft, rl.Hard)
+		}
+	}
+	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
+		return fmt.Errorf("%s.oomScoreAdj: %d is outside [-1000, 1000]", field, *p.OOMScoreAdj)
+	}
+	if p.ApparmorProfile != "" {
+		return fmt.Errorf("%s.apparmorProfile: AppArmor is not available on this host", field)
+	}
+	if p.SelinuxLabel != "" {
+		return fmt.Errorf("%s.selinuxLabel: SELinux is not available on this host", field)
+	}
+	if p.Scheduler != nil {
+		return fmt.Errorf("%s.scheduler: not supported yet", field)
+	}
+	if p.IOPriority != nil {
+		return fmt.Errorf("%s.ioPriority: not supported yet", field)
+	}
+	if p.ExecCPUAffinity != nil {
+		return fmt.Errorf("%s.execCPUAffinity: not supported yet", field)
+	}
+	if c := p.Capabilities; c != nil {
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+			kept := (*set)[:0]
+			for _, n := range *set {
+				if _, ok := namespaces.CapabilityByName(n); ok {
+					kept = append(kept, n)
+				} else {
+					r.Log.Warnf("%s.capabilities: ignoring unknown or unsupported capability %q", field, n)
+				}
+			}
+			*set = kept
+		}
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/internal/hooks"
+	"github.com/podrun/podrun/namespaces"
+)
+
+// CreateOpts are the options of `create` (and of `run`).
+type CreateOpts struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	// PreserveFds passes fds 3..3+PreserveFds-1 to the process (after any
+	// LISTEN_FDS, which are passed as well).
+	PreserveFds int
+	// Stdio of the container; the caller's own when nil.
+	Stdio [3]*os.File
+}
+
+// Create makes container id from a bundle: the init is started in its
+// namespaces and cgroup, the rootfs is set up and the init waits for Start.
+// The returned Child is the init; `run` waits on it, `create` just exits.
+// On error nothing is left behind: no state dir, cgroup or process.
+func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.validateSpec(spec); err != nil {
+		return nil, err
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("root.path: rootfs %q does not exist or is not a directory", rootfs)
+	}
+	p := spec.Process
+	if p.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("cannot allocate tty if podrun will detach without setting console socket")
+	}
+	if !p.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("cannot use console socket if podrun will not detach or allocate tty")
+	}
+	cg, err := r.NewCgroup(spec.Linux.CgroupsPath, id)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("creating root %s: %w", r.Root, err)
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c := &Container{rt: r, dir: dir, lock: lock, State: State{
+		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: spec,
+	}}
+	defer c.Close()
+	var child *namespaces.Child
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if child != nil {
+			child.Kill()
+		}
+		// The init is gone; remove what create made, in reverse.
+		if err := c.destroy(false); err != nil {
+			r.Log.Warnf("cleaning up after failed create: %v", err)
+		}
+	}()
+	// The cgroup paths are on disk before the cgroup exists, so that a
+	// `delete --force` after a crash of this process finds them.
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
+		return nil, fmt.Errorf("creating exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	var consoleConn *os.File
+	if p.Terminal {
+		consoleConn, err = dialConsole(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer consoleConn.Close()
+	}
+	preserve, err := preservedFiles(p, o.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := cg.Create(); err != nil {
+		return nil, err
+	}
+	cgroupFD := -1
+	if fd, err := cg.CgroupFD(); err == nil {
+		defer fd.Close()
+		cgroupFD = int(fd.Fd())
+	}
+	cfg := &namespaces.InitConfig{
+		Kind: namespaces.KindCreate, ID: id, Spec: spec, Process: p,
+		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
+	}
+	child, err = namespaces.Start(&namespaces.StartOptions{
+		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
+		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
+		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
+		CgroupFD: cgroupFD,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pid := child.Pid()
+	c.State.Pid = pid
+	c.State.PidStart, _, _ = procStat(pid)
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	if cgroupFD < 0 {
+		if err := cg.Apply(pid); err != nil {
+			return nil, err
+		}
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	cfg.State = c.specState(Creating)
+	if err := child.SendConfig(cfg); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if err := child.WaitCreateRuntime(); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if h := spec.Hooks; h != nil {
+		st := c.specState(Creating)
+		//nolint:staticcheck // prestart is deprecated but still part of the spec.
+		if err := hooks.Run(context.Background(), "prestart", h.Prestart, st); err != nil {
+			return nil, err
+		}
+		if err := hooks.Run(context.Background(), "createRuntime", h.CreateRuntime, st); err != nil {
+			return nil, err
+		}
+	}
+	if err := child.HooksDone(); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if err := child.WaitReady(); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	c.State.Status = Created
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	child.Close()
+	return child, nil
+}
+
+// initFailed turns a protocol error into the init's own error, with runc's
+// prefix, or its exit status when it died without a word.
+func initFailed(child *namespaces.Child, err error) error {
+	var ie *namespaces.InitError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("unable to start container process: %s", ie.Msg)
+	}
+	child.Kill()
+	if st := child.Cmd.ProcessState; st != nil {
+		return fmt.Errorf("unable to start container process: init exited: %s", st)
+	}
+	return fmt.Errorf("unable to start container process: %w", err)
+}
+
+// stdio returns the given stdio, defaulting to the caller's.
+func stdio(s [3]*os.File) [3]*os.File {
+	def := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i := range s {
+		if s[i] == nil {
+			s[i] = def[i]
+		}
+	}
+	return s
+}
+
+// preservedFiles returns the caller's fds that reach the process: systemd
+// socket activation fds (LISTEN_FDS) then --preserve-fds, from fd 3 on, as
+// runc does. LISTEN_FDS also makes LISTEN_FDS/LISTEN_PID part of the env.
+func preservedFiles(p *specs.Process, preserveFds int) ([]*os.File, error) {
+	n := 0
+	if v := os.Getenv("LISTEN_FDS"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 0 {
+			return nil, fmt.Errorf("invalid LISTEN_FDS %q", v)
+		}
+		n += l
+		p.Env = append(p.Env, "LISTEN_FDS="+strconv.Itoa(l), "LISTEN_PID=1")
+	}
+	if preserveFds < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", preserveFds)
+	}
+	n += preserveFds
+	files := make([]*os.File, 0, n)
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds: fd %d is not open", fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}
+
+// dialConsole connects to the --console-socket.
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	return f, nil
+}
+
+// writePidFile writes pid atomically with no trailing newline (the shim
+// parses it with strconv.Atoi).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	return nil
+}
+
+// cgroup returns the container's cgroup manager from its recorded paths.
+func (c *Container) cgroup() (cgroups.Manager, error) {
+	return c.rt.LoadCgroup(c.State.CgroupPaths)
+}

@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/namespaces"
+)
+
+// ExecOpts are the options of `exec`.
+type ExecOpts struct {
+	// Process to run; see ExecProcess for building it from flags.
+	Process       *specs.Process
+	PidFile       string
+	ConsoleSocket string
+	PreserveFds   int
+	Stdio         [3]*os.File
+}
+
+// Exec starts an additional process in every namespace and the cgroup of a
+// created or running container. It returns once the process is exec'd;
+// the caller waits on the Child unless it detaches.
+func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error) {
+	c, err := r.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if s := c.Status(); s != Running && s != Created {
+		return nil, transitionError("exec", id, s)
+	}
+	p := o.Process
+	if err := r.validateProcess(p, "process"); err != nil {
+		return nil, err
+	}
+	if p.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("cannot allocate tty without setting console socket")
+	}
+	nss, err := c.joinNamespaces()
+	if err != nil {
+		return nil, err
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	var consoleConn *os.File
+	if p.Terminal {
+		if consoleConn, err = dialConsole(o.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		defer consoleConn.Close()
+	}
+	preserve, err := preservedFiles(p, o.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &namespaces.InitConfig{Kind: namespaces.KindExec, ID: id, Process: p}
+	child, err := namespaces.Start(&namespaces.StartOptions{
+		Self: r.Self, Config: cfg, Namespaces: nss, Stdio: stdio(o.Stdio),
+		Preserve: preserve, Console: consoleConn, CgroupFD: -1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			child.Kill()
+		}
+	}()
+	pid := child.Pid()
+	if err := cg.Apply(pid); err != nil {
+		return nil, err
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	if err := child.SendConfig(cfg); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if err := child.WaitReady(); err != nil {
+		return nil, initFailed(child, err)
+	}
+	if err := child.WaitExec(); err != nil {
+		return nil, initFailed(child, err)
+	}
+	child.Close()
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	return child, nil
+}
+
+// joinNamespaces lists the init's namespaces (by /proc path) that differ
+// from ours: every namespace of the container, whether it created or
+// joined it. Joining one's own user namespace is an error, hence the check.
+func (c *Container) joinNamespaces() ([]specs.LinuxNamespace, error) {
+	var out []specs.LinuxNamespace
+	for _, t := range namespaces.Types {
+		name := namespaces.ProcName(t)
+		theirs := fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, name)
+		var a, b unix.Stat_t
+		if err := unix.Stat(theirs, &a); err != nil {
+			if errors.Is(err, unix.ENOENT) && t == specs.TimeNamespace {
+				continue // kernel without time namespaces
+			}
+			return nil, fmt.Errorf("container init namespace %s: %w", name, err)
+		}
+		if err := unix.Stat("/proc/self/ns/"+name, &b); err == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+			continue
+		}
+		out = append(out, specs.LinuxNamespace{Type: t, Path: theirs})
+	}
+	return out, nil
+}
+
+// ExecProcess builds the process of `exec` when no --process file is given:
+// the container's own process with the args and flag overrides.
+type ExecOverrides struct {
+	Args            []string
+	Env             []string
+	Cwd             string
+	User            *specs.User
+	Caps            []string
+	Terminal        bool
+	NoNewPrivileges bool
+}
+
+// ExecProcess returns the process for exec from the container's config and
+// the overrides, as runc exec does without --process.
+func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error) {
+	c, err := r.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	base := c.State.Spec.Process
+	p := *base
+	p.Args = o.Args
+	p.Terminal = o.Terminal
+	p.Env = append(append([]string(nil), base.Env...), o.Env...)
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	if o.User != nil {
+		p.User = *o.User
+	}
+	if o.NoNewPrivileges {
+		p.NoNewPrivileges = true
+	}
+	p.ConsoleSize = nil
+	if len(o.Caps) > 0 && base.Capabilities != nil {
+		caps := *base.Capabilities
+		add := func(set []string) []string { return append(append([]string(nil), set...), o.Caps...) }
+		caps.Bounding, caps.Effective, caps.Permitted = add(caps.Bounding), add(caps.Effective), add(caps.Permitted)
+		p.Capabilities = &caps
+	}
+	return &p, nil
+}

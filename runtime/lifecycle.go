@@ -1,0 +1,265 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/hooks"
+)
+
+// Start releases the init of a created container to exec its process, then
+// runs the poststart hooks.
+func (r *Runtime) Start(id string) error {
+	c, err := r.Load(id)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if s := c.Status(); !canTransition(s, Running) || s != Created {
+		return transitionError("start", id, s)
+	}
+	if err := c.releaseInit(); err != nil {
+		return err
+	}
+	c.State.Status = Running
+	if err := c.save(); err != nil {
+		return err
+	}
+	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		// The spec (1.3): a failing poststart hook is an error and stops
+		// the container; delete then finishes the lifecycle.
+		if err := hooks.Run(context.Background(), "poststart", h.Poststart, c.specState(Running)); err != nil {
+			_ = c.signalInit(unix.SIGKILL)
+			waitGone(c.State.Pid, c.State.PidStart, 10*time.Second)
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseInit opens the exec fifo for reading, which unblocks the init's
+// open for writing; the init then writes one byte and execs. The fifo is
+// removed, which is how later calls tell created from running.
+func (c *Container) releaseInit() error {
+	path := filepath.Join(c.dir, fifoName)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("waiting for init: %w", err)
+		}
+		if n > 0 {
+			var b [1]byte
+			if k, _ := unix.Read(fd, b[:]); k == 1 {
+				break
+			}
+		}
+		if !processAlive(c.State.Pid, c.State.PidStart) {
+			return stateErrorf("cannot start a container that has stopped")
+		}
+	}
+	return os.Remove(path)
+}
+
+// Kill sends sig to the init, or with all to every process in the cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := r.Load(id)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	switch c.Status() {
+	case Stopped:
+		if !all {
+			return ErrNotRunning
+		}
+		// kill --all after the init died still reaches what is left in the
+		// cgroup (containerd does this for shared pid namespaces).
+		return c.signalCgroup(sig)
+	case Creating:
+		return ErrNotRunning
+	}
+	if all {
+		if err := c.signalCgroup(sig); err != nil {
+			return err
+		}
+	}
+	return c.signalInit(sig)
+}
+
+// signalInit signals the init through a pidfd, checked against the recorded
+// start time after opening it, so a reused pid is never signalled.
+func (c *Container) signalInit(sig unix.Signal) error {
+	pfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		if err == unix.ESRCH {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(pfd)
+	if !processAlive(c.State.Pid, c.State.PidStart) {
+		return ErrNotRunning
+	}
+	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		if err == unix.ESRCH {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signalling init: %w", err)
+	}
+	return nil
+}
+
+// signalCgroup signals every process in the container's cgroup.
+func (c *Container) signalCgroup(sig unix.Signal) error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	pids, err := cg.Procs()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("signalling pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// Delete removes a container. A created one is killed first; a running or
+// paused one only with force (SIGKILL to everything, then a bounded wait).
+// With force an unknown id succeeds, removing any leftover state.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.Load(id)
+	if errors.Is(err, ErrNotExist) {
+		if force && validateID(id) == nil {
+			// A create killed before its first state write leaves a bare dir.
+			if err := os.RemoveAll(r.dir(id)); err != nil {
+				return err
+			}
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	switch s := c.Status(); s {
+	case Stopped:
+	case Created:
+	case Creating, Running, Paused:
+		if !force {
+			return transitionError("delete", id, s)
+		}
+	}
+	return c.destroy(true)
+}
+
+// destroy kills whatever is left, removes the cgroup, runs poststop hooks
+// (when the container got as far as created) and removes the state dir.
+func (c *Container) destroy(poststop bool) error {
+	if c.State.Pid != 0 && processAlive(c.State.Pid, c.State.PidStart) {
+		_ = c.signalInit(unix.SIGKILL)
+		waitGone(c.State.Pid, c.State.PidStart, 10*time.Second)
+	}
+	if len(c.State.CgroupPaths) > 0 {
+		cg, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		// Without a pid namespace, processes can outlive the init.
+		for i := 0; i < 100; i++ {
+			pids, err := cg.Procs()
+			if err != nil || len(pids) == 0 {
+				break
+			}
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := cg.Destroy(); err != nil {
+			return err
+		}
+	}
+	if poststop && c.State.Status != Creating && c.State.Spec != nil && c.State.Spec.Hooks != nil {
+		if err := hooks.RunAll(context.Background(), "poststop", c.State.Spec.Hooks.Poststop, c.specState(Stopped)); err != nil {
+			c.rt.Log.Warnf("%v", err)
+		}
+	}
+	return os.RemoveAll(c.dir)
+}
+
+// waitGone polls until the process is gone (or a zombie), up to timeout.
+// The init is not our child, so we cannot wait(2) for it; a pidfd would do
+// but polling /proc also covers zombies nobody reaps yet.
+func waitGone(pid int, start uint64, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for d := time.Millisecond; ; d = min(d*2, 50*time.Millisecond) {
+		if !processAlive(pid, start) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(d)
+	}
+}
+
+// Ps returns the host pids of every process in the container's cgroup.
+func (r *Runtime) Ps(id string) ([]int, error) {
+	c, err := r.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Procs()
+}
+
+// State returns the OCI state of container id.
+func (r *Runtime) State(id string) (OCIState, error) {
+	c, err := r.Load(id)
+	if err != nil {
+		return OCIState{}, err
+	}
+	defer c.Close()
+	return c.OCIState(), nil
+}
+
+// List returns the state of every container.
+func (r *Runtime) List() ([]OCIState, error) {
+	ids, err := r.IDs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OCIState, 0, len(ids))
+	for _, id := range ids {
+		st, err := r.State(id)
+		if errors.Is(err, ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}

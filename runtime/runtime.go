@@ -1,0 +1,85 @@
+// Package runtime is podrun's container lifecycle: create, start, exec, kill,
+// delete and the persisted state behind them. It is the Go API that the CLI,
+// and later the pod supervisor, call; cmd/podrun only parses flags and prints.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/podrun/podrun/cgroups"
+)
+
+// Logger receives warnings and debug messages the lifecycle produces.
+type Logger interface {
+	Debugf(format string, args ...any)
+	Warnf(format string, args ...any)
+}
+
+// Runtime manages the containers whose state lives under Root.
+type Runtime struct {
+	// Root holds one directory per container (runc's --root).
+	Root string
+	// Self is the podrun binary to re-execute as the init ("/proc/self/exe").
+	Self string
+	// Log gets warnings (failing poststart/poststop hooks, ignored config).
+	Log Logger
+	// NewCgroup and LoadCgroup are the cgroup driver; tests may swap them.
+	NewCgroup  func(cgroupsPath, id string) (cgroups.Manager, error)
+	LoadCgroup func(paths map[string]string) (cgroups.Manager, error)
+}
+
+// New returns a Runtime with the default cgroup driver.
+func New(root string, log Logger) *Runtime {
+	if log == nil {
+		log = nopLogger{}
+	}
+	return &Runtime{Root: root, Self: "/proc/self/exe", Log: log, NewCgroup: cgroups.New, LoadCgroup: cgroups.Load}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) Warnf(string, ...any)  {}
+
+// Typed errors; the CLI turns them into the texts clients match.
+var (
+	ErrNotExist   = errors.New("container does not exist")
+	ErrExist      = errors.New("container with given ID already exists")
+	ErrNotRunning = errors.New("container not running")
+	ErrInvalidID  = errors.New("invalid container id format")
+	ErrState      = errors.New("invalid container state for operation")
+)
+
+var idRegexp = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// validateID accepts runc's ids: letters, digits, _ + - and . (not . or ..).
+func validateID(id string) error {
+	if !idRegexp.MatchString(id) || id == "." || id == ".." || len(id) > 1024 {
+		return fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	return nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
+
+// IDs lists the ids of every container under Root.
+func (r *Runtime) IDs() ([]string, error) {
+	ents, err := os.ReadDir(r.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && validateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// State is what podrun persists for a container in <root>/<id>/state.json.
+type State struct {
+	ID      string    `json:"id"`
+	Bundle  string    `json:"bundle"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+	// Status is the last status podrun recorded; the live one also depends
+	// on whether the init still exists (see Container.Status).
+	Status Status `json:"status"`
+	// Pid and PidStart identify the init; PidStart (clock ticks since boot,
+	// from /proc/PID/stat) guards against pid reuse.
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"`
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Spec is the config the container was created with (hooks, process).
+	Spec *specs.Spec `json:"spec"`
+}
+
+// Container is a loaded, locked container. Callers must Close it.
+type Container struct {
+	rt    *Runtime
+	dir   string
+	lock  *os.File
+	State State
+}
+
+// lockDir takes an exclusive flock on the container directory, so that
+// concurrent podrun calls on one id run one at a time.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Load locks and reads the container id.
+func (r *Runtime) Load(id string) (*Container, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	dir := r.dir(id)
+	lock, err := lockDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{rt: r, dir: dir, lock: lock}
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		lock.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			// Removed while we waited for the lock, or a create that died
+			// before its first state write: either way, not a container.
+			return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
+		}
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &c.State); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("reading state of %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() error {
+	if c.lock == nil {
+		return nil
+	}
+	err := c.lock.Close()
+	c.lock = nil
+	return err
+}
+
+// save writes the state atomically (temp file + rename).
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, stateFile), b, 0o600)
+}
+
+// writeFileAtomic replaces path with data so readers see old or new, never half.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Status is the live status: the recorded one, corrected by whether the init
+// still exists and whether start has consumed the exec fifo.
+func (c *Container) Status() Status {
+	s := c.State.Status
+	// A Creating state with no pid seen under the lock means the create that
+	// wrote it died before starting the init.
+	if s == Stopped || c.State.Pid == 0 {
+		return Stopped
+	}
+	if !processAlive(c.State.Pid, c.State.PidStart) {
+		return Stopped
+	}
+	if s == Creating || s == Paused {
+		return s
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// OCIState is the state JSON of `podrun state`, in runc's shape.
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// OCIState returns the container's state for clients.
+func (c *Container) OCIState() OCIState {
+	s := c.Status()
+	pid := c.State.Pid
+	if s == Stopped {
+		pid = 0
+	}
+	st := OCIState{OCIVersion: specs.Version, ID: c.State.ID, Pid: pid, Status: s,
+		Bundle: c.State.Bundle, Rootfs: c.State.Rootfs, Created: c.State.Created, Owner: c.State.Owner}
+	if c.State.Spec != nil {
+		st.Annotations = c.State.Spec.Annotations
+	}
+	return st
+}
+
+// specState is the state given to hooks on stdin.
+func (c *Container) specState(s Status) *specs.State {
+	st := &specs.State{Version: specs.Version, ID: c.State.ID, Status: specs.ContainerState(s),
+		Pid: c.State.Pid, Bundle: c.State.Bundle}
+	if c.State.Spec != nil {
+		st.Annotations = c.State.Spec.Annotations
+	}
+	return st
+}
+
+// processAlive reports whether pid runs and is the process that started at
+// start (not a later process that reused the pid). Zombies count as dead.
+func processAlive(pid int, start uint64) bool {
+	st, state, err := procStat(pid)
+	if err != nil {
+		return false
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	return start == 0 || st == start
+}
+
+// procStat returns the start time (field 22) and state (field 3) of pid.
+func procStat(pid int) (uint64, byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// comm may hold spaces and parentheses: fields start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := bytes.Fields(b[i+2:])
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	start, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, 0, err
+	}
+	return start, fields[0][0], nil
+}
