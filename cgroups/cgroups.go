@@ -135,7 +135,7 @@ func New(cgroupsPath, id string) (Manager, error) {
 	if err != nil {
 		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err, fromSpec: true}
 	}
-	own, err := os.ReadFile("/proc/self/cgroup")
+	own, err := readFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, &Error{CgroupsPath: cgroupsPath, Op: "resolve", Err: err, fromSpec: true}
 	}

@@ -173,7 +173,7 @@ func initCpuset(dir string) error {
 				return err
 			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(pv), 0); err != nil {
+		if err := writeFile(filepath.Join(dir, f), []byte(pv)); err != nil {
 			return err
 		}
 	}
@@ -181,22 +181,82 @@ func initCpuset(dir string) error {
 }
 
 func readTrim(p string) (string, error) {
-	b, err := os.ReadFile(p)
+	b, err := readFile(p)
 	return strings.TrimSpace(string(b)), err
+}
+
+// readFile and writeFile do plain open/read|write/close: os.File would
+// also try to register each (pollable) cgroupfs file with the runtime
+// poller, which costs four more syscalls per file.
+func readFile(p string) ([]byte, error) {
+	fd, err := openFile(p, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: p, Err: err}
+		case n == 0:
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+	}
+}
+
+func writeFile(p string, data []byte) error {
+	fd, err := openFile(p, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return writeFD(fd, p, data)
+}
+
+func openFile(p string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: p, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+func writeFD(fd int, p string, data []byte) error {
+	for {
+		_, err := unix.Write(fd, data)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "write", Path: p, Err: err}
+		}
+		return nil
+	}
 }
 
 // writeProcs moves pid into the cgroup dir. The kernel answers EINVAL while
 // the task is still being forked (TASK_NEW), so that is retried briefly.
 func writeProcs(dir string, pid int) error {
 	p := filepath.Join(dir, "cgroup.procs")
-	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	fd, err := openFile(p, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	b := []byte(strconv.Itoa(pid))
 	for i := 0; ; i++ {
-		_, err = f.Write(b)
+		err = writeFD(fd, p, b)
 		if err == nil || i == 4 || !errors.Is(err, unix.EINVAL) {
 			return err
 		}
@@ -207,7 +267,7 @@ func writeProcs(dir string, pid int) error {
 // collectProcs adds the pids in dir and its descendants to seen. Parts of
 // the tree that vanish meanwhile are skipped.
 func collectProcs(dir string, seen map[int]struct{}) error {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	b, err := readFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

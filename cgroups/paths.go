@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -45,12 +44,11 @@ func discoverHost() (*host, error) {
 		// /sys/fs/cgroup as showing the whole (namespaced) hierarchy.
 		return &host{mode: mode, mounts: []hierarchyMount{{mountpoint: unifiedMountpoint, root: "/", v2: true}}}, nil
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mi, err := readFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return parseHost(mode, f)
+	return parseHost(mode, bytes.NewReader(mi))
 }
 
 // parseHost reads the cgroup mounts of a v1 or hybrid host from mountinfo
