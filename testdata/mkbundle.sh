@@ -65,6 +65,9 @@ if [ -n "$checker" ] && [ ! -x "$checker" ]; then
 	echo "$0: checker $checker is not an executable file" >&2
 	exit 1
 fi
+# Absolute paths: the rootfs is filled from inside it.
+busybox=$(readlink -f "$busybox")
+[ -z "$checker" ] || checker=$(readlink -f "$checker")
 
 mkdir -p "$dir"
 rootfs=$dir/rootfs
