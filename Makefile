@@ -1,0 +1,56 @@
+# podrun's build. `make test` and `make demo` install what they need first
+# (scripts/install-deps.sh: run them as root on Debian 12 or Ubuntu).
+
+GO ?= go
+PREFIX ?= /usr/local
+BINDIR ?= bin
+PODRUN ?= $(BINDIR)/podrun
+CHECKER ?= $(BINDIR)/checker
+GOTESTFLAGS ?= -count=1 -p 1
+
+# podrun may carry a small cgo constructor: link it statically (glibc's
+# libc.a from libc6-dev) with the pure-Go resolver and user lookup.
+PODRUN_TAGS ?= netgo osusergo
+PODRUN_LDFLAGS ?= -s -w -extldflags -static
+
+# Go lives at /usr/local/go on the project's machines.
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build checker deps test demo lint install clean
+
+all: build checker
+
+build:
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(PODRUN_TAGS)' -ldflags '$(PODRUN_LDFLAGS)' -o $(PODRUN) ./cmd/podrun
+
+checker:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(CHECKER) ./testdata/checker
+
+deps:
+	scripts/install-deps.sh
+
+# One run covers the unit tests and, as root, the privileged ones (they
+# skip themselves otherwise). -p 1: privileged tests share the machine.
+test: deps
+	$(GO) vet ./... ./testdata/checker
+	$(GO) test $(GOTESTFLAGS) ./...
+
+demo: deps build checker
+	@[ "$$(id -u)" = 0 ] || { echo "make demo: run as root" >&2; exit 1; }
+	@set -e; \
+	dir=$$(mktemp -d); id=demo-$$$$; \
+	trap '$(PODRUN) delete --force '"$$id"' >/dev/null 2>&1 || true; rm -rf "'"$$dir"'"' EXIT; \
+	testdata/mkbundle.sh --checker $(CHECKER) "$$dir/bundle" -- \
+		sh -c 'echo "hostname: $$(hostname)"; id; ls /'; \
+	echo "+ $(PODRUN) run --bundle $$dir/bundle $$id"; \
+	$(PODRUN) run --bundle "$$dir/bundle" "$$id"
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./... ./testdata/checker
+
+install: build
+	install -D -m 0755 $(PODRUN) $(DESTDIR)$(PREFIX)/bin/podrun
+
+clean:
+	rm -rf $(BINDIR)
