@@ -1,0 +1,5 @@
+package integration
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+type specsSpec = specs.Spec
