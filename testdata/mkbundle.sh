@@ -9,8 +9,8 @@
 # /home/tester, and the checker at /usr/bin/checker when --checker or
 # $CHECKER names one) and DIR/config.json: the default spec `runc spec`
 # writes (runc's libcontainer/specconv/example.go) with terminal false and
-# process.args set to ARGS (default: sh). Like runc, it adds a cgroup
-# namespace only on a cgroup v2 (unified) host.
+# process.args set to ARGS (default: sh). The cgroup namespace is always
+# in (runc adds it only on cgroup v2 hosts; podrun spec always does).
 #
 # Users: root 0, daemon 1, tester 1000 (group tester 1000, supplementary
 # group extra 1001), nobody 65534.
@@ -111,20 +111,15 @@ GROUP
 	fi
 )
 
-namespaces='[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]'
-if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
-	namespaces='[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"cgroup"}]'
-fi
-
-# runc spec's default (specconv.Example), with terminal false. ociVersion
-# is the runtime-spec version podrun's go.mod pins.
-# Each argument goes in as --arg aN (jq 1.6 would read a "-c" among
+# runc spec's default (specconv.Example), with terminal false and the
+# cgroup namespace. ociVersion is the runtime-spec version podrun's go.mod
+# pins. Each argument goes in as --arg aN (jq 1.6 would read a "-c" among
 # positional --args as its own flag).
 jqargs=()
 for i in "${!args[@]}"; do
 	jqargs+=(--arg "a$i" "${args[$i]}")
 done
-jq -n --argjson ns "$namespaces" --argjson n "${#args[@]}" "${jqargs[@]}" '
+jq -n --argjson n "${#args[@]}" "${jqargs[@]}" '
 [range(0; $n) as $i | $ARGS.named["a\($i)"]] as $args | {
 	ociVersion: "1.3.0",
 	process: {
@@ -160,7 +155,7 @@ jq -n --argjson ns "$namespaces" --argjson n "${#args[@]}" "${jqargs[@]}" '
 	],
 	linux: {
 		resources: {devices: [{allow: false, access: "rwm"}]},
-		namespaces: $ns,
+		namespaces: [{type: "pid"}, {type: "network"}, {type: "ipc"}, {type: "uts"}, {type: "mount"}, {type: "cgroup"}],
 		maskedPaths: [
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
 			"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
