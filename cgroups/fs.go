@@ -56,7 +56,7 @@ func (m *manager) Create() error {
 	for _, d := range m.dirs {
 		made, err := mkdirs(d)
 		if err != nil {
-			return m.err("create", d, err)
+			return m.err("create", "", err)
 		}
 		if d == m.cpusetDir {
 			for _, c := range made {
@@ -136,7 +136,7 @@ func mkdirs(dir string) ([]string, error) {
 	case unix.ENOENT:
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return nil, err
+			return nil, &os.PathError{Op: "mkdir", Path: dir, Err: err}
 		}
 		made, err := mkdirs(parent)
 		if err != nil {

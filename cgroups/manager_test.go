@@ -278,3 +278,24 @@ func TestApplyErrors(t *testing.T) {
 	}
 	assertGone(t, m.Paths())
 }
+
+// TestPermissionError runs unprivileged only: creating a cgroup under the
+// hierarchy root needs root, and the error says so on one line.
+func TestPermissionError(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("needs an unprivileged user")
+	}
+	name := testName(t)
+	m, err := New("/"+name, "unused")
+	if errors.Is(err, ErrNotMounted) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Create()
+	if !errors.Is(err, fs.ErrPermission) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "linux.cgroupsPath") {
+		t.Fatalf("Create() as uid %d = %v; want a permission error, one line naming linux.cgroupsPath", os.Geteuid(), err)
+	}
+	t.Log(err)
+}
