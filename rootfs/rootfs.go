@@ -180,6 +180,11 @@ func Prepare(c *Config) error {
 	if prop != 0 {
 		flag = prop
 	}
+	if flag&unix.MS_UNBINDABLE != 0 {
+		// An unbindable tree would refuse the rootfs bind mount below:
+		// start private and let Enter make the new root unbindable.
+		flag = unix.MS_PRIVATE | flag&unix.MS_REC
+	}
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("error preparing rootfs: set propagation of /: %w", err)
 	}

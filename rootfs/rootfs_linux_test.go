@@ -41,6 +41,7 @@ func init() {
 	helperChecks["nopivot"] = checkNoPivot
 	helperChecks["userns"] = checkUserns
 	helperChecks["cgroupns"] = checkCgroupns
+	helperChecks["rootprop"] = checkRootPropagation
 	helperModes["propagation-parent"] = propagationParent
 }
 
@@ -486,6 +487,15 @@ func checkUserns(in *helperInput) error {
 	if m := by["/sys"]; m == nil || m.FSType != "sysfs" || !hasOpt(m.Options, "ro") {
 		c.errorf("/sys: %+v", m)
 	}
+	// sysfs cannot be mounted here (no network namespace of our own): /sys
+	// must be an rbind of the host's, which brings the host's submounts
+	// (its /sys/fs/cgroup, under the container's own cgroup tmpfs).
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (bool, bool) {
+		return i.Mountpoint != "/sys/fs/cgroup", false
+	})
+	if err != nil || len(mounts) < 2 {
+		c.errorf("/sys is not an rbind of the host's /sys (%d mounts at /sys/fs/cgroup, %v)", len(mounts), err)
+	}
 	if m := by["/hostdev-ro"]; m == nil || !hasOpt(m.Options, "ro") {
 		c.errorf("/hostdev-ro: %+v", m)
 	}
@@ -626,4 +636,43 @@ func init() {
 		}
 		return 0
 	}
+}
+
+func TestRootfsPropagation(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for _, prop := range []string{"rshared", "shared", "rslave", "private", "runbindable", ""} {
+		t.Run(prop, func(t *testing.T) {
+			c := newBundle(t, runcDefaultMounts()[:1])
+			c.Spec.Linux.RootfsPropagation = prop
+			out, code := runChild(t, "", &helperInput{Config: *c, Check: "rootprop"}, syscall.CLONE_NEWPID, false)
+			if code != 0 {
+				t.Fatalf("child failed (%d):\n%s", code, out)
+			}
+		})
+	}
+}
+
+func checkRootPropagation(in *helperInput) error {
+	by, _, err := mountsByPoint()
+	if err != nil {
+		return err
+	}
+	root := by["/"]
+	if root == nil {
+		return errors.New("no / mount")
+	}
+	opt := root.Optional
+	var ok bool
+	switch in.Config.Spec.Linux.RootfsPropagation {
+	case "shared", "rshared":
+		ok = strings.Contains(opt, "shared:")
+	case "unbindable", "runbindable":
+		ok = strings.Contains(opt, "unbindable")
+	default: // the rootfs bind is private or slave: never shared with anything
+		ok = !strings.Contains(opt, "shared:")
+	}
+	if !ok {
+		return fmt.Errorf("rootfsPropagation %q: / has optional fields %q", in.Config.Spec.Linux.RootfsPropagation, opt)
+	}
+	return nil
 }
