@@ -1,0 +1,197 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestValidateID(t *testing.T) {
+	for _, id := range []string{"a", "abc-123", "x_y.z+1", strings.Repeat("a", 100)} {
+		if err := validateID(id); err != nil {
+			t.Errorf("validateID(%q) = %v, want nil", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "a/b", "a b", "../x", "ä"} {
+		if err := validateID(id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("validateID(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	legal := [][2]Status{{Creating, Created}, {Created, Running}, {Running, Stopped}, {Created, Stopped}, {Running, Paused}, {Paused, Running}}
+	for _, tr := range legal {
+		if !canTransition(tr[0], tr[1]) {
+			t.Errorf("%s -> %s refused", tr[0], tr[1])
+		}
+	}
+	illegal := [][2]Status{{Stopped, Running}, {Running, Created}, {Creating, Running}, {Stopped, Created}, {Created, Paused}}
+	for _, tr := range illegal {
+		if canTransition(tr[0], tr[1]) {
+			t.Errorf("%s -> %s allowed", tr[0], tr[1])
+		}
+	}
+}
+
+func TestTransitionErrorTexts(t *testing.T) {
+	cases := []struct {
+		op   string
+		s    Status
+		want string
+	}{
+		{"start", Stopped, "cannot start a container that has stopped"},
+		{"start", Running, "cannot start an already running container"},
+		{"delete", Running, "cannot delete container c1 that is not stopped: running"},
+		{"exec", Stopped, "cannot exec in a stopped container"},
+	}
+	for _, c := range cases {
+		err := transitionError(c.op, "c1", c.s)
+		if err.Error() != c.want {
+			t.Errorf("%s in %s: %q, want %q", c.op, c.s, err, c.want)
+		}
+		if !errors.Is(err, ErrState) {
+			t.Errorf("%s in %s: not ErrState", c.op, c.s)
+		}
+	}
+}
+
+func TestNamespacedSysctl(t *testing.T) {
+	cases := map[string]specs.LinuxNamespaceType{
+		"net.ipv4.ip_forward": specs.NetworkNamespace,
+		"kernel.shmmax":       specs.IPCNamespace,
+		"fs.mqueue.msg_max":   specs.IPCNamespace,
+		"kernel.hostname":     specs.UTSNamespace,
+		"kernel.panic":        "",
+		"vm.swappiness":       "",
+	}
+	for k, want := range cases {
+		if got := namespacedSysctl(k); got != want {
+			t.Errorf("namespacedSysctl(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func validSpec() *specs.Spec {
+	s := DefaultSpec()
+	s.Process.Terminal = false
+	return s
+}
+
+func TestValidateSpec(t *testing.T) {
+	r := New(t.TempDir(), nil)
+	if err := r.validateSpec(validSpec()); err != nil {
+		t.Fatalf("default spec: %v", err)
+	}
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path"},
+		{"no process", func(s *specs.Spec) { s.Process = nil }, "process:"},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd"},
+		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "process.rlimits[0].type"},
+		{"soft > hard", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2, Hard: 1}} }, "process.rlimits[0]"},
+		{"oom range", func(s *specs.Spec) { v := 1001; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},
+		{"bad ns", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, "linux.namespaces[6].type"},
+		{"dup ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		}, "duplicate"},
+		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace"},
+		{"hostname without uts", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+		}, "hostname"},
+		{"userns without mappings", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, "linux.uidMappings"},
+		{"mappings without userns", func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}}
+		}, "linux.uidMappings"},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} }, `linux.sysctl: "kernel.panic"`},
+		{"relative mount", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "mounts[0].destination"},
+		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "linux.seccomp"},
+	}
+	for _, c := range cases {
+		s := validSpec()
+		c.edit(s)
+		err := r.validateSpec(s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error is not one line: %q", c.name, err)
+		}
+	}
+}
+
+func TestUnknownCapabilitiesDropped(t *testing.T) {
+	r := New(t.TempDir(), nil)
+	s := validSpec()
+	s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+	if err := r.validateSpec(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.Process.Capabilities.Bounding {
+		if c == "CAP_BOGUS" {
+			t.Fatal("unknown capability kept")
+		}
+	}
+}
+
+func TestLoadSpecErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadSpec(dir); err == nil || !strings.Contains(err.Error(), "config.json does not exist") {
+		t.Errorf("missing config: %v", err)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"process": {`)
+	if _, err := LoadSpec(dir); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("malformed: %v", err)
+	}
+	write(`{"process": {"user": {"uid": "0"}}}`)
+	if _, err := LoadSpec(dir); err == nil || !strings.Contains(err.Error(), "process.user.uid") {
+		t.Errorf("wrong type: %v", err)
+	}
+	write(`{"ociVersion": "1.0.2", "unknownField": 3}`)
+	if _, err := LoadSpec(dir); err != nil {
+		t.Errorf("unknown fields must be ignored: %v", err)
+	}
+}
+
+func TestProcStatSelf(t *testing.T) {
+	start, state, err := procStat(os.Getpid())
+	if err != nil || start == 0 || state != 'R' {
+		t.Fatalf("procStat(self) = %d, %c, %v", start, state, err)
+	}
+	if !processAlive(os.Getpid(), start) {
+		t.Error("self not alive")
+	}
+	if processAlive(os.Getpid(), start+1) {
+		t.Error("pid reuse not detected")
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pid")
+	if err := writePidFile(p, 1234); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if string(b) != "1234" {
+		t.Fatalf("pid file = %q, want 1234 without newline", b)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+}
