@@ -20,6 +20,12 @@ import (
 // was /dev/null at the container's /dev/null, remounts read-only the tmpfs
 // (and /dev) mounts that asked for it, then applies linux.readonlyPaths and
 // linux.maskedPaths (missing paths are skipped) and finally root.readonly.
+//
+// runc writes linux.sysctl between pivot_root and readonlyPaths; with this
+// API the init writes them before calling Enter (it already is in the
+// container's namespaces, which is what /proc/sys acts on), because
+// readonlyPaths usually covers /proc/sys. Setting the umask is left to the
+// caller too.
 func Enter(c *Config) error {
 	rootfs, err := c.rootfsPath()
 	if err != nil {
