@@ -113,6 +113,14 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return nil, fmt.Errorf("creating exec fifo: %w", err)
 	}
+	// The init reopens the fifo for writing after it switched to the
+	// process's uid (or as root of a user namespace that does not map
+	// ours), so anyone may write it; as runc's 0622. The state dir (0711)
+	// still keeps others from finding it. Chmod, not umask: our umask
+	// would mask the bits.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("creating exec fifo: %w", err)
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening exec fifo: %w", err)
