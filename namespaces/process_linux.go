@@ -3,6 +3,7 @@ package namespaces
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -70,6 +71,7 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return "", fmt.Errorf("process.cwd: chdir to %q: %w", cwd, err)
 	}
+	p.Env = withHome(p.Env, p.User.UID)
 
 	caps, err := capsFor(p.Capabilities)
 	if err != nil {
@@ -104,6 +106,27 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 		return "", fmt.Errorf("process.args must not be empty")
 	}
 	return lookPath(p.Args[0], p.Env)
+}
+
+// withHome returns env with HOME set, as runc does when process.env has
+// none: the user's home in the container's /etc/passwd, else "/".
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	return append(env, "HOME="+home)
 }
 
 // setIDs sets supplementary groups, gid and uid of this thread.
