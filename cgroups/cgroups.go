@@ -19,11 +19,13 @@
 package cgroups
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 
 	cg "github.com/containerd/cgroups/v3"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Manager controls the cgroup(s) of one container.
@@ -62,6 +64,42 @@ type Manager interface {
 	// processes exit (EBUSY) and succeeds if the directories are gone
 	// already. Parents created by Create are left alone, as in runc.
 	Destroy() error
+
+	// Set applies every limit of r (linux.resources) to the container's
+	// cgroup, creating it if needed. It calls Validate first. A nil r or
+	// an absent field changes nothing. Errors are one line and name the
+	// field, e.g. "linux.resources.memory.limit: ...". On v2 it enables
+	// the controllers the limits need in the parents' cgroup.subtree_control.
+	// A Manager from Load(paths) writes the files of any cgroup
+	// directories, e.g. for the values a systemd unit has no property for.
+	Set(r *specs.LinuxResources) error
+
+	// Stats reads the container's resource usage, in the shape of the
+	// "data" of runc's `events --stats`.
+	Stats() (*Stats, error)
+
+	// Freeze freezes every process of the container's cgroup tree and
+	// waits until the kernel reports it frozen (v1 freezer.state FROZEN,
+	// v2 "frozen 1" in cgroup.events).
+	Freeze() error
+
+	// Thaw resumes the processes frozen by Freeze.
+	Thaw() error
+
+	// Frozen reports whether the cgroup is frozen (or still freezing).
+	Frozen() (bool, error)
+
+	// OOMKillCount returns the number of processes the OOM killer has
+	// killed in the cgroup (v2 memory.events oom_kill; v1
+	// memory.oom_control oom_kill, kernel 4.13 and later).
+	OOMKillCount() (uint64, error)
+
+	// NotifyOOM sends one value on the returned channel per OOM event in
+	// the cgroup (v1: an eventfd on memory.oom_control registered with
+	// cgroup.event_control; v2: inotify on memory.events, watching
+	// oom_kill grow). The channel is closed when ctx ends or the cgroup
+	// goes away.
+	NotifyOOM(ctx context.Context) (<-chan struct{}, error)
 }
 
 // UnifiedKey is the key of the cgroup2 (unified) hierarchy in Paths, as in
