@@ -151,6 +151,12 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cmd.SysProcAttr.UidMappings = idMap(o.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMap(o.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become root of the new user namespace before the exec of
+		// `podrun init`, as runc's nsexec does: we are still host root,
+		// which the namespace does not map, so the exec would otherwise
+		// drop every capability the init needs there (unsharing the
+		// cgroup namespace, mounting, sethostname...).
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if o.CgroupFD >= 0 {
 		cmd.SysProcAttr.UseCgroupFD = true
