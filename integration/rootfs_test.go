@@ -633,3 +633,99 @@ func TestRootfsIsBundleRootfs(t *testing.T) {
 		}
 	}
 }
+
+// TestRootfsCgroupMount checks the container's /sys/fs/cgroup (cgroup2 on
+// a unified host, runc's tmpfs of v1 hierarchies otherwise, read-only,
+// showing the container's cgroup as its root through the cgroup
+// namespace) and, from the host, that the init is in its cgroup as soon
+// as create has returned.
+func TestRootfsCgroupMount(t *testing.T) {
+	h := newRootfsHarness(t)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/sys/fs/cgroup", &st); err != nil {
+		t.Fatal(err)
+	}
+	const cgroup2Magic = 0x63677270
+	unified := st.Type == cgroup2Magic
+
+	rep := h.Report(nil, "--path", "/sys/fs/cgroup/cgroup.procs")
+	cg := mustMount(t, rep, "/sys/fs/cgroup")
+	if unified {
+		if cg.FSType != "cgroup2" {
+			t.Errorf("/sys/fs/cgroup: fstype %s, want cgroup2", cg.FSType)
+		}
+		wantOptions(t, cg, "ro", "nosuid", "nodev", "noexec")
+		if p := rep.Paths["/sys/fs/cgroup/cgroup.procs"]; !p.Exists || p.Writable {
+			t.Errorf("/sys/fs/cgroup/cgroup.procs: %+v, want existing, read-only", p)
+		}
+		if len(rep.Cgroups) != 1 || rep.Cgroups[0].ID != 0 || rep.Cgroups[0].Path != "/" {
+			t.Errorf("/proc/self/cgroup %+v, want 0::/", rep.Cgroups)
+		}
+	} else {
+		if cg.FSType != "tmpfs" {
+			t.Errorf("/sys/fs/cgroup: fstype %s, want tmpfs", cg.FSType)
+		}
+		n := 0
+		for _, m := range rep.Mounts {
+			if strings.HasPrefix(m.Mountpoint, "/sys/fs/cgroup/") && m.FSType == "cgroup" {
+				n++
+				wantOptions(t, &m, "ro", "nosuid", "nodev", "noexec")
+				if m.Root != "/" {
+					t.Errorf("%s: root %s, want / (the cgroup namespace's)", m.Mountpoint, m.Root)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("no cgroup v1 hierarchy under /sys/fs/cgroup: %+v", rep.Mounts)
+		}
+		for _, c := range rep.Cgroups {
+			if c.Path != "/" {
+				t.Errorf("/proc/self/cgroup line %+v, want path / in the cgroup namespace", c)
+			}
+		}
+	}
+
+	// From the host: the init is in the container's cgroup when create
+	// returns.
+	id := h.ID()
+	bundle := h.Bundle("sleep", "1000")
+	s := testimage.Spec(t, bundle)
+	s.Linux.CgroupsPath = "/" + id
+	testimage.WriteSpec(t, bundle, s)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := h.Cmd("create", "--bundle", bundle, "--pid-file", pidFile, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTimeout(cmd, 60*time.Second); err != nil {
+		t.Fatalf("podrun create: %v", err)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(data))
+	procCg, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(procCg)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || strings.HasPrefix(parts[1], "name=") || parts[1] == "misc" || parts[1] == "rdma" {
+			continue
+		}
+		if !unified && parts[0] == "0" {
+			continue // the hybrid host's empty unified hierarchy
+		}
+		if !strings.HasSuffix(parts[2], "/"+id) {
+			t.Errorf("init %s: cgroup line %q, want the container's cgroup /%s", pid, line, id)
+		}
+	}
+	h.Must("delete", "--force", id)
+}
