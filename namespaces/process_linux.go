@@ -3,6 +3,7 @@ package namespaces
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,7 +72,7 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return "", fmt.Errorf("process.cwd: chdir to %q: %w", cwd, err)
 	}
-	p.Env = withHome(p.Env, p.User.UID)
+	p.Env = withHome(dedupEnv(p.Env), p.User.UID)
 
 	caps, err := capsFor(p.Capabilities)
 	if err != nil {
@@ -106,6 +107,24 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 		return "", fmt.Errorf("process.args must not be empty")
 	}
 	return lookPath(p.Args[0], p.Env)
+}
+
+// dedupEnv keeps the last entry of each variable, where it is, as runc
+// does: `exec --env TERM=dumb` must override the config's TERM, and with
+// both in the environment getenv(3) and Go would find the first.
+func dedupEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	saw := make(map[string]bool, len(env))
+	for i := len(env) - 1; i >= 0; i-- {
+		key, _, _ := strings.Cut(env[i], "=")
+		if saw[key] {
+			continue
+		}
+		saw[key] = true
+		out = append(out, env[i])
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // withHome returns env with HOME set, as runc does when process.env has
