@@ -59,11 +59,7 @@ func coreRunDetached(h *H, bundle, id string) int {
 		msg, _ := os.ReadFile(errf.Name())
 		h.t.Fatalf("podrun run -d %s: exit %d: %s", id, r.Code, msg)
 	}
-	pid := h.Pid(id)
-	if pid <= 0 {
-		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
-	}
-	return pid
+	return h.Pid(id)
 }
 
 // coreSleeper starts a container running `checker sleep` (spec edited
@@ -72,8 +68,17 @@ func coreSleeper(h *H, edit func(*Spec)) (string, int) {
 	h.t.Helper()
 	id := h.ID()
 	pid := coreRunDetached(h, coreBundle(h, edit, testimage.CheckerInRootfs, "sleep"), id)
+	if pid <= 0 {
+		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
+	}
 	return id, pid
 }
+
+// coreNoGoFDs is the environment entry that stops the checker's Go
+// runtime (1.25+) from keeping its cgroup CPU files (cpu.cfs_quota_us,
+// cpu.max...) open from before main: with it, the report's fds are only
+// what the runtime under test passed in.
+const coreNoGoFDs = "GODEBUG=containermaxprocs=0"
 
 // coreRunReport runs bundle in the foreground (`podrun run`) and parses
 // the checker's report from its output.
@@ -178,6 +183,13 @@ func TestProcessEnv(t *testing.T) {
 	rep := coreRunReport(h, coreBundle(h, func(s *Spec) { s.Process.Env = env }, coreChecker()...))
 	if !slices.Equal(rep.Env, env) {
 		t.Errorf("env = %q, want exactly %q", rep.Env, env)
+	}
+	// A variable given twice: the last value wins, as in runc.
+	rep = coreRunReport(h, coreBundle(h, func(s *Spec) {
+		s.Process.Env = []string{"DUP=first", "PATH=/usr/bin", "DUP=second", "HOME=/"}
+	}, coreChecker()...))
+	if want := []string{"PATH=/usr/bin", "DUP=second", "HOME=/"}; !slices.Equal(rep.Env, want) {
+		t.Errorf("env = %q, want %q", rep.Env, want)
 	}
 }
 
