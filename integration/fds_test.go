@@ -1,0 +1,210 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/podrun/podrun/internal/checkreport"
+)
+
+// corePipes makes n pipes and returns their read ends (closed at the end
+// of the test) with the "pipe:[inode]" name /proc shows for each.
+func corePipes(t *testing.T, n int) ([]*os.File, []string) {
+	t.Helper()
+	var files []*os.File
+	var names []string
+	for i := 0; i < n; i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(r.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, r)
+		names = append(names, fmt.Sprintf("pipe:[%d]", st.Ino))
+	}
+	return files, names
+}
+
+// coreFDsAbove returns the report's descriptors above 2, as fd -> target.
+func coreFDsAbove(rep *checkreport.Report) map[int]string {
+	m := map[int]string{}
+	for _, f := range rep.FDs {
+		if f.FD > 2 {
+			m[f.FD] = f.Target
+		}
+	}
+	return m
+}
+
+// coreExpectFDs checks that the report's fds above 2 are exactly want
+// (fd 3, 4... in order).
+func coreExpectFDs(t *testing.T, what string, rep *checkreport.Report, want []string) {
+	t.Helper()
+	got := coreFDsAbove(rep)
+	wantM := map[int]string{}
+	for i, w := range want {
+		wantM[3+i] = w
+	}
+	if len(got) != len(wantM) {
+		t.Errorf("%s: fds above 2 = %v, want %v", what, got, wantM)
+		return
+	}
+	for fd, w := range wantM {
+		if got[fd] != w {
+			t.Errorf("%s: fd %d = %q, want %q (all: %v)", what, fd, got[fd], w, got)
+		}
+	}
+	for fd := 0; fd < 3; fd++ {
+		if rep.FD(fd) == nil {
+			t.Errorf("%s: fd %d not open", what, fd)
+		}
+	}
+}
+
+// coreRunWithFiles runs podrun args with extra files as its fds 3... and
+// extra environment entries, and parses the report it prints.
+func coreRunWithFiles(h *H, files []*os.File, env []string, args ...string) *checkreport.Report {
+	h.t.Helper()
+	cmd := h.Cmd(args...)
+	cmd.ExtraFiles = files
+	cmd.Env = append(os.Environ(), env...)
+	r := h.RunCmd(cmd)
+	if r.Code != 0 {
+		h.t.Fatalf("podrun %v: exit %d\nstderr: %s", args, r.Code, r.Stderr)
+	}
+	return parseReport(h.t, r.Stdout)
+}
+
+// coreFDBundle is a bundle reporting with the Go runtime's own fds off.
+func coreFDBundle(h *H) string {
+	h.t.Helper()
+	return coreBundle(h, func(s *Spec) { s.Process.Env = append(s.Process.Env, coreNoGoFDs) }, coreChecker()...)
+}
+
+// TestFdsNotInherited: podrun's caller may have any fd open (containerd's
+// shim passes its listening socket as fd 3): none reaches the container.
+func TestFdsNotInherited(t *testing.T) {
+	h := New(t)
+	files, _ := corePipes(t, 3)
+	// Seven fds, none close-on-exec in podrun.
+	extra := slices.Concat(files, files, files[:1])
+	rep := coreRunWithFiles(h, extra, nil, "run", "--bundle", coreFDBundle(h), h.ID())
+	coreExpectFDs(t, "run", rep, nil)
+	if _, ok := rep.Getenv("LISTEN_FDS"); ok {
+		t.Errorf("LISTEN_FDS set without being asked for")
+	}
+	for _, kv := range rep.Env {
+		if len(kv) > 8 && kv[:8] == "_PODRUN_" {
+			t.Errorf("podrun's own variable reached the container: %s", kv)
+		}
+	}
+
+	// The same through create + start (how the shim does it).
+	id := h.ID()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := h.Cmd("create", "--bundle", coreFDBundle(h), id)
+	cmd.ExtraFiles = extra
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, out, null
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		t.Fatalf("create: exit %d", r.Code)
+	}
+	h.Must("start", id)
+	h.WaitStatus(id, "stopped")
+	data, _ := os.ReadFile(out.Name())
+	coreExpectFDs(t, "create+start", parseReport(t, string(data)), nil)
+}
+
+func TestFdsPreserve(t *testing.T) {
+	h := New(t)
+	files, names := corePipes(t, 3)
+	rep := coreRunWithFiles(h, files, nil, "run", "--preserve-fds", "2", "--bundle", coreFDBundle(h), h.ID())
+	coreExpectFDs(t, "--preserve-fds 2", rep, names[:2])
+
+}
+
+func TestFdsListenFds(t *testing.T) {
+	h := New(t)
+	files, names := corePipes(t, 3)
+	rep := coreRunWithFiles(h, files, []string{"LISTEN_FDS=1", "LISTEN_PID=12345"},
+		"run", "--bundle", coreFDBundle(h), h.ID())
+	coreExpectFDs(t, "LISTEN_FDS=1", rep, names[:1])
+	for k, want := range map[string]string{"LISTEN_FDS": "1", "LISTEN_PID": "1"} {
+		if got, _ := rep.Getenv(k); got != want {
+			t.Errorf("%s = %q, want %q (env %q)", k, got, want, rep.Env)
+		}
+	}
+	// LISTEN_FDS first, then --preserve-fds.
+	rep = coreRunWithFiles(h, files, []string{"LISTEN_FDS=1"},
+		"run", "--preserve-fds", "2", "--bundle", coreFDBundle(h), h.ID())
+	coreExpectFDs(t, "LISTEN_FDS=1 --preserve-fds 2", rep, names)
+	if got, _ := rep.Getenv("LISTEN_FDS"); got != "1" {
+		t.Errorf("LISTEN_FDS = %q, want 1 (the preserved fds are not socket-activation fds)", got)
+	}
+}
+
+func TestFdsExec(t *testing.T) {
+	h := New(t)
+	id, _ := coreSleeper(h, nil)
+	files, names := corePipes(t, 3)
+	execArgs := func(flags ...string) []string {
+		return append(append(append([]string{"exec"}, flags...), "--env", coreNoGoFDs, id), "checker", "report")
+	}
+	rep := coreRunWithFiles(h, files, nil, execArgs()...)
+	coreExpectFDs(t, "exec", rep, nil)
+
+	rep = coreRunWithFiles(h, files, nil, execArgs("--preserve-fds", "2")...)
+	coreExpectFDs(t, "exec --preserve-fds 2", rep, names[:2])
+
+	rep = coreRunWithFiles(h, files, []string{"LISTEN_FDS=1"}, execArgs()...)
+	coreExpectFDs(t, "exec LISTEN_FDS=1", rep, names[:1])
+	if v, _ := rep.Getenv("LISTEN_FDS"); v != "1" {
+		t.Errorf("exec LISTEN_FDS = %q, want 1", v)
+	}
+	if v, _ := rep.Getenv("LISTEN_PID"); v != "1" {
+		t.Errorf("exec LISTEN_PID = %q, want 1", v)
+	}
+
+	// A detached exec started with extra fds keeps none of them either.
+	pidFile := t.TempDir() + "/exec.pid"
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	cmd := h.Cmd("exec", "--detach", "--pid-file", pidFile, id, "checker", "sleep")
+	cmd.ExtraFiles = files
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		t.Fatalf("exec --detach: exit %d", r.Code)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%s/fd", data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%s/fd/%s", data, e.Name()))
+		if slices.Contains(names, target) {
+			t.Errorf("detached exec holds the caller's fd: %s -> %s", e.Name(), target)
+		}
+	}
+}
