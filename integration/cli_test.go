@@ -1,0 +1,191 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/podrun/podrun/internal/testimage"
+)
+
+// TestCLISpec checks that spec writes runc's default config.json in the
+// working directory or --bundle, refuses to overwrite one, and that the
+// result runs with the test rootfs.
+func TestCLISpec(t *testing.T) {
+	h := New(t)
+	dir := t.TempDir()
+	cmd := h.Cmd("spec")
+	cmd.Dir = dir
+	if r := h.RunCmd(cmd); r.Code != 0 || r.Stdout != "" {
+		t.Fatalf("spec: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	path := filepath.Join(dir, "config.json")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(orig, &s); err != nil {
+		t.Fatalf("config.json: %v", err)
+	}
+	if s.Version != specs.Version || s.Root == nil || s.Root.Path != "rootfs" || s.Process == nil ||
+		!slices.Equal(s.Process.Args, []string{"sh"}) || !s.Process.Terminal || s.Linux == nil {
+		t.Errorf("spec: unexpected default: %s", orig)
+	}
+	var nss []string
+	for _, ns := range s.Linux.Namespaces {
+		nss = append(nss, string(ns.Type))
+	}
+	for _, want := range []string{"pid", "network", "ipc", "uts", "mount"} {
+		if !slices.Contains(nss, want) {
+			t.Errorf("spec: namespace %s missing: %v", want, nss)
+		}
+	}
+	// A second spec refuses to overwrite.
+	cmd = h.Cmd("spec")
+	cmd.Dir = dir
+	if r := h.RunCmd(cmd); r.Code == 0 || !strings.Contains(r.Stderr, "exists") {
+		t.Errorf("spec over an existing config.json: exit %d, %q", r.Code, r.Stderr)
+	}
+	h.Fails("exists", "spec", "--bundle", dir)
+	if b, _ := os.ReadFile(path); string(b) != string(orig) {
+		t.Errorf("spec changed the existing config.json")
+	}
+
+	// --bundle: the spec of a fresh bundle runs (without a terminal).
+	bundle := h.Bundle("true")
+	if err := os.Remove(filepath.Join(bundle, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	h.Must("spec", "--bundle", bundle)
+	sp := testimage.Spec(t, bundle)
+	sp.Process.Terminal = false
+	sp.Process.Args = []string{"sh", "-c", "hostname; exit 3"}
+	testimage.WriteSpec(t, bundle, sp)
+	if r := h.Run("run", "--bundle", bundle, h.ID()); r.Code != 3 || strings.TrimSpace(r.Stdout) != sp.Hostname {
+		t.Errorf("run of podrun spec's config: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestCLISpecRootless checks spec --rootless: a user namespace mapping
+// the caller, no network namespace.
+func TestCLISpecRootless(t *testing.T) {
+	h := New(t)
+	dir := t.TempDir()
+	h.Must("spec", "--rootless", "--bundle", dir)
+	var s specs.Spec
+	b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	var nss []string
+	for _, ns := range s.Linux.Namespaces {
+		nss = append(nss, string(ns.Type))
+	}
+	if !slices.Contains(nss, "user") || slices.Contains(nss, "network") {
+		t.Errorf("spec --rootless namespaces: %v, want user and no network", nss)
+	}
+	if len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].ContainerID != 0 || s.Linux.UIDMappings[0].HostID != uint32(os.Geteuid()) ||
+		len(s.Linux.GIDMappings) != 1 || s.Linux.GIDMappings[0].HostID != uint32(os.Getegid()) {
+		t.Errorf("spec --rootless mappings: %+v %+v", s.Linux.UIDMappings, s.Linux.GIDMappings)
+	}
+	for _, m := range s.Mounts {
+		if m.Type == "sysfs" || slices.Contains(m.Options, "gid=5") {
+			t.Errorf("spec --rootless mount %+v: a user namespace cannot mount it so", m)
+		}
+	}
+}
+
+// TestCLIFeatures checks that features prints the runtime-spec features
+// document.
+func TestCLIFeatures(t *testing.T) {
+	h := New(t)
+	r := h.Must("features")
+	var f features.Features
+	if err := json.Unmarshal([]byte(r.Stdout), &f); err != nil {
+		t.Fatalf("features: %v\n%s", err, r.Stdout)
+	}
+	if f.OCIVersionMin == "" || f.OCIVersionMax != specs.Version {
+		t.Errorf("features versions %q..%q, want ..%s", f.OCIVersionMin, f.OCIVersionMax, specs.Version)
+	}
+	for _, hk := range []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"} {
+		if !slices.Contains(f.Hooks, hk) {
+			t.Errorf("features hooks %v: %s missing", f.Hooks, hk)
+		}
+	}
+	for _, o := range []string{"bind", "rbind", "ro", "nosuid", "rprivate"} {
+		if !slices.Contains(f.MountOptions, o) {
+			t.Errorf("features mountOptions: %s missing", o)
+		}
+	}
+	if f.Linux == nil || !slices.Contains(f.Linux.Namespaces, "mount") || !slices.Contains(f.Linux.Namespaces, "pid") ||
+		!slices.Contains(f.Linux.Capabilities, "CAP_SYS_ADMIN") || f.Linux.Cgroup == nil {
+		t.Errorf("features linux: %+v", f.Linux)
+	}
+	if f.Linux != nil && f.Linux.Cgroup != nil && f.Linux.Cgroup.Systemd != nil && *f.Linux.Cgroup.Systemd {
+		// --systemd-cgroup is refused; features must not claim it.
+		if r := h.Run("--systemd-cgroup", "list"); r.Code != 0 {
+			t.Errorf("features claims systemd cgroups, but --systemd-cgroup fails: %s", r.Stderr)
+		}
+	}
+}
+
+// TestCLIVersion checks --version: podrun's version and the spec's.
+func TestCLIVersion(t *testing.T) {
+	h := New(t)
+	for _, flag := range []string{"--version", "-v"} {
+		r := h.Must(flag)
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		if !strings.HasPrefix(lines[0], "podrun version ") || len(lines[0]) <= len("podrun version ") {
+			t.Errorf("%s: first line %q", flag, lines[0])
+		}
+		if !slices.Contains(lines, "spec: "+specs.Version) {
+			t.Errorf("%s: no %q line: %q", flag, "spec: "+specs.Version, r.Stdout)
+		}
+	}
+}
+
+// TestCLIUsageErrors checks unknown commands and flags and wrong argument
+// counts: a non-zero exit and a one-line error.
+func TestCLIUsageErrors(t *testing.T) {
+	h := New(t)
+	h.Fails("frobnicate", "frobnicate")
+	if r := h.Run("--no-such-flag", "list"); r.Code == 0 || !strings.Contains(r.Stderr, "no-such-flag") {
+		t.Errorf("unknown global flag: exit %d, %q", r.Code, r.Stderr)
+	}
+	if r := h.Run("create", "--no-such-flag", "x"); r.Code == 0 || !strings.Contains(r.Stderr, "no-such-flag") {
+		t.Errorf("unknown create flag: exit %d, %q", r.Code, r.Stderr)
+	}
+	h.Fails("create", "create")
+	h.Fails("start", "start")
+	h.Fails("state", "state", "a", "b")
+	h.Fails("delete", "delete")
+	h.Fails("kill", "kill")
+	h.Fails("kill", "kill", "a", "9", "extra")
+	h.Fails("format", "list", "--format", "xml")
+	lcAssertNothing(t, h)
+}
+
+// TestCLIGlobalFlagsAccepted checks the global flags clients pass to every
+// call are accepted (--rootless false/auto, --log-format, --debug, --root).
+func TestCLIGlobalFlagsAccepted(t *testing.T) {
+	h := New(t)
+	for _, flags := range [][]string{
+		{"--rootless", "false"}, {"--rootless=auto"}, {"--debug"}, {"--log-format", "json"}, {"--log-format=text"},
+	} {
+		h.Must(append(flags, "list")...)
+	}
+	// A fresh --root that does not exist yet is fine for list and state.
+	root := filepath.Join(t.TempDir(), "not", "yet")
+	cmd := h.Cmd("list", "-q")
+	cmd.Args = []string{cmd.Args[0], "--root", root, "list", "-q"}
+	if r := h.RunCmd(cmd); r.Code != 0 || r.Stdout != "" {
+		t.Errorf("list with a missing root: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
