@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/internal/hooks"
 )
 
@@ -79,7 +80,8 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer c.Close()
-	switch c.Status() {
+	status := c.Status()
+	switch status {
 	case Stopped:
 		if !all {
 			return ErrNotRunning
@@ -94,8 +96,24 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		if err := c.signalCgroup(sig); err != nil {
 			return err
 		}
+		// The init was in the cgroup; it may be gone already.
+		if err := c.signalInit(sig); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		return nil
 	}
-	return c.signalInit(sig)
+	if err := c.signalInit(sig); err != nil {
+		return err
+	}
+	if status == Paused && sig == unix.SIGKILL {
+		// A frozen v1 task acts on SIGKILL only once thawed (runc thaws too).
+		if cg, err := c.cgroup(); err == nil {
+			if err := cg.Thaw(); err != nil {
+				c.rt.Log.Warnf("thawing paused container after SIGKILL: %v", err)
+			}
+		}
+	}
+	return nil
 }
 
 // signalInit signals the init through a pidfd, checked against the recorded
@@ -121,22 +139,15 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	return nil
 }
 
-// signalCgroup signals every process in the container's cgroup.
+// signalCgroup signals every process in the container's cgroup, with the
+// cgroup frozen meanwhile where the freezer is available, so that no
+// process escapes by forking (see freezeSignal).
 func (c *Container) signalCgroup(sig unix.Signal) error {
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
-	pids, err := cg.Procs()
-	if err != nil {
-		return err
-	}
-	for _, pid := range pids {
-		if err := unix.Kill(pid, sig); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("signalling pid %d: %w", pid, err)
-		}
-	}
-	return nil
+	return freezeSignal(cg, sig, c.rt.Log.Warnf)
 }
 
 // Delete removes a container. A created one is killed first; a running or
@@ -172,14 +183,27 @@ func (r *Runtime) Delete(id string, force bool) error {
 // destroy kills whatever is left, removes the cgroup, runs poststop hooks
 // (when the container got as far as created) and removes the state dir.
 func (c *Container) destroy(poststop bool) error {
+	var cg cgroups.Manager
+	if len(c.State.CgroupPaths) > 0 {
+		var err error
+		if cg, err = c.cgroup(); err != nil {
+			return err
+		}
+	}
 	if c.State.Pid != 0 && processAlive(c.State.Pid, c.State.PidStart) {
+		if cg != nil {
+			// Everything at once, frozen, and thawed after (a paused
+			// container too), as runc's destroy does.
+			_ = freezeSignal(cg, unix.SIGKILL, c.rt.Log.Debugf)
+		}
 		_ = c.signalInit(unix.SIGKILL)
 		waitGone(c.State.Pid, c.State.PidStart, 10*time.Second)
 	}
-	if len(c.State.CgroupPaths) > 0 {
-		cg, err := c.cgroup()
-		if err != nil {
-			return err
+	if cg != nil {
+		// A paused container whose init died meanwhile is still frozen:
+		// its last tasks can only exit once thawed.
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			_ = cg.Thaw()
 		}
 		// Without a pid namespace, processes can outlive the init.
 		for i := 0; i < 100; i++ {
@@ -241,7 +265,11 @@ func (r *Runtime) State(id string) (OCIState, error) {
 		return OCIState{}, err
 	}
 	defer c.Close()
-	return c.OCIState(), nil
+	st := c.OCIState()
+	if n, _ := c.oomKillCount(); n > 0 {
+		st.OOMKilled = true
+	}
+	return st, nil
 }
 
 // List returns the state of every container.

@@ -24,13 +24,13 @@ func TestValidateID(t *testing.T) {
 }
 
 func TestTransitions(t *testing.T) {
-	legal := [][2]Status{{Creating, Created}, {Created, Running}, {Running, Stopped}, {Created, Stopped}, {Running, Paused}, {Paused, Running}}
+	legal := [][2]Status{{Creating, Created}, {Created, Running}, {Running, Stopped}, {Created, Stopped}, {Running, Paused}, {Paused, Running}, {Created, Paused}, {Paused, Stopped}}
 	for _, tr := range legal {
 		if !canTransition(tr[0], tr[1]) {
 			t.Errorf("%s -> %s refused", tr[0], tr[1])
 		}
 	}
-	illegal := [][2]Status{{Stopped, Running}, {Running, Created}, {Creating, Running}, {Stopped, Created}, {Created, Paused}}
+	illegal := [][2]Status{{Stopped, Running}, {Running, Created}, {Creating, Running}, {Stopped, Created}, {Stopped, Paused}, {Creating, Paused}}
 	for _, tr := range illegal {
 		if canTransition(tr[0], tr[1]) {
 			t.Errorf("%s -> %s allowed", tr[0], tr[1])

@@ -31,9 +31,15 @@ type State struct {
 	Status Status `json:"status"`
 	// Pid and PidStart identify the init; PidStart (clock ticks since boot,
 	// from /proc/PID/stat) guards against pid reuse.
-	Pid         int               `json:"pid"`
-	PidStart    uint64            `json:"pidStart"`
+	Pid      int    `json:"pid"`
+	PidStart uint64 `json:"pidStart"`
+	// CgroupPaths are the cgroup manager's Paths; with the systemd driver
+	// they name the unit too, so later calls without --systemd-cgroup
+	// still use that driver (see Runtime.LoadCgroup).
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// OOMKillCount is the cgroup's OOM kill count, recorded once the
+	// container was seen stopped (see Runtime.OOMKilled).
+	OOMKillCount uint64 `json:"oomKillCount,omitempty"`
 	// Spec is the config the container was created with (hooks, process).
 	Spec *specs.Spec `json:"spec"`
 }
@@ -169,6 +175,9 @@ type OCIState struct {
 	Created     time.Time         `json:"created"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Owner       string            `json:"owner"`
+	// OOMKilled is podrun's own: the OOM killer killed a process of the
+	// container (runc has no such field; clients ignore it).
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 // OCIState returns the container's state for clients.

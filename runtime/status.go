@@ -5,7 +5,7 @@ import "fmt"
 // Status is a container's state in the OCI lifecycle.
 type Status string
 
-// The states. Paused arrives with the freezer.
+// The states. Paused is a frozen cgroup (pause/resume).
 const (
 	Creating Status = "creating"
 	Created  Status = "created"
@@ -18,7 +18,7 @@ const (
 // Stopped is reachable from everywhere because the init can die at any time.
 var transitions = map[Status][]Status{
 	Creating: {Created, Stopped},
-	Created:  {Running, Stopped},
+	Created:  {Running, Paused, Stopped}, // runc pauses a created container too
 	Running:  {Paused, Stopped},
 	Paused:   {Running, Stopped},
 	Stopped:  {},
