@@ -10,6 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/namespaces"
 )
 
@@ -119,6 +120,11 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
+	}
+	// Limits are checked before anything exists, so a bad value leaves
+	// nothing behind; the errors name the field (linux.resources...).
+	if err := cgroups.Validate(l.Resources); err != nil {
+		return err
 	}
 	if len(l.TimeOffsets) > 0 {
 		return errors.New("linux.timeOffsets: time namespace offsets are not supported yet")
