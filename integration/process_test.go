@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,16 +27,44 @@ func coreChecker(extra ...string) []string {
 	return append([]string{testimage.CheckerInRootfs, "report"}, extra...)
 }
 
-// coreBundle returns a fresh bundle running args, with its spec edited.
+// coreBundle returns the test's bundle with config.json rewritten from the
+// default spec to run args, edited. Copying the rootfs is most of the cost
+// of a container run, so a test copies it once (on its first call) and
+// every call returns the same directory: podrun reads config.json at
+// create, so a container already created keeps its own config. The rootfs
+// is shared by the test's containers (the default root is read-only).
 func coreBundle(h *H, edit func(*Spec), args ...string) string {
 	h.t.Helper()
-	bundle := h.Bundle(args...)
-	if edit != nil {
-		s := testimage.Spec(h.t, bundle)
-		edit(s)
-		testimage.WriteSpec(h.t, bundle, s)
+	v, ok := coreBundleCache.Load(h)
+	if !ok {
+		bundle := h.Bundle("true")
+		v = &coreBundleBase{dir: bundle, spec: testimage.Spec(h.t, bundle)}
+		coreBundleCache.Store(h, v)
+		h.t.Cleanup(func() { coreBundleCache.Delete(h) })
 	}
-	return bundle
+	b := v.(*coreBundleBase)
+	data, err := json.Marshal(b.spec)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var s Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		h.t.Fatal(err)
+	}
+	s.Process.Args = args
+	if edit != nil {
+		edit(&s)
+	}
+	testimage.WriteSpec(h.t, b.dir, &s)
+	return b.dir
+}
+
+// coreBundleCache maps a test's *H to its coreBundleBase.
+var coreBundleCache sync.Map
+
+type coreBundleBase struct {
+	dir  string
+	spec *Spec // the default config.json
 }
 
 // coreRunDetached runs bundle with `run -d` as id, with the container's
@@ -449,7 +478,7 @@ func TestProcessNoNewPrivileges(t *testing.T) {
 		}
 	}
 	// Field absent from config.json: off.
-	bundle := h.Bundle(coreChecker()...)
+	bundle := coreBundle(h, nil, coreChecker()...)
 	coreEditJSON(t, bundle, func(m map[string]any) {
 		delete(m["process"].(map[string]any), "noNewPrivileges")
 	})

@@ -189,6 +189,7 @@ func TestTerminalConsoleSocketErrors(t *testing.T) {
 	h.Fails("console socket", "run", "-d", "--bundle", ttyBundle, h.ID())
 	cs := coreListenConsole(t)
 	h.Fails("console socket", "create", "--console-socket", cs.Path, "--bundle", coreBundle(h, nil, "true"), h.ID())
+	ttyBundle = coreBundle(h, coreTTYSpec, "true") // the same dir: config.json again
 	h.Fails("console-socket", "create", "--console-socket", filepath.Join(t.TempDir(), "nothing"), "--bundle", ttyBundle, h.ID())
 }
 
