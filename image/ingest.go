@@ -1,0 +1,384 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podrun/podrun/overlay"
+)
+
+// layerSource is one layer of an image being imported.
+type layerSource struct {
+	// Digest and Size of the blob as stored at the source ("" and -1 when
+	// the source does not say: docker-save layers are files).
+	Digest string
+	Size   int64
+	DiffID string
+	open   func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// pending is an image read from a source, before it enters the store.
+type pending struct {
+	manifestDigest string
+	manifestRaw    []byte
+	configDigest   string
+	configRaw      []byte
+	config         Config
+	layers         []layerSource
+	names          []string
+	source         string
+}
+
+// parseConfig checks the config blob and the layers against each other.
+func (p *pending) check() error {
+	if got := sha256Digest(p.configRaw); got != p.configDigest {
+		return fmt.Errorf("config %s: content has digest %s", p.configDigest, got)
+	}
+	if err := json.Unmarshal(p.configRaw, &p.config); err != nil {
+		return fmt.Errorf("config %s: %w", p.configDigest, err)
+	}
+	if n, m := len(p.config.RootFS.DiffIDs), len(p.layers); n != m {
+		return fmt.Errorf("image config lists %d layers (rootfs.diff_ids), the manifest %d", n, m)
+	}
+	if len(p.layers) == 0 {
+		return errors.New("image has no layers")
+	}
+	if len(p.layers) > overlay.MaxLayers {
+		return fmt.Errorf("image has %d layers, overlayfs takes at most %d", len(p.layers), overlay.MaxLayers)
+	}
+	for i := range p.layers {
+		p.layers[i].DiffID = p.config.RootFS.DiffIDs[i]
+		if _, err := overlay.ParseDigest(p.layers[i].DiffID); err != nil {
+			return fmt.Errorf("layer %d: diff ID: %w", i, err)
+		}
+	}
+	if p.config.OS != "" && p.config.OS != "linux" {
+		return fmt.Errorf("image is for %s, not linux", p.config.OS)
+	}
+	return nil
+}
+
+// ingest brings a pending image into the store: missing layers are fetched
+// and unpacked (in parallel), then the blobs, the image record and the
+// names land. It holds the shared store lock throughout, so gc cannot
+// remove a layer between its unpack and the record that uses it.
+func (s *Store) ingest(ctx context.Context, p *pending) (*Image, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	for _, n := range p.names {
+		if err := validName(n); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := s.shared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	// Each missing diff ID once (images repeat empty layers).
+	var todo []*layerSource
+	seen := map[string]bool{}
+	var total int64
+	for i := range p.layers {
+		l := &p.layers[i]
+		if seen[l.DiffID] || s.hasLayer(l.DiffID) {
+			continue
+		}
+		seen[l.DiffID] = true
+		todo = append(todo, l)
+		if l.Size > 0 {
+			total += l.Size
+		}
+	}
+	prog := newProgress(s.Progress, total, len(todo))
+	defer prog.done()
+
+	par := s.Parallel
+	if par <= 0 {
+		par = 4
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for _, l := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := s.unpackLayer(ctx, l, prog); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	if p.manifestRaw != nil {
+		if err := s.putBlob(p.manifestDigest, p.manifestRaw); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.putBlob(p.configDigest, p.configRaw); err != nil {
+		return nil, err
+	}
+	img := &Image{
+		ID: p.configDigest, Manifest: p.manifestDigest, Platform: Platform{OS: p.config.OS, Architecture: p.config.Architecture, Variant: p.config.Variant},
+		Source: p.source, Imported: time.Now().UTC(),
+	}
+	for _, l := range p.layers {
+		img.Layers = append(img.Layers, l.DiffID)
+		if rec, err := s.layerRecord(l.DiffID); err == nil {
+			img.Size += rec.Size
+		}
+	}
+	if old, err := s.readImage(img.ID); err == nil {
+		img.Imported = old.Imported
+	}
+	data, err := json.MarshalIndent(img, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	h, _ := overlay.ParseDigest(img.ID)
+	if err := writeAtomic(s.path("images", h+".json"), data, 0o600); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	if len(p.names) > 0 {
+		err := s.updateNames(func(m map[string]string) error {
+			for _, n := range p.names {
+				m[n] = img.ID
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		img.Names = append(img.Names, p.names...)
+	}
+	return img, nil
+}
+
+func (s *Store) layerRecord(diffID string) (*layerRecord, error) {
+	h, err := overlay.ParseDigest(diffID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(s.path("layers", h, "layer.json"))
+	if err != nil {
+		return nil, err
+	}
+	var r layerRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// verifyingReader hashes and counts what it reads, and fails once more
+// than limit bytes come (limit < 0: no limit).
+type verifyingReader struct {
+	r     io.Reader
+	h     hash.Hash
+	n     int64
+	limit int64
+	prog  *progress
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.limit >= 0 && int64(len(p)) > v.limit-v.n+1 {
+		p = p[:v.limit-v.n+1]
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	v.prog.add(int64(n))
+	if v.limit >= 0 && v.n > v.limit {
+		return n, fmt.Errorf("blob is larger than its descriptor's size %d", v.limit)
+	}
+	return n, err
+}
+
+// unpackLayer fetches and unpacks one layer into tmp/, verifies its
+// digest, size and diff ID, and renames it into layers/.
+func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress) error {
+	h, _ := overlay.ParseDigest(l.DiffID)
+	tmp, err := s.tempDir("layer")
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	diff := filepath.Join(tmp, "diff")
+	if err := os.Mkdir(diff, 0o755); err != nil {
+		return err
+	}
+	rc, err := l.open(ctx)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.name(), err)
+	}
+	defer rc.Close()
+	vr := &verifyingReader{r: rc, h: sha256.New(), limit: l.Size, prog: prog}
+	if l.Digest == "" {
+		vr.limit = -1
+	}
+	st, err := overlay.Unpack(vr, diff)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.name(), err)
+	}
+	if _, err := io.Copy(io.Discard, vr); err != nil {
+		return fmt.Errorf("layer %s: %w", l.name(), err)
+	}
+	if l.Digest != "" {
+		if got := digestOf(vr.h); got != l.Digest {
+			return fmt.Errorf("layer %s: content has digest %s", l.Digest, got)
+		}
+		if vr.n != l.Size {
+			return fmt.Errorf("layer %s: %d bytes, its descriptor says %d", l.Digest, vr.n, l.Size)
+		}
+	}
+	if st.DiffID != l.DiffID {
+		return fmt.Errorf("layer %s: uncompressed content has digest %s, the image config says %s", l.name(), st.DiffID, l.DiffID)
+	}
+	rec, err := json.Marshal(layerRecord{DiffID: l.DiffID, Digest: l.Digest, Compression: st.Compression, Size: st.Size, Entries: st.Entries, Unpacked: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(tmp, "layer.json"), rec, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return err
+	}
+	syncDir(tmp)
+	dst := s.path("layers", h)
+	if err := os.Rename(tmp, dst); err != nil {
+		if s.hasLayer(l.DiffID) {
+			return nil // another import got there first
+		}
+		return fmt.Errorf("image store: %w", err)
+	}
+	syncDir(s.path("layers"))
+	return s.ensureLink(l.DiffID)
+}
+
+// ensureLink makes l/SHORT -> ../layers/HEX/diff (atomically).
+func (s *Store) ensureLink(diffID string) error {
+	h, _ := overlay.ParseDigest(diffID)
+	link := s.path("l", linkName(diffID))
+	want := filepath.Join("..", "layers", h, "diff")
+	if got, err := os.Readlink(link); err == nil && got == want {
+		return nil
+	}
+	tmp := link + ".tmp-" + randomHex(4)
+	if err := os.Symlink(want, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func (l *layerSource) name() string {
+	if l.Digest != "" {
+		return l.Digest
+	}
+	return l.DiffID
+}
+
+func digestOf(h hash.Hash) string { return fmt.Sprintf("sha256:%x", h.Sum(nil)) }
+
+// progress prints "importing: 12.3/45.6 MB, 2/5 layers" to a terminal.
+type progress struct {
+	w      io.Writer
+	total  int64
+	layers int
+	n      atomic.Int64
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newProgress(w io.Writer, total int64, layers int) *progress {
+	p := &progress{w: w, total: total, layers: layers, stop: make(chan struct{})}
+	if w == nil || layers == 0 {
+		return p
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				p.print()
+				fmt.Fprintln(p.w)
+				return
+			case <-t.C:
+				p.print()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) add(n int64) {
+	if p != nil {
+		p.n.Add(n)
+	}
+}
+
+func (p *progress) print() {
+	const mb = 1 << 20
+	n := p.n.Load()
+	bar := ""
+	if p.total > 0 {
+		const width = 30
+		k := int(min(n, p.total) * width / p.total)
+		bar = "[" + string(repeat('=', k)) + string(repeat(' ', width-k)) + "] "
+	}
+	fmt.Fprintf(p.w, "\r%sunpacking %.1f/%.1f MB", bar, float64(n)/mb, float64(p.total)/mb)
+}
+
+func repeat(b byte, n int) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+func (p *progress) done() {
+	if p.w == nil || p.layers == 0 {
+		return
+	}
+	close(p.stop)
+	p.wg.Wait()
+}
