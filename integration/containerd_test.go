@@ -355,7 +355,7 @@ func testCtdDetached(d *ctd, hostBefore map[string]bool) {
 
 	// ps lists the init and the exec'd sleep (podrun ps --format json).
 	r = d.must("tasks", "ps", id)
-	if !regexpPidListed(r.Stdout, initPid) {
+	if !psListsPid(r.Stdout, initPid) {
 		t.Errorf("ctr task ps does not list the init %d:\n%s", initPid, r.Stdout)
 	}
 	if n := len(strings.Split(strings.TrimSpace(r.Stdout), "\n")) - 1; n != 2 {
@@ -402,9 +402,9 @@ func testCtdDetached(d *ctd, hostBefore map[string]bool) {
 	}
 }
 
-// regexpPidListed reports whether out (a `ctr task ps` table) has a row
+// psListsPid reports whether out (a `ctr task ps` table) has a row
 // whose first column is pid.
-func regexpPidListed(out string, pid int) bool {
+func psListsPid(out string, pid int) bool {
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 0 && f[0] == strconv.Itoa(pid) {
 			return true

@@ -306,8 +306,7 @@ cat /rbind/sub/in-sub; ls /bind/sub | wc -l
 	ro := mustMount(t, rep, "/ro")
 	wantOptions(t, ro, "ro", "nosuid", "nodev")
 	wantOptions(t, mustMount(t, rep, "/rbind"), "ro")
-	// rbind with ro: the submount is there (read-only too, as runc
-	// does it since mount_setattr).
+	// rbind: the submount is there; bind alone does not bring it.
 	if m := rep.Mount("/rbind/sub"); m == nil {
 		t.Error("rbind: submount /rbind/sub missing")
 	} else if m.FSType != "tmpfs" {
