@@ -210,6 +210,7 @@ func TestContainerd(t *testing.T) {
 	t.Run("RunToCompletion", func(t *testing.T) { d.t = t; testCtdRun(d) })
 	t.Run("Detached", func(t *testing.T) { d.t = t; testCtdDetached(d, hostBefore) })
 	t.Run("TTY", func(t *testing.T) { d.t = t; testCtdTTY(d) })
+	t.Run("CreateError", func(t *testing.T) { d.t = t; testCtdCreateError(d) })
 	d.t = t
 
 	// Nothing of the containers is left: no podrun state, no containers
@@ -475,5 +476,23 @@ func testCtdTTY(d *ctd) {
 	}
 	if code != 5 {
 		t.Errorf("ctr run -t: exit %d, want 5 (output %q)", code, got)
+	}
+}
+
+// testCtdCreateError checks that an error inside the container init
+// reaches containerd through podrun's --log JSON file: the shim reports
+// its last error line.
+func testCtdCreateError(d *ctd) {
+	t := d.t
+	args := append([]string{"run", "--rm"}, d.runArgs()...)
+	r := d.ctr(append(args, ctdImageRef, "podrun-test-error", "/no/such/binary")...)
+	if r.Code == 0 {
+		t.Fatalf("ctr run of a missing binary succeeded: %q", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "OCI runtime") || !strings.Contains(r.Stderr, "/no/such/binary") {
+		t.Errorf("ctr run of a missing binary: stderr %q, want containerd's OCI runtime error with podrun's message", r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "level=") || strings.Contains(r.Stderr, `"msg"`) {
+		t.Errorf("the shim passed on a raw log line, not the message: %q", r.Stderr)
 	}
 }
