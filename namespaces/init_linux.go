@@ -162,6 +162,14 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 		}
 	}
 	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot}
+	if cfg.Overlay != nil {
+		if !cfg.NewMountNS {
+			return errors.New("an image rootfs needs a new mount namespace")
+		}
+		if err := cfg.Overlay.MountRootfs(cfg.Rootfs); err != nil {
+			return err
+		}
+	}
 	if cfg.NewMountNS {
 		if err := rootfs.Prepare(rc); err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/overlay"
 )
 
 // The init protocol. Parent and child talk over a socket pair, one JSON
@@ -60,6 +62,9 @@ type InitConfig struct {
 	// NewMountNS is true when the child was cloned into a new mount namespace
 	// and must set up the rootfs.
 	NewMountNS bool `json:"newMountNS,omitempty"`
+	// Overlay, for image bundles, is mounted on Rootfs in the new mount
+	// namespace before the rootfs is prepared.
+	Overlay *overlay.Mount `json:"overlay,omitempty"`
 	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
 	// its cgroup, so that the namespace root is the container's cgroup.
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`

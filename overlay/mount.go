@@ -160,3 +160,14 @@ func (m *Mount) MountLegacy(target string) error {
 	}
 	return nil
 }
+
+// MountRootfs mounts the overlay on rootfs from inside a new mount
+// namespace (the container init's): / becomes rslave first, so the mount
+// never propagates to the host, and it goes away with the namespace.
+// rootfs.Prepare then bind-mounts it onto itself like any rootfs.
+func (m *Mount) MountRootfs(rootfs string) error {
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("overlay: making / rslave: %w", err)
+	}
+	return m.MountAt(rootfs)
+}

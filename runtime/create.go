@@ -103,6 +103,13 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 			r.Log.Warnf("cleaning up after failed create: %v", err)
 		}
 	}()
+	// An image bundle's overlay: its use is on disk before the init
+	// mounts it, so a failed create or `delete --force` releases it.
+	ovl, use, err := r.acquireImage(spec, id)
+	if err != nil {
+		return nil, err
+	}
+	c.State.Image = use
 	// The cgroup paths are on disk before the cgroup exists, so that a
 	// `delete --force` after a crash of this process finds them.
 	if err := c.save(); err != nil {
@@ -151,6 +158,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	cfg := &namespaces.InitConfig{
 		Kind: namespaces.KindCreate, ID: id, Spec: spec, Process: p,
 		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
+		Overlay: ovl,
 	}
 	child, err = namespaces.Start(&namespaces.StartOptions{
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,

@@ -225,6 +225,10 @@ func (c *Container) destroy(poststop bool) error {
 			c.rt.Log.Warnf("%v", err)
 		}
 	}
+	// The processes are gone, and with them the overlay's mount namespace.
+	if err := c.releaseImage(); err != nil {
+		return err
+	}
 	return os.RemoveAll(c.dir)
 }
 

@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/image"
 )
 
 const (
@@ -37,6 +39,9 @@ type State struct {
 	// they name the unit too, so later calls without --systemd-cgroup
 	// still use that driver (see Runtime.LoadCgroup).
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Image is the container's use of an image's layers (image bundles):
+	// its overlay upper/work dirs, released by delete.
+	Image *image.ContainerUse `json:"image,omitempty"`
 	// OOMKillCount is the cgroup's OOM kill count, recorded once the
 	// container was seen stopped (see Runtime.OOMKilled).
 	OOMKillCount uint64 `json:"oomKillCount,omitempty"`
