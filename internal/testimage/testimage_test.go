@@ -228,51 +228,64 @@ func TestOCIArchive(t *testing.T) {
 	if err := json.Unmarshal(blob(md), &man); err != nil {
 		t.Fatal(err)
 	}
-	if man.SchemaVersion != 2 || man.Config.MediaType != MediaTypeConfig || len(man.Layers) != 1 || man.Layers[0].MediaType != MediaTypeLayerGz {
+	if man.SchemaVersion != 2 || man.Config.MediaType != MediaTypeConfig || len(man.Layers) != 2 || man.Layers[0].MediaType != MediaTypeLayerGz || man.Layers[1].MediaType != MediaTypeLayerGz {
 		t.Fatalf("manifest %+v", man)
 	}
 	var cfg ImageConfig
 	if err := json.Unmarshal(blob(man.Config), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.OS != "linux" || cfg.Architecture == "" || !reflect.DeepEqual(cfg.Config.Cmd, []string{"sh"}) || len(cfg.RootFS.DiffIDs) != 1 {
+	if cfg.OS != "linux" || cfg.Architecture == "" || !reflect.DeepEqual(cfg.Config.Cmd, []string{"sh"}) || len(cfg.RootFS.DiffIDs) != 2 {
 		t.Errorf("config %+v", cfg)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(blob(man.Layers[0])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(layer)
-	if "sha256:"+hex.EncodeToString(sum[:]) != cfg.RootFS.DiffIDs[0] {
-		t.Error("diff_id does not match the uncompressed layer")
-	}
-	entries := map[string]*tar.Header{}
-	lr := tar.NewReader(bytes.NewReader(layer))
-	for {
-		hdr, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
+	// entries[i] are the tar entries of layer i.
+	entries := []map[string]*tar.Header{{}, {}}
+	for i, l := range man.Layers {
+		zr, err := gzip.NewReader(bytes.NewReader(blob(l)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries[hdr.Name] = hdr
+		layer, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(layer)
+		if "sha256:"+hex.EncodeToString(sum[:]) != cfg.RootFS.DiffIDs[i] {
+			t.Errorf("layer %d: diff_id does not match the uncompressed layer", i)
+		}
+		lr := tar.NewReader(bytes.NewReader(layer))
+		for {
+			hdr, err := lr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries[i][hdr.Name] = hdr
+		}
 	}
-	if h := entries["bin/busybox"]; h == nil || h.Uid != 0 || h.Mode&0o111 == 0 {
+	lower, upper := entries[0], entries[1]
+	if lower["etc/podrun-removed"] == nil || lower["var/podrun-opaque/lower"] == nil || lower["usr/bin/checker"] != nil {
+		t.Error("lower layer lacks etc/podrun-removed or var/podrun-opaque/lower, or has the checker")
+	}
+	for _, n := range []string{"etc/.wh.podrun-removed", "var/podrun-opaque/.wh..wh..opq", "var/podrun-opaque/upper", "usr/bin/checker"} {
+		if upper[n] == nil {
+			t.Errorf("upper layer lacks %s", n)
+		}
+	}
+	entries0 := lower
+	if h := entries0["bin/busybox"]; h == nil || h.Uid != 0 || h.Mode&0o111 == 0 {
 		t.Errorf("bin/busybox: %+v", h)
 	}
-	if h := entries["bin/sh"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "busybox" {
+	if h := entries0["bin/sh"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "busybox" {
 		t.Errorf("bin/sh: %+v", h)
 	}
-	if h := entries["home/tester/"]; h == nil || h.Uid != TesterUID {
+	if h := entries0["home/tester/"]; h == nil || h.Uid != TesterUID {
 		t.Errorf("home/tester/: %+v", h)
 	}
-	if entries["usr/bin/checker"] == nil || entries["etc/passwd"] == nil {
-		t.Error("layer lacks usr/bin/checker or etc/passwd")
+	if upper["usr/bin/checker"] == nil || entries0["etc/passwd"] == nil {
+		t.Error("layers lack usr/bin/checker or etc/passwd")
 	}
 
 	// The same rootfs gives the same image.
