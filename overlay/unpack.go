@@ -290,7 +290,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return err
 		}
 		defer unix.Close(fd)
-		if err := unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d", fd), OpaqueXattr, []byte("y"), 0); err != nil {
+		if err := unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), OpaqueXattr, []byte("y"), 0); err != nil {
 			return fmt.Errorf("layer entry %q: marking %q opaque: %w", hdr.Name, target, err)
 		}
 		return nil
