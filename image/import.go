@@ -325,7 +325,7 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 	for _, d := range cands {
 		if n := d.Annotations[AnnotationContainerdName]; n != "" {
 			p.names = append(p.names, NormalizeName(n))
-		} else if n := d.Annotations[AnnotationRefName]; n != "" && strings.ContainsAny(n, "/:") {
+		} else if n := d.Annotations[AnnotationRefName]; n != "" {
 			p.names = append(p.names, NormalizeName(n))
 		}
 	}

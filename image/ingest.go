@@ -85,8 +85,23 @@ func (s *Store) ingest(ctx context.Context, p *pending) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	s.cleanTmp(false)
+	img, err := s.ingestLocked(ctx, p)
+	unlock()
+	if err != nil {
+		// Leave nothing of a failed import: the layers it unpacked are
+		// complete but no image uses them. Under the exclusive lock no
+		// other import is midway, so gc removes only orphans.
+		if unlockEx, lerr := s.exclusive(); lerr == nil {
+			_ = s.gc()
+			unlockEx()
+		}
+		return nil, err
+	}
+	return img, nil
+}
 
+func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 	// Each missing diff ID once (images repeat empty layers).
 	var todo []*layerSource
 	seen := map[string]bool{}

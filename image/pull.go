@@ -74,7 +74,7 @@ func ParseReference(ref string) (Reference, error) {
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
 	}
-	if r.Repository == "" || r.Repository != strings.ToLower(r.Repository) || strings.Contains(r.Repository, "//") {
+	if rest == "" || strings.HasSuffix(r.Repository, "/") || r.Repository == "" || r.Repository != strings.ToLower(r.Repository) || strings.Contains(r.Repository, "//") {
 		return r, fmt.Errorf("invalid image reference %q", ref)
 	}
 	return r, nil
