@@ -262,9 +262,10 @@ func (r *Runtime) Ps(id string) ([]int, error) {
 	return cg.Procs()
 }
 
-// State returns the OCI state of container id.
+// State returns the OCI state of container id. It does not wait for
+// another call on the container (see Peek).
 func (r *Runtime) State(id string) (OCIState, error) {
-	c, err := r.Load(id)
+	c, err := r.Peek(id)
 	if err != nil {
 		return OCIState{}, err
 	}

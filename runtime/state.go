@@ -55,20 +55,39 @@ type Container struct {
 	dir   string
 	lock  *os.File
 	State State
+	// readOnly is a snapshot taken by Peek while another podrun call held
+	// the lock: it is never saved.
+	readOnly bool
 }
+
+// errBusy is tryLockDir's answer when another podrun call holds the lock.
+var errBusy = errors.New("container locked by another podrun call")
 
 // lockDir takes an exclusive flock on the container directory, so that
 // concurrent podrun calls on one id run one at a time.
 func lockDir(dir string) (*os.File, error) {
+	return flockDir(dir, unix.LOCK_EX)
+}
+
+// tryLockDir is lockDir without waiting: errBusy when the lock is held.
+func tryLockDir(dir string) (*os.File, error) {
+	return flockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+}
+
+func flockDir(dir string, how int) (*os.File, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(int(f.Fd()), how)
 		if err != unix.EINTR {
 			break
 		}
+	}
+	if err == unix.EWOULDBLOCK {
+		f.Close()
+		return nil, errBusy
 	}
 	if err != nil {
 		f.Close()
@@ -79,21 +98,44 @@ func lockDir(dir string) (*os.File, error) {
 
 // Load locks and reads the container id.
 func (r *Runtime) Load(id string) (*Container, error) {
+	return r.load(id, false)
+}
+
+// Peek is Load for reading only. When another podrun call holds the lock
+// (a create running its hooks, which have no timeout unless the spec sets
+// one, or a delete waiting for the init) it reads the state without the
+// lock instead of waiting behind it: the state file is replaced
+// atomically, so the snapshot is whole, and the status is computed live.
+// A peeked container is never saved.
+func (r *Runtime) Peek(id string) (*Container, error) {
+	return r.load(id, true)
+}
+
+func (r *Runtime) load(id string, peek bool) (*Container, error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
 	dir := r.dir(id)
-	lock, err := lockDir(dir)
+	var lock *os.File
+	var err error
+	if peek {
+		lock, err = tryLockDir(dir)
+		if errors.Is(err, errBusy) {
+			err = nil
+		}
+	} else {
+		lock, err = lockDir(dir)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{rt: r, dir: dir, lock: lock}
+	c := &Container{rt: r, dir: dir, lock: lock, readOnly: lock == nil}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
-		lock.Close()
+		c.Close()
 		if errors.Is(err, os.ErrNotExist) {
 			// Removed while we waited for the lock, or a create that died
 			// before its first state write: either way, not a container.
@@ -102,7 +144,7 @@ func (r *Runtime) Load(id string) (*Container, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &c.State); err != nil {
-		lock.Close()
+		c.Close()
 		return nil, fmt.Errorf("reading state of %s: %w", id, err)
 	}
 	return c, nil
@@ -118,8 +160,12 @@ func (c *Container) Close() error {
 	return err
 }
 
-// save writes the state atomically (temp file + rename).
+// save writes the state atomically (temp file + rename). A peeked
+// (read-only) container is not written: its lock holder owns the state.
 func (c *Container) save() error {
+	if c.readOnly {
+		return nil
+	}
 	b, err := json.Marshal(&c.State)
 	if err != nil {
 		return err
@@ -153,7 +199,11 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 func (c *Container) Status() Status {
 	s := c.State.Status
 	// A Creating state with no pid seen under the lock means the create that
-	// wrote it died before starting the init.
+	// wrote it died before starting the init; seen by Peek while the lock is
+	// held, the create is still starting it.
+	if s == Creating && c.State.Pid == 0 && c.readOnly {
+		return Creating
+	}
 	if s == Stopped || c.State.Pid == 0 {
 		return Stopped
 	}
