@@ -146,7 +146,7 @@ func TestHooksLifecycle(t *testing.T) {
 	recs = lcReadHookLog(t, hostLog)
 	kinds := lcKinds(recs)
 	is, iu, ip := slices.Index(kinds, "startContainer"), slices.Index(kinds, "user"), slices.Index(kinds, "poststart")
-	if len(recs) != 6 || is < 3 || iu != is+1 || ip < 3 {
+	if len(recs) != 6 || is < 3 || iu < is || ip < 3 {
 		t.Fatalf("hooks after start: %v, want startContainer then the user process, and poststart", kinds)
 	}
 	check(recs[is], ctrNS, "created", pid, 1)

@@ -54,6 +54,11 @@ func lcNoPidNS(s *Spec) {
 // of ours to a container the command leaves behind (create, run -d), and it
 // does not use t, so any goroutine may call it.
 func lcRunCmdIO(cmd *exec.Cmd, stdin, stdout *os.File) (Result, error) {
+	return lcRunCmdIOTimeout(cmd, stdin, stdout, lcTimeout)
+}
+
+// lcRunCmdIOTimeout is lcRunCmdIO with its own timeout.
+func lcRunCmdIOTimeout(cmd *exec.Cmd, stdin, stdout *os.File, timeout time.Duration) (Result, error) {
 	var r Result
 	if stdin == nil {
 		null, err := os.Open(os.DevNull)
@@ -83,7 +88,7 @@ func lcRunCmdIO(cmd *exec.Cmd, stdin, stdout *os.File) (Result, error) {
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
-	r.Code, err = lcWait(cmd, lcTimeout)
+	r.Code, err = lcWait(cmd, timeout)
 	if outf != nil {
 		b, _ := os.ReadFile(outf.Name())
 		r.Stdout = string(b)
@@ -914,4 +919,56 @@ func TestDeleteUnknown(t *testing.T) {
 	h.Must("delete", "--force", id)
 	h.Must("delete", "-f", id)
 	AssertClean(t, h.Root)
+}
+
+// TestStateDuringSlowCreate reads state and list while a create waits in
+// a hook: they must answer at once ("creating"), not wait for the create
+// (hooks have no timeout unless the spec sets one).
+func TestStateDuringSlowCreate(t *testing.T) {
+	h := New(t)
+	id := h.ID()
+	dir := t.TempDir()
+	ready, release := filepath.Join(dir, "ready"), filepath.Join(dir, "release")
+	hook := lcScript(t, filepath.Join(dir, "wait.sh"), "echo ready > "+ready+"; while [ ! -e "+release+" ]; do sleep 0.01; done")
+	bundle := lcBundle(h, func(s *Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook, Env: []string{"PATH=/usr/bin:/bin"}}}}
+	}, testimage.CheckerInRootfs, "sleep")
+	createDone := make(chan error, 1)
+	go func() {
+		r, err := lcRunIO(h, nil, nil, "create", "--bundle", bundle, id)
+		if err == nil && r.Code != 0 {
+			err = fmt.Errorf("create: exit %d: %s", r.Code, r.Stderr)
+		}
+		createDone <- err
+	}()
+	var once sync.Once
+	var createErr error
+	finish := func() error {
+		once.Do(func() {
+			if err := os.WriteFile(release, nil, 0o644); err != nil {
+				createErr = err
+				return
+			}
+			createErr = <-createDone
+		})
+		return createErr
+	}
+	defer finish()
+	lcWaitFile(t, ready, "ready")
+	for _, args := range [][]string{{"state", id}, {"list", "--format", "json"}} {
+		start := time.Now()
+		r, err := lcRunCmdIOTimeout(h.Cmd(args...), nil, nil, 5*time.Second)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%v during a create waiting in a hook took %v", args, d)
+		}
+		if err != nil || r.Code != 0 || !strings.Contains(r.Stdout, `"creating"`) {
+			t.Errorf("%v during create: exit %d %v: %q %q", args, r.Code, err, r.Stdout, r.Stderr)
+		}
+	}
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.Status(id); s != "created" {
+		t.Errorf("status after the create finished = %s", s)
+	}
 }
