@@ -290,7 +290,10 @@ func (r *Runtime) List() ([]OCIState, error) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return nil, err
+			// One unreadable container must not hide the others (runc
+			// warns and goes on too).
+			r.Log.Warnf("loading container %s: %v", id, err)
+			continue
 		}
 		out = append(out, st)
 	}
