@@ -972,3 +972,31 @@ func TestStateDuringSlowCreate(t *testing.T) {
 		t.Errorf("status after the create finished = %s", s)
 	}
 }
+
+// TestListSkipsUnreadable checks that one container with an unreadable
+// state does not hide the others from list (runc warns and goes on).
+func TestListSkipsUnreadable(t *testing.T) {
+	h := New(t)
+	good, bad := h.ID(), h.ID()
+	lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), good)
+	lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), bad)
+	path := filepath.Join(h.Root, bad, "state.json")
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := h.Run("list", "-q")
+	// Put it back so that cleanup can delete it.
+	if err := os.WriteFile(path, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != good {
+		t.Errorf("list -q with an unreadable container: exit %d, %q, want just %s (stderr %q)", r.Code, r.Stdout, good, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, bad) {
+		t.Errorf("list -q: no warning naming %s: %q", bad, r.Stderr)
+	}
+}
