@@ -254,6 +254,11 @@ func (c *Container) OCIState() OCIState {
 func (c *Container) specState(s Status) *specs.State {
 	st := &specs.State{Version: specs.Version, ID: c.State.ID, Status: specs.ContainerState(s),
 		Pid: c.State.Pid, Bundle: c.State.Bundle}
+	if s == Stopped {
+		// As in `state` (and runc's poststop state): the pid of a dead
+		// init may already belong to another process.
+		st.Pid = 0
+	}
 	if c.State.Spec != nil {
 		st.Annotations = c.State.Spec.Annotations
 	}
