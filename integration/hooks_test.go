@@ -160,8 +160,9 @@ func TestHooksLifecycle(t *testing.T) {
 	if len(recs) != 7 || recs[6].Kind != "poststop" {
 		t.Fatalf("hooks after delete: %v, want poststop last", lcKinds(recs))
 	}
-	// runc gives poststop the state of a stopped container: pid 0.
-	check(recs[6], hostNS, "stopped", 0, pid)
+	// runc gives poststop the state of a stopped container: pid 0 (the
+	// dead init's pid may be another process's by now).
+	check(recs[6], hostNS, "stopped", 0)
 }
 
 // TestHooksRunOnRun checks that run (create + start + delete) runs every
