@@ -1000,3 +1000,78 @@ func TestListSkipsUnreadable(t *testing.T) {
 		t.Errorf("list -q: no warning naming %s: %q", bad, r.Stderr)
 	}
 }
+
+// TestKillCreated checks that a created container can be signalled (the
+// waiting init dies; the user process never runs).
+func TestKillCreated(t *testing.T) {
+	for _, sig := range []string{"KILL", "TERM"} {
+		t.Run(sig, func(t *testing.T) {
+			h := New(t)
+			id := h.ID()
+			pid := lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+			h.Must("kill", id, sig)
+			lcWaitDead(t, pid)
+			h.WaitStatus(id, "stopped")
+			h.Fails("stopped", "start", id)
+			h.Must("delete", id)
+			lcGone(h, id)
+		})
+	}
+}
+
+// TestConcurrentStart races starts of one created container: exactly one
+// succeeds.
+func TestConcurrentStart(t *testing.T) {
+	h := New(t)
+	id := h.ID()
+	lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	const n = 4
+	results := make([]Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = lcRunIO(h, nil, nil, "start", id)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if r.Code == 0 {
+			ok++
+		} else if !strings.Contains(r.Stderr, "cannot start an already running container") {
+			t.Errorf("losing start: exit %d: %q", r.Code, r.Stderr)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d starts succeeded, want 1", ok)
+	}
+	if s := h.Status(id); s != "running" {
+		t.Errorf("status = %s, want running", s)
+	}
+}
+
+// TestCreatePidFileError checks that a pid-file that cannot be written
+// fails create after the init started, and leaves nothing.
+func TestCreatePidFileError(t *testing.T) {
+	h := New(t)
+	bundle := h.Bundle(testimage.CheckerInRootfs, "sleep")
+	h.Fails("pid file", "create", "--bundle", bundle, "--pid-file", filepath.Join(t.TempDir(), "no", "dir", "pid"), h.ID())
+	lcAssertNothing(t, h)
+	// A relative pid-file is relative to the caller's directory.
+	dir := t.TempDir()
+	id := h.ID()
+	cmd := h.Cmd("create", "--bundle", bundle, "--pid-file", "init.pid", id)
+	cmd.Dir = dir
+	if r, err := lcRunCmdIO(cmd, nil, nil); err != nil || r.Code != 0 {
+		t.Fatalf("create: %v %d %s", err, r.Code, r.Stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "init.pid")); string(b) != strconv.Itoa(h.Pid(id)) {
+		t.Errorf("relative pid-file = %q, want %d", b, h.Pid(id))
+	}
+}
