@@ -211,7 +211,8 @@ func readFile(p string) ([]byte, error) {
 }
 
 func writeFile(p string, data []byte) error {
-	fd, err := openFile(p, unix.O_WRONLY)
+	// O_TRUNC, as runc: a no-op on cgroupfs, right for plain files.
+	fd, err := openFile(p, unix.O_WRONLY|unix.O_TRUNC)
 	if err != nil {
 		return err
 	}

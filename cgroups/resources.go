@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -272,7 +273,8 @@ func validateCPU(r *specs.LinuxResources, env *hostEnv) error {
 		if l.online == nil {
 			continue
 		}
-		for i := range set {
+		ids := slices.Sorted(maps.Keys(set))
+		for _, i := range ids {
 			if !l.online[i] {
 				return fieldErr(l.field, "%q: %s %d is not online on this host", l.v, l.what, i)
 			}
