@@ -16,7 +16,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test demo lint install clean
+.PHONY: all build checker deps test demo lint install clean bench-image
 
 all: build checker
 
@@ -54,3 +54,8 @@ install: build
 
 clean:
 	rm -rf $(BINDIR)
+
+# Image import/unpack benchmark: podrun image import against umoci unpack
+# of the same OCI layout (scripts/bench-image.sh; root; installs umoci).
+bench-image: build
+	scripts/bench-image.sh $(PODRUN)
