@@ -150,6 +150,12 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
+	// The limits hold before the init exists, so it and everything it
+	// forks is bounded from the start.
+	res := spec.Linux.Resources
+	if err := cg.Set(withoutDevices(res)); err != nil {
+		return nil, err
+	}
 	cgroupFD := -1
 	if fd, err := cg.CgroupFD(); err == nil {
 		defer fd.Close()

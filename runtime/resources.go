@@ -239,11 +239,9 @@ func (r *Runtime) Pause(id string) error {
 		return err
 	}
 	defer c.Close()
-	switch s := c.Status(); s {
-	case Running, Created:
-	case Paused:
-		return stateErrorf("container %s is already paused", id)
-	default:
+	// runc: only a running or created container can be paused; anything
+	// else (paused already, stopped) is "container not running".
+	if s := c.Status(); s != Running && s != Created {
 		return ErrNotRunning
 	}
 	cg, err := c.cgroup()

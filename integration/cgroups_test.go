@@ -1,0 +1,772 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testimage"
+)
+
+// Cgroup tests: limits seen from inside the container and by their
+// effect, update, pause/resume, events and OOM, bad values, and many
+// containers at once. Every test is named TestCgroup* so that `make
+// test-vm` can run just these in the cgroup v2 and systemd VMs.
+//
+// With PODRUN_TEST_CGROUP_DRIVER=systemd, create and run get
+// --systemd-cgroup (the systemd driver); every later call goes without
+// the flag, as podman's do, so the driver must come from the state.
+
+func cgSystemd() bool { return os.Getenv("PODRUN_TEST_CGROUP_DRIVER") == "systemd" }
+
+// cgCreateArgs prefixes a create or run command with the driver flag.
+func cgCreateArgs(args ...string) []string {
+	if cgSystemd() {
+		return append([]string{"--systemd-cgroup"}, args...)
+	}
+	return args
+}
+
+func cgV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// cgNew returns a harness whose cleanup also checks that no cgroup of the
+// test's containers is left, with any name around the id (systemd scopes
+// are "podrun-<id>.scope").
+func cgNew(t *testing.T) *H {
+	t.Helper()
+	// The ids' prefix, as H.ID makes them.
+	name := strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	prefix := fmt.Sprintf("podrun-test-%s-%d-", strings.ToLower(name), os.Getpid())
+	// Registered before New's cleanup, so it runs after the deletes.
+	t.Cleanup(func() {
+		if t.Skipped() {
+			return
+		}
+		_ = filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if strings.Contains(d.Name(), prefix) {
+				t.Errorf("cgroup left: %s", p)
+				return filepath.SkipDir
+			}
+			return nil
+		})
+	})
+	return New(t)
+}
+
+func i64p(v int64) *int64   { return &v }
+func u64p(v uint64) *uint64 { return &v }
+func resources(s *Spec) *specs.LinuxResources {
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	return s.Linux.Resources
+}
+
+// cgBundle returns a bundle running args with the spec edited.
+func cgBundle(h *H, edit func(*Spec), args ...string) string {
+	h.t.Helper()
+	b := h.Bundle(args...)
+	if edit != nil {
+		s := testimage.Spec(h.t, b)
+		edit(s)
+		testimage.WriteSpec(h.t, b, s)
+	}
+	return b
+}
+
+// cgStart runs bundle detached (stdio on /dev/null) and returns the pid.
+func cgStart(h *H, bundle, id string) int {
+	h.t.Helper()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer null.Close()
+	errf, err := os.CreateTemp(h.t.TempDir(), "stderr")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer errf.Close()
+	cmd := h.Cmd(cgCreateArgs("run", "-d", "--bundle", bundle, id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		msg, _ := os.ReadFile(errf.Name())
+		h.t.Fatalf("podrun run -d %s: exit %d: %s", id, r.Code, msg)
+	}
+	pid := h.Pid(id)
+	if pid <= 0 {
+		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
+	}
+	return pid
+}
+
+// cgFile is a cgroup file as the container sees it under /sys/fs/cgroup
+// (its own cgroup is the root there: cgroup namespace), v1 or v2.
+func cgFile(v1Controller, v1File, v2File string) string {
+	if cgV2() {
+		return "/sys/fs/cgroup/" + v2File
+	}
+	return "/sys/fs/cgroup/" + v1Controller + "/" + v1File
+}
+
+// cgHostFile returns the host path of a cgroup file of process pid.
+func cgHostFile(t *testing.T, pid int, v1Controller, v1File, v2File string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if cgV2() && parts[0] == "0" {
+			return filepath.Join("/sys/fs/cgroup", parts[2], v2File)
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !cgV2() && c == v1Controller {
+				return filepath.Join("/sys/fs/cgroup", v1Controller, parts[2], v1File)
+			}
+		}
+	}
+	t.Fatalf("pid %d: no %s cgroup in %q", pid, v1Controller, b)
+	return ""
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// cgCatScript prints "path=content" for each file, with shell builtins
+// only (read), so it works at a pids limit too.
+const cgCatScript = `for f; do if read -r v < "$f"; then echo "$f=$v"; else echo "$f=ERR"; fi; done`
+
+// parseKV parses the "path=value" lines of cgCatScript.
+func parseKV(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func TestCgroupLimitsInside(t *testing.T) {
+	h := cgNew(t)
+	mem, pidsMax, quota, period := int64(64<<20), int64(64), int64(50000), uint64(100000)
+	files := []string{
+		cgFile("memory", "memory.limit_in_bytes", "memory.max"),
+		cgFile("pids", "pids.max", "pids.max"),
+		cgFile("cpuset", "cpuset.cpus", "cpuset.cpus"),
+	}
+	if cgV2() {
+		files = append(files, "/sys/fs/cgroup/cpu.max")
+	} else {
+		files = append(files, "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "/sys/fs/cgroup/cpu/cpu.shares")
+	}
+	b := cgBundle(h, func(s *Spec) {
+		r := resources(s)
+		r.Memory = &specs.LinuxMemory{Limit: i64p(mem)}
+		r.Pids = &specs.LinuxPids{Limit: i64p(pidsMax)}
+		r.CPU = &specs.LinuxCPU{Quota: i64p(quota), Period: u64p(period), Shares: u64p(512), Cpus: "0"}
+	}, append([]string{"sh", "-c", cgCatScript, "sh"}, files...)...)
+	r := h.Must(cgCreateArgs("run", "--bundle", b, h.ID())...)
+	got := parseKV(r.Stdout)
+	want := map[string]string{
+		files[0]: strconv.FormatInt(mem, 10),
+		files[1]: strconv.FormatInt(pidsMax, 10),
+		files[2]: "0",
+	}
+	if cgV2() {
+		want["/sys/fs/cgroup/cpu.max"] = "50000 100000"
+	} else {
+		want["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"] = "50000"
+		want["/sys/fs/cgroup/cpu/cpu.cfs_period_us"] = "100000"
+		want["/sys/fs/cgroup/cpu/cpu.shares"] = "512"
+	}
+	for f, w := range want {
+		if got[f] != w {
+			t.Errorf("inside the container %s = %q, want %q", f, got[f], w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+}
+
+// A fork bomb (bounded: 60 background sleeps) stops at the pids limit.
+func TestCgroupPidsLimitStopsForks(t *testing.T) {
+	h := cgNew(t)
+	const limit = 16
+	cur := cgFile("pids", "pids.current", "pids.current")
+	events := cgFile("pids", "pids.events", "pids.events")
+	// busybox sh gives up at its first failed fork: the forking shell is
+	// a child, and the outer one reads the counters with builtins.
+	script := `sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); sleep 100 & done' 2>/dev/null
+read -r c < ` + cur + `; echo "current=$c"
+read -r e < ` + events + `; echo "events=$e"`
+	b := cgBundle(h, func(s *Spec) {
+		resources(s).Pids = &specs.LinuxPids{Limit: i64p(limit)}
+	}, "sh", "-c", script)
+	r := h.Run(cgCreateArgs("run", "--bundle", b, h.ID())...)
+	kv := parseKV(r.Stdout)
+	n, err := strconv.Atoi(kv["current"])
+	if err != nil || n > limit || n < limit/2 {
+		t.Errorf("pids.current = %q after 60 forks, want at most (and near) %d\nstdout: %s\nstderr: %s", kv["current"], limit, r.Stdout, r.Stderr)
+	}
+	if f := strings.Fields(kv["events"]); len(f) != 2 || f[0] != "max" || f[1] == "0" {
+		t.Errorf("pids.events = %q, want refused forks counted", kv["events"])
+	}
+}
+
+// lineReader collects the lines a command prints.
+type lineReader struct {
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+}
+
+func readLines(r io.Reader) *lineReader {
+	lr := &lineReader{done: make(chan struct{})}
+	go func() {
+		defer close(lr.done)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			lr.mu.Lock()
+			lr.lines = append(lr.lines, sc.Text())
+			lr.mu.Unlock()
+		}
+	}()
+	return lr
+}
+
+func (lr *lineReader) Lines() []string {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return append([]string(nil), lr.lines...)
+}
+
+// waitFor polls until cond holds or the timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+type cgEvent struct {
+	Type string                     `json:"type"`
+	ID   string                     `json:"id"`
+	Data map[string]json.RawMessage `json:"data"`
+}
+
+func parseEvent(t *testing.T, line string) cgEvent {
+	t.Helper()
+	var e cgEvent
+	if err := json.Unmarshal([]byte(line), &e); err != nil {
+		t.Fatalf("events line %q: %v", line, err)
+	}
+	return e
+}
+
+// startEvents runs `podrun events --interval 100ms id` and waits for its
+// first stats event (so OOM notification is armed).
+func startEvents(h *H, id string) (*exec.Cmd, *lineReader) {
+	h.t.Helper()
+	cmd := h.Cmd("events", "--interval", "100ms", id)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lr := readLines(out)
+	if !waitFor(30*time.Second, func() bool { return len(lr.Lines()) > 0 }) {
+		h.t.Fatal("events: no stats event within 30s")
+	}
+	return cmd, lr
+}
+
+// waitExit waits (bounded) for cmd to end on its own.
+func waitExit(t *testing.T, cmd *exec.Cmd, lr *lineReader, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-lr.done:
+	case <-time.After(timeout):
+		t.Fatalf("%v still running %s after the container stopped", cmd.Args, timeout)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("%v: %v", cmd.Args, err)
+	}
+}
+
+// A memory hog over the limit is OOM-killed; events reports it and the
+// state keeps saying so after the init died.
+func TestCgroupMemoryOOM(t *testing.T) {
+	h := cgNew(t)
+	id := h.ID()
+	b := cgBundle(h, func(s *Spec) {
+		resources(s).Memory = &specs.LinuxMemory{Limit: i64p(48 << 20)}
+	}, "dd", "if=/dev/zero", "of=/dev/null", "bs=160M", "count=1")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	errf, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
+	// The init keeps create's stdio: no pipe of ours (RunCmd would wait
+	// for it to close).
+	cmd := h.Cmd(cgCreateArgs("create", "--bundle", b, id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		msg, _ := os.ReadFile(errf.Name())
+		t.Fatalf("create: %s", msg)
+	}
+	ev, lr := startEvents(h, id)
+	h.Must("start", id)
+	h.WaitStatus(id, "stopped")
+	waitExit(t, ev, lr, 20*time.Second)
+	oom := 0
+	for _, l := range lr.Lines() {
+		e := parseEvent(t, l)
+		if e.ID != id {
+			t.Errorf("event for %q, want %q: %s", e.ID, id, l)
+		}
+		if e.Type == "oom" {
+			oom++
+			if l != fmt.Sprintf(`{"type":"oom","id":"%s"}`, id) {
+				t.Errorf("oom event %s, want runc's shape", l)
+			}
+		}
+	}
+	if oom == 0 {
+		t.Errorf("no oom event; events:\n%s", strings.Join(lr.Lines(), "\n"))
+	}
+	if st := h.State(id); st["oomKilled"] != true {
+		t.Errorf("state after the OOM kill: %v, want oomKilled true", st)
+	}
+	h.Must("delete", id)
+}
+
+func TestCgroupUpdate(t *testing.T) {
+	h := cgNew(t)
+	id := h.ID()
+	pid := cgStart(h, cgBundle(h, func(s *Spec) {
+		r := resources(s)
+		r.Pids = &specs.LinuxPids{Limit: i64p(100)}
+		r.Memory = &specs.LinuxMemory{Limit: i64p(64 << 20)}
+	}, "sleep", "1000"), id)
+	pidsMax := cgHostFile(t, pid, "pids", "pids.max", "pids.max")
+	memMax := cgHostFile(t, pid, "memory", "memory.limit_in_bytes", "memory.max")
+	if got := readTrim(t, pidsMax); got != "100" {
+		t.Fatalf("pids.max %q before update, want 100", got)
+	}
+
+	h.Must("update", "--pids-limit", "50", "--memory", "128M", id)
+	if got := readTrim(t, pidsMax); got != "50" {
+		t.Errorf("pids.max %q after update --pids-limit 50", got)
+	}
+	if got := readTrim(t, memMax); got != strconv.Itoa(128<<20) {
+		t.Errorf("memory limit %q after update --memory 128M", got)
+	}
+	// Inside the container, through exec.
+	in := cgFile("pids", "pids.max", "pids.max")
+	if r := h.Must("exec", id, "cat", in); strings.TrimSpace(r.Stdout) != "50" {
+		t.Errorf("inside: %s = %q, want 50", in, r.Stdout)
+	}
+
+	// --resources - (containerd) and --resources=FILE (podman).
+	cmd := h.Cmd("update", "--resources", "-", id)
+	cmd.Stdin = strings.NewReader(`{"cpu":{"quota":20000,"period":100000}}`)
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		t.Fatalf("update --resources -: %s", r.Stderr)
+	}
+	if cgV2() {
+		if got := readTrim(t, cgHostFile(t, pid, "cpu", "", "cpu.max")); got != "20000 100000" {
+			t.Errorf("cpu.max %q after update", got)
+		}
+	} else if got := readTrim(t, cgHostFile(t, pid, "cpu", "cpu.cfs_quota_us", "")); got != "20000" {
+		t.Errorf("cpu.cfs_quota_us %q after update", got)
+	}
+	f := filepath.Join(t.TempDir(), "res.json")
+	if err := os.WriteFile(f, []byte(`{"pids":{"limit":42}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Must("update", "--resources="+f, id)
+	if got := readTrim(t, pidsMax); got != "42" {
+		t.Errorf("pids.max %q after update --resources=FILE", got)
+	}
+	// The earlier updates stay (merged, stored): memory is still 128M.
+	h.Must("update", "--cpu-quota", "30000", id)
+	if got := readTrim(t, memMax); got != strconv.Itoa(128<<20) {
+		t.Errorf("memory limit %q after a later cpu update", got)
+	}
+
+	// Bad values: one line naming the field; the limit is unchanged.
+	h.Fails("linux.resources.cpu.quota", "update", "--cpu-quota", "10", id)
+	h.Fails("--memory", "update", "--memory", "lots", id)
+	h.Fails("linux.resources.pids.limit", "update", "--pids-limit", "-5", id)
+	if got := readTrim(t, pidsMax); got != "42" {
+		t.Errorf("pids.max %q after failed updates, want 42", got)
+	}
+
+	h.Must("kill", id, "9")
+	h.WaitStatus(id, "stopped")
+	h.Fails("container not running", "update", "--pids-limit", "5", id)
+	h.Fails("does not exist", "update", "--pids-limit", "5", "no-such-container")
+}
+
+func TestCgroupPauseResume(t *testing.T) {
+	h := cgNew(t)
+	const counter = `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.05; done`
+	start := func() (string, int) {
+		id := h.ID()
+		return id, cgStart(h, cgBundle(h, nil, "sh", "-c", counter), id)
+	}
+	read := func(pid int) int {
+		var n int
+		for i := 0; i < 50; i++ {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/dev/shm/c", pid))
+			if n, err = strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				return n
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("cannot read the counter of pid %d", pid)
+		return 0
+	}
+	frozen := func(pid int) bool {
+		if cgV2() {
+			return strings.Contains(readTrim(t, cgHostFile(t, pid, "", "", "cgroup.events")), "frozen 1")
+		}
+		return readTrim(t, cgHostFile(t, pid, "freezer", "freezer.state", "")) == "FROZEN"
+	}
+
+	id, pid := start()
+	if !waitFor(20*time.Second, func() bool { return read(pid) > 1 }) {
+		t.Fatal("counter does not move")
+	}
+	h.Must("pause", id)
+	if s := h.Status(id); s != "paused" {
+		t.Errorf("status %q after pause", s)
+	}
+	if !frozen(pid) {
+		t.Error("cgroup not frozen after pause")
+	}
+	c1 := read(pid)
+	time.Sleep(500 * time.Millisecond)
+	if c2 := read(pid); c2 != c1 {
+		t.Errorf("counter moved while paused: %d -> %d", c1, c2)
+	}
+	h.Fails("container not running", "pause", id)
+	h.Fails("paused", "exec", id, "true")
+	h.Must("resume", id)
+	if s := h.Status(id); s != "running" {
+		t.Errorf("status %q after resume", s)
+	}
+	if frozen(pid) {
+		t.Error("cgroup frozen after resume")
+	}
+	if !waitFor(20*time.Second, func() bool { return read(pid) > c1 }) {
+		t.Error("counter does not move after resume")
+	}
+	h.Fails("container not paused", "resume", id)
+
+	// kill of a paused container works (SIGKILL thaws, as runc).
+	h.Must("pause", id)
+	h.Must("kill", id, "KILL")
+	h.WaitStatus(id, "stopped")
+	h.Must("delete", id)
+
+	// delete --force of a paused container thaws and kills.
+	id, _ = start()
+	h.Must("pause", id)
+	t0 := time.Now()
+	h.Must("delete", "--force", id)
+	if d := time.Since(t0); d > 8*time.Second {
+		t.Errorf("delete --force of a paused container took %s", d)
+	}
+	h.Fails("does not exist", "state", id)
+
+	// kill --all of a paused container with SIGKILL.
+	id, _ = start()
+	h.Must("pause", id)
+	h.Must("kill", "--all", id, "9")
+	h.WaitStatus(id, "stopped")
+	h.Must("delete", id)
+
+	h.Fails("does not exist", "pause", "no-such-container-x")
+}
+
+// kill --all freezes, signals and thaws: a shell forking as fast as it
+// can (without a pid namespace, so nothing dies with the init) is gone
+// after one kill --all.
+func TestCgroupKillAllForking(t *testing.T) {
+	h := cgNew(t)
+	id := h.ID()
+	b := cgBundle(h, func(s *Spec) {
+		var nss []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.PIDNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		s.Linux.Namespaces = nss
+		resources(s).Pids = &specs.LinuxPids{Limit: i64p(200)}
+	}, "sh", "-c", `while :; do (sleep 1000 &) ; sleep 0.01; done`)
+	pid := cgStart(h, b, id)
+	procs := cgHostFile(t, pid, "pids", "cgroup.procs", "cgroup.procs")
+	time.Sleep(500 * time.Millisecond)
+	h.Must("kill", "--all", id, "9")
+	h.WaitStatus(id, "stopped")
+	if !waitFor(10*time.Second, func() bool {
+		b, err := os.ReadFile(procs)
+		return err != nil || strings.TrimSpace(string(b)) == ""
+	}) {
+		b, _ := os.ReadFile(procs)
+		t.Errorf("processes left after kill --all: %q", b)
+	}
+	h.Must("delete", id)
+}
+
+var runcStatsKeys = []string{"cpu", "memory", "pids", "blkio", "hugetlb", "intel_rdt"}
+
+func TestCgroupEventsStats(t *testing.T) {
+	h := cgNew(t)
+	id := h.ID()
+	cgStart(h, cgBundle(h, func(s *Spec) {
+		r := resources(s)
+		r.Pids = &specs.LinuxPids{Limit: i64p(30)}
+		r.Memory = &specs.LinuxMemory{Limit: i64p(64 << 20)}
+	}, "sleep", "1000"), id)
+
+	r := h.Must("events", "--stats", id)
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("events --stats printed %d lines, want 1:\n%s", len(lines), r.Stdout)
+	}
+	e := parseEvent(t, lines[0])
+	if e.Type != "stats" || e.ID != id {
+		t.Errorf("event type %q id %q, want stats %q", e.Type, e.ID, id)
+	}
+	for _, k := range runcStatsKeys {
+		if _, ok := e.Data[k]; !ok {
+			t.Errorf("stats data lacks runc's key %q: %s", k, lines[0])
+		}
+	}
+	var pids struct{ Current, Limit uint64 }
+	_ = json.Unmarshal(e.Data["pids"], &pids)
+	if pids.Current < 1 || pids.Limit != 30 {
+		t.Errorf("pids stats %+v, want current >= 1 and limit 30", pids)
+	}
+	var mem struct {
+		Usage struct{ Usage, Limit uint64 } `json:"usage"`
+	}
+	_ = json.Unmarshal(e.Data["memory"], &mem)
+	if mem.Usage.Limit != 64<<20 || mem.Usage.Usage == 0 {
+		t.Errorf("memory stats %+v, want limit 64M and some usage", mem)
+	}
+
+	// Streaming: one stats event per interval, until the container stops.
+	ev, lr := startEvents(h, id)
+	if !waitFor(20*time.Second, func() bool { return len(lr.Lines()) >= 3 }) {
+		t.Errorf("events --interval 100ms: %d lines", len(lr.Lines()))
+	}
+	h.Must("kill", id, "9")
+	waitExit(t, ev, lr, 20*time.Second)
+	for _, l := range lr.Lines() {
+		if e := parseEvent(t, l); e.Type != "stats" || e.ID != id {
+			t.Errorf("unexpected event %s", l)
+		}
+	}
+	h.Fails("not running", "events", "--stats", id)
+	h.Fails("duration interval must be greater than 0", "events", "--interval", "0s", id)
+	h.Must("delete", id)
+	h.Fails("does not exist", "events", id)
+}
+
+// Bad values fail create with one line naming the field, and leave no
+// state dir or cgroup (the harness's cleanup checks).
+func TestCgroupBadValues(t *testing.T) {
+	h := cgNew(t)
+	cases := []struct {
+		field string
+		edit  func(*specs.LinuxResources)
+	}{
+		{"linux.resources.memory.limit", func(r *specs.LinuxResources) { r.Memory = &specs.LinuxMemory{Limit: i64p(-5)} }},
+		{"linux.resources.pids.limit", func(r *specs.LinuxResources) { r.Pids = &specs.LinuxPids{Limit: i64p(-7)} }},
+		{"linux.resources.cpu.quota", func(r *specs.LinuxResources) { r.CPU = &specs.LinuxCPU{Quota: i64p(-20)} }},
+		{"linux.resources.cpu.cpus", func(r *specs.LinuxResources) { r.CPU = &specs.LinuxCPU{Cpus: "4000"} }},
+		{"linux.resources.unified", func(r *specs.LinuxResources) { r.Unified = map[string]string{"no.such.key": "1"} }},
+		{"linux.resources.unified", func(r *specs.LinuxResources) { r.Unified = map[string]string{"../escape": "1"} }},
+	}
+	for _, c := range cases {
+		id := h.ID()
+		b := cgBundle(h, func(s *Spec) { c.edit(resources(s)) }, "true")
+		r := h.Fails(c.field, cgCreateArgs("create", "--bundle", b, id)...)
+		if strings.Count(r.Stderr, c.field) > 1 {
+			t.Errorf("field named twice: %q", r.Stderr)
+		}
+		h.Fails("does not exist", "state", id)
+	}
+}
+
+// Many containers created and deleted at once leave no cgroup behind.
+func TestCgroupManyContainers(t *testing.T) {
+	h := cgNew(t)
+	n := 100
+	if v, err := strconv.Atoi(os.Getenv("PODRUN_TEST_CGROUP_MANY")); err == nil && v > 0 {
+		n = v
+	}
+	b := cgBundle(h, func(s *Spec) {
+		resources(s).Pids = &specs.LinuxPids{Limit: i64p(10)}
+	}, "sleep", "1000")
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = h.ID()
+	}
+	tmp := t.TempDir()
+	t0 := time.Now()
+	parallel := func(f func(id string) error) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		errs := make(chan error, n)
+		for _, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if err := f(id); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+	podrun := func(args ...string) error {
+		cmd := h.Cmd(args...)
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		// A file, not a pipe: the container keeps run -d's stdio.
+		errf, err := os.CreateTemp(tmp, "stderr")
+		if err != nil {
+			return err
+		}
+		defer errf.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+		if err := cmd.Run(); err != nil {
+			msg, _ := os.ReadFile(errf.Name())
+			return fmt.Errorf("podrun %s: %v: %s", strings.Join(args, " "), err, msg)
+		}
+		return nil
+	}
+	parallel(func(id string) error { return podrun(cgCreateArgs("run", "-d", "--bundle", b, id)...) })
+	created := time.Since(t0)
+	parallel(func(id string) error { return podrun("delete", "--force", id) })
+	t.Logf("%d containers: run -d in %s, delete --force in %s", n, created, time.Since(t0)-created)
+	if d := time.Since(t0); d > 5*time.Minute {
+		t.Errorf("%d containers took %s", n, d)
+	}
+	if ents, _ := os.ReadDir(h.Root); len(ents) > 0 {
+		t.Errorf("%d state dirs left", len(ents))
+	}
+}
+
+// The systemd driver: the container runs in a transient scope; later
+// calls without --systemd-cgroup find the driver in the state.
+func TestCgroupSystemdDriver(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		t.Skip("systemd is not the init here")
+	}
+	h := cgNew(t)
+	id := h.ID()
+	b := cgBundle(h, func(s *Spec) {
+		resources(s).Pids = &specs.LinuxPids{Limit: i64p(33)}
+	}, "sleep", "1000")
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	defer null.Close()
+	errf, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
+	cmd := h.Cmd("--systemd-cgroup", "run", "-d", "--bundle", b, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+	if r := h.RunCmd(cmd); r.Code != 0 {
+		msg, _ := os.ReadFile(errf.Name())
+		t.Fatalf("run --systemd-cgroup: %s", msg)
+	}
+	pid := h.Pid(id)
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	unit := "podrun-" + id + ".scope"
+	if !strings.Contains(string(cg), "/system.slice/"+unit) {
+		t.Errorf("init's cgroup %q, want in system.slice/%s", cg, unit)
+	}
+	if out, err := exec.Command("systemctl", "is-active", unit).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "active" {
+		t.Errorf("systemctl is-active %s: %s %v", unit, out, err)
+	}
+	pidsMax := cgHostFile(t, pid, "pids", "pids.max", "pids.max")
+	if got := readTrim(t, pidsMax); got != "33" {
+		t.Errorf("pids.max %q, want 33", got)
+	}
+	// No --systemd-cgroup from here on (podman's calls have no global flags).
+	h.Must("update", "--pids-limit", "44", id)
+	if got := readTrim(t, pidsMax); got != "44" {
+		t.Errorf("pids.max %q after update, want 44", got)
+	}
+	h.Must("pause", id)
+	h.Must("resume", id)
+	h.Must("events", "--stats", id)
+	h.Must("delete", "--force", id)
+	if out, _ := exec.Command("systemctl", "is-active", unit).CombinedOutput(); strings.TrimSpace(string(out)) == "active" {
+		t.Errorf("scope %s still active after delete", unit)
+	}
+}
