@@ -70,6 +70,7 @@ func startIn(t *testing.T, m Manager, args []string, env ...string) (*exec.Cmd, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		killAll(m) // children too: they may hold the output pipe
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
@@ -268,7 +269,11 @@ func TestSetErrors(t *testing.T) {
 		}
 		t.Log(err)
 	}
-	// A shell holding a 4 MB string, charged to the cgroup.
+	// A shell holding a 4 MB string, charged to the cgroup (on v2, once
+	// a memory limit has enabled the controller).
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](512 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
 	startIn(t, m, []string{"sh", "-c", "read x; a=$(head -c 4000000 /dev/zero | tr '\\0' x); echo ready; sleep 600"})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -297,7 +302,8 @@ func TestSetErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		check(sub.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](5)}}), "pids")
+		// (pids is a threaded controller, exempt from the rule: memory is not.)
+		check(sub.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](64 << 20)}}), "memory")
 		sub.Destroy()
 	} else {
 		check(m.Set(&specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}), "unified")
@@ -554,5 +560,24 @@ func TestStatsSane(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Logf("stats: %s", b)
+	}
+}
+
+// TestSetDevices: Set hands linux.resources.devices to cgroups/devices
+// (whose own tests check the effect).
+func TestSetDevices(t *testing.T) {
+	m := newLimitManager(t)
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"}}
+	if err := m.Set(&specs.LinuxResources{Devices: rules}); err != nil {
+		t.Fatal(err)
+	}
+	if !IsV2() {
+		if got := readBack(t, dirOf(t, m, "devices"), "devices.list"); got != "c 1:3 rwm" {
+			t.Errorf("devices.list = %q, want c 1:3 rwm", got)
+		}
+	}
+	err := m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Access: "rwx"}}})
+	if err == nil || !strings.HasPrefix(err.Error(), "linux.resources.devices[0].access") {
+		t.Errorf("bad rule: %v", err)
 	}
 }

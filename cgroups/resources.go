@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/cgroups/devices"
 )
 
 // ResourceError is an error about one field of linux.resources. Its
@@ -472,7 +474,8 @@ func validateDevices(r *specs.LinuxResources, _ *hostEnv) error {
 			return fieldErr(f, "negative device number")
 		}
 	}
-	return nil
+	// The rest as ApplyV1/ApplyV2 see it; its error names the entry.
+	return devices.Validate(r.Devices)
 }
 
 // cpuWeight converts cgroup v1 cpu.shares (2-262144) to cgroup v2

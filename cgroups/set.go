@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/cgroups/devices"
 )
 
 // Set writes the cgroup files itself (no containerd/cgroups cgroup1 or
@@ -33,15 +35,14 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 	return m.setV1(r)
 }
 
-// applyDevicesV1 and applyDevicesV2 apply linux.resources.devices (the
-// devices hierarchy's directory on v1, an eBPF program attached to the
-// cgroup directory on v2). They call into cgroups/devices.
+// applyDevicesV1 and applyDevicesV2 apply linux.resources.devices: through
+// the devices hierarchy's directory on v1, an eBPF program attached to the
+// cgroup directory on v2 (package cgroups/devices). Variables, so that
+// tests can stand in for them.
 var (
-	applyDevicesV1 = func(dir string, rules []specs.LinuxDeviceCgroup) error { return errNoDevices }
-	applyDevicesV2 = func(dir string, rules []specs.LinuxDeviceCgroup) error { return errNoDevices }
+	applyDevicesV1 = devices.ApplyV1
+	applyDevicesV2 = devices.ApplyV2
 )
-
-var errNoDevices = errors.New("device cgroup rules are not supported yet")
 
 // write writes value to dir/file, naming field in the error.
 func write(field, dir, file, value string) error {
