@@ -11,6 +11,7 @@ import (
 	"regexp"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/cgroups/systemd"
 )
 
 // Logger receives warnings and debug messages the lifecycle produces.
@@ -37,7 +38,23 @@ func New(root string, log Logger) *Runtime {
 	if log == nil {
 		log = nopLogger{}
 	}
-	return &Runtime{Root: root, Self: "/proc/self/exe", Log: log, NewCgroup: cgroups.New, LoadCgroup: cgroups.Load}
+	return &Runtime{Root: root, Self: "/proc/self/exe", Log: log, NewCgroup: cgroups.New, LoadCgroup: LoadCgroup}
+}
+
+// UseSystemd makes the containers created from now on use the systemd
+// cgroup driver (--systemd-cgroup): a transient scope per container.
+// Containers are loaded with the driver that made them whatever this says
+// (see LoadCgroup), as podman calls without the global flags.
+func (r *Runtime) UseSystemd() { r.NewCgroup = systemd.New }
+
+// LoadCgroup rebuilds a container's cgroup manager from the paths in its
+// state with the driver that made it: systemd when they name a unit,
+// cgroupfs otherwise.
+func LoadCgroup(paths map[string]string) (cgroups.Manager, error) {
+	if systemd.HasUnit(paths) {
+		return systemd.Load(paths, "")
+	}
+	return cgroups.Load(paths)
 }
 
 type nopLogger struct{}

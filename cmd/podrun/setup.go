@@ -31,9 +31,6 @@ func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
 		return fmt.Errorf("--log-format: %w", err)
 	}
 	e.log = l
-	if ctx.Bool("systemd-cgroup") {
-		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
-	}
 	switch ctx.String("rootless") {
 	case "auto", "false":
 	case "true":
@@ -45,6 +42,9 @@ func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
 		return errors.New("--criu: checkpoint/restore is not supported")
 	}
 	e.rt = runtime.New(ctx.String("root"), l)
+	if ctx.Bool("systemd-cgroup") {
+		e.rt.UseSystemd()
+	}
 	return nil
 }
 
