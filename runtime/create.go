@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/cgroups/devices"
 	"github.com/podrun/podrun/internal/hooks"
 	"github.com/podrun/podrun/namespaces"
 )
@@ -151,7 +152,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 	// The limits hold before the init exists, so it and everything it
-	// forks is bounded from the start.
+	// forks is bounded from the start. Device rules come later (below).
 	res := spec.Linux.Resources
 	if err := cg.Set(withoutDevices(res)); err != nil {
 		return nil, err
@@ -198,6 +199,13 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err := child.WaitCreateRuntime(); err != nil {
 		return nil, initFailed(child, err)
 	}
+	// The rootfs is ready and the init runs no user code before the hooks
+	// are done: the device rules apply from here, as runc sets them before
+	// the prestart hooks, so the init's own setup (mknod, /dev binds) is
+	// not subject to them.
+	if err := cg.Set(&specs.LinuxResources{Devices: deviceRules(spec)}); err != nil {
+		return nil, err
+	}
 	if h := spec.Hooks; h != nil {
 		st := c.specState(Creating)
 		//nolint:staticcheck // prestart is deprecated but still part of the spec.
@@ -225,6 +233,18 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	child.Close()
 	return child, nil
+}
+
+// deviceRules is the container's device cgroup list: the spec's rules
+// followed by runc's default allowlist (mknod of any node, /dev/null,
+// zero, full, random, urandom, tty, ptmx, pts/*, net/tun), without the
+// entries for nodes linux.devices defines itself, as runc.
+func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
+	var rules []specs.LinuxDeviceCgroup
+	if r := spec.Linux.Resources; r != nil {
+		rules = append(rules, r.Devices...)
+	}
+	return append(rules, devices.DefaultAllowedFor(spec.Linux.Devices)...)
 }
 
 // initFailed turns a protocol error into the init's own error, with runc's

@@ -398,20 +398,21 @@ func (r *Runtime) Events(ctx context.Context, id string, o EventsOpts, emit func
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// OOM kills are counted from now on; events before we started are
-	// not reported (as with runc's eventfd).
-	seen, cerr := cg.OOMKillCount()
+	// not reported (as with runc's eventfd). Each notification is one
+	// kill at least; the counter, while the cgroup exists, says how many
+	// (and catches a kill whose notification raced the init's end). The
+	// systemd driver's scope, and with it the counter, may be gone right
+	// after the kill, so a notification counts even when it cannot be read.
+	seen, _ := cg.OOMKillCount()
 	oomc, err := cg.NotifyOOM(ctx)
 	if err != nil {
 		r.Log.Warnf("events: OOM notifications unavailable: %v", err)
 		oomc = nil
 	}
-	oom := func() error {
-		if cerr != nil {
-			return nil
-		}
+	emitOOM := func(atLeast uint64) error {
 		n, err := cg.OOMKillCount()
-		if err != nil {
-			return nil
+		if err != nil || n < atLeast {
+			n = atLeast
 		}
 		for ; seen < n; seen++ {
 			if err := emit(Event{Type: "oom", ID: id}); err != nil {
@@ -420,6 +421,7 @@ func (r *Runtime) Events(ctx context.Context, id string, o EventsOpts, emit func
 		}
 		return nil
 	}
+	oom := func() error { return emitOOM(seen) }
 
 	// The init's end (a pidfd turns readable) ends the stream.
 	gone := make(chan struct{})
@@ -453,18 +455,11 @@ func (r *Runtime) Events(ctx context.Context, id string, o EventsOpts, emit func
 			return nil
 		case _, ok := <-oomc:
 			if !ok {
-				oomc = nil
-				// The cgroup went away: the container is deleted.
+				// The cgroup went away: the container is deleted (or
+				// its scope stopped).
 				return oom()
 			}
-			if cerr != nil {
-				// No counter to read: one event per notification.
-				if err := emit(Event{Type: "oom", ID: id}); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := oom(); err != nil {
+			if err := emitOOM(seen + 1); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -481,7 +476,27 @@ func (r *Runtime) Events(ctx context.Context, id string, o EventsOpts, emit func
 			// Give the kernel's OOM accounting a moment to catch up
 			// with the death it caused, then report what happened.
 			time.Sleep(50 * time.Millisecond)
-			return oom()
+			if _, err := cg.OOMKillCount(); err == nil || oomc == nil {
+				return oom()
+			}
+			// The cgroup went with the init (a systemd scope is removed
+			// once empty): what the notifier read before that is all
+			// there is. It closes its channel when it sees the cgroup gone.
+			pending := uint64(0)
+			timeout := time.After(2 * time.Second)
+			for oomc != nil {
+				select {
+				case _, ok := <-oomc:
+					if !ok {
+						oomc = nil
+					} else {
+						pending++
+					}
+				case <-timeout:
+					oomc = nil
+				}
+			}
+			return emitOOM(seen + pending)
 		}
 	}
 }
