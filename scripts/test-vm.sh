@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test-vm.sh: run podrun's cgroup tests in throw-away QEMU VMs (the shared
+# run-in-vm tool), where the host's hybrid v1 layout cannot reach:
+#
+#   v2       pure cgroup v2, cgroupfs driver (busybox init)
+#   systemd  pure cgroup v2 under systemd as PID 1, and every container
+#            created with --systemd-cgroup (only once cgroups/systemd exists)
+#
+#   scripts/test-vm.sh [v2] [systemd]     # default: both
+#
+# Everything is built on the host (go in the guest is slow); each mode is
+# one VM boot running the cgroup package's tests and the TestCgroup*
+# integration tests against bin/vm/podrun.
+#
+# If the VM cannot start, this fails (exit status of run-in-vm, 125).
+# PODRUN_SKIP_VM=1 skips it on purpose; CI (.ci/run) never sets it.
+# RUN_IN_VM names the tool (default: ../shared/vm/run-in-vm, the shared
+# dir beside the clone); PODRUN_VM_TIMEOUT bounds one VM (seconds).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH=/usr/local/go/bin:$PATH
+
+if [ "${PODRUN_SKIP_VM:-}" = 1 ]; then
+	echo "test-vm: skipped (PODRUN_SKIP_VM=1)"
+	exit 0
+fi
+modes=("$@")
+if [ ${#modes[@]} -eq 0 ]; then
+	modes=(v2 systemd)
+fi
+vm=${RUN_IN_VM:-../shared/vm/run-in-vm}
+if [ ! -f "$vm" ]; then
+	echo "test-vm: $vm not found: cannot run the cgroup v2 / systemd tests (PODRUN_SKIP_VM=1 skips them)" >&2
+	exit 1
+fi
+timeout=${PODRUN_VM_TIMEOUT:-900}
+go=${GO:-go}
+
+out=bin/vm
+mkdir -p "$out"
+echo "test-vm: building podrun, checker and test binaries on the host"
+CGO_ENABLED=1 $go build -trimpath -tags 'netgo osusergo' -ldflags '-s -w -extldflags -static' -o "$out/podrun" ./cmd/podrun
+CGO_ENABLED=0 $go build -trimpath -o "$out/checker" ./testdata/checker
+CGO_ENABLED=0 $go test -c -o "$out/integration.test" ./integration
+CGO_ENABLED=0 $go test -c -o "$out/cgroups.test" ./cgroups
+pkgs=(cgroups)
+for p in cgroups/devices cgroups/systemd; do
+	if [ -d "$p" ] && ls "$p"/*_test.go >/dev/null 2>&1; then
+		CGO_ENABLED=0 $go test -c -o "$out/${p//\//-}.test" "./$p"
+		pkgs+=("${p//\//-}")
+	fi
+done
+
+# The guest script: each package's tests from its own directory (as go
+# test runs them), then the integration tests; all run, the status is
+# the first failure's.
+guest() { # driver
+	local s='set -u; st=0; root=$PWD; export PODRUN_BINARY=$root/bin/vm/podrun PODRUN_CHECKER=$root/bin/vm/checker;'
+	s+=' echo "== guest: $(uname -r), $(stat -fc %T /sys/fs/cgroup), init $(cat /proc/1/comm)";'
+	local p
+	for p in "${pkgs[@]}"; do
+		s+=" echo '== $p'; (cd \$root/${p//-//} && \$root/bin/vm/$p.test -test.timeout 10m) || st=1;"
+	done
+	s+=" echo '== integration TestCgroup* ($1 driver)';"
+	s+=" (cd \$root/integration && PODRUN_TEST_CGROUP_DRIVER=$1 \$root/bin/vm/integration.test -test.run '^TestCgroup' -test.v -test.timeout 12m) || st=1;"
+	s+=' exit $st'
+	printf '%s' "$s"
+}
+
+status=0
+for mode in "${modes[@]}"; do
+	case $mode in
+	v2) args=(--cgroup v2) driver=cgroupfs ;;
+	systemd)
+		if [ ! -f cgroups/systemd/systemd.go ]; then
+			echo "test-vm: systemd: no systemd cgroup driver (cgroups/systemd) yet, mode skipped"
+			continue
+		fi
+		args=(--cgroup v2 --init systemd) driver=systemd
+		;;
+	*) echo "test-vm: unknown mode $mode (want v2 or systemd)" >&2; exit 2 ;;
+	esac
+	echo "test-vm: $mode: booting the VM"
+	start=$SECONDS
+	rc=0
+	bash "$vm" "${args[@]}" --mem 2G --timeout "$timeout" --share "$PWD" -- sh -c "$(guest $driver)" || rc=$?
+	case $rc in
+	0) echo "test-vm: $mode: PASS ($((SECONDS - start))s)" ;;
+	124) echo "test-vm: $mode: FAIL: timed out after ${timeout}s" >&2; status=1 ;;
+	125) echo "test-vm: $mode: FAIL: the VM did not run (run-in-vm exit 125); PODRUN_SKIP_VM=1 skips on purpose" >&2; status=1 ;;
+	*) echo "test-vm: $mode: FAIL (exit $rc, $((SECONDS - start))s)" >&2; status=1 ;;
+	esac
+done
+exit $status
