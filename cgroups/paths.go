@@ -108,6 +108,13 @@ func resolve(cgroupsPath, id string, h *host, own []byte) (map[string]string, er
 			hidden[key] = fmt.Errorf("%w: %s (%s mounted at %s)", ErrNotMounted, err, name, m.mountpoint)
 			return
 		}
+		if m.v2 && h.mode == Unified {
+			// As runc: on pure v2 a relative path hangs off the PARENT of
+			// the caller's cgroup. The caller's own cgroup has processes
+			// (at least the caller), so no-internal-processes would forbid
+			// enabling controllers for a child of it.
+			rel = path.Dir(rel)
+		}
 		paths[key] = filepath.Join(m.mountpoint, rel, inner)
 	}
 	for _, m := range h.mounts {

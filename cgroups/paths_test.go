@@ -108,8 +108,14 @@ func TestResolve(t *testing.T) {
 			},
 		},
 		{
+			// The parent of the caller's cgroup, as runc: the caller's own
+			// cgroup holds processes and could not delegate controllers.
 			name: "unified empty", id: "c1", h: unifiedHost, self: "0::/init.scope\n",
-			want: map[string]string{"": "/sys/fs/cgroup/init.scope/c1"},
+			want: map[string]string{"": "/sys/fs/cgroup/c1"},
+		},
+		{
+			name: "unified relative under a nested caller", cgroupsPath: "a", id: "c1", h: unifiedHost, self: "0::/user.slice/session-1.scope\n",
+			want: map[string]string{"": "/sys/fs/cgroup/user.slice/a"},
 		},
 		{
 			name: "unified absolute", cgroupsPath: "/a/b", id: "c1", h: unifiedHost, self: "0::/init.scope\n",
