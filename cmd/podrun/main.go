@@ -1,3 +1,10 @@
+// The Go runtime must not size GOMAXPROCS from cgroup CPU limits: it would
+// open the caller's cgroup files before main and keep them open, so the
+// re-executed init would hold fds to host cgroupfs files while the
+// container is created, and every start would pay for the reads.
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command podrun is a runc-compatible OCI container runtime. This package is
 // only the command line: flags in, runtime calls, runc's output formats out.
 package main

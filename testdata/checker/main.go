@@ -1,3 +1,8 @@
+// Keep the Go runtime from holding cgroup files open: the checker reports
+// its fds, which must be only what the runtime under test passed in.
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command checker runs inside podrun's test containers and reports what a
 // process sees there. It is built static (CGO_ENABLED=0) and copied into
 // the test rootfs at /usr/bin/checker by internal/testimage and
