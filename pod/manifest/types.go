@@ -1,0 +1,513 @@
+// Package manifest is the Kubernetes Pod manifest podrun accepts: Go types with
+// core/v1 JSON field names and shapes, parsing (YAML or JSON, strict), the
+// apiserver/kubelet defaults, and validation with field-path errors.
+//
+// The types are hand-written rather than taken from k8s.io/api: importing
+// k8s.io/api/core/v1 runs its generated init() (protobuf registration, scheme
+// setup) in every podrun start, CLI and re-executed container init alike, for
+// a few dozen structs we can mirror here.
+package manifest
+
+import "encoding/json"
+
+// Pod is a v1 Pod.
+type Pod struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	Spec       PodSpec    `json:"spec"`
+	Status     PodStatus  `json:"status,omitempty"`
+
+	// ignored lists cluster-only fields present in the manifest, set by Parse.
+	ignored []string
+}
+
+// Ignored lists the field paths of cluster-only fields present in the parsed
+// manifest (e.g. "spec.nodeSelector"), which podrun accepts and does not act on.
+func (p *Pod) Ignored() []string { return append([]string(nil), p.ignored...) }
+
+// ObjectMeta is the subset of metav1.ObjectMeta podrun honours; cluster-only
+// metadata (ownerReferences, finalizers, ...) is kept raw and reported ignored.
+type ObjectMeta struct {
+	Name              string            `json:"name,omitempty"`
+	GenerateName      string            `json:"generateName,omitempty"`
+	Namespace         string            `json:"namespace,omitempty"`
+	UID               string            `json:"uid,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	CreationTimestamp *Time             `json:"creationTimestamp,omitempty"`
+
+	ResourceVersion            json.RawMessage `json:"resourceVersion,omitempty"`
+	Generation                 json.RawMessage `json:"generation,omitempty"`
+	SelfLink                   json.RawMessage `json:"selfLink,omitempty"`
+	OwnerReferences            json.RawMessage `json:"ownerReferences,omitempty"`
+	Finalizers                 json.RawMessage `json:"finalizers,omitempty"`
+	ManagedFields              json.RawMessage `json:"managedFields,omitempty"`
+	DeletionTimestamp          json.RawMessage `json:"deletionTimestamp,omitempty"`
+	DeletionGracePeriodSeconds json.RawMessage `json:"deletionGracePeriodSeconds,omitempty"`
+}
+
+// PodSpec is v1.PodSpec. Fields of type json.RawMessage are cluster-only
+// (accepted and listed by Pod.Ignored) or unsupported-but-behaviour-changing
+// (rejected by Validate); they are kept so the error can name them.
+type PodSpec struct {
+	InitContainers                []Container         `json:"initContainers,omitempty"`
+	Containers                    []Container         `json:"containers"`
+	RestartPolicy                 RestartPolicy       `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
+	Hostname                      string              `json:"hostname,omitempty"`
+	Subdomain                     string              `json:"subdomain,omitempty"`
+	HostNetwork                   bool                `json:"hostNetwork,omitempty"`
+	HostPID                       bool                `json:"hostPID,omitempty"`
+	HostIPC                       bool                `json:"hostIPC,omitempty"`
+	ShareProcessNamespace         *bool               `json:"shareProcessNamespace,omitempty"`
+	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
+	Volumes                       []Volume            `json:"volumes,omitempty"`
+	// NodeName is accepted (the downward API exposes spec.nodeName); podrun
+	// fills it with the host name when empty.
+	NodeName string `json:"nodeName,omitempty"`
+
+	// Cluster-only: accepted, reported by Pod.Ignored.
+	NodeSelector                 json.RawMessage `json:"nodeSelector,omitempty"`
+	Affinity                     json.RawMessage `json:"affinity,omitempty"`
+	Tolerations                  json.RawMessage `json:"tolerations,omitempty"`
+	ServiceAccountName           json.RawMessage `json:"serviceAccountName,omitempty"`
+	DeprecatedServiceAccount     json.RawMessage `json:"serviceAccount,omitempty"`
+	AutomountServiceAccountToken json.RawMessage `json:"automountServiceAccountToken,omitempty"`
+	SchedulerName                json.RawMessage `json:"schedulerName,omitempty"`
+	PriorityClassName            json.RawMessage `json:"priorityClassName,omitempty"`
+	Priority                     json.RawMessage `json:"priority,omitempty"`
+	PreemptionPolicy             json.RawMessage `json:"preemptionPolicy,omitempty"`
+	TopologySpreadConstraints    json.RawMessage `json:"topologySpreadConstraints,omitempty"`
+	ImagePullSecrets             json.RawMessage `json:"imagePullSecrets,omitempty"`
+	EnableServiceLinks           json.RawMessage `json:"enableServiceLinks,omitempty"`
+	ReadinessGates               json.RawMessage `json:"readinessGates,omitempty"`
+	RuntimeClassName             json.RawMessage `json:"runtimeClassName,omitempty"`
+	ActiveDeadlineSeconds        json.RawMessage `json:"activeDeadlineSeconds,omitempty"`
+	DNSPolicy                    json.RawMessage `json:"dnsPolicy,omitempty"`
+	Overhead                     json.RawMessage `json:"overhead,omitempty"`
+	SchedulingGates              json.RawMessage `json:"schedulingGates,omitempty"`
+
+	// Unsupported and behaviour-changing: Validate rejects them when set.
+	EphemeralContainers json.RawMessage `json:"ephemeralContainers,omitempty"`
+	HostUsers           *bool           `json:"hostUsers,omitempty"`
+	HostAliases         json.RawMessage `json:"hostAliases,omitempty"`
+	DNSConfig           json.RawMessage `json:"dnsConfig,omitempty"`
+	SetHostnameAsFQDN   json.RawMessage `json:"setHostnameAsFQDN,omitempty"`
+	OS                  json.RawMessage `json:"os,omitempty"`
+	ResourceClaims      json.RawMessage `json:"resourceClaims,omitempty"`
+	Resources           json.RawMessage `json:"resources,omitempty"`
+}
+
+// RestartPolicy is Always, OnFailure or Never.
+type RestartPolicy string
+
+const (
+	RestartPolicyAlways    RestartPolicy = "Always"
+	RestartPolicyOnFailure RestartPolicy = "OnFailure"
+	RestartPolicyNever     RestartPolicy = "Never"
+)
+
+// PodSecurityContext is v1.PodSecurityContext (supported subset; the rest is
+// rejected by Validate when set).
+type PodSecurityContext struct {
+	RunAsUser          *int64   `json:"runAsUser,omitempty"`
+	RunAsGroup         *int64   `json:"runAsGroup,omitempty"`
+	RunAsNonRoot       *bool    `json:"runAsNonRoot,omitempty"`
+	SupplementalGroups []int64  `json:"supplementalGroups,omitempty"`
+	Sysctls            []Sysctl `json:"sysctls,omitempty"`
+
+	// Accepted and ignored: ownership changes of volumes are cluster policy.
+	FSGroup             json.RawMessage `json:"fsGroup,omitempty"`
+	FSGroupChangePolicy json.RawMessage `json:"fsGroupChangePolicy,omitempty"`
+	// Unsupported and behaviour-changing: rejected by Validate.
+	SELinuxOptions           json.RawMessage `json:"seLinuxOptions,omitempty"`
+	SeccompProfile           json.RawMessage `json:"seccompProfile,omitempty"`
+	AppArmorProfile          json.RawMessage `json:"appArmorProfile,omitempty"`
+	WindowsOptions           json.RawMessage `json:"windowsOptions,omitempty"`
+	SupplementalGroupsPolicy json.RawMessage `json:"supplementalGroupsPolicy,omitempty"`
+	SELinuxChangePolicy      json.RawMessage `json:"seLinuxChangePolicy,omitempty"`
+}
+
+// Sysctl is one namespaced kernel parameter.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Volume is v1.Volume; only emptyDir and hostPath are supported, the other
+// sources are kept raw so Validate can name them.
+type Volume struct {
+	Name     string                `json:"name"`
+	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
+
+	ConfigMap             json.RawMessage `json:"configMap,omitempty"`
+	Secret                json.RawMessage `json:"secret,omitempty"`
+	PersistentVolumeClaim json.RawMessage `json:"persistentVolumeClaim,omitempty"`
+	Projected             json.RawMessage `json:"projected,omitempty"`
+	DownwardAPI           json.RawMessage `json:"downwardAPI,omitempty"`
+	Ephemeral             json.RawMessage `json:"ephemeral,omitempty"`
+	CSI                   json.RawMessage `json:"csi,omitempty"`
+	NFS                   json.RawMessage `json:"nfs,omitempty"`
+	Image                 json.RawMessage `json:"image,omitempty"`
+	ISCSI                 json.RawMessage `json:"iscsi,omitempty"`
+	GitRepo               json.RawMessage `json:"gitRepo,omitempty"`
+}
+
+// StorageMedium of an emptyDir: "" (node disk) or "Memory" (tmpfs).
+type StorageMedium string
+
+const (
+	StorageMediumDefault StorageMedium = ""
+	StorageMediumMemory  StorageMedium = "Memory"
+)
+
+// EmptyDirVolumeSource is v1.EmptyDirVolumeSource; SizeLimit is a quantity.
+type EmptyDirVolumeSource struct {
+	Medium    StorageMedium `json:"medium,omitempty"`
+	SizeLimit string        `json:"sizeLimit,omitempty"`
+}
+
+// HostPathType is the check made on a hostPath before mounting.
+type HostPathType string
+
+const (
+	HostPathUnset             HostPathType = ""
+	HostPathDirectoryOrCreate HostPathType = "DirectoryOrCreate"
+	HostPathDirectory         HostPathType = "Directory"
+	HostPathFileOrCreate      HostPathType = "FileOrCreate"
+	HostPathFile              HostPathType = "File"
+	HostPathSocket            HostPathType = "Socket"
+	HostPathCharDev           HostPathType = "CharDevice"
+	HostPathBlockDev          HostPathType = "BlockDevice"
+)
+
+// HostPathVolumeSource is v1.HostPathVolumeSource.
+type HostPathVolumeSource struct {
+	Path string        `json:"path"`
+	Type *HostPathType `json:"type,omitempty"`
+}
+
+// PullPolicy is Always, IfNotPresent or Never.
+type PullPolicy string
+
+const (
+	PullAlways       PullPolicy = "Always"
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+	PullNever        PullPolicy = "Never"
+)
+
+// Container is v1.Container (init and app containers alike).
+type Container struct {
+	Name            string               `json:"name"`
+	Image           string               `json:"image"`
+	ImagePullPolicy PullPolicy           `json:"imagePullPolicy,omitempty"`
+	Command         []string             `json:"command,omitempty"`
+	Args            []string             `json:"args,omitempty"`
+	Env             []EnvVar             `json:"env,omitempty"`
+	WorkingDir      string               `json:"workingDir,omitempty"`
+	Ports           []ContainerPort      `json:"ports,omitempty"`
+	Resources       ResourceRequirements `json:"resources,omitempty"`
+	VolumeMounts    []VolumeMount        `json:"volumeMounts,omitempty"`
+	SecurityContext *SecurityContext     `json:"securityContext,omitempty"`
+	Stdin           bool                 `json:"stdin,omitempty"`
+	StdinOnce       bool                 `json:"stdinOnce,omitempty"`
+	TTY             bool                 `json:"tty,omitempty"`
+	LivenessProbe   *Probe               `json:"livenessProbe,omitempty"`
+	ReadinessProbe  *Probe               `json:"readinessProbe,omitempty"`
+	StartupProbe    *Probe               `json:"startupProbe,omitempty"`
+	Lifecycle       *Lifecycle           `json:"lifecycle,omitempty"`
+
+	// Accepted and ignored (they only change what a cluster records).
+	TerminationMessagePath   json.RawMessage `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy json.RawMessage `json:"terminationMessagePolicy,omitempty"`
+	// Unsupported and behaviour-changing: rejected by Validate when set.
+	EnvFrom       json.RawMessage `json:"envFrom,omitempty"`
+	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty"`
+	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty"`
+	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty"`
+}
+
+// EnvVar is v1.EnvVar.
+type EnvVar struct {
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvVarSource is v1.EnvVarSource; only fieldRef is supported.
+type EnvVarSource struct {
+	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+
+	ResourceFieldRef json.RawMessage `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  json.RawMessage `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef     json.RawMessage `json:"secretKeyRef,omitempty"`
+}
+
+// ObjectFieldSelector is v1.ObjectFieldSelector.
+type ObjectFieldSelector struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	FieldPath  string `json:"fieldPath"`
+}
+
+// Protocol of a container port.
+type Protocol string
+
+const (
+	ProtocolTCP  Protocol = "TCP"
+	ProtocolUDP  Protocol = "UDP"
+	ProtocolSCTP Protocol = "SCTP"
+)
+
+// ContainerPort is v1.ContainerPort.
+type ContainerPort struct {
+	Name          string   `json:"name,omitempty"`
+	HostPort      int32    `json:"hostPort,omitempty"`
+	ContainerPort int32    `json:"containerPort"`
+	Protocol      Protocol `json:"protocol,omitempty"`
+	HostIP        string   `json:"hostIP,omitempty"`
+}
+
+// ResourceRequirements keeps quantities as the strings the user wrote; use
+// ParseCPU / ParseBytes (or the Container helpers) to get numbers.
+type ResourceRequirements struct {
+	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `json:"requests,omitempty"`
+
+	Claims json.RawMessage `json:"claims,omitempty"`
+}
+
+// VolumeMount is v1.VolumeMount.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	MountPath string `json:"mountPath"`
+	SubPath   string `json:"subPath,omitempty"`
+
+	// Unsupported and behaviour-changing: rejected by Validate when set.
+	MountPropagation  json.RawMessage `json:"mountPropagation,omitempty"`
+	SubPathExpr       json.RawMessage `json:"subPathExpr,omitempty"`
+	RecursiveReadOnly json.RawMessage `json:"recursiveReadOnly,omitempty"`
+}
+
+// SecurityContext is v1.SecurityContext (container level).
+type SecurityContext struct {
+	RunAsUser                *int64        `json:"runAsUser,omitempty"`
+	RunAsGroup               *int64        `json:"runAsGroup,omitempty"`
+	RunAsNonRoot             *bool         `json:"runAsNonRoot,omitempty"`
+	Privileged               *bool         `json:"privileged,omitempty"`
+	Capabilities             *Capabilities `json:"capabilities,omitempty"`
+	ReadOnlyRootFilesystem   *bool         `json:"readOnlyRootFilesystem,omitempty"`
+	AllowPrivilegeEscalation *bool         `json:"allowPrivilegeEscalation,omitempty"`
+
+	// Unsupported and behaviour-changing: rejected by Validate when set.
+	SELinuxOptions  json.RawMessage `json:"seLinuxOptions,omitempty"`
+	SeccompProfile  json.RawMessage `json:"seccompProfile,omitempty"`
+	AppArmorProfile json.RawMessage `json:"appArmorProfile,omitempty"`
+	ProcMount       json.RawMessage `json:"procMount,omitempty"`
+	WindowsOptions  json.RawMessage `json:"windowsOptions,omitempty"`
+}
+
+// Capabilities are names without the CAP_ prefix, as in Kubernetes
+// ("NET_ADMIN"); "ALL" is allowed in drop (and add).
+type Capabilities struct {
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
+}
+
+// Probe is v1.Probe.
+type Probe struct {
+	ProbeHandler                  `json:",inline"`
+	InitialDelaySeconds           int32  `json:"initialDelaySeconds,omitempty"`
+	TimeoutSeconds                int32  `json:"timeoutSeconds,omitempty"`
+	PeriodSeconds                 int32  `json:"periodSeconds,omitempty"`
+	SuccessThreshold              int32  `json:"successThreshold,omitempty"`
+	FailureThreshold              int32  `json:"failureThreshold,omitempty"`
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// ProbeHandler is v1.ProbeHandler: exactly one of the handlers is set.
+type ProbeHandler struct {
+	Exec      *ExecAction      `json:"exec,omitempty"`
+	HTTPGet   *HTTPGetAction   `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocketAction `json:"tcpSocket,omitempty"`
+	GRPC      *GRPCAction      `json:"grpc,omitempty"`
+}
+
+// ExecAction runs Command (no shell) inside the container.
+type ExecAction struct {
+	Command []string `json:"command,omitempty"`
+}
+
+// URIScheme of an httpGet.
+type URIScheme string
+
+const (
+	URISchemeHTTP  URIScheme = "HTTP"
+	URISchemeHTTPS URIScheme = "HTTPS"
+)
+
+// HTTPGetAction is v1.HTTPGetAction.
+type HTTPGetAction struct {
+	Path        string       `json:"path,omitempty"`
+	Port        IntOrString  `json:"port"`
+	Host        string       `json:"host,omitempty"`
+	Scheme      URIScheme    `json:"scheme,omitempty"`
+	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+}
+
+// HTTPHeader is one request header of an httpGet.
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// TCPSocketAction is v1.TCPSocketAction.
+type TCPSocketAction struct {
+	Port IntOrString `json:"port"`
+	Host string      `json:"host,omitempty"`
+}
+
+// GRPCAction is v1.GRPCAction.
+type GRPCAction struct {
+	Port    int32   `json:"port"`
+	Service *string `json:"service,omitempty"`
+}
+
+// Lifecycle is v1.Lifecycle.
+type Lifecycle struct {
+	PostStart *LifecycleHandler `json:"postStart,omitempty"`
+	PreStop   *LifecycleHandler `json:"preStop,omitempty"`
+
+	StopSignal json.RawMessage `json:"stopSignal,omitempty"`
+}
+
+// LifecycleHandler is v1.LifecycleHandler: exactly one handler is set.
+type LifecycleHandler struct {
+	Exec      *ExecAction      `json:"exec,omitempty"`
+	HTTPGet   *HTTPGetAction   `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocketAction `json:"tcpSocket,omitempty"`
+	Sleep     *SleepAction     `json:"sleep,omitempty"`
+}
+
+// SleepAction pauses for Seconds.
+type SleepAction struct {
+	Seconds int64 `json:"seconds"`
+}
+
+// ---- status ----
+
+// PodPhase is Pending, Running, Succeeded, Failed or Unknown.
+type PodPhase string
+
+const (
+	PodPending   PodPhase = "Pending"
+	PodRunning   PodPhase = "Running"
+	PodSucceeded PodPhase = "Succeeded"
+	PodFailed    PodPhase = "Failed"
+	PodUnknown   PodPhase = "Unknown"
+)
+
+// PodConditionType names a pod condition.
+type PodConditionType string
+
+const (
+	PodScheduled              PodConditionType = "PodScheduled"
+	PodReadyToStartContainers PodConditionType = "PodReadyToStartContainers"
+	PodInitialized            PodConditionType = "Initialized"
+	ContainersReady           PodConditionType = "ContainersReady"
+	PodReady                  PodConditionType = "Ready"
+)
+
+// ConditionStatus is True, False or Unknown.
+type ConditionStatus string
+
+const (
+	ConditionTrue    ConditionStatus = "True"
+	ConditionFalse   ConditionStatus = "False"
+	ConditionUnknown ConditionStatus = "Unknown"
+)
+
+// PodStatus is v1.PodStatus.
+type PodStatus struct {
+	Phase                 PodPhase          `json:"phase,omitempty"`
+	Conditions            []PodCondition    `json:"conditions,omitempty"`
+	Message               string            `json:"message,omitempty"`
+	Reason                string            `json:"reason,omitempty"`
+	HostIP                string            `json:"hostIP,omitempty"`
+	PodIP                 string            `json:"podIP,omitempty"`
+	PodIPs                []PodIP           `json:"podIPs,omitempty"`
+	StartTime             *Time             `json:"startTime,omitempty"`
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
+	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
+	QOSClass              string            `json:"qosClass,omitempty"`
+}
+
+// PodIP is one address of the pod.
+type PodIP struct {
+	IP string `json:"ip"`
+}
+
+// PodCondition is v1.PodCondition.
+type PodCondition struct {
+	Type               PodConditionType `json:"type"`
+	Status             ConditionStatus  `json:"status"`
+	LastProbeTime      *Time            `json:"lastProbeTime,omitempty"`
+	LastTransitionTime *Time            `json:"lastTransitionTime,omitempty"`
+	Reason             string           `json:"reason,omitempty"`
+	Message            string           `json:"message,omitempty"`
+}
+
+// ContainerStatus is v1.ContainerStatus.
+type ContainerStatus struct {
+	Name                 string         `json:"name"`
+	State                ContainerState `json:"state,omitempty"`
+	LastTerminationState ContainerState `json:"lastState,omitempty"`
+	Ready                bool           `json:"ready"`
+	RestartCount         int32          `json:"restartCount"`
+	Image                string         `json:"image"`
+	ImageID              string         `json:"imageID"`
+	ContainerID          string         `json:"containerID,omitempty"`
+	Started              *bool          `json:"started,omitempty"`
+}
+
+// ContainerState holds at most one of its members.
+type ContainerState struct {
+	Waiting    *ContainerStateWaiting    `json:"waiting,omitempty"`
+	Running    *ContainerStateRunning    `json:"running,omitempty"`
+	Terminated *ContainerStateTerminated `json:"terminated,omitempty"`
+}
+
+// ContainerStateWaiting: reason ContainerCreating, PodInitializing,
+// CrashLoopBackOff, ...
+type ContainerStateWaiting struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ContainerStateRunning is a running container.
+type ContainerStateRunning struct {
+	StartedAt *Time `json:"startedAt,omitempty"`
+}
+
+// ContainerStateTerminated: reason Completed, Error, OOMKilled, ...
+type ContainerStateTerminated struct {
+	ExitCode    int32  `json:"exitCode"`
+	Signal      int32  `json:"signal,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Message     string `json:"message,omitempty"`
+	StartedAt   *Time  `json:"startedAt,omitempty"`
+	FinishedAt  *Time  `json:"finishedAt,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+}
+
+// Container-state reasons kubelet reports.
+const (
+	ReasonContainerCreating = "ContainerCreating"
+	ReasonPodInitializing   = "PodInitializing"
+	ReasonCrashLoopBackOff  = "CrashLoopBackOff"
+	ReasonCompleted         = "Completed"
+	ReasonError             = "Error"
+	ReasonOOMKilled         = "OOMKilled"
+)
