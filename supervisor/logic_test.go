@@ -1,0 +1,235 @@
+package supervisor
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+func TestBackoffGrowsCapsAndResets(t *testing.T) {
+	b := &Backoff{Initial: 10 * time.Second, Max: 300 * time.Second, Reset: 600 * time.Second}
+	t0 := time.Unix(1000, 0)
+	var got []time.Duration
+	at := t0
+	for i := 0; i < 8; i++ {
+		w := b.OnExit("c", at)
+		got = append(got, w)
+		at = at.Add(w + time.Second) // restarted after w, ran 1s
+	}
+	want := []time.Duration{0, 10, 20, 40, 80, 160, 300, 300}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("delays = %v, want %v s", got, want)
+		}
+	}
+	// Ran longer than Reset since the last exit: starts over.
+	if w := b.OnExit("c", at.Add(601*time.Second)); w != 0 {
+		t.Errorf("after a long run: %v, want 0", w)
+	}
+	if w := b.OnExit("c", at.Add(602*time.Second)); w != 10*time.Second {
+		t.Errorf("next: %v, want 10s", w)
+	}
+	// Other containers are independent; Snapshot/Restore keep the pace.
+	if w := b.OnExit("d", at); w != 0 {
+		t.Errorf("d: %v", w)
+	}
+	b2 := &Backoff{Initial: 10 * time.Second, Max: 300 * time.Second, Reset: 600 * time.Second}
+	b2.Restore(b.Snapshot())
+	if w := b2.OnExit("c", at.Add(603*time.Second)); w != 20*time.Second {
+		t.Errorf("restored: %v, want 20s", w)
+	}
+}
+
+func TestShouldRestart(t *testing.T) {
+	for _, c := range []struct {
+		p    manifest.RestartPolicy
+		init bool
+		code int
+		want bool
+	}{
+		{manifest.RestartPolicyAlways, false, 0, true},
+		{manifest.RestartPolicyAlways, false, 1, true},
+		{"", false, 0, true},
+		{manifest.RestartPolicyOnFailure, false, 0, false},
+		{manifest.RestartPolicyOnFailure, false, 1, true},
+		{manifest.RestartPolicyNever, false, 1, false},
+		{manifest.RestartPolicyNever, false, 0, false},
+		{manifest.RestartPolicyAlways, true, 0, false},
+		{manifest.RestartPolicyAlways, true, 1, true},
+		{manifest.RestartPolicyOnFailure, true, 2, true},
+		{manifest.RestartPolicyNever, true, 1, false},
+	} {
+		if got := ShouldRestart(c.p, c.init, c.code); got != c.want {
+			t.Errorf("ShouldRestart(%q, init=%v, %d) = %v", c.p, c.init, c.code, got)
+		}
+	}
+}
+
+func running(n string) manifest.ContainerStatus {
+	return manifest.ContainerStatus{Name: n, State: manifest.ContainerState{Running: &manifest.ContainerStateRunning{}}}
+}
+func exited(n string, code int32) manifest.ContainerStatus {
+	return manifest.ContainerStatus{Name: n, State: manifest.ContainerState{Terminated: &manifest.ContainerStateTerminated{ExitCode: code}}}
+}
+func waiting(n, reason string) manifest.ContainerStatus {
+	return manifest.ContainerStatus{Name: n, State: manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason}}}
+}
+func backingOff(n string, code int32) manifest.ContainerStatus {
+	s := waiting(n, manifest.ReasonCrashLoopBackOff)
+	s.LastTerminationState.Terminated = &manifest.ContainerStateTerminated{ExitCode: code}
+	return s
+}
+
+func TestPhase(t *testing.T) {
+	type S = []manifest.ContainerStatus
+	A, F, N := manifest.RestartPolicyAlways, manifest.RestartPolicyOnFailure, manifest.RestartPolicyNever
+	for i, c := range []struct {
+		p     manifest.RestartPolicy
+		inits S
+		apps  S
+		final bool
+		want  manifest.PodPhase
+	}{
+		{A, nil, S{waiting("a", manifest.ReasonContainerCreating)}, false, manifest.PodPending},
+		{A, S{running("i")}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{A, S{exited("i", 1)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{N, S{exited("i", 1)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodFailed},
+		{F, S{backingOff("i", 1)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{A, S{exited("i", 0)}, S{running("a")}, false, manifest.PodRunning},
+		{A, nil, S{running("a"), exited("b", 0)}, false, manifest.PodRunning},
+		{A, nil, S{exited("a", 0)}, false, manifest.PodRunning},
+		{A, nil, S{backingOff("a", 1)}, false, manifest.PodRunning},
+		{F, nil, S{exited("a", 0), exited("b", 0)}, false, manifest.PodSucceeded},
+		{F, nil, S{exited("a", 0), backingOff("b", 1)}, false, manifest.PodRunning},
+		{N, nil, S{exited("a", 0), exited("b", 0)}, false, manifest.PodSucceeded},
+		{N, nil, S{exited("a", 0), exited("b", 2)}, false, manifest.PodFailed},
+		{N, nil, S{running("a"), exited("b", 2)}, false, manifest.PodRunning},
+		{A, nil, S{exited("a", 0), exited("b", 143)}, true, manifest.PodFailed},
+		{A, nil, S{exited("a", 0)}, true, manifest.PodSucceeded},
+		{A, nil, S{{Name: "x"}}, false, manifest.PodPending},
+	} {
+		if got := Phase(c.p, c.inits, c.apps, c.final); got != c.want {
+			t.Errorf("case %d: Phase = %s, want %s", i, got, c.want)
+		}
+	}
+	if NextPhase(manifest.PodSucceeded, manifest.PodRunning) != manifest.PodSucceeded ||
+		NextPhase(manifest.PodFailed, manifest.PodPending) != manifest.PodFailed ||
+		NextPhase(manifest.PodPending, manifest.PodRunning) != manifest.PodRunning {
+		t.Error("NextPhase left a terminal phase")
+	}
+}
+
+func TestConditionsTransitionTimes(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	notReady := running("a")
+	in := ConditionInput{SandboxReady: true, Phase: manifest.PodRunning, Apps: []manifest.ContainerStatus{notReady}}
+	c1 := Conditions(nil, in, t0)
+	if len(c1) != 5 {
+		t.Fatalf("conditions: %+v", c1)
+	}
+	ready := func(cs []manifest.PodCondition) manifest.PodCondition {
+		for _, c := range cs {
+			if c.Type == manifest.PodReady {
+				return c
+			}
+		}
+		t.Fatal("no Ready")
+		return manifest.PodCondition{}
+	}
+	r := ready(c1)
+	if r.Status != manifest.ConditionFalse || r.Reason != "ContainersNotReady" || r.Message != "containers with unready status: [a]" {
+		t.Errorf("Ready = %+v", r)
+	}
+	// Same status later: the transition time stays.
+	c2 := Conditions(c1, in, t0.Add(time.Minute))
+	if !ready(c2).LastTransitionTime.Equal(t0) {
+		t.Errorf("unchanged Ready moved its transition time: %v", ready(c2).LastTransitionTime)
+	}
+	// Flip: the time moves, reason and message go.
+	in.Apps[0].Ready = true
+	c3 := Conditions(c2, in, t0.Add(2*time.Minute))
+	if r := ready(c3); r.Status != manifest.ConditionTrue || !r.LastTransitionTime.Equal(t0.Add(2*time.Minute)) || r.Reason != "" {
+		t.Errorf("flipped Ready = %+v", r)
+	}
+	// PodScheduled did not change.
+	if !c3[0].LastTransitionTime.Equal(t0) {
+		t.Errorf("PodScheduled moved: %+v", c3[0])
+	}
+	// Init incomplete.
+	in = ConditionInput{SandboxReady: true, Phase: manifest.PodPending, Inits: []manifest.ContainerStatus{running("i")}}
+	for _, c := range Conditions(nil, in, t0) {
+		if c.Type == manifest.PodInitialized && (c.Status != manifest.ConditionFalse || c.Message != "containers with incomplete status: [i]") {
+			t.Errorf("Initialized = %+v", c)
+		}
+	}
+}
+
+func TestDisplayStatus(t *testing.T) {
+	s := &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{backingOff("a", 1)}}
+	if got := DisplayStatus(s, false); got != "CrashLoopBackOff" {
+		t.Errorf("got %q", got)
+	}
+	s = &manifest.PodStatus{Phase: manifest.PodPending, InitContainerStatuses: []manifest.ContainerStatus{exited("i", 0), running("j")},
+		ContainerStatuses: []manifest.ContainerStatus{waiting("a", manifest.ReasonPodInitializing)}}
+	if got := DisplayStatus(s, false); got != "Init:1/2" {
+		t.Errorf("got %q", got)
+	}
+	r := running("a")
+	r.Ready = true
+	s = &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{r}}
+	if got := DisplayStatus(s, false); got != "Running" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestCRILogRoundTripAndRotation(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c", "0.log")
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	w, err := OpenLog(p, 200, 3, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", maxLogLine+10)
+	if err := w.Copy("stdout", strings.NewReader("hello\nworld\n"+long+"\nno newline")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Copy("stderr", strings.NewReader("oops\n")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	files := LogFiles(p)
+	if len(files) != 3 { // current + 2 rotated: MaxFiles bounds the count
+		t.Fatalf("files = %v", files)
+	}
+	first, _ := os.ReadFile(files[len(files)-1])
+	if !bytes.HasSuffix(first, []byte("2026-01-02T03:04:05.123456789Z stderr F oops\n")) || len(first) > 200 {
+		t.Errorf("current file = %q", first)
+	}
+	// A bigger limit keeps everything; messages come back joined.
+	p2 := filepath.Join(dir, "d", "0.log")
+	w2, _ := OpenLog(p2, 10<<20, 5, nil)
+	w2.Copy("stdout", strings.NewReader("hello\n"+long+"\nlast"))
+	w2.Close()
+	f, _ := os.Open(p2)
+	defer f.Close()
+	var out bytes.Buffer
+	if err := WriteMessages(&out, f); err != nil {
+		t.Fatal(err)
+	}
+	if want := "hello\n" + long + "\nlast\n"; out.String() != want {
+		t.Errorf("messages differ: %d bytes, want %d", out.Len(), len(want))
+	}
+	raw, _ := os.ReadFile(p2)
+	if !bytes.Contains(raw, []byte(" stdout P ")) {
+		t.Error("no partial record for a long line")
+	}
+	if _, err := ParseLogLine([]byte("garbage")); err == nil {
+		t.Error("garbage parsed")
+	}
+}

@@ -1,0 +1,278 @@
+package supervisor
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// Phase is kubelet's getPhase (pkg/kubelet/kubelet_pods.go) for a pod
+// without sidecars: init containers first (a failed one with Never fails
+// the pod, an unfinished one keeps it Pending), then the app containers'
+// states. final says no container will be started again (the pod is
+// being stopped), which turns "restarting" into a verdict.
+func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, final bool) manifest.PodPhase {
+	pendingInit, failedInit := false, false
+	for _, s := range inits {
+		switch {
+		case s.State.Terminated != nil && s.State.Terminated.ExitCode == 0:
+		case s.State.Terminated != nil:
+			if policy == manifest.RestartPolicyNever || final {
+				failedInit = true
+			} else {
+				pendingInit = true
+			}
+		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil &&
+			s.LastTerminationState.Terminated.ExitCode != 0 && final:
+			failedInit = true
+		default:
+			pendingInit = true
+		}
+	}
+	if failedInit {
+		return manifest.PodFailed
+	}
+	if pendingInit {
+		return manifest.PodPending
+	}
+	var running, waiting, stopped, succeeded, unknown int
+	for _, s := range apps {
+		switch {
+		case s.State.Running != nil:
+			running++
+		case s.State.Terminated != nil:
+			stopped++
+			if s.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+			// Restarting (e.g. in CrashLoopBackOff): counted stopped, as
+			// kubelet does, with its last exit.
+			stopped++
+			if s.LastTerminationState.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case s.State.Waiting != nil:
+			waiting++
+		default:
+			unknown++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return manifest.PodPending
+	case running > 0 && unknown == 0:
+		return manifest.PodRunning
+	case running == 0 && stopped > 0 && unknown == 0:
+		if !final && policy != manifest.RestartPolicyNever && (policy != manifest.RestartPolicyOnFailure || stopped != succeeded) {
+			// Always, or OnFailure with a failure: restarting.
+			return manifest.PodRunning
+		}
+		if stopped == succeeded {
+			return manifest.PodSucceeded
+		}
+		return manifest.PodFailed
+	}
+	return manifest.PodPending
+}
+
+// Terminal says phase never changes again.
+func Terminal(p manifest.PodPhase) bool {
+	return p == manifest.PodSucceeded || p == manifest.PodFailed
+}
+
+// NextPhase keeps a terminal phase terminal (kubelet never moves a pod
+// back from Succeeded or Failed).
+func NextPhase(old, computed manifest.PodPhase) manifest.PodPhase {
+	if Terminal(old) {
+		return old
+	}
+	return computed
+}
+
+// ConditionInput is what the pod conditions are computed from.
+type ConditionInput struct {
+	SandboxReady bool
+	Phase        manifest.PodPhase
+	Inits, Apps  []manifest.ContainerStatus
+}
+
+// Conditions returns the pod's five conditions, keeping each one's
+// lastTransitionTime from old unless its status changed (kubelet's
+// status manager does the same), and setting now for changed ones.
+func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) []manifest.PodCondition {
+	completed := in.Phase == manifest.PodSucceeded
+	var conds []manifest.PodCondition
+	add := func(t manifest.PodConditionType, ok bool, reason, msg string) {
+		st := manifest.ConditionFalse
+		if ok {
+			st = manifest.ConditionTrue
+			reason, msg = "", ""
+		}
+		conds = append(conds, manifest.PodCondition{Type: t, Status: st, Reason: reason, Message: msg})
+	}
+	add(manifest.PodScheduled, true, "", "")
+	add(manifest.PodReadyToStartContainers, in.SandboxReady, "", "")
+
+	var incomplete []string
+	for _, s := range in.Inits {
+		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
+			incomplete = append(incomplete, s.Name)
+		}
+	}
+	if completed {
+		add(manifest.PodInitialized, true, "PodCompleted", "")
+	} else {
+		add(manifest.PodInitialized, len(incomplete) == 0, "ContainersNotInitialized",
+			fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " ")))
+	}
+
+	var unready []string
+	for _, s := range in.Apps {
+		if !s.Ready {
+			unready = append(unready, s.Name)
+		}
+	}
+	ready := len(unready) == 0 && len(incomplete) == 0 && in.Phase == manifest.PodRunning
+	reason, msg := "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
+	if completed {
+		reason, msg = "PodCompleted", ""
+	} else if len(incomplete) > 0 {
+		reason, msg = "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))
+	}
+	add(manifest.ContainersReady, ready, reason, msg)
+	add(manifest.PodReady, ready, reason, msg)
+
+	for i := range conds {
+		c := &conds[i]
+		c.LastTransitionTime = manifest.NewTime(now)
+		for _, o := range old {
+			if o.Type == c.Type && o.Status == c.Status && o.LastTransitionTime != nil {
+				c.LastTransitionTime = o.LastTransitionTime
+			}
+		}
+	}
+	return conds
+}
+
+// Condition returns the condition t of s, or nil.
+func Condition(s *manifest.PodStatus, t manifest.PodConditionType) *manifest.PodCondition {
+	for i := range s.Conditions {
+		if s.Conditions[i].Type == t {
+			return &s.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// ExitReason is the terminated reason kubelet reports.
+func ExitReason(exitCode int, oomKilled bool) string {
+	switch {
+	case oomKilled:
+		return manifest.ReasonOOMKilled
+	case exitCode == 0:
+		return manifest.ReasonCompleted
+	default:
+		return manifest.ReasonError
+	}
+}
+
+// BackOffMessage is kubelet's CrashLoopBackOff waiting message.
+func BackOffMessage(delay time.Duration, ctr string, p *manifest.Pod) string {
+	return fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
+		delay, ctr, p.Metadata.Name, p.Metadata.Namespace, p.Metadata.UID)
+}
+
+// ReadyCount returns ready and total app containers (pod ls's READY).
+func ReadyCount(s *manifest.PodStatus) (ready, total int) {
+	for _, c := range s.ContainerStatuses {
+		if c.Ready {
+			ready++
+		}
+	}
+	return ready, len(s.ContainerStatuses)
+}
+
+// Restarts returns the total restart count and the time of the last
+// restart (zero when none), as kubectl's RESTARTS column.
+func Restarts(s *manifest.PodStatus) (int, time.Time) {
+	n, last := 0, time.Time{}
+	for _, c := range append(append([]manifest.ContainerStatus{}, s.InitContainerStatuses...), s.ContainerStatuses...) {
+		n += int(c.RestartCount)
+		if t := c.LastTerminationState.Terminated; t != nil && t.FinishedAt != nil && t.FinishedAt.After(last) {
+			last = t.FinishedAt.Time
+		}
+	}
+	return n, last
+}
+
+// DisplayStatus is kubectl's STATUS column (printers.go printPod): the
+// phase, or the reason of the most telling container state.
+func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
+	reason := string(s.Phase)
+	if s.Reason != "" {
+		reason = s.Reason
+	}
+	initializing := false
+	for i, c := range s.InitContainerStatuses {
+		switch {
+		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
+			continue
+		case c.State.Terminated != nil:
+			if c.State.Terminated.Reason != "" {
+				reason = "Init:" + c.State.Terminated.Reason
+			} else if c.State.Terminated.Signal != 0 {
+				reason = fmt.Sprintf("Init:Signal:%d", c.State.Terminated.Signal)
+			} else {
+				reason = fmt.Sprintf("Init:ExitCode:%d", c.State.Terminated.ExitCode)
+			}
+		case c.State.Waiting != nil && c.State.Waiting.Reason != "" && c.State.Waiting.Reason != manifest.ReasonPodInitializing:
+			reason = "Init:" + c.State.Waiting.Reason
+		default:
+			reason = fmt.Sprintf("Init:%d/%d", i, len(s.InitContainerStatuses))
+		}
+		initializing = true
+		break
+	}
+	if !initializing {
+		hasRunning := false
+		for i := len(s.ContainerStatuses) - 1; i >= 0; i-- {
+			c := s.ContainerStatuses[i]
+			switch {
+			case c.State.Waiting != nil && c.State.Waiting.Reason != "":
+				reason = c.State.Waiting.Reason
+			case c.State.Terminated != nil && c.State.Terminated.Reason != "":
+				reason = c.State.Terminated.Reason
+			case c.State.Terminated != nil && c.State.Terminated.Signal != 0:
+				reason = fmt.Sprintf("Signal:%d", c.State.Terminated.Signal)
+			case c.State.Terminated != nil:
+				reason = fmt.Sprintf("ExitCode:%d", c.State.Terminated.ExitCode)
+			case c.State.Running != nil && c.Ready:
+				hasRunning = true
+			}
+		}
+		if reason == "Completed" && hasRunning {
+			reason = "NotReady"
+			if r, t := ReadyCount(s); r == t {
+				reason = string(manifest.PodRunning)
+			}
+		}
+	}
+	if stopping && !Terminal(s.Phase) {
+		reason = "Terminating"
+	}
+	return reason
+}
+
+// sortedNames returns m's keys sorted.
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
