@@ -16,7 +16,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm demo lint install clean bench-image
+.PHONY: all build checker deps test test-host test-vm demo lint install clean bench-image bench
 
 all: build checker
 
@@ -70,3 +70,10 @@ clean:
 # of the same OCI layout (scripts/bench-image.sh; root; installs umoci).
 bench-image: build
 	scripts/bench-image.sh $(PODRUN)
+
+# podrun, runc and crun side by side: run, create/start/delete, exec, peak
+# RSS, CPU, 50 sequential and 20 concurrent starts, delete -f (root;
+# scripts/bench.sh installs runc, crun, hyperfine; BENCHMARKS.md). Extra
+# rtbench flags: make bench BENCH_FLAGS='-rounds 50'.
+bench:
+	scripts/bench.sh $(BENCH_FLAGS)

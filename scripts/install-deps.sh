@@ -4,7 +4,7 @@
 # something is missing. Run as root (or with passwordless sudo).
 #
 #   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make
-#   scripts/install-deps.sh bench    # also runc crun hyperfine, for benchmarks
+#   scripts/install-deps.sh bench    # also runc crun hyperfine time strace, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
 set -euo pipefail
@@ -29,13 +29,14 @@ have() {
 	busybox-static) installed busybox-static ;;
 	containerd) command -v containerd >/dev/null && command -v ctr >/dev/null ;;
 	libc6-dev) installed libc6-dev ;;
+	time) [ -x /usr/bin/time ] ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
 
 pkgs=(busybox-static containerd jq gcc libc6-dev make)
 if $bench; then
-	pkgs+=(runc crun hyperfine)
+	pkgs+=(runc crun hyperfine time strace)
 fi
 
 missing=()

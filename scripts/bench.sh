@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# bench.sh: podrun, runc and crun side by side (bench/rtbench), as root.
+#
+#   scripts/bench.sh [rtbench flags...]     # e.g. -rounds 50, -only run,exec
+#
+# Installs runc, crun, hyperfine and GNU time when missing
+# (install-deps.sh bench), builds bin/podrun and bin/rtbench, makes the
+# busybox bundle, then runs every runtime in one private mount namespace.
+# crun 1.8.1 refuses a hybrid cgroup layout ("cgroups in hybrid mode not
+# supported"), so in that namespace /sys/fs/cgroup/unified is unmounted
+# (lazily, nothing changes outside it) and all three runtimes see the same
+# v1 layout. The table goes to stdout and to $BENCH_OUT
+# (default bench/results/latest.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+[ "$(id -u)" = 0 ] || { echo "$0: run as root" >&2; exit 1; }
+
+scripts/install-deps.sh bench
+make -s build
+CGO_ENABLED=0 go build -trimpath -o bin/rtbench ./bench/rtbench
+
+work=$(mktemp -d /run/podrun-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+testdata/mkbundle.sh "$work/bundle" -- /bin/true >/dev/null
+
+out=${BENCH_OUT:-bench/results/latest.md}
+mkdir -p "$(dirname "$out")"
+note="same config for all: busybox bundle of testdata/mkbundle.sh (runc's default spec), ociVersion 1.0.2"
+if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+	note="$note; private mount namespace with /sys/fs/cgroup/unified unmounted (crun refuses hybrid)"
+	unshare -m -- sh -c 'umount -l /sys/fs/cgroup/unified && exec "$@"' sh \
+		bin/rtbench -bundle "$work/bundle" -out "$out" -note "$note" "$@"
+	exit
+fi
+bin/rtbench -bundle "$work/bundle" -out "$out" -note "$note" "$@"
