@@ -18,13 +18,9 @@ type Pod struct {
 	Spec       PodSpec    `json:"spec"`
 	Status     PodStatus  `json:"status,omitempty"`
 
-	// ignored lists cluster-only fields present in the manifest, set by Parse.
+	// ignored lists what Parse dropped (a status given in the manifest).
 	ignored []string
 }
-
-// Ignored lists the field paths of cluster-only fields present in the parsed
-// manifest (e.g. "spec.nodeSelector"), which podrun accepts and does not act on.
-func (p *Pod) Ignored() []string { return append([]string(nil), p.ignored...) }
 
 // ObjectMeta is the subset of metav1.ObjectMeta podrun honours; cluster-only
 // metadata (ownerReferences, finalizers, ...) is kept raw and reported ignored.
@@ -37,19 +33,20 @@ type ObjectMeta struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	CreationTimestamp *Time             `json:"creationTimestamp,omitempty"`
 
-	ResourceVersion            json.RawMessage `json:"resourceVersion,omitempty"`
-	Generation                 json.RawMessage `json:"generation,omitempty"`
-	SelfLink                   json.RawMessage `json:"selfLink,omitempty"`
-	OwnerReferences            json.RawMessage `json:"ownerReferences,omitempty"`
-	Finalizers                 json.RawMessage `json:"finalizers,omitempty"`
-	ManagedFields              json.RawMessage `json:"managedFields,omitempty"`
-	DeletionTimestamp          json.RawMessage `json:"deletionTimestamp,omitempty"`
-	DeletionGracePeriodSeconds json.RawMessage `json:"deletionGracePeriodSeconds,omitempty"`
+	ResourceVersion            json.RawMessage `json:"resourceVersion,omitempty" podrun:"ignored"`
+	Generation                 json.RawMessage `json:"generation,omitempty" podrun:"ignored"`
+	SelfLink                   json.RawMessage `json:"selfLink,omitempty" podrun:"ignored"`
+	OwnerReferences            json.RawMessage `json:"ownerReferences,omitempty" podrun:"ignored"`
+	Finalizers                 json.RawMessage `json:"finalizers,omitempty" podrun:"ignored"`
+	ManagedFields              json.RawMessage `json:"managedFields,omitempty" podrun:"ignored"`
+	DeletionTimestamp          json.RawMessage `json:"deletionTimestamp,omitempty" podrun:"ignored"`
+	DeletionGracePeriodSeconds json.RawMessage `json:"deletionGracePeriodSeconds,omitempty" podrun:"ignored"`
 }
 
 // PodSpec is v1.PodSpec. Fields of type json.RawMessage are cluster-only
-// (accepted and listed by Pod.Ignored) or unsupported-but-behaviour-changing
-// (rejected by Validate); they are kept so the error can name them.
+// (tag podrun:"ignored": accepted and listed by Pod.Ignored) or unsupported
+// but behaviour-changing (tag podrun:"unsupported": rejected by Validate);
+// they are kept so the report or the error can name them.
 type PodSpec struct {
 	InitContainers                []Container         `json:"initContainers,omitempty"`
 	Containers                    []Container         `json:"containers"`
@@ -68,35 +65,35 @@ type PodSpec struct {
 	NodeName string `json:"nodeName,omitempty"`
 
 	// Cluster-only: accepted, reported by Pod.Ignored.
-	NodeSelector                 json.RawMessage `json:"nodeSelector,omitempty"`
-	Affinity                     json.RawMessage `json:"affinity,omitempty"`
-	Tolerations                  json.RawMessage `json:"tolerations,omitempty"`
-	ServiceAccountName           json.RawMessage `json:"serviceAccountName,omitempty"`
-	DeprecatedServiceAccount     json.RawMessage `json:"serviceAccount,omitempty"`
-	AutomountServiceAccountToken json.RawMessage `json:"automountServiceAccountToken,omitempty"`
-	SchedulerName                json.RawMessage `json:"schedulerName,omitempty"`
-	PriorityClassName            json.RawMessage `json:"priorityClassName,omitempty"`
-	Priority                     json.RawMessage `json:"priority,omitempty"`
-	PreemptionPolicy             json.RawMessage `json:"preemptionPolicy,omitempty"`
-	TopologySpreadConstraints    json.RawMessage `json:"topologySpreadConstraints,omitempty"`
-	ImagePullSecrets             json.RawMessage `json:"imagePullSecrets,omitempty"`
-	EnableServiceLinks           json.RawMessage `json:"enableServiceLinks,omitempty"`
-	ReadinessGates               json.RawMessage `json:"readinessGates,omitempty"`
-	RuntimeClassName             json.RawMessage `json:"runtimeClassName,omitempty"`
-	ActiveDeadlineSeconds        json.RawMessage `json:"activeDeadlineSeconds,omitempty"`
-	DNSPolicy                    json.RawMessage `json:"dnsPolicy,omitempty"`
-	Overhead                     json.RawMessage `json:"overhead,omitempty"`
-	SchedulingGates              json.RawMessage `json:"schedulingGates,omitempty"`
+	NodeSelector                 json.RawMessage `json:"nodeSelector,omitempty" podrun:"ignored"`
+	Affinity                     json.RawMessage `json:"affinity,omitempty" podrun:"ignored"`
+	Tolerations                  json.RawMessage `json:"tolerations,omitempty" podrun:"ignored"`
+	ServiceAccountName           json.RawMessage `json:"serviceAccountName,omitempty" podrun:"ignored"`
+	DeprecatedServiceAccount     json.RawMessage `json:"serviceAccount,omitempty" podrun:"ignored"`
+	AutomountServiceAccountToken json.RawMessage `json:"automountServiceAccountToken,omitempty" podrun:"ignored"`
+	SchedulerName                json.RawMessage `json:"schedulerName,omitempty" podrun:"ignored"`
+	PriorityClassName            json.RawMessage `json:"priorityClassName,omitempty" podrun:"ignored"`
+	Priority                     json.RawMessage `json:"priority,omitempty" podrun:"ignored"`
+	PreemptionPolicy             json.RawMessage `json:"preemptionPolicy,omitempty" podrun:"ignored"`
+	TopologySpreadConstraints    json.RawMessage `json:"topologySpreadConstraints,omitempty" podrun:"ignored"`
+	ImagePullSecrets             json.RawMessage `json:"imagePullSecrets,omitempty" podrun:"ignored"`
+	EnableServiceLinks           json.RawMessage `json:"enableServiceLinks,omitempty" podrun:"ignored"`
+	ReadinessGates               json.RawMessage `json:"readinessGates,omitempty" podrun:"ignored"`
+	RuntimeClassName             json.RawMessage `json:"runtimeClassName,omitempty" podrun:"ignored"`
+	ActiveDeadlineSeconds        json.RawMessage `json:"activeDeadlineSeconds,omitempty" podrun:"ignored"`
+	DNSPolicy                    json.RawMessage `json:"dnsPolicy,omitempty" podrun:"ignored"`
+	Overhead                     json.RawMessage `json:"overhead,omitempty" podrun:"ignored"`
+	SchedulingGates              json.RawMessage `json:"schedulingGates,omitempty" podrun:"ignored"`
 
 	// Unsupported and behaviour-changing: Validate rejects them when set.
-	EphemeralContainers json.RawMessage `json:"ephemeralContainers,omitempty"`
+	EphemeralContainers json.RawMessage `json:"ephemeralContainers,omitempty" podrun:"unsupported"`
 	HostUsers           *bool           `json:"hostUsers,omitempty"`
-	HostAliases         json.RawMessage `json:"hostAliases,omitempty"`
-	DNSConfig           json.RawMessage `json:"dnsConfig,omitempty"`
-	SetHostnameAsFQDN   json.RawMessage `json:"setHostnameAsFQDN,omitempty"`
-	OS                  json.RawMessage `json:"os,omitempty"`
-	ResourceClaims      json.RawMessage `json:"resourceClaims,omitempty"`
-	Resources           json.RawMessage `json:"resources,omitempty"`
+	HostAliases         json.RawMessage `json:"hostAliases,omitempty" podrun:"unsupported"`
+	DNSConfig           json.RawMessage `json:"dnsConfig,omitempty" podrun:"unsupported"`
+	SetHostnameAsFQDN   json.RawMessage `json:"setHostnameAsFQDN,omitempty" podrun:"unsupported"`
+	OS                  json.RawMessage `json:"os,omitempty" podrun:"unsupported"`
+	ResourceClaims      json.RawMessage `json:"resourceClaims,omitempty" podrun:"unsupported"`
+	Resources           json.RawMessage `json:"resources,omitempty" podrun:"unsupported"`
 }
 
 // RestartPolicy is Always, OnFailure or Never.
@@ -118,15 +115,15 @@ type PodSecurityContext struct {
 	Sysctls            []Sysctl `json:"sysctls,omitempty"`
 
 	// Accepted and ignored: ownership changes of volumes are cluster policy.
-	FSGroup             json.RawMessage `json:"fsGroup,omitempty"`
-	FSGroupChangePolicy json.RawMessage `json:"fsGroupChangePolicy,omitempty"`
+	FSGroup             json.RawMessage `json:"fsGroup,omitempty" podrun:"ignored"`
+	FSGroupChangePolicy json.RawMessage `json:"fsGroupChangePolicy,omitempty" podrun:"ignored"`
 	// Unsupported and behaviour-changing: rejected by Validate.
-	SELinuxOptions           json.RawMessage `json:"seLinuxOptions,omitempty"`
-	SeccompProfile           json.RawMessage `json:"seccompProfile,omitempty"`
-	AppArmorProfile          json.RawMessage `json:"appArmorProfile,omitempty"`
-	WindowsOptions           json.RawMessage `json:"windowsOptions,omitempty"`
-	SupplementalGroupsPolicy json.RawMessage `json:"supplementalGroupsPolicy,omitempty"`
-	SELinuxChangePolicy      json.RawMessage `json:"seLinuxChangePolicy,omitempty"`
+	SELinuxOptions           json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
+	SeccompProfile           json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
+	AppArmorProfile          json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
+	WindowsOptions           json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`
+	SupplementalGroupsPolicy json.RawMessage `json:"supplementalGroupsPolicy,omitempty" podrun:"unsupported"`
+	SELinuxChangePolicy      json.RawMessage `json:"seLinuxChangePolicy,omitempty" podrun:"unsupported"`
 }
 
 // Sysctl is one namespaced kernel parameter.
@@ -142,17 +139,17 @@ type Volume struct {
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
 	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
 
-	ConfigMap             json.RawMessage `json:"configMap,omitempty"`
-	Secret                json.RawMessage `json:"secret,omitempty"`
-	PersistentVolumeClaim json.RawMessage `json:"persistentVolumeClaim,omitempty"`
-	Projected             json.RawMessage `json:"projected,omitempty"`
-	DownwardAPI           json.RawMessage `json:"downwardAPI,omitempty"`
-	Ephemeral             json.RawMessage `json:"ephemeral,omitempty"`
-	CSI                   json.RawMessage `json:"csi,omitempty"`
-	NFS                   json.RawMessage `json:"nfs,omitempty"`
-	Image                 json.RawMessage `json:"image,omitempty"`
-	ISCSI                 json.RawMessage `json:"iscsi,omitempty"`
-	GitRepo               json.RawMessage `json:"gitRepo,omitempty"`
+	ConfigMap             json.RawMessage `json:"configMap,omitempty" podrun:"unsupported"`
+	Secret                json.RawMessage `json:"secret,omitempty" podrun:"unsupported"`
+	PersistentVolumeClaim json.RawMessage `json:"persistentVolumeClaim,omitempty" podrun:"unsupported"`
+	Projected             json.RawMessage `json:"projected,omitempty" podrun:"unsupported"`
+	DownwardAPI           json.RawMessage `json:"downwardAPI,omitempty" podrun:"unsupported"`
+	Ephemeral             json.RawMessage `json:"ephemeral,omitempty" podrun:"unsupported"`
+	CSI                   json.RawMessage `json:"csi,omitempty" podrun:"unsupported"`
+	NFS                   json.RawMessage `json:"nfs,omitempty" podrun:"unsupported"`
+	Image                 json.RawMessage `json:"image,omitempty" podrun:"unsupported"`
+	ISCSI                 json.RawMessage `json:"iscsi,omitempty" podrun:"unsupported"`
+	GitRepo               json.RawMessage `json:"gitRepo,omitempty" podrun:"unsupported"`
 }
 
 // StorageMedium of an emptyDir: "" (node disk) or "Memory" (tmpfs).
@@ -166,7 +163,7 @@ const (
 // EmptyDirVolumeSource is v1.EmptyDirVolumeSource; SizeLimit is a quantity.
 type EmptyDirVolumeSource struct {
 	Medium    StorageMedium `json:"medium,omitempty"`
-	SizeLimit string        `json:"sizeLimit,omitempty"`
+	SizeLimit string        `json:"sizeLimit,omitempty" podrun:"quantity"`
 }
 
 // HostPathType is the check made on a hostPath before mounting.
@@ -220,13 +217,13 @@ type Container struct {
 	Lifecycle       *Lifecycle           `json:"lifecycle,omitempty"`
 
 	// Accepted and ignored (they only change what a cluster records).
-	TerminationMessagePath   json.RawMessage `json:"terminationMessagePath,omitempty"`
-	TerminationMessagePolicy json.RawMessage `json:"terminationMessagePolicy,omitempty"`
+	TerminationMessagePath   json.RawMessage `json:"terminationMessagePath,omitempty" podrun:"ignored"`
+	TerminationMessagePolicy json.RawMessage `json:"terminationMessagePolicy,omitempty" podrun:"ignored"`
 	// Unsupported and behaviour-changing: rejected by Validate when set.
-	EnvFrom       json.RawMessage `json:"envFrom,omitempty"`
-	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty"`
-	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty"`
-	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty"`
+	EnvFrom       json.RawMessage `json:"envFrom,omitempty" podrun:"unsupported"`
+	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty" podrun:"unsupported"`
+	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty" podrun:"unsupported"`
+	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty" podrun:"unsupported"`
 }
 
 // EnvVar is v1.EnvVar.
@@ -240,9 +237,9 @@ type EnvVar struct {
 type EnvVarSource struct {
 	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
 
-	ResourceFieldRef json.RawMessage `json:"resourceFieldRef,omitempty"`
-	ConfigMapKeyRef  json.RawMessage `json:"configMapKeyRef,omitempty"`
-	SecretKeyRef     json.RawMessage `json:"secretKeyRef,omitempty"`
+	ResourceFieldRef json.RawMessage `json:"resourceFieldRef,omitempty" podrun:"unsupported"`
+	ConfigMapKeyRef  json.RawMessage `json:"configMapKeyRef,omitempty" podrun:"unsupported"`
+	SecretKeyRef     json.RawMessage `json:"secretKeyRef,omitempty" podrun:"unsupported"`
 }
 
 // ObjectFieldSelector is v1.ObjectFieldSelector.
@@ -272,10 +269,10 @@ type ContainerPort struct {
 // ResourceRequirements keeps quantities as the strings the user wrote; use
 // ParseCPU / ParseBytes (or the Container helpers) to get numbers.
 type ResourceRequirements struct {
-	Limits   map[string]string `json:"limits,omitempty"`
-	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]string `json:"limits,omitempty" podrun:"quantity"`
+	Requests map[string]string `json:"requests,omitempty" podrun:"quantity"`
 
-	Claims json.RawMessage `json:"claims,omitempty"`
+	Claims json.RawMessage `json:"claims,omitempty" podrun:"unsupported"`
 }
 
 // VolumeMount is v1.VolumeMount.
@@ -286,9 +283,9 @@ type VolumeMount struct {
 	SubPath   string `json:"subPath,omitempty"`
 
 	// Unsupported and behaviour-changing: rejected by Validate when set.
-	MountPropagation  json.RawMessage `json:"mountPropagation,omitempty"`
-	SubPathExpr       json.RawMessage `json:"subPathExpr,omitempty"`
-	RecursiveReadOnly json.RawMessage `json:"recursiveReadOnly,omitempty"`
+	MountPropagation  json.RawMessage `json:"mountPropagation,omitempty" podrun:"unsupported"`
+	SubPathExpr       json.RawMessage `json:"subPathExpr,omitempty" podrun:"unsupported"`
+	RecursiveReadOnly json.RawMessage `json:"recursiveReadOnly,omitempty" podrun:"unsupported"`
 }
 
 // SecurityContext is v1.SecurityContext (container level).
@@ -302,11 +299,11 @@ type SecurityContext struct {
 	AllowPrivilegeEscalation *bool         `json:"allowPrivilegeEscalation,omitempty"`
 
 	// Unsupported and behaviour-changing: rejected by Validate when set.
-	SELinuxOptions  json.RawMessage `json:"seLinuxOptions,omitempty"`
-	SeccompProfile  json.RawMessage `json:"seccompProfile,omitempty"`
-	AppArmorProfile json.RawMessage `json:"appArmorProfile,omitempty"`
-	ProcMount       json.RawMessage `json:"procMount,omitempty"`
-	WindowsOptions  json.RawMessage `json:"windowsOptions,omitempty"`
+	SELinuxOptions  json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
+	SeccompProfile  json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
+	AppArmorProfile json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
+	ProcMount       json.RawMessage `json:"procMount,omitempty" podrun:"unsupported"`
+	WindowsOptions  json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`
 }
 
 // Capabilities are names without the CAP_ prefix, as in Kubernetes
@@ -380,7 +377,7 @@ type Lifecycle struct {
 	PostStart *LifecycleHandler `json:"postStart,omitempty"`
 	PreStop   *LifecycleHandler `json:"preStop,omitempty"`
 
-	StopSignal json.RawMessage `json:"stopSignal,omitempty"`
+	StopSignal json.RawMessage `json:"stopSignal,omitempty" podrun:"unsupported"`
 }
 
 // LifecycleHandler is v1.LifecycleHandler: exactly one handler is set.
