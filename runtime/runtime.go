@@ -94,9 +94,21 @@ func (r *Runtime) IDs() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && validateID(e.Name()) == nil {
+		if e.IsDir() && validateID(e.Name()) == nil && !isPodsDir(r.Root, e.Name()) {
 			ids = append(ids, e.Name())
 		}
 	}
 	return ids, nil
+}
+
+// PodsDir is the directory under Root where package pod keeps its pod
+// sandboxes; it is not a container unless it holds a container's state.
+const PodsDir = "pods"
+
+func isPodsDir(root, name string) bool {
+	if name != PodsDir {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(root, name, stateFile))
+	return err != nil
 }

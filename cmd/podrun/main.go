@@ -21,6 +21,7 @@ import (
 	"github.com/podrun/podrun/internal/logs"
 	"github.com/podrun/podrun/namespaces"
 	_ "github.com/podrun/podrun/namespaces/nsenter" // joins a user namespace before the Go runtime starts
+	_ "github.com/podrun/podrun/pod/pause"          // a pod's infra process, before the Go runtime starts
 	"github.com/podrun/podrun/runtime"
 )
 

@@ -1,0 +1,163 @@
+package pod
+
+import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// cpuPeriod is the CFS period kubelet uses (100 ms).
+const cpuPeriod = 100000
+
+// limits are one container's resources in the units the cgroup takes.
+type limits struct {
+	cpuRequest, cpuLimit int64 // millicores, 0 = unset
+	memRequest, memLimit int64 // bytes, 0 = unset
+}
+
+func containerLimits(c *manifest.Container) (limits, error) {
+	var l limits
+	get := func(m map[string]string, key string, parse func(string) (int64, error), dst *int64) error {
+		v, ok := m[key]
+		if !ok {
+			return nil
+		}
+		n, err := parse(v)
+		if err != nil {
+			return fmt.Errorf("container %s: resources %s: %w", c.Name, key, err)
+		}
+		*dst = n
+		return nil
+	}
+	r := c.Resources
+	for _, e := range []error{
+		get(r.Requests, "cpu", manifest.ParseCPU, &l.cpuRequest),
+		get(r.Limits, "cpu", manifest.ParseCPU, &l.cpuLimit),
+		get(r.Requests, "memory", manifest.ParseBytes, &l.memRequest),
+		get(r.Limits, "memory", manifest.ParseBytes, &l.memLimit),
+	} {
+		if e != nil {
+			return l, e
+		}
+	}
+	// A limit without a request requests the limit (apiserver default).
+	if l.cpuRequest == 0 {
+		l.cpuRequest = l.cpuLimit
+	}
+	if l.memRequest == 0 {
+		l.memRequest = l.memLimit
+	}
+	return l, nil
+}
+
+// shares is kubelet's MilliCPUToShares: 1024 per core, at least 2.
+func shares(milli int64) uint64 {
+	s := milli * 1024 / 1000
+	if s < 2 {
+		s = 2
+	}
+	return uint64(s)
+}
+
+// resources turns limits into linux.resources.
+func (l limits) resources() *specs.LinuxResources {
+	r := &specs.LinuxResources{CPU: &specs.LinuxCPU{}}
+	sh := shares(l.cpuRequest)
+	r.CPU.Shares = &sh
+	if l.cpuLimit > 0 {
+		q, p := l.cpuLimit*cpuPeriod/1000, uint64(cpuPeriod)
+		if q < 1000 {
+			q = 1000 // the kernel's minimum quota (1 ms)
+		}
+		r.CPU.Quota, r.CPU.Period = &q, &p
+	}
+	if l.memLimit > 0 {
+		m := l.memLimit
+		r.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	return r
+}
+
+// podLimits are the pod cgroup's: kubelet's pod-level values, the sum of
+// the app containers' (a limit only when every container has one), and at
+// least the largest init container's, which runs alone.
+func podLimits(p *manifest.Pod) (limits, error) {
+	var sum limits
+	allCPU, allMem := true, true
+	for i := range p.Spec.Containers {
+		l, err := containerLimits(&p.Spec.Containers[i])
+		if err != nil {
+			return sum, err
+		}
+		sum.cpuRequest += l.cpuRequest
+		sum.memRequest += l.memRequest
+		sum.cpuLimit += l.cpuLimit
+		sum.memLimit += l.memLimit
+		allCPU = allCPU && l.cpuLimit > 0
+		allMem = allMem && l.memLimit > 0
+	}
+	for i := range p.Spec.InitContainers {
+		l, err := containerLimits(&p.Spec.InitContainers[i])
+		if err != nil {
+			return sum, err
+		}
+		sum.cpuRequest = max(sum.cpuRequest, l.cpuRequest)
+		sum.memRequest = max(sum.memRequest, l.memRequest)
+		if allCPU {
+			if l.cpuLimit == 0 {
+				allCPU = false
+			}
+			sum.cpuLimit = max(sum.cpuLimit, l.cpuLimit)
+		}
+		if allMem {
+			if l.memLimit == 0 {
+				allMem = false
+			}
+			sum.memLimit = max(sum.memLimit, l.memLimit)
+		}
+	}
+	if !allCPU {
+		sum.cpuLimit = 0
+	}
+	if !allMem {
+		sum.memLimit = 0
+	}
+	return sum, nil
+}
+
+// makePodCgroup creates the pod-level cgroup with the pod's limits; the
+// containers' cgroups nest in it.
+func (m *Manager) makePodCgroup(sb *Sandbox) error {
+	l, err := podLimits(sb.Pod)
+	if err != nil {
+		return err
+	}
+	cg, err := cgroups.New(sb.CgroupParent, sb.Name)
+	if err != nil {
+		return err
+	}
+	// Recorded before the directory exists, so Destroy finds it.
+	sb.CgroupPaths = cg.Paths()
+	if err := sb.Save(); err != nil {
+		return err
+	}
+	if err := cg.Create(); err != nil {
+		return err
+	}
+	return cg.Set(l.resources())
+}
+
+// destroyPodCgroup removes the pod cgroup and what is left below it.
+func destroyPodCgroup(sb *Sandbox) error {
+	if len(sb.CgroupPaths) == 0 {
+		return nil
+	}
+	cg, err := cgroups.Load(sb.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	return cg.Destroy()
+}

@@ -1,0 +1,352 @@
+package pod
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/runtime"
+)
+
+// defaultCaps is containerd's default capability set for CRI containers
+// (the one Kubernetes users get), to which add/drop apply.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// FindContainer returns the manifest container name (init or app) and
+// whether it is an init container.
+func FindContainer(p *manifest.Pod, name string) (*manifest.Container, bool, string, bool) {
+	for i := range p.Spec.InitContainers {
+		if p.Spec.InitContainers[i].Name == name {
+			return &p.Spec.InitContainers[i], true, fmt.Sprintf("spec.initContainers[%d]", i), true
+		}
+	}
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == name {
+			return &p.Spec.Containers[i], false, fmt.Sprintf("spec.containers[%d]", i), true
+		}
+	}
+	return nil, false, "", false
+}
+
+func (sb *Sandbox) bundleDir(id string) string {
+	return filepath.Join(sb.StateDir, "containers", id)
+}
+
+// CreateContainer creates (not starts) run number attempt of container
+// name: its bundle from the image and the manifest, then runtime.Create
+// with stdio (nil entries get /dev/null). The caller starts it with
+// runtime.Start(id) and, as the init's parent, reaps child.
+func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *namespaces.Child, retErr error) {
+	c, _, field, ok := FindContainer(sb.Pod, name)
+	if !ok {
+		return "", nil, fmt.Errorf("pod %s has no container %q", sb.Name, name)
+	}
+	if !m.InfraRunning(sb) {
+		return "", nil, fmt.Errorf("pod %s: %w", sb.Name, ErrNoInfra)
+	}
+	id = ContainerID(sb.Name, name, attempt)
+	spec, err := m.containerSpec(sb, c, field, attempt)
+	if err != nil {
+		return "", nil, err
+	}
+	dir := sb.bundleDir(id)
+	if err := writeBundle(dir, spec); err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	for i := range stdio {
+		if stdio[i] == nil {
+			f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return "", nil, err
+			}
+			defer f.Close()
+			stdio[i] = f
+		}
+	}
+	child, err = m.rt().Create(id, runtime.CreateOpts{Bundle: dir, Stdio: stdio})
+	if err != nil {
+		return "", nil, fmt.Errorf("%s (%s): %w", field, name, err)
+	}
+	return id, child, nil
+}
+
+// RemoveContainer deletes one container of the pod (killing it if it
+// still runs) and its bundle.
+func (m *Manager) RemoveContainer(sb *Sandbox, id string) error {
+	err := m.Runtime.Delete(id, true)
+	if errors.Is(err, runtime.ErrNotExist) {
+		err = nil
+	}
+	if rerr := os.RemoveAll(sb.bundleDir(id)); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// containerSpec builds the OCI spec of a manifest container following
+// kubelet's and containerd's CRI rules.
+func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string, attempt int) (*specs.Spec, error) {
+	imgID := sb.Images[c.Name]
+	img, err := m.Images.Lookup(imgID)
+	if err != nil {
+		return nil, fmt.Errorf("%s.image: %w", field, err)
+	}
+	cfg, err := m.Images.Config(img)
+	if err != nil {
+		return nil, fmt.Errorf("%s.image: %w", field, err)
+	}
+	var files image.ImageFiles
+	if files.Passwd, err = m.Images.ReadImageFile(img, "/etc/passwd"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if files.Group, err = m.Images.ReadImageFile(img, "/etc/group"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	base := runtime.DefaultSpec()
+	base.Process.Terminal = false
+	// Kubernetes containers get the image's command even when it has only
+	// args from the manifest: build from an image config with the
+	// manifest's overrides applied (command drops Cmd, args replaces Cmd).
+	rc := cfg.Config
+	icfg := *cfg
+	if len(c.Command) > 0 {
+		rc.Entrypoint, rc.Cmd = nil, nil
+	} else if len(c.Args) > 0 {
+		rc.Cmd = nil
+	}
+	icfg.Config = rc
+	if len(icfg.Config.Entrypoint)+len(icfg.Config.Cmd) == 0 && len(c.Command)+len(c.Args) > 0 {
+		icfg.Config.Cmd = []string{"placeholder"} // replaced below
+	}
+	s, err := image.SpecFromImage(base, &icfg, files)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	p := s.Process
+
+	node, _ := os.Hostname()
+	env, err := sb.Pod.Environment(c, p.Env, manifest.FieldValues{NodeName: node, PodIP: sb.IP})
+	if err != nil {
+		return nil, fmt.Errorf("%s.env: %w", field, err)
+	}
+	p.Env = env
+	if len(c.Command)+len(c.Args) > 0 {
+		var args []string
+		if len(c.Command) > 0 {
+			args = manifest.ExpandCommand(c.Command, env)
+		} else {
+			args = slices.Clone(rc.Entrypoint)
+		}
+		p.Args = append(args, manifest.ExpandCommand(c.Args, env)...)
+	}
+	if c.WorkingDir != "" {
+		if !path.IsAbs(c.WorkingDir) {
+			return nil, fmt.Errorf("%s.workingDir: %q is not absolute", field, c.WorkingDir)
+		}
+		p.Cwd = path.Clean(c.WorkingDir)
+	}
+	p.Rlimits = nil // inherit the supervisor's, as containerd's containers do
+	p.Terminal = false
+	// tty needs a console socket the supervisor does not hand us yet; the
+	// process gets the supervisor's stdio instead.
+
+	if err := applySecurity(sb, c, field, s, files); err != nil {
+		return nil, err
+	}
+
+	// Mounts: the image's and runtime defaults, the pod's hosts files,
+	// then the volumes (a volume at /etc/hosts replaces ours).
+	vms, err := volumeMounts(sb, c, field)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	for _, vm := range vms {
+		taken[path.Clean(vm.Destination)] = true
+	}
+	for _, f := range []struct{ dst, src string }{
+		{"/etc/hosts", sb.hostsPath()}, {"/etc/hostname", sb.hostnamePath()}, {"/etc/resolv.conf", sb.resolvPath()},
+	} {
+		if !taken[f.dst] {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: f.dst, Type: "bind", Source: f.src, Options: []string{"rbind", "rprivate"}})
+		}
+	}
+	s.Mounts = append(s.Mounts, vms...)
+
+	// Namespaces: the infra's net, ipc, uts (and pid when shared) by path.
+	nss := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
+	join := func(t specs.LinuxNamespaceType, path string) {
+		if path != "" {
+			nss = append(nss, specs.LinuxNamespace{Type: t, Path: path})
+		}
+	}
+	join(specs.NetworkNamespace, sb.NetNS)
+	join(specs.IPCNamespace, sb.IPCNS)
+	join(specs.UTSNamespace, sb.UTSNS)
+	switch {
+	case sb.PIDNS != "":
+		join(specs.PIDNamespace, sb.PIDNS)
+	case !sb.Pod.Spec.HostPID:
+		nss = append(nss, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	s.Linux.Namespaces = nss
+	s.Hostname = ""
+
+	l, err := containerLimits(c)
+	if err != nil {
+		return nil, err
+	}
+	res := l.resources()
+	res.Devices = s.Linux.Resources.Devices
+	s.Linux.Resources = res
+	id := ContainerID(sb.Name, c.Name, attempt)
+	s.Linux.CgroupsPath = sb.CgroupParent + "/" + id
+
+	for k, v := range podAnnotations(sb, c.Name, attempt) {
+		s.Annotations[k] = v
+	}
+	s.Annotations[image.AnnotationStore] = m.Images.Dir
+	s.Annotations[image.AnnotationImage] = img.ID
+	s.Annotations[image.AnnotationLayers] = strings.Join(img.Layers, ",")
+	s.Annotations[image.AnnotationName] = c.Image
+	return s, nil
+}
+
+// applySecurity applies the pod's and the container's securityContext:
+// user and groups, runAsNonRoot, capabilities, privileged, read-only root,
+// no_new_privs.
+func applySecurity(sb *Sandbox, c *manifest.Container, field string, s *specs.Spec, files image.ImageFiles) error {
+	p := s.Process
+	psc := sb.Pod.Spec.SecurityContext
+	if psc == nil {
+		psc = &manifest.PodSecurityContext{}
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &manifest.SecurityContext{}
+	}
+	runAsUser, runAsGroup, nonRoot := psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot
+	if sc.RunAsUser != nil {
+		runAsUser = sc.RunAsUser
+	}
+	if sc.RunAsGroup != nil {
+		runAsGroup = sc.RunAsGroup
+	}
+	if sc.RunAsNonRoot != nil {
+		nonRoot = sc.RunAsNonRoot
+	}
+	if runAsUser != nil {
+		// The uid's primary and supplementary groups from the image, as
+		// containerd's WithUserID.
+		u, err := image.ResolveUser(strconv.FormatInt(*runAsUser, 10), files.Passwd, files.Group)
+		if err != nil {
+			return fmt.Errorf("%s.securityContext.runAsUser: %w", field, err)
+		}
+		p.User = u
+	}
+	if runAsGroup != nil {
+		p.User.GID = uint32(*runAsGroup)
+	}
+	for _, g := range psc.SupplementalGroups {
+		if !slices.Contains(p.User.AdditionalGids, uint32(g)) {
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
+	}
+	if nonRoot != nil && *nonRoot && p.User.UID == 0 {
+		return fmt.Errorf("%s.securityContext.runAsNonRoot: container %q would run as root (uid 0)", field, c.Name)
+	}
+
+	privileged := sc.Privileged != nil && *sc.Privileged
+	caps := slices.Clone(defaultCaps)
+	if privileged {
+		caps = namespaces.CapabilityNames()
+	} else if sc.Capabilities != nil {
+		var err error
+		if caps, err = addDropCaps(caps, sc.Capabilities, field); err != nil {
+			return err
+		}
+	}
+	p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: slices.Clone(caps), Permitted: slices.Clone(caps)}
+	p.NoNewPrivileges = sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
+	if sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
+		s.Root.Readonly = true
+	}
+	if privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(s.Mounts[i].Options), func(o string) bool { return o == "ro" })
+			}
+		}
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	}
+	return nil
+}
+
+// addDropCaps applies Kubernetes' add and drop lists (names without
+// CAP_, "ALL" allowed) as containerd does: ALL first, then the names.
+func addDropCaps(caps []string, c *manifest.Capabilities, field string) ([]string, error) {
+	norm := func(list []string, what string) ([]string, bool, error) {
+		var out []string
+		all := false
+		for i, n := range list {
+			u := strings.ToUpper(n)
+			if u == "ALL" {
+				all = true
+				continue
+			}
+			if !strings.HasPrefix(u, "CAP_") {
+				u = "CAP_" + u
+			}
+			if _, ok := namespaces.CapabilityByName(u); !ok {
+				return nil, false, fmt.Errorf("%s.securityContext.capabilities.%s[%d]: unknown capability %q", field, what, i, n)
+			}
+			out = append(out, u)
+		}
+		return out, all, nil
+	}
+	add, addAll, err := norm(c.Add, "add")
+	if err != nil {
+		return nil, err
+	}
+	drop, dropAll, err := norm(c.Drop, "drop")
+	if err != nil {
+		return nil, err
+	}
+	if addAll {
+		caps = namespaces.CapabilityNames()
+	}
+	if dropAll {
+		caps = nil
+	}
+	for _, a := range add {
+		if !slices.Contains(caps, a) {
+			caps = append(caps, a)
+		}
+	}
+	caps = slices.DeleteFunc(caps, func(x string) bool { return slices.Contains(drop, x) })
+	if caps == nil {
+		caps = []string{}
+	}
+	return caps, nil
+}

@@ -1,0 +1,88 @@
+package pod
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/podrun/podrun/runtime"
+)
+
+// ContainerIDs lists the OCI containers of the pod (the infra too), from
+// the runtime's state: ids named after the pod and annotated with its UID.
+func (m *Manager) ContainerIDs(sb *Sandbox) ([]string, error) {
+	ids, err := m.Runtime.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if !strings.HasPrefix(id, sb.Name+"_") {
+			continue
+		}
+		st, err := m.Runtime.State(id)
+		// A container whose state cannot be read (a crash mid-create) is
+		// the pod's by its name: delete --force handles a partial state.
+		if err == nil && st.Annotations[AnnotationPodUID] != sb.UID {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// Destroy removes everything of the pod: every container (delete --force),
+// the network (CNI DEL, while the infra still holds the namespace), the
+// infra container, the pod cgroup, the volumes and data dir (logs), the
+// state dir. It is idempotent and works after a crash of anything: each
+// step tolerates what is already gone; the record goes last, so a failed
+// Destroy can be run again.
+func (m *Manager) Destroy(sb *Sandbox) error {
+	var errs []error
+	ids, err := m.ContainerIDs(sb)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, id := range ids {
+		if id == sb.InfraID {
+			continue
+		}
+		if err := m.RemoveContainer(sb, id); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", id, err))
+		}
+	}
+	netns := ""
+	if m.InfraRunning(sb) {
+		netns = sb.NetNS
+	}
+	if err := networkDel(sb, netns); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.Runtime.Delete(sb.InfraID, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("infra container: %w", err))
+	}
+	if sb.InfraChild != nil {
+		sb.InfraChild.Cmd.Wait() // reap our child, if it is ours
+		sb.InfraChild = nil
+	}
+	if err := destroyPodCgroup(sb); err != nil {
+		errs = append(errs, err)
+	}
+	if sb.DataDir != "" {
+		if err := unmountUnder(sb.DataDir); err != nil {
+			errs = append(errs, err)
+		} else if err := os.RemoveAll(sb.DataDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("destroying pod %s: %w", sb.Name, errors.Join(errs...))
+	}
+	// Nothing is mounted in the state dir (the containers' overlays live
+	// in their own mount namespaces).
+	if err := os.RemoveAll(sb.StateDir); err != nil {
+		return fmt.Errorf("destroying pod %s: %w", sb.Name, err)
+	}
+	return nil
+}

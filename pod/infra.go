@@ -1,0 +1,222 @@
+package pod
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/pod/pause"
+	"github.com/podrun/podrun/runtime"
+)
+
+func contextBackground() context.Context { return context.Background() }
+
+// rt is the runtime for the pod's containers: always the cgroupfs driver,
+// since their cgroups nest under the pod cgroup by path.
+func (m *Manager) rt() *runtime.Runtime {
+	r := *m.Runtime
+	r.NewCgroup = cgroups.New
+	return &r
+}
+
+func (m *Manager) pauseBinary() (string, error) {
+	if m.Pause != "" {
+		return m.Pause, nil
+	}
+	return os.Executable()
+}
+
+// infraSpec is the pause container: an empty read-only root holding only
+// the podrun binary (bind-mounted at /pause, run in pause mode), new net,
+// ipc, uts namespaces (and pid when the pod shares one), the pod's
+// hostname and sysctls, no capabilities.
+func infraSpec(sb *Sandbox, pauseBin string) *specs.Spec {
+	ps := &sb.Pod.Spec
+	s := runtime.DefaultSpec()
+	s.Root = &specs.Root{Path: "rootfs", Readonly: true}
+	s.Process = &specs.Process{
+		Args: []string{"/pause"}, Env: []string{pause.Env}, Cwd: "/",
+		User:            specs.User{UID: 65535, GID: 65535},
+		Capabilities:    &specs.LinuxCapabilities{},
+		NoNewPrivileges: true,
+	}
+	s.Mounts = []specs.Mount{
+		{Destination: "/pause", Type: "bind", Source: pauseBin, Options: []string{"bind", "ro", "nosuid", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "mode=755", "size=64k"}},
+		// The runtime's init needs /proc to finish the start.
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	nss := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	if !ps.HostNetwork {
+		nss = append(nss, specs.LinuxNamespace{Type: specs.NetworkNamespace}, specs.LinuxNamespace{Type: specs.UTSNamespace})
+		s.Hostname = podHostname(sb)
+	} else {
+		s.Hostname = ""
+	}
+	if !ps.HostIPC {
+		nss = append(nss, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	}
+	if !ps.HostPID {
+		nss = append(nss, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	s.Linux.Namespaces = nss
+	s.Linux.CgroupsPath = sb.CgroupParent + "/" + sb.InfraID
+	s.Linux.MaskedPaths = nil
+	s.Linux.ReadonlyPaths = nil
+	if sc := ps.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
+		s.Linux.Sysctl = map[string]string{}
+		for _, c := range sc.Sysctls {
+			s.Linux.Sysctl[c.Name] = c.Value
+		}
+	}
+	s.Annotations = podAnnotations(sb, InfraName, 0)
+	return s
+}
+
+func podAnnotations(sb *Sandbox, ctr string, attempt int) map[string]string {
+	return map[string]string{
+		AnnotationPodName: sb.Name, AnnotationPodUID: sb.UID,
+		AnnotationContainer: ctr, AnnotationAttempt: fmt.Sprint(attempt),
+	}
+}
+
+// podHostname is spec.hostname, else the pod name (truncated to 63 as
+// kubelet does).
+func podHostname(sb *Sandbox) string {
+	h := sb.Pod.Spec.Hostname
+	if h == "" {
+		h = sb.Name
+	}
+	if len(h) > 63 {
+		h = h[:63]
+	}
+	return h
+}
+
+// writeBundle writes config.json and an empty rootfs/ into dir.
+func writeBundle(dir string, s *specs.Spec) error {
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		return err
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "config.json"), data, 0o600)
+}
+
+// startInfra creates and starts the pause container, records its pid and
+// namespace paths, and brings loopback up in a new network namespace.
+func (m *Manager) startInfra(sb *Sandbox) error {
+	bin, err := m.pauseBinary()
+	if err != nil {
+		return fmt.Errorf("pause binary: %w", err)
+	}
+	dir := filepath.Join(sb.StateDir, "infra")
+	s := infraSpec(sb, bin)
+	if err := writeBundle(dir, s); err != nil {
+		return err
+	}
+	// The bind-mount target exists in the host dir: the root is read-only.
+	if err := os.WriteFile(filepath.Join(dir, "rootfs", "pause"), nil, 0o755); err != nil {
+		return err
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	r := m.rt()
+	child, err := r.Create(sb.InfraID, runtime.CreateOpts{Bundle: dir, Stdio: [3]*os.File{devnull, devnull, devnull}})
+	if err != nil {
+		return fmt.Errorf("infra container: %w", err)
+	}
+	sb.InfraChild = child
+	sb.InfraPid = child.Pid()
+	if err := r.Start(sb.InfraID); err != nil {
+		return fmt.Errorf("infra container: %w", err)
+	}
+	ps := &sb.Pod.Spec
+	nsPath := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", sb.InfraPid, n) }
+	if !ps.HostNetwork {
+		sb.NetNS, sb.UTSNS = nsPath("net"), nsPath("uts")
+		if err := loopbackUp(sb.NetNS); err != nil {
+			return fmt.Errorf("infra container: loopback: %w", err)
+		}
+	}
+	if !ps.HostIPC {
+		sb.IPCNS = nsPath("ipc")
+	}
+	if !ps.HostPID && shareProcessNamespace(sb) {
+		sb.PIDNS = nsPath("pid")
+	}
+	return sb.Save()
+}
+
+func shareProcessNamespace(sb *Sandbox) bool {
+	s := sb.Pod.Spec.ShareProcessNamespace
+	return s != nil && *s
+}
+
+// InfraRunning reports whether the infra container is the live process
+// recorded (same pid, start time checked by the runtime).
+func (m *Manager) InfraRunning(sb *Sandbox) bool {
+	st, err := m.Runtime.State(sb.InfraID)
+	return err == nil && st.Status == runtime.Running && st.Pid == sb.InfraPid
+}
+
+// inNetNS runs f on a thread switched into the network namespace at path.
+// If switching back fails, the thread is left locked so Go discards it.
+func inNetNS(path string, f func() error) error {
+	target, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	goruntime.LockOSThread()
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		goruntime.UnlockOSThread()
+		return err
+	}
+	defer self.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		goruntime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", path, err)
+	}
+	ferr := f()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		return errors.Join(ferr, fmt.Errorf("returning to our network namespace: %w", err))
+	}
+	goruntime.UnlockOSThread()
+	return ferr
+}
+
+// loopbackUp sets lo up in the namespace, as the kubelet's CNI loopback
+// plugin does for every pod.
+func loopbackUp(netns string) error {
+	return inNetNS(netns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return err
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	})
+}

@@ -1,0 +1,324 @@
+// Package pod is the sandbox of a Kubernetes Pod on one host: the infra
+// (pause) container holding the pod's namespaces, its network (loopback or
+// CNI), its cgroup, volumes and hosts files, and the OCI containers built
+// from the manifest's containers that join it. It creates and destroys; the
+// supervisor package decides when (starts, restarts, stops, status).
+package pod
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/runtime"
+)
+
+// Typed errors.
+var (
+	ErrNotExist = errors.New("pod does not exist")
+	ErrExist    = errors.New("pod already exists")
+	ErrNoInfra  = errors.New("the pod's infra container is not running")
+)
+
+// Annotations podrun puts on every OCI container of a pod, so that Destroy
+// finds them (and only them) from the runtime's state.
+const (
+	AnnotationPodName   = "run.podrun.pod.name"
+	AnnotationPodUID    = "run.podrun.pod.uid"
+	AnnotationContainer = "run.podrun.pod.container"
+	AnnotationAttempt   = "run.podrun.pod.attempt"
+	// InfraName is the AnnotationContainer value of the infra container.
+	InfraName = "POD"
+)
+
+// Manager creates and destroys pod sandboxes and their containers.
+type Manager struct {
+	// Runtime runs the OCI containers (its Root is podrun's --root).
+	Runtime *runtime.Runtime
+	// Images resolves the manifest's images.
+	Images *image.Store
+	// StateDir holds one directory per pod (<--root>/pods).
+	StateDir string
+	// DataDir holds the pods' volumes and logs (/var/lib/podrun/pods).
+	DataDir string
+	// Pause is the podrun binary the infra container runs in pause mode
+	// (a static binary: it runs in an empty root). Default: os.Executable.
+	Pause string
+	// CNI: the conflist directory, the plugin directories and libcni's
+	// cache (defaults: /etc/cni/net.d, /usr/lib/cni and /opt/cni/bin,
+	// /var/lib/cni).
+	CNIConfDir    string
+	CNIPluginDirs []string
+	CNICacheDir   string
+	// Now is the clock (tests may fix it).
+	Now func() time.Time
+}
+
+// Sandbox is a pod's record, persisted atomically at <StateDir>/<name>/pod.json.
+type Sandbox struct {
+	Name      string        `json:"name"`
+	Namespace string        `json:"namespace"`
+	UID       string        `json:"uid"`
+	Pod       *manifest.Pod `json:"pod"`
+	// Images maps each container name to the image ID it runs, resolved
+	// once at creation so restarts run the same image.
+	Images   map[string]string `json:"images"`
+	InfraID  string            `json:"infraID"`
+	InfraPid int               `json:"infraPid"`
+	NetNS    string            `json:"netns,omitempty"`
+	IPCNS    string            `json:"ipcns,omitempty"`
+	UTSNS    string            `json:"utsns,omitempty"`
+	PIDNS    string            `json:"pidns,omitempty"`
+	IP       string            `json:"ip,omitempty"`
+	// Network is the CNI network name; NetworkConf is the conflist used for
+	// ADD, kept so DEL works even when the file is gone.
+	Network      string            `json:"network,omitempty"`
+	NetworkConf  json.RawMessage   `json:"networkConf,omitempty"`
+	CNICacheDir  string            `json:"cniCacheDir,omitempty"`
+	CNIPaths     []string          `json:"cniPaths,omitempty"`
+	CgroupParent string            `json:"cgroupParent"`
+	CgroupPaths  map[string]string `json:"cgroupPaths,omitempty"`
+	StateDir     string            `json:"stateDir"`
+	DataDir      string            `json:"dataDir"`
+	Created      time.Time         `json:"created"`
+
+	// InfraChild is the infra's init process when this process created it
+	// (its parent must reap it); nil for a loaded record.
+	InfraChild *namespaces.Child `json:"-"`
+}
+
+// CreateOptions are the choices of `pod run` that are not in the manifest.
+type CreateOptions struct {
+	// Network is a CNI network name (a conflist in CNIConfDir); "" gives
+	// the pod a network namespace with loopback only.
+	Network string
+}
+
+const recordName = "pod.json"
+
+var nameRegexp = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) podDir(name string) string { return filepath.Join(m.StateDir, name) }
+
+// Get loads the record of pod name.
+func (m *Manager) Get(name string) (*Sandbox, error) {
+	if !nameRegexp.MatchString(name) {
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, name)
+	}
+	data, err := os.ReadFile(filepath.Join(m.podDir(name), recordName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotExist, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sb Sandbox
+	if err := json.Unmarshal(data, &sb); err != nil {
+		return nil, fmt.Errorf("pod %s: reading %s: %w", name, recordName, err)
+	}
+	return &sb, nil
+}
+
+// List loads every pod record, sorted by name; unreadable ones are skipped.
+func (m *Manager) List() ([]*Sandbox, error) {
+	ents, err := os.ReadDir(m.StateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Sandbox
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if sb, err := m.Get(e.Name()); err == nil {
+			out = append(out, sb)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Save writes the record atomically.
+func (sb *Sandbox) Save() error {
+	data, err := json.MarshalIndent(sb, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(sb.StateDir, recordName), append(data, '\n'), 0o600)
+}
+
+// writeAtomic writes a file by rename so readers see the old or the new
+// content, never a part.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func newUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ContainerID is the OCI id of one run of a container of the pod: names
+// of pods and containers have no "_", so the parts cannot collide.
+func ContainerID(podName, ctr string, attempt int) string {
+	return fmt.Sprintf("%s_%s_%d", podName, ctr, attempt)
+}
+
+func infraID(podName string) string { return podName + "_" + InfraName }
+
+// Create makes the sandbox of p (defaulted and valid): records it, resolves
+// its images, makes volumes, the pod cgroup, the infra container (started)
+// with its network, and the hosts files. On error everything is undone.
+func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	name := p.Metadata.Name
+	if !nameRegexp.MatchString(name) {
+		return nil, fmt.Errorf("metadata.name: %q is not a valid pod name", name)
+	}
+	images, err := m.ResolveImages(p)
+	if err != nil {
+		return nil, err
+	}
+	uid := p.Metadata.UID
+	if uid == "" {
+		uid = newUID()
+		p.Metadata.UID = uid
+	}
+	if err := os.MkdirAll(m.StateDir, 0o711); err != nil {
+		return nil, err
+	}
+	dir := m.podDir(name)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, name)
+		}
+		return nil, err
+	}
+	ns := p.Metadata.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	sb := &Sandbox{
+		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
+		InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
+		CgroupParent: "/podrun-pods/pod-" + uid, Created: m.now().UTC(),
+	}
+	// The record exists before anything else, so Destroy (now on error, or
+	// later after a crash) finds what to remove.
+	if err := sb.Save(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := m.Destroy(sb); err != nil {
+				retErr = fmt.Errorf("%w (and cleaning up: %v)", retErr, err)
+			}
+		}
+	}()
+	if err := os.MkdirAll(sb.DataDir, 0o711); err != nil {
+		return nil, err
+	}
+	if err := m.makeVolumes(sb); err != nil {
+		return nil, err
+	}
+	if err := m.makePodCgroup(sb); err != nil {
+		return nil, err
+	}
+	if err := sb.Save(); err != nil {
+		return nil, err
+	}
+	if err := m.startInfra(sb); err != nil {
+		return nil, err
+	}
+	if o.Network != "" {
+		if err := m.networkAdd(sb, o.Network); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeHostsFiles(sb); err != nil {
+		return nil, err
+	}
+	if err := sb.Save(); err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+// ResolveImages finds every container's image in the store (init and app
+// containers): name → image ID. A missing image is pulled unless the pull
+// policy is Never. Call it before creating anything.
+func (m *Manager) ResolveImages(p *manifest.Pod) (map[string]string, error) {
+	out := map[string]string{}
+	check := func(field string, cs []manifest.Container) error {
+		for i, c := range cs {
+			img, err := m.Images.Lookup(c.Image)
+			if err != nil {
+				if c.ImagePullPolicy == manifest.PullNever {
+					return fmt.Errorf("%s[%d].image: %q is not in the image store and imagePullPolicy is Never", field, i, c.Image)
+				}
+				var perr error
+				img, perr = m.Images.Pull(contextBackground(), c.Image, image.PullOptions{})
+				if perr != nil {
+					return fmt.Errorf("%s[%d].image: %q: not in the image store (%v) and pulling it failed: %v", field, i, c.Image, err, perr)
+				}
+			}
+			out[c.Name] = img.ID
+		}
+		return nil
+	}
+	if err := check("spec.initContainers", p.Spec.InitContainers); err != nil {
+		return nil, err
+	}
+	if err := check("spec.containers", p.Spec.Containers); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
