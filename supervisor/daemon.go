@@ -1,0 +1,659 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/pod"
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// Target is the container run a probe or hook handler acts on.
+type Target struct {
+	Sandbox   *pod.Sandbox
+	Container *manifest.Container
+	ID        string // OCI container id
+	Pid       int    // its init, on the host
+}
+
+// Handlers builds probe and hook handlers (package probes in podrun).
+type Handlers interface {
+	Handler(t Target, h *manifest.ProbeHandler) (Handler, error)
+}
+
+// Deps are the supervisor's collaborators.
+type Deps struct {
+	Manager  *pod.Manager
+	Handlers Handlers
+	// Holder re-executes podrun as the fd holder; the infra pid is
+	// appended. Nil: no holder (container pipes die with the supervisor).
+	HolderArgs []string
+	Exe        string
+	Now        func() time.Time
+}
+
+// ctr is one container of the pod as the loop sees it.
+type ctr struct {
+	name  string
+	spec  *manifest.Container
+	init  bool
+	st    *manifest.ContainerStatus // into d.rec.Status's slices
+	run   *run
+	timer *time.Timer // restart after back-off
+}
+
+// run is one live run of a container.
+type run struct {
+	id        string
+	attempt   int
+	p         *proc
+	logs      *LogWriter
+	copies    sync.WaitGroup
+	cancel    context.CancelFunc // stops probes and hooks
+	startedAt time.Time
+	killing   bool
+	exited    chan struct{}
+}
+
+type daemon struct {
+	Deps
+	cfg     Config
+	sb      *pod.Sandbox
+	dir     string
+	rec     *Record
+	ctrs    []*ctr // init containers, then app containers
+	byName  map[string]*ctr
+	backoff *Backoff
+	events  *eventLog
+	holder  *holderClient
+	infra   *proc
+	// infraDone is closed once the infra process has ended.
+	infraDone chan struct{}
+
+	loop     chan func()
+	stopping bool
+	stopWait []chan error
+	done     chan struct{}
+}
+
+func (d *daemon) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// post runs f on the loop goroutine, which owns all state.
+func (d *daemon) post(f func()) {
+	select {
+	case d.loop <- f:
+	case <-d.done:
+	}
+}
+
+func (d *daemon) policy() manifest.RestartPolicy { return d.sb.Pod.Spec.RestartPolicy }
+
+func (d *daemon) event(typ, reason, obj, msg string) {
+	d.events.add(Event{Time: d.now(), Type: typ, Reason: reason, Object: obj, Message: msg})
+}
+
+func (c *ctr) object() string {
+	if c.init {
+		return "spec.initContainers{" + c.name + "}"
+	}
+	return "spec.containers{" + c.name + "}"
+}
+
+// newDaemon builds the loop's view of sb; rec is the recovered record or
+// nil for a new pod.
+func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, error) {
+	d := &daemon{Deps: deps, cfg: cfg, sb: sb, dir: sb.StateDir, byName: map[string]*ctr{},
+		backoff: &Backoff{Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, Reset: cfg.BackoffReset},
+		loop:    make(chan func()), done: make(chan struct{})}
+	ev, err := openEventLog(EventsPath(d.dir))
+	if err != nil {
+		return nil, err
+	}
+	d.events = ev
+	p := sb.Pod
+	if rec == nil {
+		rec = &Record{Config: cfg}
+		now := manifest.NewTime(d.now())
+		rec.Status.StartTime = now
+		rec.Status.HostIP = "127.0.0.1"
+		if sb.IP != "" {
+			rec.Status.PodIP = sb.IP
+			rec.Status.PodIPs = []manifest.PodIP{{IP: sb.IP}}
+		}
+		mk := func(c *manifest.Container, reason string) manifest.ContainerStatus {
+			f := false
+			return manifest.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: sb.Images[c.Name], Started: &f,
+				State: manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason}}}
+		}
+		appReason := manifest.ReasonContainerCreating
+		if len(p.Spec.InitContainers) > 0 {
+			appReason = manifest.ReasonPodInitializing
+		}
+		for i := range p.Spec.InitContainers {
+			rec.Status.InitContainerStatuses = append(rec.Status.InitContainerStatuses, mk(&p.Spec.InitContainers[i], manifest.ReasonPodInitializing))
+		}
+		for i := range p.Spec.Containers {
+			rec.Status.ContainerStatuses = append(rec.Status.ContainerStatuses, mk(&p.Spec.Containers[i], appReason))
+		}
+	}
+	if rec.Runs == nil {
+		rec.Runs = map[string]RunRecord{}
+	}
+	if rec.RestartAt == nil {
+		rec.RestartAt = map[string]PendingRestart{}
+	}
+	d.backoff.Restore(rec.Backoff)
+	rec.SupervisorPid = os.Getpid()
+	d.rec = rec
+	if len(rec.Status.InitContainerStatuses) != len(p.Spec.InitContainers) || len(rec.Status.ContainerStatuses) != len(p.Spec.Containers) {
+		return nil, errors.New("status.json does not match the pod's containers")
+	}
+	for i := range p.Spec.InitContainers {
+		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: &rec.Status.InitContainerStatuses[i]}
+		d.ctrs = append(d.ctrs, c)
+		d.byName[c.name] = c
+	}
+	for i := range p.Spec.Containers {
+		c := &ctr{name: p.Spec.Containers[i].Name, spec: &p.Spec.Containers[i], st: &rec.Status.ContainerStatuses[i]}
+		d.ctrs = append(d.ctrs, c)
+		d.byName[c.name] = c
+	}
+	return d, nil
+}
+
+// save recomputes phase and conditions and writes status.json.
+func (d *daemon) save() {
+	s := &d.rec.Status
+	final := d.stopping && d.activeRuns() == 0
+	old := s.Phase
+	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, final))
+	s.Conditions = Conditions(s.Conditions, ConditionInput{
+		SandboxReady: d.infra != nil, Phase: s.Phase,
+		Inits: s.InitContainerStatuses, Apps: s.ContainerStatuses,
+	}, d.now())
+	if old != s.Phase && Terminal(s.Phase) {
+		d.event(Normal, "PodCompleted", "pod", "Pod phase is "+string(s.Phase))
+	}
+	d.rec.Stopping = d.stopping
+	d.rec.Backoff = d.backoff.Snapshot()
+	if err := d.rec.save(d.dir); err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: writing status: %v\n", err)
+	}
+}
+
+func (d *daemon) activeRuns() int {
+	n := 0
+	for _, c := range d.ctrs {
+		if c.run != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// loopRun runs the event loop until the pod is finished.
+func (d *daemon) loopRun() {
+	for {
+		select {
+		case f := <-d.loop:
+			f()
+			if d.finishIfDone() {
+				return
+			}
+		}
+	}
+}
+
+// advance starts what should run now: the next init container, or, once
+// every init container completed, the app containers not yet started.
+func (d *daemon) advance() {
+	if d.stopping || Terminal(d.rec.Status.Phase) {
+		return
+	}
+	for _, c := range d.ctrs {
+		if !c.init {
+			continue
+		}
+		t := c.st.State.Terminated
+		if t != nil && t.ExitCode == 0 {
+			continue
+		}
+		if c.run == nil && c.timer == nil && t == nil {
+			d.start(c)
+		}
+		return // one init container at a time, in order
+	}
+	for _, c := range d.ctrs {
+		if c.init || c.run != nil || c.timer != nil {
+			continue
+		}
+		if c.st.State.Waiting != nil && c.st.LastTerminationState.Terminated == nil && c.st.RestartCount == 0 {
+			d.start(c)
+		}
+	}
+}
+
+// start creates and starts a run of c; failures to create are retried
+// with back-off like crashes.
+func (d *daemon) start(c *ctr) {
+	attempt := int(c.st.RestartCount)
+	if err := d.startRun(c, attempt); err != nil {
+		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
+		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}}
+		d.scheduleRestart(c, d.now(), false)
+	}
+	d.save()
+}
+
+func (d *daemon) logPath(name string, attempt int) string {
+	return filepath.Join(d.sb.DataDir, "logs", name, strconv.Itoa(attempt)+".log")
+}
+
+func fdKey(name string, attempt int, stream string) string {
+	return name + "/" + strconv.Itoa(attempt) + "/" + stream
+}
+
+func (d *daemon) startRun(c *ctr, attempt int) error {
+	rOut, wOut, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	rErr, wErr, err := os.Pipe()
+	if err != nil {
+		rOut.Close()
+		wOut.Close()
+		return err
+	}
+	closeR := func() { rOut.Close(); rErr.Close() }
+	id, child, err := d.Manager.CreateContainer(d.sb, c.name, attempt, [3]*os.File{nil, wOut, wErr})
+	wOut.Close()
+	wErr.Close()
+	if err != nil {
+		closeR()
+		return err
+	}
+	p, err := openProc(child.Pid(), 0, true)
+	if err != nil {
+		closeR()
+		_ = d.Manager.RemoveContainer(d.sb, id)
+		return err
+	}
+	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{})}
+	lw, err := OpenLog(d.logPath(c.name, attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
+	if err != nil {
+		closeR()
+		p.signal(unix.SIGKILL)
+		p.wait()
+		_ = d.Manager.RemoveContainer(d.sb, id)
+		return err
+	}
+	r.logs = lw
+	_ = d.holder.put(fdKey(c.name, attempt, "stdout"), rOut)
+	_ = d.holder.put(fdKey(c.name, attempt, "stderr"), rErr)
+	d.copyLogs(r, rOut, rErr)
+	d.event(Normal, "Created", c.object(), "Created container "+c.name)
+	if err := d.Manager.Runtime.Start(id); err != nil {
+		p.signal(unix.SIGKILL)
+		// The watcher reports the exit; the start error is the event.
+		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
+	}
+	r.startedAt = d.now()
+	c.run = r
+	delete(d.rec.RestartAt, c.name)
+	d.rec.Runs[c.name] = RunRecord{ID: id, Attempt: attempt, Pid: p.pid, PidStart: p.start, Started: r.startedAt}
+	c.st.ContainerID = "podrun://" + id
+	c.st.State = manifest.ContainerState{Running: &manifest.ContainerStateRunning{StartedAt: manifest.NewTime(r.startedAt)}}
+	started := c.spec.StartupProbe == nil
+	c.st.Started = &started
+	c.st.Ready = !c.init && started && c.spec.ReadinessProbe == nil
+	d.event(Normal, "Started", c.object(), "Started container "+c.name)
+	d.watch(c, r)
+	d.startProbesAndHooks(c, r, true)
+	return nil
+}
+
+// copyLogs copies a run's stdout and stderr into its log until EOF (every
+// writer gone), then closes the log.
+func (d *daemon) copyLogs(r *run, out, errf *os.File) {
+	r.copies.Add(2)
+	go func() { defer r.copies.Done(); r.logs.Copy("stdout", out); out.Close() }()
+	go func() { defer r.copies.Done(); r.logs.Copy("stderr", errf); errf.Close() }()
+	go func() { r.copies.Wait(); r.logs.Close() }()
+}
+
+// watch reports the run's end to the loop.
+func (d *daemon) watch(c *ctr, r *run) {
+	go func() {
+		info, err := r.p.wait()
+		if err != nil {
+			info = exitInfo{}
+		}
+		d.post(func() { d.onExit(c, r, info) })
+	}()
+}
+
+// startProbesAndHooks starts postStart (fresh runs only) and the probe
+// workers of a run; startup gates liveness and readiness.
+func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id, Pid: r.p.pid}
+	if fresh && c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil {
+		go func() {
+			if err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace()); err != nil && ctx.Err() == nil {
+				d.post(func() {
+					if c.run != r {
+						return
+					}
+					d.event(Warning, "FailedPostStartHook", c.object(), err.Error())
+					d.kill(c, r, "FailedPostStartHook", "Container "+c.name+" failed post-start hook, will be killed", d.grace())
+				})
+			}
+		}()
+	}
+	if c.init || d.Handlers == nil {
+		return
+	}
+	startOthers := func() {
+		d.startProbe(ctx, c, r, t, Liveness, c.spec.LivenessProbe)
+		d.startProbe(ctx, c, r, t, Readiness, c.spec.ReadinessProbe)
+	}
+	if c.spec.StartupProbe != nil && !(c.st.Started != nil && *c.st.Started) {
+		d.startProbe(ctx, c, r, t, Startup, c.spec.StartupProbe)
+		return
+	}
+	startOthers()
+}
+
+func (d *daemon) startProbe(ctx context.Context, c *ctr, r *run, t Target, kind ProbeKind, p *manifest.Probe) {
+	if p == nil {
+		return
+	}
+	h, err := d.Handlers.Handler(t, &p.ProbeHandler)
+	if err != nil {
+		d.event(Warning, "Unhealthy", c.object(), fmt.Sprintf("%s probe errored: %v", kind, err))
+		return
+	}
+	var initial *bool
+	if kind == Readiness {
+		// A recovered supervisor keeps the recorded readiness until a
+		// probe says otherwise (kubelet keeps it across its restarts).
+		v := c.st.Ready
+		initial = &v
+	}
+	go runProbeWorker(ctx, time.Second, kind, p, h, initial, func(res probeResult) {
+		d.post(func() { d.onProbe(ctx, c, r, t, res) })
+	})
+}
+
+func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res probeResult) {
+	if c.run != r || r.killing || d.stopping {
+		return
+	}
+	if !res.ok {
+		d.event(Warning, "Unhealthy", c.object(), fmt.Sprintf("%s probe failed: %s", res.kind, res.msg))
+	}
+	if !res.flipped {
+		return
+	}
+	switch res.kind {
+	case Startup:
+		if res.ok {
+			started := true
+			c.st.Started = &started
+			c.st.Ready = c.spec.ReadinessProbe == nil
+			d.startProbe(ctx, c, r, t, Liveness, c.spec.LivenessProbe)
+			d.startProbe(ctx, c, r, t, Readiness, c.spec.ReadinessProbe)
+			d.save()
+			return
+		}
+		d.kill(c, r, "Killing", fmt.Sprintf("Container %s failed startup probe, will be restarted", c.name), d.probeGrace(c.spec.StartupProbe))
+	case Liveness:
+		d.kill(c, r, "Killing", fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.name), d.probeGrace(c.spec.LivenessProbe))
+	case Readiness:
+		c.st.Ready = res.ok
+		d.save()
+	}
+}
+
+// grace is the pod's terminationGracePeriodSeconds (kubelet's minimum 2 s).
+func (d *daemon) grace() time.Duration {
+	g := int64(30)
+	if v := d.sb.Pod.Spec.TerminationGracePeriodSeconds; v != nil {
+		g = *v
+	}
+	return time.Duration(max(g, 2)) * time.Second
+}
+
+func (d *daemon) probeGrace(p *manifest.Probe) time.Duration {
+	if p != nil && p.TerminationGracePeriodSeconds != nil {
+		return time.Duration(max(*p.TerminationGracePeriodSeconds, 2)) * time.Second
+	}
+	return d.grace()
+}
+
+// runHook runs a lifecycle handler with a deadline.
+func (d *daemon) runHook(ctx context.Context, t Target, lh *manifest.LifecycleHandler, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	if lh.Sleep != nil {
+		select {
+		case <-time.After(time.Duration(lh.Sleep.Seconds) * time.Second):
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	if d.Handlers == nil {
+		return errors.New("no hook handlers")
+	}
+	h, err := d.Handlers.Handler(t, &manifest.ProbeHandler{Exec: lh.Exec, HTTPGet: lh.HTTPGet, TCPSocket: lh.TCPSocket})
+	if err != nil {
+		return err
+	}
+	if ok, msg := h(ctx); !ok {
+		if msg == "" && ctx.Err() != nil {
+			msg = "timed out"
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// kill stops a run: preStop hook (within the grace period), SIGTERM, and
+// SIGKILL once the grace period is over. The exit is handled by onExit.
+func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
+	if r.killing {
+		return
+	}
+	r.killing = true
+	if reason != "" {
+		d.event(Normal, reason, c.object(), msg)
+	}
+	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id, Pid: r.p.pid}
+	var preStop *manifest.LifecycleHandler
+	if c.spec.Lifecycle != nil {
+		preStop = c.spec.Lifecycle.PreStop
+	}
+	go func() {
+		deadline := time.Now().Add(grace)
+		if preStop != nil {
+			if err := d.runHook(context.Background(), t, preStop, grace); err != nil {
+				d.post(func() { d.event(Warning, "FailedPreStopHook", c.object(), err.Error()) })
+			}
+		}
+		r.p.signal(unix.SIGTERM)
+		wait := time.NewTimer(time.Until(deadline))
+		defer wait.Stop()
+		select {
+		case <-r.exited:
+		case <-wait.C:
+			r.p.signal(unix.SIGKILL)
+		}
+	}()
+}
+
+// onExit records the end of a run and decides about the next one.
+func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
+	if c.run != r {
+		return
+	}
+	close(r.exited)
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.p != nil {
+		r.p.close()
+	}
+	finished := d.now()
+	oom, _ := d.Manager.Runtime.OOMKilled(r.id)
+	term := &manifest.ContainerStateTerminated{
+		ExitCode: int32(info.ExitCode), Signal: int32(info.Signal),
+		StartedAt: manifest.NewTime(r.startedAt), FinishedAt: manifest.NewTime(finished),
+		ContainerID: "podrun://" + r.id,
+	}
+	switch {
+	case oom:
+		term.Reason = manifest.ReasonOOMKilled
+		if !info.Known {
+			term.ExitCode, term.Signal = 137, 9
+		}
+		d.event(Warning, "OOMKilled", c.object(), "Container "+c.name+" was killed by the OOM killer (memory limit)")
+	case !info.Known:
+		// Not our child (adopted after a supervisor restart): Linux
+		// gives the status to the parent only. kubelet reports a
+		// container it lost this way.
+		term.ExitCode, term.Reason = 137, "ContainerStatusUnknown"
+		term.Message = "The container exited while podrun's supervisor was not its parent; its exit code is unknown"
+	default:
+		term.Reason = ExitReason(info.ExitCode, false)
+	}
+	if info.Known {
+		d.event(Normal, "Exited", c.object(), fmt.Sprintf("Container %s exited with code %d (cpu %.2fs, max rss %d KiB)",
+			c.name, info.ExitCode, cpuSeconds(info.Rusage), info.Rusage.Maxrss))
+	}
+	d.holder.drop(fdKey(c.name, r.attempt, "stdout"))
+	d.holder.drop(fdKey(c.name, r.attempt, "stderr"))
+	if err := d.Manager.RemoveContainer(d.sb, r.id); err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: removing %s: %v\n", r.id, err)
+	}
+	c.run = nil
+	delete(d.rec.Runs, c.name)
+	c.st.Ready = false
+	c.st.State = manifest.ContainerState{Terminated: term}
+	if !d.stopping && ShouldRestart(d.policy(), c.init, int(term.ExitCode)) {
+		d.scheduleRestart(c, finished, true)
+	}
+	d.advance()
+	d.save()
+}
+
+func cpuSeconds(ru unix.Rusage) float64 {
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// scheduleRestart waits out the back-off, then starts the next run.
+// exited: the previous run ended (its terminated state becomes lastState).
+func (d *daemon) scheduleRestart(c *ctr, finished time.Time, exited bool) {
+	wait := d.backoff.OnExit(c.name, finished)
+	if exited {
+		c.st.LastTerminationState = c.st.State
+		if wait > 0 {
+			c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{
+				Reason: manifest.ReasonCrashLoopBackOff, Message: BackOffMessage(wait, c.name, d.sb.Pod)}}
+		}
+	}
+	if wait > 0 {
+		d.event(Warning, "BackOff", c.object(), fmt.Sprintf("Back-off %s restarting failed container %s", wait, c.name))
+	}
+	at := finished.Add(wait)
+	d.rec.RestartAt[c.name] = PendingRestart{At: at, Count: exited}
+	d.armRestart(c, at, exited)
+}
+
+func (d *daemon) armRestart(c *ctr, at time.Time, count bool) {
+	c.timer = time.AfterFunc(time.Until(at), func() {
+		d.post(func() {
+			c.timer = nil
+			if d.stopping || c.run != nil {
+				return
+			}
+			if count {
+				c.st.RestartCount++
+			}
+			d.start(c)
+		})
+	})
+}
+
+// stop stops the pod: no more starts, every run killed within grace.
+func (d *daemon) stop(grace time.Duration, reply chan error) {
+	if reply != nil {
+		d.stopWait = append(d.stopWait, reply)
+	}
+	if d.stopping {
+		return
+	}
+	d.stopping = true
+	for _, c := range d.ctrs {
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer = nil
+			delete(d.rec.RestartAt, c.name)
+			if t := c.st.LastTerminationState.Terminated; t != nil && c.st.State.Waiting != nil {
+				c.st.State = manifest.ContainerState{Terminated: t}
+			}
+		}
+		if c.run != nil {
+			d.kill(c, c.run, "Killing", "Stopping container "+c.name, grace)
+		}
+	}
+	d.save()
+}
+
+// finishIfDone ends the pod once nothing runs and nothing will: the infra
+// is stopped (last), the record marked final, waiters answered.
+func (d *daemon) finishIfDone() bool {
+	if d.activeRuns() > 0 {
+		return false
+	}
+	for _, c := range d.ctrs {
+		if c.timer != nil {
+			return false
+		}
+	}
+	if !d.stopping && !Terminal(d.rec.Status.Phase) {
+		return false
+	}
+	d.save()
+	if p := d.infra; p != nil {
+		// The infra goes last; its watcher reaps it.
+		p.signal(unix.SIGTERM)
+		t := time.AfterFunc(10*time.Second, func() { p.signal(unix.SIGKILL) })
+		<-d.infraDone
+		t.Stop()
+		p.close()
+		d.infra = nil
+	}
+	d.rec.Final = true
+	d.rec.Runs = nil
+	d.save()
+	d.holder.quit()
+	for _, w := range d.stopWait {
+		w <- nil
+	}
+	close(d.done)
+	return true
+}

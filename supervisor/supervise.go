@@ -1,0 +1,369 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/pod"
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// launchMsg is what Launch sends the new supervisor on fd 3.
+type launchMsg struct {
+	Pod     *manifest.Pod     `json:"pod,omitempty"`
+	Options pod.CreateOptions `json:"options"`
+	Config  Config            `json:"config"`
+	Recover bool              `json:"recover,omitempty"`
+}
+
+// launchReply is the supervisor's answer on fd 4.
+type launchReply struct {
+	Error string `json:"error,omitempty"`
+}
+
+// Fds of a launched supervisor.
+const (
+	launchFd = 3
+	replyFd  = 4
+)
+
+// Supervise is the supervisor process (`podrun pod supervise NAME`): it
+// creates the sandbox (or adopts a running pod when recovering), reports
+// back to Launch, then runs the pod until it is finished or stopped.
+func Supervise(deps Deps, name string) error {
+	// Orphans of the pod re-parent to us, not to init.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	in := os.NewFile(launchFd, "launch")
+	out := os.NewFile(replyFd, "reply")
+	if in == nil || out == nil {
+		return errors.New("pod supervise is started by podrun itself (pod run / pod recover)")
+	}
+	var msg launchMsg
+	err := json.NewDecoder(in).Decode(&msg)
+	in.Close()
+	reply := func(err error) {
+		if out == nil {
+			return
+		}
+		r := launchReply{}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		json.NewEncoder(out).Encode(r)
+		out.Close()
+		out = nil
+	}
+	if err != nil {
+		reply(fmt.Errorf("reading the launch message: %w", err))
+		return err
+	}
+	d, err := setup(deps, name, &msg)
+	if err != nil {
+		if errors.Is(err, errAlreadySupervised) {
+			reply(nil)
+			return nil
+		}
+		reply(err)
+		return err
+	}
+	if d == nil { // recovering a finished pod: nothing to run
+		reply(nil)
+		return nil
+	}
+	reply(nil)
+	d.loopRun()
+	return nil
+}
+
+var errAlreadySupervised = errors.New("the pod already has a supervisor")
+
+// setup makes the daemon: the sandbox, the lock, the log, the holder, the
+// infra watcher, the control socket, and the first starts (or adoption).
+func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
+	mgr := deps.Manager
+	var sb *pod.Sandbox
+	var rec *Record
+	if msg.Recover {
+		var err error
+		if sb, err = mgr.Get(name); err != nil {
+			return nil, err
+		}
+	} else {
+		if msg.Pod == nil {
+			return nil, errors.New("launch message without a pod")
+		}
+		var err error
+		if sb, err = mgr.Create(msg.Pod, msg.Options); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockSupervisor(sb.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	_ = lock // held (open) for the process's life
+	redirectStderr(filepath.Join(sb.StateDir, logFile))
+	cfg := msg.Config
+	if msg.Recover {
+		if rec, err = LoadRecord(sb.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if rec != nil && rec.Final {
+			return nil, nil
+		}
+		if rec != nil {
+			cfg = rec.Config
+		}
+	}
+	if cfg.BackoffInitial == 0 {
+		cfg = DefaultConfig()
+	}
+	d, err := newDaemon(deps, sb, cfg, rec)
+	if err != nil {
+		return nil, err
+	}
+	infraDone := make(chan struct{})
+	if p, err := openProc(sb.InfraPid, 0, !msg.Recover); err == nil {
+		d.infra = p
+		go func() {
+			p.wait()
+			close(infraDone)
+			d.post(func() { d.onInfraExit() })
+		}()
+	} else {
+		close(infraDone)
+	}
+	d.infraDone = infraDone
+	sock := filepath.Join(sb.StateDir, holderSock)
+	if msg.Recover {
+		d.holder, _ = dialHolder(sock)
+	}
+	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
+		if err := startHolder(deps.Exe, deps.HolderArgs, sock, sb.InfraPid); err == nil {
+			d.holder, _ = dialHolder(sock)
+		} else {
+			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+		}
+	}
+	if err := d.listen(); err != nil {
+		return nil, err
+	}
+	if msg.Recover && rec != nil {
+		d.event(Normal, "Recovered", "pod", fmt.Sprintf("Supervisor %d adopted the pod", os.Getpid()))
+		d.adopt()
+	} else {
+		d.event(Normal, "Scheduled", "pod", "Sandbox ready; supervisor pid "+fmt.Sprint(os.Getpid()))
+	}
+	if d.infra == nil && !d.stopping {
+		d.event(Warning, "SandboxChanged", "pod", "The pod's infra container is gone; stopping the pod")
+		d.stop(d.grace(), nil)
+	}
+	d.advance()
+	d.save()
+	return d, nil
+}
+
+// lockSupervisor takes the pod's supervisor lock: one supervisor per pod,
+// and a lock that dies with its process is the liveness signal.
+func lockSupervisor(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errAlreadySupervised
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// Alive reports whether a supervisor holds the pod's lock.
+func Alive(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+func redirectStderr(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	unix.Dup3(int(f.Fd()), 1, 0)
+	unix.Dup3(int(f.Fd()), 2, 0)
+	f.Close()
+}
+
+// onInfraExit: the sandbox is gone; nothing can run in it any more.
+func (d *daemon) onInfraExit() {
+	if d.infra != nil {
+		d.infra.close()
+		d.infra = nil
+	}
+	if !d.stopping {
+		d.event(Warning, "SandboxChanged", "pod", "The pod's infra container exited; stopping the pod")
+		d.stop(d.grace(), nil)
+	}
+}
+
+// adopt takes over the runs a previous supervisor left: live ones are
+// watched through pidfds (not our children), gone ones are reported
+// lost, back-offs resume where they were.
+func (d *daemon) adopt() {
+	var held map[string]*os.File
+	if d.holder != nil {
+		held, _ = d.holder.getAll()
+	}
+	for _, c := range d.ctrs {
+		rr, ok := d.rec.Runs[c.name]
+		if pr, pending := d.rec.RestartAt[c.name]; pending && !ok {
+			d.armRestart(c, pr.At, pr.Count)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		r := &run{id: rr.ID, attempt: rr.Attempt, startedAt: rr.Started, exited: make(chan struct{})}
+		c.run = r
+		p, err := openProc(rr.Pid, rr.PidStart, false)
+		if err != nil {
+			d.event(Warning, "ContainerLost", c.object(), "Container "+c.name+" exited while the pod had no supervisor")
+			c, r := c, r
+			go d.post(func() { d.onExit(c, r, exitInfo{}) })
+			continue
+		}
+		r.p = p
+		lw, err := OpenLog(d.logPath(c.name, rr.Attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
+		if err == nil {
+			r.logs = lw
+			outF := held[fdKey(c.name, rr.Attempt, "stdout")]
+			errF := held[fdKey(c.name, rr.Attempt, "stderr")]
+			if outF == nil {
+				outF = reopenPipe(rr.Pid, 1)
+			}
+			if errF == nil {
+				errF = reopenPipe(rr.Pid, 2)
+			}
+			if outF != nil && errF != nil {
+				delete(held, fdKey(c.name, rr.Attempt, "stdout"))
+				delete(held, fdKey(c.name, rr.Attempt, "stderr"))
+				d.copyLogs(r, outF, errF)
+			} else {
+				lw.Close()
+			}
+		}
+		d.watch(c, r)
+		d.startProbesAndHooks(c, r, false)
+	}
+	for _, f := range held {
+		f.Close()
+	}
+}
+
+// reopenPipe opens the read end of the pipe that is fd n of pid, when it
+// is a pipe: opening /proc/PID/fd/N of a pipe opens that pipe again.
+func reopenPipe(pid, n int) *os.File {
+	p := fmt.Sprintf("/proc/%d/fd/%d", pid, n)
+	if l, err := os.Readlink(p); err != nil || !strings.HasPrefix(l, "pipe:") {
+		return nil
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// ---- control socket ----
+
+// request is one control request (one JSON object per connection).
+type request struct {
+	Op string `json:"op"` // "stop", "status"
+	// Grace overrides terminationGracePeriodSeconds for stop (nil: the pod's).
+	Grace *float64 `json:"grace,omitempty"`
+}
+
+type response struct {
+	Error  string  `json:"error,omitempty"`
+	Record *Record `json:"record,omitempty"`
+}
+
+func (d *daemon) listen() error {
+	path := filepath.Join(d.dir, sockFile)
+	_ = os.Remove(path)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	os.Chmod(path, 0o600)
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go d.serve(c)
+		}
+	}()
+	return nil
+}
+
+func (d *daemon) serve(c *net.UnixConn) {
+	defer c.Close()
+	var req request
+	if err := json.NewDecoder(c).Decode(&req); err != nil {
+		return
+	}
+	var resp response
+	switch req.Op {
+	case "stop":
+		grace := time.Duration(-1)
+		if req.Grace != nil {
+			grace = time.Duration(*req.Grace * float64(time.Second))
+		}
+		done := make(chan error, 1)
+		d.post(func() {
+			g := grace
+			if g < 0 {
+				g = d.grace()
+			}
+			d.stop(g, done)
+		})
+		select {
+		case err := <-done:
+			if err != nil {
+				resp.Error = err.Error()
+			}
+		case <-d.done:
+		}
+	case "status":
+		ch := make(chan Record, 1)
+		d.post(func() { ch <- *d.rec })
+		select {
+		case r := <-ch:
+			resp.Record = &r
+		case <-d.done:
+		}
+	default:
+		resp.Error = "unknown op " + req.Op
+	}
+	json.NewEncoder(c).Encode(resp)
+}
