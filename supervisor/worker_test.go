@@ -34,7 +34,10 @@ func collect(t *testing.T, kind ProbeKind, p *manifest.Probe, h Handler, initial
 	defer cancel()
 	ch := make(chan probeResult, 100)
 	done := make(chan struct{})
-	go func() { runProbeWorker(ctx, time.Millisecond, kind, p, h, initial, func(r probeResult) { ch <- r }); close(done) }()
+	go func() {
+		runProbeWorker(ctx, time.Millisecond, kind, p, h, initial, func(r probeResult) { ch <- r })
+		close(done)
+	}()
 	var got []probeResult
 	for {
 		select {
