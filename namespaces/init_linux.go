@@ -136,8 +136,11 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 		// /proc/sys shows the namespaces of the writer, so the host's /proc
 		// still visible here reaches the container's own net/ipc/uts.
 		for k, v := range spec.Linux.Sysctl {
-			p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-			if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			_, rel, err := SysctlName(k)
+			if err != nil {
+				return fmt.Errorf("linux.sysctl: %w", err)
+			}
+			if err := os.WriteFile("/proc/sys/"+rel, []byte(v), 0); err != nil {
 				return fmt.Errorf("linux.sysctl: setting %s: %w", k, err)
 			}
 		}

@@ -4,25 +4,61 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/rootfs"
 )
 
-// LoadSpec reads and validates <bundle>/config.json. Errors name the field.
+// MaxConfigSize bounds config.json. Real configs are a few KiB (a large
+// seccomp profile makes tens); a bigger file is a mistake or an attack on
+// the runtime's memory, refused before it is read.
+const MaxConfigSize = 16 << 20
+
+// LoadSpec reads and parses <bundle>/config.json. Errors name the file or
+// the field.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	// O_NONBLOCK: a FIFO planted as config.json must not hang us in open.
+	f, err := os.OpenFile(filepath.Join(bundle, "config.json"), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
 		}
 		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("bundle %q: config.json is not a regular file", bundle)
+	}
+	if st.Size() > MaxConfigSize {
+		return nil, fmt.Errorf("bundle %q: config.json is %d bytes, more than the %d allowed", bundle, st.Size(), MaxConfigSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
+	}
+	if len(b) > MaxConfigSize {
+		return nil, fmt.Errorf("bundle %q: config.json is more than the %d bytes allowed", bundle, MaxConfigSize)
+	}
+	return ParseSpec(b)
+}
+
+// ParseSpec parses the content of a config.json. Errors name the file and
+// the field; encoding/json bounds the nesting depth.
+func ParseSpec(b []byte) (*specs.Spec, error) {
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("config.json: %s", jsonErrorText(err))
@@ -58,6 +94,81 @@ func namespacedSysctl(key string) specs.LinuxNamespaceType {
 		return specs.UTSNamespace
 	}
 	return ""
+}
+
+// validateSysctls refuses linux.sysctl keys that would act outside the
+// container: not namespaced, or namespaced in a namespace shared with the
+// runtime (not in linux.namespaces, or joined by a path that is ours).
+func validateSysctls(l *specs.Linux) error {
+	for _, k := range slices.Sorted(maps.Keys(l.Sysctl)) {
+		key, _, err := namespaces.SysctlName(k)
+		if err != nil {
+			return fmt.Errorf("linux.sysctl: %w", err)
+		}
+		t := namespacedSysctl(key)
+		if t == "" {
+			return fmt.Errorf("linux.sysctl: %q is not in a separate kernel namespace", k)
+		}
+		if key == "kernel.hostname" {
+			return fmt.Errorf("linux.sysctl: %q conflicts with the hostname field; set that instead", k)
+		}
+		if !namespaces.Has(l.Namespaces, t) {
+			return fmt.Errorf("linux.sysctl: %q requires a %s namespace", k, t)
+		}
+		if p := namespaces.Path(l.Namespaces, t); p != "" {
+			same, err := sameFile(p, "/proc/self/ns/"+namespaces.ProcName(t))
+			if err != nil {
+				return fmt.Errorf("linux.namespaces: %s namespace path %q: %w", t, p, err)
+			}
+			if same {
+				return fmt.Errorf("linux.sysctl: %q is not allowed in the runtime's own %s namespace (%q)", k, t, p)
+			}
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether paths a and b are the same file. Its errors
+// are bare errnos, so that a path with odd characters stays out of them.
+func sameFile(a, b string) (bool, error) {
+	var sa, sb syscall.Stat_t
+	if err := syscall.Stat(a, &sa); err != nil {
+		return false, err
+	}
+	if err := syscall.Stat(b, &sb); err != nil {
+		return false, err
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+}
+
+// kernelHasNS reports whether the kernel offers namespaces of a kind
+// (name under /proc/self/ns).
+func kernelHasNS(name string) bool {
+	_, err := os.Stat("/proc/self/ns/" + name)
+	return err == nil
+}
+
+// checkRootNoSymlink refuses a root.path that is, or goes through, a
+// symlink (as runc does): the rootfs is what the path names, not what a
+// symlink planted in the bundle points at. Symlinks in the bundle's own
+// path are fine (runc works from the bundle as its cwd).
+func checkRootNoSymlink(bundle, root string) error {
+	base := "/"
+	if !filepath.IsAbs(root) {
+		var err error
+		if base, err = filepath.EvalSymlinks(bundle); err != nil {
+			return fmt.Errorf("bundle %q: %w", bundle, err)
+		}
+	}
+	want := filepath.Join(base, root)
+	got, err := filepath.EvalSymlinks(want)
+	if err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("root.path: %q is a symlink or has one in its path (to %q)", root, got)
+	}
+	return nil
 }
 
 // validateSpec checks what create needs before anything is made. It may
@@ -104,14 +215,11 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 	if !newUserNS && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
 		return errors.New("linux.uidMappings: mappings given without a new user namespace")
 	}
-	for k := range l.Sysctl {
-		t := namespacedSysctl(k)
-		if t == "" {
-			return fmt.Errorf("linux.sysctl: %q is not in a separate kernel namespace", k)
-		}
-		if !newNS(t) {
-			return fmt.Errorf("linux.sysctl: %q requires a %s namespace", k, t)
-		}
+	if err := validateSysctls(l); err != nil {
+		return err
+	}
+	if newNS(specs.CgroupNamespace) && !kernelHasNS("cgroup") {
+		return errors.New("linux.namespaces: cgroup namespaces are not enabled in the kernel")
 	}
 	for i, m := range s.Mounts {
 		if m.Destination == "" {
@@ -120,6 +228,9 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
+	}
+	if err := rootfs.Validate(s); err != nil {
+		return err
 	}
 	// Limits are checked before anything exists, so a bad value leaves
 	// nothing behind; the errors name the field (linux.resources...).

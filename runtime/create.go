@@ -59,6 +59,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("root.path: rootfs %q does not exist or is not a directory", rootfs)
 	}
+	if err := checkRootNoSymlink(bundle, spec.Root.Path); err != nil {
+		return nil, err
+	}
 	p := spec.Process
 	if p.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("cannot allocate tty if podrun will detach without setting console socket")
