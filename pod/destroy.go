@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/podrun/podrun/runtime"
@@ -30,6 +31,36 @@ func (m *Manager) ContainerIDs(sb *Sandbox) ([]string, error) {
 		out = append(out, id)
 	}
 	return out, nil
+}
+
+// ErrNotRunning: the container has no running run.
+var ErrNotRunning = errors.New("container is not running")
+
+// RunningContainer returns the OCI id of the running run of container
+// name (the newest attempt), e.g. for exec.
+func (m *Manager) RunningContainer(sb *Sandbox, name string) (string, error) {
+	if _, _, _, ok := FindContainer(sb.Pod, name); !ok {
+		return "", fmt.Errorf("pod %s has no container %q", sb.Name, name)
+	}
+	ids, err := m.ContainerIDs(sb)
+	if err != nil {
+		return "", err
+	}
+	best, bestAttempt := "", -1
+	for _, id := range ids {
+		st, err := m.Runtime.State(id)
+		if err != nil || st.Annotations[AnnotationContainer] != name || st.Status != runtime.Running {
+			continue
+		}
+		a, err := strconv.Atoi(st.Annotations[AnnotationAttempt])
+		if err == nil && a > bestAttempt {
+			best, bestAttempt = id, a
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("pod %s: container %s: %w", sb.Name, name, ErrNotRunning)
+	}
+	return best, nil
 }
 
 // Destroy removes everything of the pod: every container (delete --force),

@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			createCommand(&e), startCommand(&e), runCommand(&e), stateCommand(&e),
 			killCommand(&e), deleteCommand(&e), listCommand(&e), execCommand(&e),
 			psCommand(&e), specCommand(), featuresCommand(),
-			imageCommand(), bundleCommand(),
+			imageCommand(), bundleCommand(), podCommand(&e),
 			pauseCommand(&e), resumeCommand(&e), updateCommand(&e), eventsCommand(&e),
 		},
 		CommandNotFound: func(ctx *cli.Context, name string) {
