@@ -227,6 +227,12 @@ func TestHostileSpecialDirSymlinks(t *testing.T) {
 		{"proc-in-rootfs", "/proc", func(*sentinel) string { return "/tmp/fakeproc" }, nil, "ordinary directory"},
 		{"proc-relative-in-rootfs", "/proc", func(*sentinel) string { return "tmp" }, nil, "ordinary directory"},
 		{"sys-to-host", "/sys", func(sen *sentinel) string { return sen.dir }, nil, "ordinary directory"},
+		// The mount names /x/proc, /x is a symlink to / and /proc one to
+		// a plain directory: the check must look at the rootfs's /proc.
+		{"proc-via-parent-symlink", "/proc", func(*sentinel) string { return "/tmp/fakeproc" }, procVia("/x"), "ordinary directory"},
+		// The mount's path is cleaned (/tmp/proc): procfs lands there and
+		// the container's /proc is a plain directory, refused.
+		{"proc-elsewhere", "/proc", func(*sentinel) string { return "tmp/fakeproc" }, procVia("/tmp/fakeproc/.."), "/proc in the container is not procfs"},
 		{"dev-to-host", "/dev", func(sen *sentinel) string { return sen.dir }, nil, ""},
 		{"dev-to-itself", "/dev", func(*sentinel) string { return up("/dev") }, nil, "too many levels of symbolic links"},
 		{"devpts-to-host", "/dev/pts", func(sen *sentinel) string { return sen.dir }, noDevTmpfs, ""},
@@ -243,6 +249,7 @@ func TestHostileSpecialDirSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			symlink(t, tc.target(sen), filepath.Join(rootfs, tc.link))
+			symlink(t, "/", filepath.Join(rootfs, "x"))
 			if tc.edit != nil {
 				s := testimage.Spec(t, bundle)
 				tc.edit(s)
@@ -259,6 +266,18 @@ func TestHostileSpecialDirSymlinks(t *testing.T) {
 				t.Errorf("host /dev/pts/ptmx: %v", err)
 			}
 		})
+	}
+}
+
+// procVia moves the proc mount to dir+"/proc" (the rootfs's /x is a
+// symlink to /).
+func procVia(dir string) func(s *Spec) {
+	return func(s *Spec) {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/proc" {
+				s.Mounts[i].Destination = dir + "/proc"
+			}
+		}
 	}
 }
 

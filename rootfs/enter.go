@@ -53,6 +53,14 @@ func Enter(c *Config) error {
 			return fmt.Errorf("unable to apply root propagation flags: %w", err)
 		}
 	}
+	// The init reopens its exec fifo through /proc/self/fd after this,
+	// and masked/readonly paths are mostly in /proc: a /proc that is not
+	// procfs (no proc mount, or a rootfs symlink that led it elsewhere)
+	// must fail here, with a reason, not later in silence.
+	var st unix.Statfs_t
+	if err := unix.Statfs("/proc", &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		return errors.New(`/proc in the container is not procfs: the spec needs a mount of type "proc" at /proc`)
+	}
 	if needsSetupDev(c.Spec) {
 		if err := reopenDevNull(); err != nil {
 			return fmt.Errorf("error reopening /dev/null inside container: %w", err)

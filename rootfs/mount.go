@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -95,7 +96,14 @@ func (p *preparer) mountOther(m *mnt, checkProc bool) error {
 // real directory (or missing), never a symlink. In a user namespace without
 // its own network namespace sysfs cannot be mounted: /sys is rbound instead.
 func (p *preparer) mountProcSys(m *mnt) error {
-	if fi, err := os.Lstat(filepath.Join(p.root.path, m.dest)); err == nil && !fi.IsDir() {
+	// The parent is resolved in the rootfs first: a symlink among the
+	// parents must not make us look at a host path, nor hide a symlinked
+	// last component behind a host directory.
+	parent, err := p.root.resolve(path.Dir(m.dest))
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(filepath.Join(p.root.path, parent, path.Base(m.dest))); err == nil && !fi.IsDir() {
 		return fmt.Errorf("filesystem %q must be mounted on ordinary directory", m.fstype)
 	}
 	h, rel, err := p.root.target(m.dest, true)
