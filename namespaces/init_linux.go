@@ -74,8 +74,14 @@ func runInit(c *conn) error {
 			return err
 		}
 	}
+	if err := loadSeccomp(c, cfg, false); err != nil {
+		return err
+	}
 	exe, err := prepareProcess(p, cfg.Kind == KindCreate)
 	if err != nil {
+		return err
+	}
+	if err := loadSeccomp(c, cfg, true); err != nil {
 		return err
 	}
 	if err := c.send(message{Type: msgReady}); err != nil {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/overlay"
+	"github.com/podrun/podrun/seccomp"
 )
 
 // The init protocol. Parent and child talk over a socket pair, one JSON
@@ -68,6 +69,8 @@ type InitConfig struct {
 	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
 	// its cgroup, so that the namespace root is the container's cgroup.
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
+	// Seccomp is the compiled linux.seccomp filter, for exec too.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// State is the OCI state given to createContainer/startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
 }
@@ -82,10 +85,14 @@ type message struct {
 // conn frames messages on the socket.
 type conn struct {
 	f   *os.File
+	r   *fdReader // keeps fds passed with SCM_RIGHTS (seccomp_linux.go)
 	dec *json.Decoder
 }
 
-func newConn(f *os.File) *conn { return &conn{f: f, dec: json.NewDecoder(f)} }
+func newConn(f *os.File) *conn {
+	r := &fdReader{f: f}
+	return &conn{f: f, r: r, dec: json.NewDecoder(r)}
+}
 
 func (c *conn) send(m message) error {
 	b, err := json.Marshal(m)
@@ -102,6 +109,18 @@ var errChildExited = errors.New("container init exited unexpectedly")
 // recv reads the next message and checks its type. An error message from the
 // child becomes an *InitError.
 func (c *conn) recv(want string) (message, error) {
+	m, err := c.recvAny()
+	if err != nil {
+		return m, err
+	}
+	if m.Type != want {
+		return m, fmt.Errorf("init protocol: got %q, want %q", m.Type, want)
+	}
+	return m, nil
+}
+
+// recvAny reads the next message; an error message becomes an *InitError.
+func (c *conn) recvAny() (message, error) {
 	var m message
 	if err := c.dec.Decode(&m); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -111,9 +130,6 @@ func (c *conn) recv(want string) (message, error) {
 	}
 	if m.Type == msgError {
 		return m, &InitError{Msg: m.Error}
-	}
-	if m.Type != want {
-		return m, fmt.Errorf("init protocol: got %q, want %q", m.Type, want)
 	}
 	return m, nil
 }

@@ -46,6 +46,9 @@ type StartOptions struct {
 type Child struct {
 	Cmd  *exec.Cmd
 	conn *conn
+	// SeccompListener, if set, gets the seccomp notify fd the child sends
+	// before ready (SCMP_ACT_NOTIFY rules) and passes it on.
+	SeccompListener func(*os.File) error
 }
 
 // Pid returns the child's host pid.
@@ -238,10 +241,7 @@ func (c *Child) WaitCreateRuntime() error {
 func (c *Child) HooksDone() error { return c.conn.send(message{Type: msgHooksDone}) }
 
 // WaitReady waits for the child to finish its set-up.
-func (c *Child) WaitReady() error {
-	_, err := c.conn.recv(msgReady)
-	return err
-}
+func (c *Child) WaitReady() error { return c.waitReady() }
 
 // WaitExec waits, after ready, until the child exec'd the user process (the
 // socket closes on exec) or reports why it could not.

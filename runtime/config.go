@@ -17,6 +17,7 @@ import (
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/rootfs"
+	"github.com/podrun/podrun/seccomp"
 )
 
 // MaxConfigSize bounds config.json. Real configs are a few KiB (a large
@@ -241,7 +242,10 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 		return errors.New("linux.timeOffsets: time namespace offsets are not supported yet")
 	}
 	if l.Seccomp != nil {
-		return errors.New("linux.seccomp: seccomp filters are not supported yet")
+		// Compiled once, later in Create; here only checked.
+		if err := seccomp.Validate(l.Seccomp); err != nil {
+			return err
+		}
 	}
 	if l.IntelRdt != nil {
 		return errors.New("linux.intelRdt: not supported yet")

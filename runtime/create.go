@@ -52,6 +52,10 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err := r.validateSpec(spec); err != nil {
 		return nil, err
 	}
+	filter, err := compileSeccomp(spec.Linux)
+	if err != nil {
+		return nil, err
+	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -168,7 +172,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	cfg := &namespaces.InitConfig{
 		Kind: namespaces.KindCreate, ID: id, Spec: spec, Process: p,
 		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
-		Overlay: ovl,
+		Overlay: ovl, Seccomp: filter,
 	}
 	child, err = namespaces.Start(&namespaces.StartOptions{
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
@@ -221,6 +225,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	if err := child.HooksDone(); err != nil {
 		return nil, initFailed(child, err)
+	}
+	if filter != nil {
+		child.SeccompListener = seccompListener(spec.Linux.Seccomp, pid, c.specState(Creating))
 	}
 	if err := child.WaitReady(); err != nil {
 		return nil, initFailed(child, err)

@@ -61,6 +61,10 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		return nil, err
 	}
 	cfg := &namespaces.InitConfig{Kind: namespaces.KindExec, ID: id, Process: p}
+	// The container's seccomp filter applies to exec'd processes too.
+	if cfg.Seccomp, err = compileSeccomp(c.State.Spec.Linux); err != nil {
+		return nil, err
+	}
 	child, err := namespaces.Start(&namespaces.StartOptions{
 		Self: r.Self, Config: cfg, Namespaces: nss, Stdio: stdio(o.Stdio),
 		Preserve: preserve, Console: consoleConn, CgroupFD: -1,
@@ -84,6 +88,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	}
 	if err := child.SendConfig(cfg); err != nil {
 		return nil, initFailed(child, err)
+	}
+	if cfg.Seccomp != nil {
+		child.SeccompListener = seccompListener(c.State.Spec.Linux.Seccomp, pid, c.specState(c.Status()))
 	}
 	if err := child.WaitReady(); err != nil {
 		return nil, initFailed(child, err)

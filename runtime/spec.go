@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/seccomp"
 )
 
 // DefaultSpec returns the config.json `podrun spec` writes: the same
@@ -103,7 +104,8 @@ func Features() *features.Features {
 			Namespaces:   nss,
 			Capabilities: caps,
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no},
-			Seccomp:      &features.Seccomp{Enabled: &no},
+			Seccomp: &features.Seccomp{Enabled: &yes, Actions: seccomp.Actions(), Operators: seccomp.Operators(),
+				Archs: seccomp.Archs(), KnownFlags: seccomp.KnownFlags(), SupportedFlags: seccomp.SupportedFlags()},
 			Apparmor:     &features.Apparmor{Enabled: &no},
 			Selinux:      &features.Selinux{Enabled: &no},
 			IntelRdt:     &features.IntelRdt{Enabled: &no},

@@ -2,7 +2,7 @@ package seccomp
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -29,20 +29,25 @@ type node struct {
 	code   uint16
 	k      uint32
 	jt, jf label // conditional jumps; jt is the target of ja
+	pos    int   // index in the program, set by assemble
 }
 
 // asm is a tiny assembler with symbolic, forward-only jumps. Conditional
 // jumps reach 255 instructions; longer ones get a ja trampoline.
 type asm struct {
 	nodes   []*node
-	at      map[label]*node
+	at      []*node // by label
 	pending []label
 	labels  label
 }
 
-func newAsm() *asm { return &asm{at: map[label]*node{}} }
+func newAsm() *asm { return &asm{at: []*node{nil}} }
 
-func (a *asm) label() label { a.labels++; return a.labels }
+func (a *asm) label() label {
+	a.labels++
+	a.at = append(a.at, nil)
+	return a.labels
+}
 
 // bind places l at the next emitted instruction.
 func (a *asm) bind(l label) { a.pending = append(a.pending, l) }
@@ -80,16 +85,15 @@ func (a *asm) jmp(op uint16, k uint32, t, f label) {
 // assemble resolves labels, inserting trampolines for far conditional jumps.
 func (a *asm) assemble() ([]Insn, error) {
 	for {
-		pos := make(map[*node]int, len(a.nodes))
 		for i, n := range a.nodes {
-			pos[n] = i
+			n.pos = i
 		}
 		dist := func(i int, l label) (int, error) {
-			t, ok := a.at[l]
-			if !ok {
+			t := a.at[l]
+			if t == nil {
 				return 0, fmt.Errorf("seccomp: internal error: unbound label %d", l)
 			}
-			d := pos[t] - i - 1
+			d := t.pos - i - 1
 			if d < 0 {
 				return 0, fmt.Errorf("seccomp: internal error: backward jump at %d", i)
 			}
@@ -212,7 +216,7 @@ func generate(def uint32, useEnosys bool, x64, x32, i386 *section) ([]Insn, erro
 	for act := range g.rets {
 		acts = append(acts, act)
 	}
-	sort.Slice(acts, func(i, j int) bool { return acts[i] < acts[j] })
+	slices.Sort(acts)
 	for _, act := range acts {
 		g.bind(g.rets[act])
 		g.ret(act)
@@ -238,15 +242,16 @@ func (g *gen) section(s *section, def uint32, useEnosys bool) []func() {
 			nrs = append(nrs, nr)
 		}
 	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
+	slices.Sort(nrs)
 	defl := g.retLabel(def)
 	var ranges []rng
+	// add starts a range at lo; the last range is replaced if it starts
+	// there too, and neighbours with one target are merged.
 	add := func(lo uint32, t label) {
-		if n := len(ranges); n > 0 && ranges[n-1].target == t {
-			return
-		}
 		if n := len(ranges); n > 0 && ranges[n-1].lo == lo {
-			ranges[n-1].target = t
+			ranges = ranges[:n-1]
+		}
+		if n := len(ranges); n > 0 && ranges[n-1].target == t {
 			return
 		}
 		ranges = append(ranges, rng{lo, t})

@@ -24,6 +24,8 @@
 package seccomp
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -174,19 +176,53 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, bool) {
 // init as JSON.
 type Filter struct {
 	// Insns is the BPF program, one sock_filter per element.
-	Insns []Insn `json:"insns"`
+	Insns Program `json:"insns"`
 	// Flags are the seccomp(2) flags of the profile (without NEW_LISTENER).
 	Flags uint `json:"flags,omitempty"`
 	// Notify: some rule uses SCMP_ACT_NOTIFY; loading returns a listener fd.
 	Notify bool `json:"notify,omitempty"`
 }
 
-// Insn is a struct sock_filter; the JSON form is compact.
+// Insn is a struct sock_filter.
 type Insn struct {
-	Code uint16 `json:"c"`
-	Jt   uint8  `json:"t,omitempty"`
-	Jf   uint8  `json:"f,omitempty"`
-	K    uint32 `json:"k,omitempty"`
+	Code uint16
+	Jt   uint8
+	Jf   uint8
+	K    uint32
+}
+
+// Program is a BPF program; its JSON form is the base64 of the kernel's
+// 8-byte records (little endian), cheap to pass to the container init.
+type Program []Insn
+
+// MarshalJSON encodes p as base64 of its records.
+func (p Program) MarshalJSON() ([]byte, error) {
+	raw := make([]byte, 8*len(p))
+	for i, in := range p {
+		b := raw[8*i:]
+		binary.LittleEndian.PutUint16(b, in.Code)
+		b[2], b[3] = in.Jt, in.Jf
+		binary.LittleEndian.PutUint32(b[4:], in.K)
+	}
+	return json.Marshal(raw)
+}
+
+// UnmarshalJSON decodes what MarshalJSON made.
+func (p *Program) UnmarshalJSON(data []byte) error {
+	var raw []byte
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if len(raw)%8 != 0 {
+		return errors.New("seccomp: program length is not a multiple of 8")
+	}
+	out := make(Program, len(raw)/8)
+	for i := range out {
+		b := raw[8*i:]
+		out[i] = Insn{Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:])}
+	}
+	*p = out
+	return nil
 }
 
 // cond is one argument comparison.
@@ -214,7 +250,18 @@ type section struct {
 
 // Compile validates a profile and compiles it. Errors wrap ErrInvalid and
 // name the field, e.g. "linux.seccomp.syscalls[2].action: unknown action".
-func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
+func Compile(s *specs.LinuxSeccomp) (*Filter, error) { return compile(s, true) }
+
+// Validate checks a profile without compiling it (a few microseconds), and
+// that the kernel takes its flags. Only the size limit is left to Compile.
+func Validate(s *specs.LinuxSeccomp) error {
+	if _, err := compile(s, false); err != nil {
+		return err
+	}
+	return Supported(s)
+}
+
+func compile(s *specs.LinuxSeccomp, gen bool) (*Filter, error) {
 	if runtime.GOARCH != "amd64" {
 		return nil, invalid(": only supported on amd64 hosts")
 	}
@@ -283,7 +330,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 			return nil, err
 		}
 		for _, sec := range secs {
-			if sec != nil {
+			if sec != nil && gen {
 				sec.add(sc.Names, rules, act == def)
 			}
 		}
@@ -293,6 +340,9 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	}
 	if f.Flags&flagWaitKillableRecv != 0 && !f.Notify {
 		return nil, invalid(".flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule")
+	}
+	if !gen {
+		return f, nil
 	}
 	// runc's -ENOSYS rule (libcontainer/seccomp/patchbpf): only for
 	// restrictive defaults and listed archs.
@@ -377,4 +427,18 @@ func (s *section) add(names []string, rules []rule, redundant bool) {
 			s.rules[nr] = append(s.rules[nr], r)
 		}
 	}
+}
+
+// SyscallNumber returns the number of a syscall in one of the x86 ABIs
+// (with the x32 bit for SCMP_ARCH_X32), for tools and tests.
+func SyscallNumber(arch specs.Arch, name string) (uint32, bool) {
+	switch arch {
+	case specs.ArchX86_64:
+		return lookup(tableX86_64[:], name)
+	case specs.ArchX32:
+		return lookup(tableX32[:], name)
+	case specs.ArchX86:
+		return lookup(tableX86[:], name)
+	}
+	return 0, false
 }

@@ -50,6 +50,8 @@ func main() {
 		err = runWrite(args)
 	case "cat":
 		err = runCat(args)
+	case "syscall": // syscall.go
+		err = runSyscall(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
