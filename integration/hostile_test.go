@@ -282,25 +282,35 @@ func procVia(dir string) func(s *Spec) {
 }
 
 // TestHostilePasswdSymlink gives the rootfs an /etc/passwd and /etc/group
-// that are symlinks to host files: whatever looks users up for the
-// container (HOME for process.user) must read the rootfs's view, where the
-// links lead nowhere, never the host files.
+// that are symlinks to host files, a FIFO, or a link to /dev/zero:
+// whatever looks users up for the container (HOME for process.user) must
+// read the rootfs's view, where the links lead nowhere, never the host
+// files, and must neither hang on the FIFO nor read /dev/zero forever.
 func TestHostilePasswdSymlink(t *testing.T) {
-	for _, abs := range []bool{true, false} {
-		t.Run(map[bool]string{true: "absolute", false: "relative"}[abs], func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, sen *sentinel, p string)
+	}{
+		{"absolute", func(t *testing.T, sen *sentinel, p string) { symlink(t, filepath.Join(sen.dir, filepath.Base(p)), p) }},
+		{"relative", func(t *testing.T, sen *sentinel, p string) { symlink(t, up(filepath.Join(sen.dir, filepath.Base(p))), p) }},
+		{"fifo", func(t *testing.T, _ *sentinel, p string) {
+			_ = os.Remove(p)
+			if err := unix.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"dev-zero", func(t *testing.T, _ *sentinel, p string) { symlink(t, "/dev/zero", p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			h := newRootfsHarness(t)
 			sen := newSentinel(t)
 			r := hostileRun(h, func(s *Spec, _, rootfs string) {
 				for _, f := range []string{"passwd", "group"} {
-					target := filepath.Join(sen.dir, f)
-					if !abs {
-						target = up(target)
-					}
-					symlink(t, target, filepath.Join(rootfs, "etc", f))
+					tc.make(t, sen, filepath.Join(rootfs, "etc", f))
 				}
 				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "HOME=") })
 				s.Process.User = specs.User{UID: 0, GID: 0}
-			}, `echo "HOME=$HOME"; cat /etc/passwd 2>/dev/null || echo no-passwd`)
+			}, `echo "HOME=$HOME"; if [ -f /etc/passwd ]; then cat /etc/passwd; else echo no-passwd; fi`)
 			if r.Code != 0 || r.Stdout != "HOME=/\nno-passwd\n" {
 				t.Errorf("container: exit %d, stdout %q, stderr %q; want HOME=/ (no passwd inside the rootfs)", r.Code, r.Stdout, r.Stderr)
 			}

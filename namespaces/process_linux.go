@@ -136,7 +136,7 @@ func withHome(env []string, uid uint32) []string {
 		}
 	}
 	home := "/"
-	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+	if data, err := readRootfsFile("/etc/passwd"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
