@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -243,40 +244,89 @@ func (s *Store) ReadImageFile(img *Image, name string) ([]byte, error) {
 	return ReadLayeredFile(dirs, name)
 }
 
-// ReadLayeredFile reads name from a stack of layer dirs, topmost first.
+// maxImageFile bounds what ReadLayeredFile reads: the image decides the
+// size of its /etc/passwd.
+const maxImageFile = 4 << 20
+
+// ReadLayeredFile reads name from a stack of layer dirs, topmost first, as
+// the image's merged root shows it. Symlinks are followed inside the image
+// (an absolute target starts again at the image's root, ".." stops there),
+// never on the host: every component is looked at with lstat.
 func ReadLayeredFile(dirs []string, name string) ([]byte, error) {
-	comps := strings.Split(strings.Trim(path.Clean("/"+name), "/"), "/")
+	p := path.Clean("/" + name)
+	for hops := 0; hops <= 40; hops++ {
+		host, next, err := layeredEntry(dirs, p)
+		if err != nil {
+			if errors.Is(err, errNotRegular) {
+				return nil, fmt.Errorf("%s is not a regular file in the image", name)
+			}
+			return nil, err
+		}
+		if host == "" {
+			p = next
+			continue
+		}
+		f, err := os.OpenFile(host, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+		if err == nil && len(b) > maxImageFile {
+			err = fmt.Errorf("%s is larger than %d bytes in the image", name, maxImageFile)
+		}
+		return b, err
+	}
+	return nil, fmt.Errorf("%s: too many levels of symbolic links in the image", name)
+}
+
+var errNotRegular = errors.New("not a regular file")
+
+// layeredEntry finds image path p (clean, absolute) in the topmost layer
+// holding it. It returns the host path of a regular file, or, when a
+// component of p is a symlink, the image path p leads to through it.
+func layeredEntry(dirs []string, p string) (host, next string, err error) {
+	comps := strings.Split(strings.Trim(p, "/"), "/")
 	for _, dir := range dirs {
-		p := dir
+		hp := dir
 		opaque := false
 		for i, c := range comps {
-			p = filepath.Join(p, c)
+			hp = filepath.Join(hp, c)
 			var st unix.Stat_t
-			if err := unix.Lstat(p, &st); err != nil {
+			if err := unix.Lstat(hp, &st); err != nil {
 				break // not in this layer: look below
 			}
 			isWhiteout := st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 			last := i == len(comps)-1
 			switch {
 			case isWhiteout:
-				return nil, fs.ErrNotExist
+				return "", "", fs.ErrNotExist
+			case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+				target, err := os.Readlink(hp)
+				if err != nil {
+					return "", "", err
+				}
+				if !path.IsAbs(target) {
+					target = path.Join("/", path.Join(comps[:i]...), target)
+				}
+				return "", path.Clean("/" + path.Join(append([]string{target}, comps[i+1:]...)...)), nil
 			case last && st.Mode&unix.S_IFMT == unix.S_IFREG:
-				return os.ReadFile(p)
+				return hp, "", nil
 			case last:
-				return nil, fmt.Errorf("%s is not a regular file in the image", name)
+				return "", "", errNotRegular
 			case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-				return nil, fs.ErrNotExist
+				return "", "", fs.ErrNotExist
 			}
 			buf := make([]byte, 2)
-			if n, err := unix.Lgetxattr(p, overlay.OpaqueXattr, buf); err == nil && string(buf[:n]) == "y" {
+			if n, err := unix.Lgetxattr(hp, overlay.OpaqueXattr, buf); err == nil && string(buf[:n]) == "y" {
 				opaque = true
 			}
 		}
 		if opaque {
-			return nil, fs.ErrNotExist
+			return "", "", fs.ErrNotExist
 		}
 	}
-	return nil, fs.ErrNotExist
+	return "", "", fs.ErrNotExist
 }
 
 // WriteBundle writes an OCI bundle for img into dir: config.json (from

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -643,6 +644,65 @@ func TestHostileCwdSymlink(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(rootfs, sen.dir, "sub/work/pwned")); err != nil {
 				t.Errorf("the cwd is not the one inside the rootfs: %v", err)
+			}
+			sen.check()
+		})
+	}
+}
+
+// TestHostileImagePasswdSymlink imports images whose /etc/passwd and
+// /etc/group are symlinks to host files, with the image's User a name:
+// `podrun bundle` resolves names in the image's own files, following the
+// links inside the image, so a name the host knows is unknown here;
+// numeric users need no lookup and work, and a link to a file inside the
+// image is followed.
+func TestHostileImagePasswdSymlink(t *testing.T) {
+	for _, tc := range []struct {
+		name, user string
+		inImage    bool   // links point inside the image instead
+		want       string // error of podrun bundle; "" when it must work
+	}{
+		{"name", "tester", false, `no such user in the image's /etc/passwd`},
+		{"root", "root", false, `no such user in the image's /etc/passwd`},
+		{"numeric", "1000:1000", false, ""},
+		{"in-image-link", "tester", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newImageEnv(t)
+			sen := newSentinel(t)
+			cfg := testimage.Config(t)
+			cfg.Config = testimage.ImageRunConfig{User: tc.user, Entrypoint: []string{"sh", "-c", "id -u; id -g"}}
+			hdrs := []*tar.Header{
+				{Name: "etc/passwd", Typeflag: tar.TypeSymlink, Linkname: filepath.Join(sen.dir, "passwd")},
+				{Name: "etc/group", Typeflag: tar.TypeSymlink, Linkname: up(filepath.Join(sen.dir, "group"))},
+			}
+			data := map[string]string{}
+			if tc.inImage {
+				hdrs = []*tar.Header{
+					{Name: "usr/share/base/", Typeflag: tar.TypeDir},
+					{Name: "usr/share/base/passwd", Typeflag: tar.TypeReg},
+					{Name: "usr/share/base/group", Typeflag: tar.TypeReg},
+					{Name: "etc/passwd", Typeflag: tar.TypeSymlink, Linkname: "../usr/share/base/passwd"},
+					{Name: "etc/group", Typeflag: tar.TypeSymlink, Linkname: "/usr/../../usr/share/base/group"},
+				}
+				data["usr/share/base/passwd"] = "tester:x:1000:1000::/home/tester:/bin/sh\n"
+				data["usr/share/base/group"] = "tester:x:1000:\n"
+			}
+			layout := filepath.Join(t.TempDir(), "layout")
+			testimage.WriteLayout(t, layout, "", cfg, append(testimage.Layers(t), testimage.Tar(t, hdrs, data)))
+			e.img("import", "--name", "evil", layout)
+			b := filepath.Join(t.TempDir(), "bundle")
+			if tc.want != "" {
+				e.Fails(tc.want, "bundle", "--store", e.store, "--image", "evil", b)
+				sen.check()
+				return
+			}
+			e.Must("bundle", "--store", e.store, "--image", "evil", b)
+			s := testimage.Spec(t, b)
+			s.Process.Terminal = false
+			testimage.WriteSpec(t, b, s)
+			if r := e.Run("run", "--bundle", b, e.ID()); r.Code != 0 || r.Stdout != "1000\n1000\n" {
+				t.Errorf("container: exit %d, stdout %q, stderr %q; want uid and gid 1000", r.Code, r.Stdout, r.Stderr)
 			}
 			sen.check()
 		})
