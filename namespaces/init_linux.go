@@ -14,6 +14,7 @@ import (
 
 	"github.com/podrun/podrun/console"
 	"github.com/podrun/podrun/internal/hooks"
+	"github.com/podrun/podrun/lsm"
 	"github.com/podrun/podrun/rootfs"
 )
 
@@ -55,12 +56,25 @@ func runInit(c *conn) error {
 	if err := closeExecFrom(3); err != nil {
 		return err
 	}
+	// LSM exec labels are opened before any namespace or rootfs change
+	// (see lsm.Exec) and written just before the exec; nil when unset.
+	labels, err := lsm.Host{}.OpenExec(lsm.Labels{
+		AppArmorProfile: cfg.Process.ApparmorProfile, SELinuxLabel: cfg.Process.SelinuxLabel})
+	if err != nil {
+		return err
+	}
+	defer labels.Close()
 	if err := joinNamespaces(cfg.JoinFds); err != nil {
 		return err
 	}
 	if cfg.UnshareCgroup {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unsharing cgroup namespace: %w", err)
+		}
+	}
+	if len(cfg.TimeOffsets) > 0 {
+		if err := unshareTime(cfg.TimeOffsets); err != nil {
+			return err
 		}
 	}
 	if cfg.Kind == KindCreate {
@@ -75,6 +89,9 @@ func runInit(c *conn) error {
 		}
 	}
 	if err := loadSeccomp(c, cfg, false); err != nil {
+		return err
+	}
+	if err := applyProcAttrs(cfg); err != nil {
 		return err
 	}
 	exe, err := prepareProcess(p, cfg.Kind == KindCreate)
@@ -102,6 +119,9 @@ func runInit(c *conn) error {
 		}
 	}
 	if err := keepFds(cfg.PreserveFds); err != nil {
+		return err
+	}
+	if err := labels.Apply(); err != nil {
 		return err
 	}
 	err = unix.Exec(exe, p.Args, p.Env)

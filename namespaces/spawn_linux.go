@@ -40,6 +40,8 @@ type StartOptions struct {
 	Console *os.File
 	// CgroupFD, when >= 0, places the child in that cgroup v2 at clone time.
 	CgroupFD int
+	// TimeOffsets (linux.timeOffsets) apply to the new time namespace.
+	TimeOffsets map[string]specs.LinuxTimeOffset
 }
 
 // Child is a started init or exec child.
@@ -105,8 +107,14 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cfg.UnshareCgroup = true
 	}
 	cfg.NewMountNS = flags&unix.CLONE_NEWNS != 0
+	// A time namespace with offsets is unshared by the init itself (see
+	// timens_linux.go), so that they are set before anything enters it.
+	if flags&unix.CLONE_NEWTIME != 0 && len(o.TimeOffsets) > 0 {
+		flags &^= unix.CLONE_NEWTIME
+		cfg.TimeOffsets = o.TimeOffsets
+	}
 
-	var joinPid, joinTime *os.File
+	var joinPid *os.File
 	cfg.JoinFds = map[string]int{}
 	for _, ns := range o.Namespaces {
 		if ns.Path == "" {
@@ -121,7 +129,9 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		case specs.PIDNamespace:
 			joinPid = f
 		case specs.TimeNamespace:
-			joinTime = f
+			// setns into a time namespace needs a single-threaded
+			// caller: the nsenter constructor of the child joins it.
+			env = append(env, nsenter.EnvTimeNSFd+"="+strconv.Itoa(nextFd(f)))
 		case specs.UserNamespace:
 			// Joined by the nsenter constructor before the Go runtime
 			// starts; the namespaces to create are then unshared there
@@ -165,33 +175,28 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = o.CgroupFD
 	}
-	if err := startIn(cmd, joinPid, joinTime); err != nil {
+	if err := startIn(cmd, joinPid); err != nil {
 		return nil, fmt.Errorf("starting container init: %w", err)
 	}
 	return &Child{Cmd: cmd, conn: newConn(parentSock)}, nil
 }
 
-// startIn starts cmd with its pid and time namespaces set to the given ones.
-// Those two namespaces only apply to children of the calling thread, so the
+// startIn starts cmd with its pid namespace set to the given one.
+// That namespace only applies to children of the calling thread, so the
 // work happens on a locked thread that is thrown away afterwards (the
 // goroutine exits still locked, and the Go runtime then ends the thread)
 // rather than restored: gVisor's runsc uses the same pattern.
-func startIn(cmd *exec.Cmd, pidNS, timeNS *os.File) error {
-	if pidNS == nil && timeNS == nil {
+func startIn(cmd *exec.Cmd, pidNS *os.File) error {
+	if pidNS == nil {
 		return cmd.Start()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		// No UnlockOSThread: this thread's namespaces are now changed.
-		for _, f := range []*os.File{pidNS, timeNS} {
-			if f == nil {
-				continue
-			}
-			if err := unix.Setns(int(f.Fd()), 0); err != nil {
-				errc <- fmt.Errorf("joining namespace %s: %w", f.Name(), err)
-				return
-			}
+		if err := unix.Setns(int(pidNS.Fd()), 0); err != nil {
+			errc <- fmt.Errorf("joining namespace %s: %w", pidNS.Name(), err)
+			return
 		}
 		errc <- cmd.Start()
 	}()

@@ -9,11 +9,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/lsm"
 )
 
 // Config describes the rootfs to prepare. The same Config must be passed to
@@ -113,6 +116,11 @@ func (c *Config) parseMount(m specs.Mount) (mnt, error) {
 	}
 	if o.copyUp && (o.isBind() || m.Type != "tmpfs") {
 		return mnt{}, errors.New(`mount option "tmpcopyup" is only valid for tmpfs`)
+	}
+	// linux.mountLabel labels the filesystems podrun makes (validated to
+	// be set only where SELinux is enabled).
+	if l := c.Spec.Linux; l != nil && l.MountLabel != "" && !o.isBind() && lsm.Labelable(m.Type) {
+		res.opts.data = append(slices.Clip(res.opts.data), lsm.MountContext(l.MountLabel))
 	}
 	return res, nil
 }

@@ -238,23 +238,14 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 	if err := cgroups.Validate(l.Resources); err != nil {
 		return err
 	}
-	if len(l.TimeOffsets) > 0 {
-		return errors.New("linux.timeOffsets: time namespace offsets are not supported yet")
-	}
 	if l.Seccomp != nil {
 		// Compiled once, later in Create; here only checked.
 		if err := seccomp.Validate(l.Seccomp); err != nil {
 			return err
 		}
 	}
-	if l.IntelRdt != nil {
-		return errors.New("linux.intelRdt: not supported yet")
-	}
-	if l.Personality != nil {
-		return errors.New("linux.personality: not supported yet")
-	}
-	if l.MountLabel != "" {
-		return errors.New("linux.mountLabel: SELinux is not available on this host")
+	if err := validateLinuxKnobs(l); err != nil {
+		return err
 	}
 	return nil
 }
@@ -289,20 +280,8 @@ func (r *Runtime) validateProcess(p *specs.Process, field string) error {
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		return fmt.Errorf("%s.oomScoreAdj: %d is outside [-1000, 1000]", field, *p.OOMScoreAdj)
 	}
-	if p.ApparmorProfile != "" {
-		return fmt.Errorf("%s.apparmorProfile: AppArmor is not available on this host", field)
-	}
-	if p.SelinuxLabel != "" {
-		return fmt.Errorf("%s.selinuxLabel: SELinux is not available on this host", field)
-	}
-	if p.Scheduler != nil {
-		return fmt.Errorf("%s.scheduler: not supported yet", field)
-	}
-	if p.IOPriority != nil {
-		return fmt.Errorf("%s.ioPriority: not supported yet", field)
-	}
-	if p.ExecCPUAffinity != nil {
-		return fmt.Errorf("%s.execCPUAffinity: not supported yet", field)
+	if err := validateProcessKnobs(p, field); err != nil {
+		return err
 	}
 	if c := p.Capabilities; c != nil {
 		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {

@@ -178,7 +178,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
 		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
-		CgroupFD: cgroupFD,
+		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets,
 	})
 	if err != nil {
 		return nil, err
@@ -198,6 +198,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
+	}
+	if err := c.applyIntelRdt(pid); err != nil {
+		return nil, err
 	}
 	cfg.State = c.specState(Creating)
 	if err := child.SendConfig(cfg); err != nil {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/procattr"
 )
 
 // ExecOpts are the options of `exec`.
@@ -61,6 +62,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		return nil, err
 	}
 	cfg := &namespaces.InitConfig{Kind: namespaces.KindExec, ID: id, Process: p}
+	if l := c.State.Spec.Linux; l != nil {
+		cfg.Personality = l.Personality
+	}
 	// The container's seccomp filter applies to exec'd processes too.
 	if cfg.Seccomp, err = compileSeccomp(c.State.Spec.Linux); err != nil {
 		return nil, err
@@ -78,6 +82,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		}
 	}()
 	pid := child.Pid()
+	if err := procattr.ApplyInitialAffinity(p.ExecCPUAffinity, pid); err != nil {
+		return nil, err
+	}
 	if err := cg.Apply(pid); err != nil {
 		return nil, err
 	}
@@ -115,6 +122,12 @@ func (c *Container) joinNamespaces() ([]specs.LinuxNamespace, error) {
 	for _, t := range namespaces.Types {
 		name := namespaces.ProcName(t)
 		theirs := fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, name)
+		if t == specs.TimeNamespace {
+			// The init's children's: with linux.timeOffsets the init
+			// enters its time namespace only with the exec of the user
+			// process (see namespaces/timens_linux.go).
+			theirs += "_for_children"
+		}
 		var a, b unix.Stat_t
 		if err := unix.Stat(theirs, &a); err != nil {
 			if errors.Is(err, unix.ENOENT) && t == specs.TimeNamespace {
@@ -140,6 +153,9 @@ type ExecOverrides struct {
 	Caps            []string
 	Terminal        bool
 	NoNewPrivileges bool
+	// ApparmorProfile and SelinuxLabel (--apparmor, --process-label)
+	// replace the container's labels when set.
+	ApparmorProfile, SelinuxLabel string
 }
 
 // ExecProcess returns the process for exec from the container's config and
@@ -163,6 +179,12 @@ func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error
 	}
 	if o.NoNewPrivileges {
 		p.NoNewPrivileges = true
+	}
+	if o.ApparmorProfile != "" {
+		p.ApparmorProfile = o.ApparmorProfile
+	}
+	if o.SelinuxLabel != "" {
+		p.SelinuxLabel = o.SelinuxLabel
 	}
 	p.ConsoleSize = nil
 	if len(o.Caps) > 0 && base.Capabilities != nil {

@@ -229,6 +229,9 @@ func (c *Container) destroy(poststop bool) error {
 	if err := c.releaseImage(); err != nil {
 		return err
 	}
+	if err := c.destroyIntelRdt(); err != nil {
+		return err
+	}
 	return os.RemoveAll(c.dir)
 }
 

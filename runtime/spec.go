@@ -106,9 +106,11 @@ func Features() *features.Features {
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no},
 			Seccomp: &features.Seccomp{Enabled: &yes, Actions: seccomp.Actions(), Operators: seccomp.Operators(),
 				Archs: seccomp.Archs(), KnownFlags: seccomp.KnownFlags(), SupportedFlags: seccomp.SupportedFlags()},
-			Apparmor:     &features.Apparmor{Enabled: &no},
-			Selinux:      &features.Selinux{Enabled: &no},
-			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			// Compiled in, as runc reports them; whether this host has the
+			// module or resctrl is checked when a container asks for it.
+			Apparmor: &features.Apparmor{Enabled: &yes},
+			Selinux:  &features.Selinux{Enabled: &yes},
+			IntelRdt: &features.IntelRdt{Enabled: &yes, Schemata: &yes, Monitoring: &yes},
 		},
 		Annotations: map[string]string{"io.github.podrun.version": "dev"},
 	}

@@ -3,7 +3,7 @@
 # or Ubuntu. Idempotent and non-interactive; apt-get update runs only when
 # something is missing. Run as root (or with passwordless sudo).
 #
-#   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make
+#   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor
 #   scripts/install-deps.sh bench    # also runc crun hyperfine time strace, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
@@ -30,11 +30,14 @@ have() {
 	containerd) command -v containerd >/dev/null && command -v ctr >/dev/null ;;
 	libc6-dev) installed libc6-dev ;;
 	time) [ -x /usr/bin/time ] ;;
+	apparmor) command -v apparmor_parser >/dev/null || [ -x /sbin/apparmor_parser ] ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
 
-pkgs=(busybox-static containerd jq gcc libc6-dev make)
+# apparmor: apparmor_parser loads the test profile of integration/knobs_test.go
+# (the test skips on kernels without AppArmor).
+pkgs=(busybox-static containerd jq gcc libc6-dev make apparmor)
 if $bench; then
 	pkgs+=(runc crun hyperfine time strace)
 fi

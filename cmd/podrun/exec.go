@@ -35,8 +35,8 @@ func execCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 			&cli.UintFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container"},
-			&cli.StringFlag{Name: "process-label", Usage: "set the asm process label (SELinux; not available here)"},
-			&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile (not available here)"},
+			&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
+			&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
 			&cli.BoolFlag{Name: "ignore-paused", Hidden: true},
 			&cli.StringSliceFlag{Name: "cgroup", Hidden: true, Usage: "run the process in a (sub)cgroup (not supported yet)"},
 		},
@@ -100,12 +100,6 @@ func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Proce
 		}
 		return &p, nil
 	}
-	if ctx.String("process-label") != "" {
-		return nil, fmt.Errorf("--process-label: SELinux is not available on this host")
-	}
-	if ctx.String("apparmor") != "" {
-		return nil, fmt.Errorf("--apparmor: AppArmor is not available on this host")
-	}
 	if len(ctx.StringSlice("cgroup")) > 0 {
 		return nil, fmt.Errorf("--cgroup: running exec in a sub-cgroup is not supported yet")
 	}
@@ -114,7 +108,8 @@ func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Proce
 		return nil, fmt.Errorf("exec: process args cannot be empty")
 	}
 	o := runtime.ExecOverrides{Args: args, Env: ctx.StringSlice("env"), Cwd: ctx.String("cwd"),
-		Caps: ctx.StringSlice("cap"), Terminal: ctx.Bool("tty"), NoNewPrivileges: ctx.Bool("no-new-privs")}
+		Caps: ctx.StringSlice("cap"), Terminal: ctx.Bool("tty"), NoNewPrivileges: ctx.Bool("no-new-privs"),
+		ApparmorProfile: ctx.String("apparmor"), SelinuxLabel: ctx.String("process-label")}
 	if u := ctx.String("user"); u != "" || len(ctx.Int64Slice("additional-gids")) > 0 {
 		user, err := parseUser(u)
 		if err != nil {

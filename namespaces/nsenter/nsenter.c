@@ -8,8 +8,12 @@
 // (so they are owned by that user namespace). Every other namespace is
 // joined later from Go, on the init's locked main thread.
 //
-// It does nothing unless _PODRUN_USERNS_FD is set, so ordinary podrun
-// commands pay only a getenv.
+// setns(2) into a time namespace likewise needs a single-threaded caller
+// (EUSERS otherwise), so an existing time namespace (exec into a container
+// that has one) is joined here too, first, from _PODRUN_TIMENS_FD.
+//
+// It does nothing unless those variables are set, so ordinary podrun
+// commands pay only two getenvs.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -17,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 
 static void die(const char *what, const char *arg)
 {
@@ -27,6 +35,14 @@ static void die(const char *what, const char *arg)
 
 __attribute__((constructor)) static void podrun_nsenter(void)
 {
+	const char *time_s = getenv("_PODRUN_TIMENS_FD");
+	if (time_s != NULL) {
+		int tfd = atoi(time_s);
+		if (setns(tfd, CLONE_NEWTIME) < 0)
+			die("setns time namespace fd", time_s);
+		close(tfd);
+		unsetenv("_PODRUN_TIMENS_FD");
+	}
 	const char *fd_s = getenv("_PODRUN_USERNS_FD");
 	if (fd_s == NULL)
 		return;

@@ -25,6 +25,8 @@
 //	    to stderr and exit 1
 //	checker cat PATH|-
 //	    copy a file (or standard input) to standard output
+//	checker sched
+//	    print the scheduling policy, nice, priority and I/O priority
 package main
 
 import (
@@ -50,6 +52,8 @@ func main() {
 		err = runWrite(args)
 	case "cat":
 		err = runCat(args)
+	case "sched": // sched.go
+		err = runSched(args)
 	case "syscall": // syscall.go
 		err = runSyscall(args)
 	case "help", "-h", "--help":
@@ -70,4 +74,5 @@ const usage = `usage:
   checker sleep [--ignore SIG]... [--ready FILE] [DURATION]
   checker write PATH [CONTENT]
   checker cat PATH|-
+  checker sched
 `
