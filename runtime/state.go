@@ -179,7 +179,17 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	if err := fillAndRename(tmp, path, data, mode); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// fillAndRename writes and closes tmp and renames it to path. rename(2)
+// itself, not os.Rename: that one stats path first, and the state is
+// saved up to four times per container start.
+func fillAndRename(tmp *os.File, path string, data []byte, mode os.FileMode) error {
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
@@ -191,7 +201,10 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := unix.Rename(tmp.Name(), path); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp.Name(), New: path, Err: err}
+	}
+	return nil
 }
 
 // Status is the live status: the recorded one, corrected by whether the init

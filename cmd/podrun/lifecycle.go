@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"text/tabwriter"
 	"time"
 
@@ -103,8 +102,9 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 	}
 	// Catch signals before the container exists so none is lost.
 	sigc := make(chan os.Signal, 128)
+	caught := func() {}
 	if !detach {
-		signal.Notify(sigc)
+		caught = catchSignals(sigc)
 	}
 	child, err := e.rt.Create(id, o)
 	if err != nil {
@@ -122,7 +122,7 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 			e.log.Warnf("console: %v", err)
 		}
 	}
-	status := waitForwarding(child.Cmd.Process, sigc)
+	status := waitForwardingAfter(child.Cmd.Process, sigc, caught)
 	if tty != nil {
 		tty.Close()
 	}
@@ -141,7 +141,13 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 // returns its exit status (128+signal when killed). It reaps with wait4(-1)
 // so that orphans reparented to us (we are a subreaper) do not linger.
 func waitForwarding(p *os.Process, sigc chan os.Signal) int {
-	defer signal.Reset()
+	return waitForwardingAfter(p, sigc, func() {})
+}
+
+// waitForwardingAfter is waitForwarding once caught returned (the wait of
+// catchSignals).
+func waitForwardingAfter(p *os.Process, sigc chan os.Signal, caught func()) int {
+	caught()
 	for {
 		// Reap first: the child may have exited before we got here.
 		for {

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/console"
 	"github.com/podrun/podrun/runtime"
@@ -20,12 +25,33 @@ type foregroundTTY struct {
 // newForegroundTTY returns a console for the bundle's process, or nil when
 // the process does not ask for a terminal.
 func newForegroundTTY(bundle string) (*foregroundTTY, error) {
-	spec, err := runtime.LoadSpec(bundle)
-	if err != nil || spec.Process == nil || !spec.Process.Terminal {
-		// Errors are create's to report, with the field named.
+	if !wantsTerminal(bundle) {
 		return nil, nil
 	}
 	return newTTYForProcess()
+}
+
+// wantsTerminal reads process.terminal of the bundle's config.json alone:
+// decoding the whole spec here as well as in create cost `run` 0.5 ms.
+// Errors are create's to report, with the field named.
+func wantsTerminal(bundle string) bool {
+	f, err := os.OpenFile(filepath.Join(bundle, "config.json"), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	var c struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
+	}
+	if err := json.NewDecoder(io.LimitReader(f, runtime.MaxConfigSize)).Decode(&c); err != nil {
+		return false
+	}
+	return c.Process != nil && c.Process.Terminal
 }
 
 func newTTYForProcess() (*foregroundTTY, error) {
