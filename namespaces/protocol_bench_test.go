@@ -1,0 +1,78 @@
+package namespaces
+
+import (
+	"os"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// benchPair is a connected pair of protocol ends, as between create and the
+// init.
+func benchPair(b *testing.B) (*conn, *conn) {
+	b.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, c := newConn(os.NewFile(uintptr(fds[0]), "parent")), newConn(os.NewFile(uintptr(fds[1]), "child"))
+	b.Cleanup(func() { p.f.Close(); c.f.Close() })
+	return p, c
+}
+
+// benchConfig is an init config of the size create sends: a full spec.
+func benchConfig() *InitConfig {
+	u := uint32(0)
+	spec := &specs.Spec{
+		Version: specs.Version, Hostname: "bench",
+		Process: &specs.Process{Args: []string{"/bin/true"}, Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm"}, Cwd: "/",
+			Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE"}},
+			Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}}, NoNewPrivileges: true},
+		Root: &specs.Root{Path: "rootfs", Readonly: true},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces:    []specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			MaskedPaths:   []string{"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: u, HostID: u, Size: 1}},
+		},
+	}
+	return &InitConfig{Kind: KindCreate, ID: "bench", Spec: spec, Process: spec.Process, Rootfs: "/bundle/rootfs"}
+}
+
+// BenchmarkProtocolConfig is the config message, create -> init: encode,
+// write, read, decode.
+func BenchmarkProtocolConfig(b *testing.B) {
+	p, c := benchPair(b)
+	cfg := benchConfig()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.send(message{Type: msgConfig, Config: cfg}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.recv(msgConfig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProtocolStep is one small step message (createRuntime, ready).
+func BenchmarkProtocolStep(b *testing.B) {
+	p, c := benchPair(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.send(message{Type: msgReady}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.recv(msgReady); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
