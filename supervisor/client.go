@@ -129,8 +129,18 @@ func Status(sb *pod.Sandbox) (manifest.PodStatus, bool, error) {
 	}
 	s := rec.Status
 	if !alive && !rec.Final {
+		// As for a pod of a lost node: nothing about it is known now.
 		s.Phase = manifest.PodUnknown
-		s.Reason = "SupervisorLost"
+		s.Conditions = append([]manifest.PodCondition(nil), s.Conditions...)
+		for i := range s.Conditions {
+			if t := s.Conditions[i].Type; t == manifest.PodReady || t == manifest.ContainersReady {
+				s.Conditions[i].Status, s.Conditions[i].Reason = manifest.ConditionUnknown, "SupervisorLost"
+			}
+		}
+		s.ContainerStatuses = append([]manifest.ContainerStatus(nil), s.ContainerStatuses...)
+		for i := range s.ContainerStatuses {
+			s.ContainerStatuses[i].Ready = false
+		}
 		s.Message = fmt.Sprintf("the pod's supervisor (pid %d) is not running; `podrun pod recover %s` adopts the pod", rec.SupervisorPid, sb.Name)
 	}
 	return s, alive, nil

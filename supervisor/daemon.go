@@ -75,6 +75,9 @@ type daemon struct {
 	events  *eventLog
 	holder  *holderClient
 	infra   *proc
+	// lock is the supervisor lock; it must stay open (and referenced:
+	// a collected *os.File closes its fd and drops the lock).
+	lock *os.File
 	// infraDone is closed once the infra process has ended.
 	infraDone chan struct{}
 

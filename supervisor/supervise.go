@@ -109,7 +109,6 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	_ = lock // held (open) for the process's life
 	redirectStderr(filepath.Join(sb.StateDir, logFile))
 	cfg := msg.Config
 	if msg.Recover {
@@ -130,6 +129,7 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.lock = lock // held (open) for the process's life
 	infraDone := make(chan struct{})
 	if p, err := openProc(sb.InfraPid, 0, !msg.Recover); err == nil {
 		d.infra = p

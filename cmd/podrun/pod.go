@@ -41,6 +41,9 @@ func podCommand(e *env) *cli.Command {
 		Flags: podFlags(),
 		Subcommands: []*cli.Command{
 			podRunCommand(e), podInspectCommand(e), podExecCommand(e), podStopCommand(e), podRmCommand(e),
+			// supervisor commands (pod_supervisor.go)
+			podLsCommand(e), podStatusCommand(e), podLogsCommand(e), podEventsCommand(e),
+			podWaitCommand(e), podRecoverCommand(e), podSuperviseCommand(e),
 		},
 	}
 }

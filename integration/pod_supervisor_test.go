@@ -1,0 +1,594 @@
+package integration
+
+// The pod supervisor through the binary: probes, restartPolicy and
+// back-off, phases, OOM, recovery after kill -9, stop with preStop and
+// grace, init containers. Back-off is shortened with PODRUN_POD_BACKOFF;
+// probe periods are the manifests' (1 s).
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podrun/podrun/internal/testimage"
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// svEnv is a harness with an image store holding busybox:test and a
+// private pod data dir.
+type svEnv struct {
+	*H
+	store, data string
+	env         []string
+	pods        []string
+}
+
+func newSvEnv(t *testing.T, env ...string) *svEnv {
+	h := New(t)
+	// The pause runs as 65535 and must reach the runtime's state dir.
+	for _, d := range []string{h.Root, filepath.Dir(h.Root)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := t.TempDir()
+	e := &svEnv{H: h, store: filepath.Join(tmp, "store"), data: filepath.Join(tmp, "data"),
+		env: append([]string{"PODRUN_POD_BACKOFF=200ms,1s"}, env...)}
+	archive := filepath.Join(tmp, "busybox.tar")
+	testimage.OCIArchive(t, archive, "busybox:test")
+	e.Must("image", "import", "--store", e.store, "--name", "busybox:test", archive)
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// pod runs `podrun pod --store S --data-dir D ARGS...` with the env.
+func (e *svEnv) pod(args ...string) Result {
+	e.t.Helper()
+	cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data}, args...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	return e.RunCmd(cmd)
+}
+
+func (e *svEnv) mustPod(args ...string) Result {
+	e.t.Helper()
+	r := e.pod(args...)
+	if r.Code != 0 {
+		e.t.Fatalf("podrun pod %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// run starts a pod from a YAML manifest (detached).
+func (e *svEnv) run(name, yaml string) {
+	e.t.Helper()
+	f := filepath.Join(e.t.TempDir(), name+".yaml")
+	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.pods = append(e.pods, name)
+	e.mustPod("run", "-d", "-f", f)
+}
+
+func (e *svEnv) cleanup() {
+	for _, p := range e.pods {
+		if r := e.pod("rm", "-f", p); r.Code != 0 && !strings.Contains(r.Stderr, "does not exist") {
+			e.t.Errorf("pod rm -f %s: %s", p, r.Stderr)
+		}
+	}
+	os.Remove(filepath.Join(e.Root, "pods"))
+	// No supervisor or fd holder may outlive its pod.
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		if _, err := strconv.Atoi(ent.Name()); err != nil {
+			continue
+		}
+		cl, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		if strings.Contains(string(cl), e.Root) && strings.Contains(string(cl), "supervise") {
+			e.t.Errorf("supervisor process left: %s %q", ent.Name(), strings.ReplaceAll(string(cl), "\x00", " "))
+		}
+	}
+}
+
+// status returns `pod status NAME -o json`.
+func (e *svEnv) status(name string) manifest.PodStatus {
+	e.t.Helper()
+	r := e.mustPod("status", "-o", "json", name)
+	var s manifest.PodStatus
+	if err := json.Unmarshal([]byte(r.Stdout), &s); err != nil {
+		e.t.Fatalf("status: %v\n%s", err, r.Stdout)
+	}
+	return s
+}
+
+// waitStatus polls the status until cond holds (60 s bound), else fails
+// with the last status and the events.
+func (e *svEnv) waitStatus(name, what string, cond func(s manifest.PodStatus) bool) manifest.PodStatus {
+	e.t.Helper()
+	var s manifest.PodStatus
+	if !waitFor(60*time.Second, func() bool { s = e.status(name); return cond(s) }) {
+		b, _ := json.MarshalIndent(s, "", "  ")
+		e.t.Fatalf("pod %s: %s never happened; status:\n%s\nevents:\n%s", name, what, b, e.pod("events", name).Stdout)
+	}
+	return s
+}
+
+func ctrStatus(s manifest.PodStatus, name string) manifest.ContainerStatus {
+	for _, c := range append(append([]manifest.ContainerStatus{}, s.InitContainerStatuses...), s.ContainerStatuses...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return manifest.ContainerStatus{}
+}
+
+func condStatus(s manifest.PodStatus, t manifest.PodConditionType) manifest.ConditionStatus {
+	for _, c := range s.Conditions {
+		if c.Type == t {
+			return c.Status
+		}
+	}
+	return ""
+}
+
+// events returns the pod's events as JSON objects.
+func (e *svEnv) events(name string) []map[string]any {
+	e.t.Helper()
+	r := e.mustPod("events", "-o", "json", name)
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			e.t.Fatalf("event %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func countEvents(evs []map[string]any, reason, substr string) int {
+	n := 0
+	for _, ev := range evs {
+		if ev["reason"] == reason && strings.Contains(fmt.Sprint(ev["message"]), substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// loop is a container command that exits 0 on SIGTERM at once.
+const loop = `["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]`
+
+func podYAML(name, policy, grace, body string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  restartPolicy: %s\n  terminationGracePeriodSeconds: %s\n%s", name, policy, grace, body)
+}
+
+// A failing liveness probe of each handler type restarts its container
+// (restartCount grows, the event names the probe), while a sibling whose
+// probe of the same type passes is left alone.
+func TestPodLivenessRestarts(t *testing.T) {
+	for _, c := range []struct{ kind, good, bad string }{
+		{"exec", `exec: {command: ["true"]}`, `exec: {command: ["false"]}`},
+		{"httpGet", `httpGet: {path: /, port: 8080}`, `httpGet: {path: /, port: 8081}`},
+		{"tcpSocket", `tcpSocket: {port: 8080}`, `tcpSocket: {port: 8082}`},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			e := newSvEnv(t)
+			name := "live-" + strings.ToLower(c.kind)
+			e.run(name, podYAML(name, "Always", "2", fmt.Sprintf(`  containers:
+  - name: good
+    image: busybox:test
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    livenessProbe:
+      %s
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: bad
+    image: busybox:test
+    command: %s
+    livenessProbe:
+      %s
+      periodSeconds: 1
+      failureThreshold: 1
+`, c.good, loop, c.bad)))
+			s := e.waitStatus(name, "2 liveness restarts of bad", func(s manifest.PodStatus) bool { return ctrStatus(s, "bad").RestartCount >= 2 })
+			if n := ctrStatus(s, "good").RestartCount; n != 0 {
+				t.Errorf("good container restarted %d times", n)
+			}
+			evs := e.events(name)
+			if countEvents(evs, "Killing", "Container bad failed liveness probe, will be restarted") < 2 {
+				t.Errorf("no liveness kill events: %v", evs)
+			}
+			if countEvents(evs, "Killing", "Container good") != 0 {
+				t.Errorf("good container killed: %v", evs)
+			}
+			if s.Phase != manifest.PodRunning {
+				t.Errorf("phase %s, want Running", s.Phase)
+			}
+		})
+	}
+}
+
+// Readiness follows a file the test controls (a hostPath volume), both
+// ways; Ready and ContainersReady follow, the container is not restarted.
+func TestPodReadinessFlips(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("ready", podYAML("ready", "Always", "2", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  containers:
+  - name: app
+    image: busybox:test
+    command: %s
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    readinessProbe:
+      exec: {command: ["test", "-f", "/ctl/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+`, dir, loop)))
+	isReady := func(want bool) func(manifest.PodStatus) bool {
+		ws := manifest.ConditionFalse
+		if want {
+			ws = manifest.ConditionTrue
+		}
+		return func(s manifest.PodStatus) bool {
+			return ctrStatus(s, "app").Ready == want && condStatus(s, manifest.PodReady) == ws &&
+				condStatus(s, manifest.ContainersReady) == ws && ctrStatus(s, "app").State.Running != nil
+		}
+	}
+	// Not ready before the first success (readiness starts failed).
+	s := e.waitStatus("ready", "running, not ready", isReady(false))
+	if c := ctrStatus(s, "app"); c.Started == nil || !*c.Started {
+		t.Errorf("started = %v, want true (no startup probe)", c.Started)
+	}
+	os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644)
+	e.waitStatus("ready", "Ready", isReady(true))
+	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^ready\s+1/1\s+Running\s+0\s`).MatchString(r.Stdout) {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
+	os.Remove(filepath.Join(dir, "ready"))
+	s = e.waitStatus("ready", "not Ready again", isReady(false))
+	if n := ctrStatus(s, "app").RestartCount; n != 0 {
+		t.Errorf("readiness failure restarted the container (%d)", n)
+	}
+	e.mustPod("wait", "--for", "condition=Ready=False", "--timeout", "5s", "ready")
+	os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644)
+	e.mustPod("wait", "--for", "condition=Ready", "--timeout", "60s", "ready")
+}
+
+// While the startup probe has not succeeded, liveness does not run (the
+// failing liveness kills nothing); once startup succeeds it does.
+func TestPodStartupProbeGatesLiveness(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("startup", podYAML("startup", "Always", "2", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  containers:
+  - name: app
+    image: busybox:test
+    command: %s
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    startupProbe:
+      exec: {command: ["test", "-f", "/ctl/started"]}
+      periodSeconds: 1
+      failureThreshold: 1000
+    livenessProbe:
+      exec: {command: ["false"]}
+      periodSeconds: 1
+      failureThreshold: 1
+`, dir, loop)))
+	if !waitFor(60*time.Second, func() bool { return countEvents(e.events("startup"), "Unhealthy", "Startup probe failed") >= 3 }) {
+		t.Fatalf("no startup probe failures: %v", e.events("startup"))
+	}
+	s := e.status("startup")
+	c := ctrStatus(s, "app")
+	if c.RestartCount != 0 || c.Started == nil || *c.Started || c.State.Running == nil {
+		t.Fatalf("before startup succeeded: %+v", c)
+	}
+	if n := countEvents(e.events("startup"), "Unhealthy", "Liveness"); n != 0 {
+		t.Fatalf("liveness probed %d times before startup succeeded", n)
+	}
+	os.WriteFile(filepath.Join(dir, "started"), nil, 0o644)
+	e.waitStatus("startup", "liveness restart after startup", func(s manifest.PodStatus) bool { return ctrStatus(s, "app").RestartCount >= 1 })
+	if countEvents(e.events("startup"), "Killing", "failed liveness probe") == 0 {
+		t.Error("restart was not a liveness kill")
+	}
+}
+
+// restartPolicy and the phases they lead to.
+func TestPodRestartPolicyPhases(t *testing.T) {
+	e := newSvEnv(t)
+	one := func(name, policy, cmd string) {
+		e.run(name, podYAML(name, policy, "2", fmt.Sprintf("  containers:\n  - name: c\n    image: busybox:test\n    command: %s\n", cmd)))
+	}
+	one("onfail-1", "OnFailure", `["sh", "-c", "exit 1"]`)
+	one("onfail-0", "OnFailure", `["true"]`)
+	one("never-1", "Never", `["sh", "-c", "exit 3"]`)
+	one("never-0", "Never", `["true"]`)
+	one("always-0", "Always", `["true"]`)
+
+	s := e.waitStatus("onfail-1", "restarts", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").RestartCount >= 2 })
+	if s.Phase != manifest.PodRunning {
+		t.Errorf("OnFailure exit 1: phase %s, want Running", s.Phase)
+	}
+	if lt := ctrStatus(s, "c").LastTerminationState.Terminated; lt == nil || lt.ExitCode != 1 || lt.Reason != "Error" {
+		t.Errorf("OnFailure exit 1: lastState %+v", lt)
+	}
+	s = e.waitStatus("onfail-0", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	if c := ctrStatus(s, "c"); c.RestartCount != 0 || c.State.Terminated == nil || c.State.Terminated.Reason != "Completed" {
+		t.Errorf("OnFailure exit 0: %+v", c)
+	}
+	s = e.waitStatus("never-1", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
+	if c := ctrStatus(s, "c"); c.RestartCount != 0 || c.State.Terminated == nil || c.State.Terminated.ExitCode != 3 {
+		t.Errorf("Never exit 3: %+v", c)
+	}
+	e.waitStatus("never-0", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	e.mustPod("wait", "--for", "phase=Succeeded", "--timeout", "5s", "never-0")
+	if r := e.pod("wait", "--for", "phase=Succeeded", "--timeout", "5s", "never-1"); r.Code == 0 {
+		t.Error("wait for Succeeded of a Failed pod succeeded")
+	}
+	s = e.waitStatus("always-0", "restarts", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").RestartCount >= 2 })
+	if s.Phase != manifest.PodRunning {
+		t.Errorf("Always exit 0: phase %s, want Running", s.Phase)
+	}
+	// A terminal phase stays: nothing restarts a finished pod.
+	if s := e.status("never-1"); s.Phase != manifest.PodFailed || condStatus(s, manifest.PodReady) != manifest.ConditionFalse {
+		t.Errorf("Never pod later: %s", s.Phase)
+	}
+}
+
+// Back-off: the delays between restarts double from the initial value and
+// stop at the cap, and the container waits in CrashLoopBackOff meanwhile.
+func TestPodBackoffGrowsAndCaps(t *testing.T) {
+	e := newSvEnv(t, "PODRUN_POD_BACKOFF=100ms,800ms")
+	e.run("crash", podYAML("crash", "Always", "2", "  containers:\n  - name: c\n    image: busybox:test\n    command: [\"sh\", \"-c\", \"echo run; exit 2\"]\n"))
+	e.waitStatus("crash", "6 restarts", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").RestartCount >= 6 })
+	var delays []string
+	for _, ev := range e.events("crash") {
+		if ev["reason"] == "BackOff" {
+			m := regexp.MustCompile(`Back-off (\S+) restarting`).FindStringSubmatch(fmt.Sprint(ev["message"]))
+			if m != nil {
+				delays = append(delays, m[1])
+			}
+		}
+	}
+	want := []string{"100ms", "200ms", "400ms", "800ms", "800ms"}
+	if len(delays) < len(want) {
+		t.Fatalf("back-off delays %v, want %v...", delays, want)
+	}
+	for i := range want {
+		if delays[i] != want[i] {
+			t.Fatalf("back-off delays %v, want %v...", delays, want)
+		}
+	}
+	// The first restart is immediate (kubelet), the next ones back off.
+	e.waitStatus("crash", "CrashLoopBackOff", func(s manifest.PodStatus) bool {
+		w := ctrStatus(s, "c").State.Waiting
+		return w != nil && w.Reason == "CrashLoopBackOff" && strings.Contains(w.Message, "restarting failed container=c pod=crash_default(")
+	})
+	if r := e.mustPod("ls"); !strings.Contains(r.Stdout, "CrashLoopBackOff") {
+		t.Errorf("pod ls does not show CrashLoopBackOff:\n%s", r.Stdout)
+	}
+	// Logs of the current and the previous run.
+	if r := e.mustPod("logs", "--previous", "crash"); r.Stdout != "run\n" {
+		t.Errorf("logs --previous = %q", r.Stdout)
+	}
+}
+
+// A container over its memory limit is OOM-killed and reported so.
+func TestPodOOMKilled(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("oom", podYAML("oom", "Never", "2", `  containers:
+  - name: hog
+    image: busybox:test
+    command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=160M", "count=1"]
+    resources:
+      limits: {memory: 32Mi}
+`))
+	s := e.waitStatus("oom", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
+	term := ctrStatus(s, "hog").State.Terminated
+	if term == nil || term.Reason != "OOMKilled" || term.ExitCode != 137 {
+		t.Fatalf("terminated = %+v, want OOMKilled 137", term)
+	}
+	if countEvents(e.events("oom"), "OOMKilled", "hog") == 0 {
+		t.Error("no OOMKilled event")
+	}
+}
+
+// kill -9 of the supervisor: the containers keep running, the pod is
+// Unknown; pod recover adopts them (same pids, counts kept), output
+// written meanwhile reaches the log, and restarts go on.
+func TestPodSupervisorRecovery(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("rec", podYAML("rec", "Always", "2", `  containers:
+  - name: talker
+    image: busybox:test
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo line $i; sleep 0.05; done"]
+  - name: crasher
+    image: busybox:test
+    command: ["sh", "-c", "sleep 0.3; exit 1"]
+`))
+	s := e.waitStatus("rec", "crasher restarted", func(s manifest.PodStatus) bool { return ctrStatus(s, "crasher").RestartCount >= 2 })
+	talkerID := ctrStatus(s, "talker").ContainerID
+	rec := readRecord(t, filepath.Join(e.Root, "pods", "rec"))
+	talkerPid := rec.Runs["talker"].Pid
+	if talkerPid == 0 || rec.SupervisorPid == 0 {
+		t.Fatalf("record: %+v", rec)
+	}
+	if err := syscall.Kill(rec.SupervisorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return e.status("rec").Phase == manifest.PodUnknown }) {
+		t.Fatal("pod not Unknown after its supervisor was killed")
+	}
+	before := ctrStatus(e.status("rec"), "crasher").RestartCount
+	// Output keeps flowing into the pipe while nobody copies it: the
+	// talker must not die of SIGPIPE (the fd holder keeps the pipe).
+	time.Sleep(500 * time.Millisecond)
+	if err := syscall.Kill(talkerPid, 0); err != nil {
+		t.Fatalf("talker died without its supervisor: %v", err)
+	}
+	if r := e.mustPod("ls"); !strings.Contains(r.Stdout, "Unknown") {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
+	e.mustPod("recover", "rec")
+	s = e.waitStatus("rec", "Running and counting again", func(s manifest.PodStatus) bool {
+		return s.Phase == manifest.PodRunning && ctrStatus(s, "crasher").RestartCount > before
+	})
+	if ctrStatus(s, "talker").ContainerID != talkerID || ctrStatus(s, "talker").RestartCount != 0 {
+		t.Errorf("talker was restarted: %+v", ctrStatus(s, "talker"))
+	}
+	if err := syscall.Kill(talkerPid, 0); err != nil {
+		t.Errorf("talker gone after recovery: %v", err)
+	}
+	// The log has every line, in order, across the gap.
+	logs := e.mustPod("logs", "-c", "talker", "rec").Stdout
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	for i, l := range lines {
+		if l != fmt.Sprintf("line %d", i+1) {
+			t.Fatalf("log line %d = %q (of %d lines)", i+1, l, len(lines))
+		}
+	}
+	if countEvents(e.events("rec"), "Recovered", "") != 1 {
+		t.Error("no Recovered event")
+	}
+	// Killed again: the next command that needs a supervisor recovers it.
+	rec = readRecord(t, filepath.Join(e.Root, "pods", "rec"))
+	syscall.Kill(rec.SupervisorPid, syscall.SIGKILL)
+	waitFor(10*time.Second, func() bool { return e.status("rec").Phase == manifest.PodUnknown })
+	e.mustPod("wait", "--for", "phase=Running", "--timeout", "30s", "rec")
+}
+
+type svRecord struct {
+	SupervisorPid int `json:"supervisorPid"`
+	Runs          map[string]struct {
+		Pid int `json:"pid"`
+	} `json:"runs"`
+}
+
+func readRecord(t *testing.T, dir string) svRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r svRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// pod stop runs preStop first, then SIGTERM; a container ignoring SIGTERM
+// is killed once the grace period is over, one handling it exits at once.
+func TestPodStopPreStopAndGrace(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("stop", podYAML("stop", "Always", "3", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  containers:
+  - name: stubborn
+    image: busybox:test
+    command: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo prestop > /ctl/prestop"]}
+  - name: polite
+    image: busybox:test
+    command: %s
+`, dir, loop)))
+	e.waitStatus("stop", "Running", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
+	start := time.Now()
+	e.mustPod("stop", "stop")
+	took := time.Since(start)
+	if b, err := os.ReadFile(filepath.Join(dir, "prestop")); err != nil || string(b) != "prestop\n" {
+		t.Errorf("preStop did not run: %q, %v", b, err)
+	}
+	s := e.status("stop")
+	st, po := ctrStatus(s, "stubborn").State.Terminated, ctrStatus(s, "polite").State.Terminated
+	if st == nil || st.ExitCode != 137 || po == nil || po.ExitCode != 0 {
+		t.Fatalf("after stop: stubborn %+v, polite %+v", st, po)
+	}
+	if took < 3*time.Second {
+		t.Errorf("stop took %s, less than the 3 s grace period of a container ignoring SIGTERM", took)
+	}
+	if s.Phase != manifest.PodFailed {
+		t.Errorf("phase after stop = %s, want Failed (a container was killed)", s.Phase)
+	}
+	if condStatus(s, manifest.PodReadyToStartContainers) != manifest.ConditionFalse {
+		t.Error("sandbox still ready after stop")
+	}
+}
+
+// Init containers run one by one in order before the app containers; a
+// failing one (Never) fails the pod and the app containers never start.
+func TestPodInitContainers(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("init", podYAML("init", "Always", "2", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  initContainers:
+  - name: one
+    image: busybox:test
+    command: ["sh", "-c", "sleep 0.3; echo one >> /ctl/order"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+  - name: two
+    image: busybox:test
+    command: ["sh", "-c", "echo two >> /ctl/order"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+  containers:
+  - name: app
+    image: busybox:test
+    command: ["sh", "-c", "echo app >> /ctl/order; trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+`, dir)))
+	s := e.waitStatus("init", "Running", func(s manifest.PodStatus) bool { return ctrStatus(s, "app").State.Running != nil })
+	if b, _ := os.ReadFile(filepath.Join(dir, "order")); string(b) != "one\ntwo\napp\n" {
+		t.Errorf("order = %q", b)
+	}
+	if condStatus(s, manifest.PodInitialized) != manifest.ConditionTrue {
+		t.Errorf("Initialized = %s", condStatus(s, manifest.PodInitialized))
+	}
+
+	dir2 := t.TempDir()
+	e.run("initfail", podYAML("initfail", "Never", "2", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  initContainers:
+  - name: bad
+    image: busybox:test
+    command: ["sh", "-c", "exit 7"]
+  containers:
+  - name: app
+    image: busybox:test
+    command: ["sh", "-c", "echo app > /ctl/app"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+`, dir2)))
+	s = e.waitStatus("initfail", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
+	if c := ctrStatus(s, "app"); c.State.Waiting == nil || c.State.Waiting.Reason != "PodInitializing" {
+		t.Errorf("app after a failed init: %+v", c.State)
+	}
+	if t7 := ctrStatus(s, "bad").State.Terminated; t7 == nil || t7.ExitCode != 7 {
+		t.Errorf("bad init: %+v", ctrStatus(s, "bad").State)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "app")); err == nil {
+		t.Error("the app container ran after its init container failed")
+	}
+	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^initfail\s+0/1\s+Init:Error\s`).MatchString(r.Stdout) {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
+}
