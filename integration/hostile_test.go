@@ -516,7 +516,7 @@ func (h *H) runMeasured(args ...string) (Result, int64) {
 // (which would block a plain open forever). Each fails at once with a
 // one-line error naming config.json, without using much memory.
 func TestHostileConfigFiles(t *testing.T) {
-	const maxRSS = 128 << 10 // KiB; podrun itself needs ~20 MiB
+	const maxRSS = 64 << 10 // KiB; podrun create peaks near 30 MiB here
 	for _, tc := range []struct {
 		name  string
 		write func(t *testing.T, path string)
@@ -566,6 +566,7 @@ func TestHostileConfigFiles(t *testing.T) {
 			if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 				t.Errorf("create: exit %d, stderr %q; want a one-line error with %q", r.Code, r.Stderr, tc.want)
 			}
+			t.Logf("peak RSS of podrun create: %d KiB", rss)
 			if rss > maxRSS {
 				t.Errorf("create used %d KiB of memory on a hostile config.json, more than %d", rss, maxRSS)
 			}

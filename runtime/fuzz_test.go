@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // fieldOrFile is how every config error must start: the file, the bundle,
@@ -42,6 +44,54 @@ func FuzzLoadSpec(f *testing.F) {
 		s, err := LoadSpec(dir)
 		if err == nil {
 			err = r.validateSpec(s)
+		}
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\n\r") {
+			t.Errorf("error is not one line: %q", msg)
+		}
+		if !fieldOrFile.MatchString(msg) {
+			t.Errorf("error names neither the file nor a field: %q", msg)
+		}
+	})
+}
+
+// FuzzSpecFields puts fuzzed strings into the fields where hostile values
+// matter (sysctl names, mount destinations, types and options, device
+// paths and types, namespace paths, cwd, masked paths) of the default
+// spec, round-trips it through config.json and validates it: no panic,
+// and errors are one line naming the file or a field.
+func FuzzSpecFields(f *testing.F) {
+	f.Add("net.ipv4.ip_forward", "/mnt", "tmpfs", "size=1m", "/dev/x", "c", int64(1), "", "/", "/proc/kcore")
+	f.Add("net.//.kernel.core_pattern", "/../../etc", "bind", "rbind", "dev/x", "b", int64(8), "/proc/self/ns/net", "../x", "proc")
+	f.Add("kernel/shmmax", "proc", "proc", "tmpcopyup", "/", "p", int64(-1), "/proc/1/ns/net", "", "/sys/\n")
+	dir := f.TempDir()
+	r := New(f.TempDir(), nil)
+	f.Fuzz(func(t *testing.T, sysctl, dest, typ, opt, devPath, devType string, major int64, nsPath, cwd, masked string) {
+		s := DefaultSpec()
+		s.Process.Terminal = false
+		s.Process.Cwd = cwd
+		s.Linux.Sysctl = map[string]string{sysctl: "1"}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dest, Type: typ, Source: "src", Options: []string{opt}})
+		s.Linux.Devices = []specs.LinuxDevice{{Path: devPath, Type: devType, Major: major}}
+		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, masked)
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = nsPath
+			}
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Skip()
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ls, err := LoadSpec(dir)
+		if err == nil {
+			err = r.validateSpec(ls)
 		}
 		if err == nil {
 			return
