@@ -467,7 +467,7 @@ func podSuperviseCommand(e *env) *cli.Command {
 			}
 			deps := supervisor.Deps{
 				Manager:    m,
-				Handlers:   &supervisor.BasicHandlers{Runtime: e.rt},
+				Handlers:   &supervisor.ProbeHandlers{Runtime: e.rt},
 				Exe:        lo.Exe,
 				HolderArgs: append(lo.Args, "--fd-holder"),
 			}
