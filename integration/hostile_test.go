@@ -293,7 +293,9 @@ func TestHostilePasswdSymlink(t *testing.T) {
 		make func(t *testing.T, sen *sentinel, p string)
 	}{
 		{"absolute", func(t *testing.T, sen *sentinel, p string) { symlink(t, filepath.Join(sen.dir, filepath.Base(p)), p) }},
-		{"relative", func(t *testing.T, sen *sentinel, p string) { symlink(t, up(filepath.Join(sen.dir, filepath.Base(p))), p) }},
+		{"relative", func(t *testing.T, sen *sentinel, p string) {
+			symlink(t, up(filepath.Join(sen.dir, filepath.Base(p))), p)
+		}},
 		{"fifo", func(t *testing.T, _ *sentinel, p string) {
 			_ = os.Remove(p)
 			if err := unix.Mkfifo(p, 0o644); err != nil {
