@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/intelrdt"
 	"github.com/podrun/podrun/internal/testimage"
@@ -159,6 +160,38 @@ func TestKnobsTimeOffsets(t *testing.T) {
 	if got < before-0.01 || got > knobsHostUptime(t)+0.01 {
 		t.Errorf("time namespace without offsets: uptime %.2f, host %.2f", got, before)
 	}
+}
+
+// TestKnobsTimeOffsetsUserNS: with a new user namespace the time namespace
+// is made (and owned) inside it; exec joins time, then user namespace.
+func TestKnobsTimeOffsetsUserNS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/timens_offsets"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	h := New(t)
+	const boot = 3 * 86400
+	withOffsets := func(s *Spec) {
+		knobsAddNS(s, specs.TimeNamespace)
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: boot}}
+	}
+	check := func(what, out string, before float64) {
+		t.Helper()
+		got, after := knobsUptime(t, out), knobsHostUptime(t)
+		if got-boot < before-0.01 || got-boot > after+0.01 {
+			t.Errorf("%s: uptime %.2f, want %d + [%.2f, %.2f]", what, got, boot, before, after)
+		}
+	}
+	before := knobsHostUptime(t)
+	out := h.Must("run", "--bundle", coreUserNSBundle(h, withOffsets, "cat", "/proc/uptime"), h.ID()).Stdout
+	check("init", out, before)
+
+	id := h.ID()
+	pid := coreRunDetached(h, coreUserNSBundle(h, withOffsets, testimage.CheckerInRootfs, "sleep"), id)
+	if got, host := coreNS(t, pid, "time"), coreNS(t, "self", "time"); got == host {
+		t.Errorf("init's time namespace is the host's %s", host)
+	}
+	before = knobsHostUptime(t)
+	check("exec", h.Must("exec", id, "cat", "/proc/uptime").Stdout, before)
 }
 
 // TestKnobsScheduler: the policy and nice value hold inside, for the init
@@ -378,10 +411,30 @@ profile podrun-test-knobs flags=(attach_disconnected,mediate_deleted) {
 }
 `
 
+// knobsSecurityfs mounts securityfs when the kernel has AppArmor enabled
+// but nothing mounted it (the throw-away VMs of ../shared/vm boot a busybox
+// init); a real host has it mounted already.
+func knobsSecurityfs(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || len(b) == 0 || b[0] != 'Y' {
+		return
+	}
+	if _, err := os.Stat("/sys/kernel/security/apparmor"); err == nil {
+		return
+	}
+	if err := unix.Mount("securityfs", "/sys/kernel/security", "securityfs", 0, ""); err != nil {
+		t.Logf("mounting securityfs: %v", err)
+		return
+	}
+	t.Cleanup(func() { _ = unix.Unmount("/sys/kernel/security", unix.MNT_DETACH) })
+}
+
 // TestKnobsAppArmor loads a test profile and checks that the container
 // process runs confined by it (and the denial), then unloads it.
 func TestKnobsAppArmor(t *testing.T) {
 	h := New(t)
+	knobsSecurityfs(t)
 	if !(lsm.Host{}).AppArmorEnabled() {
 		t.Skip("AppArmor is not enabled on this host")
 	}

@@ -72,11 +72,6 @@ func runInit(c *conn) error {
 			return fmt.Errorf("unsharing cgroup namespace: %w", err)
 		}
 	}
-	if len(cfg.TimeOffsets) > 0 {
-		if err := unshareTime(cfg.TimeOffsets); err != nil {
-			return err
-		}
-	}
 	if cfg.Kind == KindCreate {
 		if err := setupContainer(c, cfg); err != nil {
 			return err

@@ -71,9 +71,6 @@ type InitConfig struct {
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
 	// Seccomp is the compiled linux.seccomp filter, for exec too.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
-	// TimeOffsets, when set, make the init unshare its time namespace
-	// itself and set these offsets (linux.timeOffsets).
-	TimeOffsets map[string]specs.LinuxTimeOffset `json:"timeOffsets,omitempty"`
 	// Personality is linux.personality, for exec too (create reads the spec).
 	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
 	// State is the OCI state given to createContainer/startContainer hooks.

@@ -107,11 +107,11 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cfg.UnshareCgroup = true
 	}
 	cfg.NewMountNS = flags&unix.CLONE_NEWNS != 0
-	// A time namespace with offsets is unshared by the init itself (see
-	// timens_linux.go), so that they are set before anything enters it.
+	// A time namespace with offsets is made by the child's nsenter
+	// constructor, so that they are set before anything enters it.
 	if flags&unix.CLONE_NEWTIME != 0 && len(o.TimeOffsets) > 0 {
 		flags &^= unix.CLONE_NEWTIME
-		cfg.TimeOffsets = o.TimeOffsets
+		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsetsText(o.TimeOffsets))
 	}
 
 	var joinPid *os.File

@@ -2,22 +2,18 @@ package namespaces
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // Time namespace offsets (linux.timeOffsets) can only be written while no
 // process is in the namespace yet, and clone(CLONE_NEWTIME) would put the
-// init in it at once. So with offsets the init, on its locked main thread
-// (the thread group leader, whose /proc/self/timens_offsets it is),
-// unshares a time namespace for its children, writes the offsets, and
-// enters it with the execve of the user process (or of a hook). Until
-// then its own /proc/PID/ns/time is the runtime's: exec joins the
-// container's through ns/time_for_children.
+// init in it at once; /proc/PID/timens_offsets is per process, and entering
+// a time namespace (setns) needs a single-threaded caller. So the nsenter
+// constructor of the init, before the Go runtime starts, unshares the time
+// namespace, writes timeOffsetsText and enters it.
 
 // timeClocks are the clocks a time namespace can offset (time_namespaces(7)).
 var timeClocks = []string{"monotonic", "boottime"}
@@ -61,16 +57,4 @@ func timeOffsetsText(offsets map[string]specs.LinuxTimeOffset) string {
 		fmt.Fprintf(&b, "%s %d %d\n", k, offsets[k].Secs, offsets[k].Nanosecs)
 	}
 	return b.String()
-}
-
-// unshareTime gives the init's children and its next execve a new time
-// namespace with the given offsets.
-func unshareTime(offsets map[string]specs.LinuxTimeOffset) error {
-	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-		return fmt.Errorf("linux.timeOffsets: unsharing time namespace: %w", err)
-	}
-	if err := os.WriteFile("/proc/self/timens_offsets", []byte(timeOffsetsText(offsets)), 0); err != nil {
-		return fmt.Errorf("linux.timeOffsets: %w", err)
-	}
-	return nil
 }

@@ -122,12 +122,6 @@ func (c *Container) joinNamespaces() ([]specs.LinuxNamespace, error) {
 	for _, t := range namespaces.Types {
 		name := namespaces.ProcName(t)
 		theirs := fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, name)
-		if t == specs.TimeNamespace {
-			// The init's children's: with linux.timeOffsets the init
-			// enters its time namespace only with the exec of the user
-			// process (see namespaces/timens_linux.go).
-			theirs += "_for_children"
-		}
 		var a, b unix.Stat_t
 		if err := unix.Stat(theirs, &a); err != nil {
 			if errors.Is(err, unix.ENOENT) && t == specs.TimeNamespace {

@@ -10,12 +10,17 @@
 //
 // setns(2) into a time namespace likewise needs a single-threaded caller
 // (EUSERS otherwise), so an existing time namespace (exec into a container
-// that has one) is joined here too, first, from _PODRUN_TIMENS_FD.
+// that has one) is joined here too, first, from _PODRUN_TIMENS_FD. And a
+// new time namespace with offsets (linux.timeOffsets, the lines of
+// _PODRUN_TIMENS_OFFSETS) is made here, last: the offsets can only be
+// written before any process is in it, which clone(CLONE_NEWTIME) rules
+// out, so the init unshares it, writes them and then enters it itself.
 //
 // It does nothing unless those variables are set, so ordinary podrun
-// commands pay only two getenvs.
+// commands pay only three getenvs.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +38,42 @@ static void die(const char *what, const char *arg)
 	_exit(1);
 }
 
-__attribute__((constructor)) static void podrun_nsenter(void)
+static void join_time(void)
 {
 	const char *time_s = getenv("_PODRUN_TIMENS_FD");
-	if (time_s != NULL) {
-		int tfd = atoi(time_s);
-		if (setns(tfd, CLONE_NEWTIME) < 0)
-			die("setns time namespace fd", time_s);
-		close(tfd);
-		unsetenv("_PODRUN_TIMENS_FD");
-	}
+	if (time_s == NULL)
+		return;
+	int tfd = atoi(time_s);
+	if (setns(tfd, CLONE_NEWTIME) < 0)
+		die("setns time namespace fd", time_s);
+	close(tfd);
+	unsetenv("_PODRUN_TIMENS_FD");
+}
+
+static void new_time(void)
+{
+	const char *offsets = getenv("_PODRUN_TIMENS_OFFSETS");
+	if (offsets == NULL)
+		return;
+	if (unshare(CLONE_NEWTIME) < 0)
+		die("linux.timeOffsets:", "unshare time namespace");
+	// timens_offsets is the process's (its leader's): we are single-threaded.
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("linux.timeOffsets: open", "/proc/self/timens_offsets");
+	size_t n = strlen(offsets);
+	if (write(fd, offsets, n) != (ssize_t)n)
+		die("linux.timeOffsets: write", "/proc/self/timens_offsets");
+	close(fd);
+	fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+		die("linux.timeOffsets: entering", "the new time namespace");
+	close(fd);
+	unsetenv("_PODRUN_TIMENS_OFFSETS");
+}
+
+static void join_user(void)
+{
 	const char *fd_s = getenv("_PODRUN_USERNS_FD");
 	if (fd_s == NULL)
 		return;
@@ -58,4 +89,11 @@ __attribute__((constructor)) static void podrun_nsenter(void)
 	}
 	unsetenv("_PODRUN_USERNS_FD");
 	unsetenv("_PODRUN_UNSHARE");
+}
+
+__attribute__((constructor)) static void podrun_nsenter(void)
+{
+	join_time();
+	join_user();
+	new_time();
 }
