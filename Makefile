@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm demo lint install clean bench-image bench
+.PHONY: all build checker deps test test-host test-vm demo lint install clean bench-image bench-supervisor bench
 
 all: build checker
 
@@ -68,6 +68,12 @@ install: build
 
 clean:
 	rm -rf $(BINDIR)
+
+# Pod supervisor cost: RSS and CPU of a pod's supervisor and fd holder with
+# 10 containers probed every second, and idle (root; a root-gated test of
+# integration/pod_supervisor_bench_test.go; PODRUN_BENCH_WINDOW=30s).
+bench-supervisor: build
+	PODRUN_BENCH_SUPERVISOR=1 PODRUN_BINARY=$(abspath $(PODRUN)) $(GO) test -count=1 -p 1 -v -run TestPodSupervisorBenchmark ./integration/
 
 # Image import/unpack benchmark: podrun image import against umoci unpack
 # of the same OCI layout (scripts/bench-image.sh; root; installs umoci).

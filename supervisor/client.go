@@ -92,23 +92,17 @@ func Launch(o LaunchOptions) error {
 }
 
 // supervisorEnv keeps the supervisor's heap small: it holds little, and
-// its RSS is what a pod costs on top of its containers.
+// its memory is what a pod costs on top of its containers. Measured with
+// make bench-supervisor (10 containers, probes every second): GOGC=50
+// keeps the private memory near 5 MiB at ~2 % CPU, while a GOMEMLIMIT
+// close to that (6-8 MiB) makes the GC run constantly (15 % CPU).
 func supervisorEnv(env []string) []string {
-	has := func(k string) bool {
-		for _, e := range env {
-			if strings.HasPrefix(e, k+"=") {
-				return true
-			}
+	for _, e := range env {
+		if strings.HasPrefix(e, "GOGC=") {
+			return env
 		}
-		return false
 	}
-	if !has("GOGC") {
-		env = append(env, "GOGC=50")
-	}
-	if !has("GOMEMLIMIT") {
-		env = append(env, "GOMEMLIMIT=6MiB")
-	}
-	return env
+	return append(env, "GOGC=50")
 }
 
 // Status returns the pod's status and whether a supervisor runs it. With
