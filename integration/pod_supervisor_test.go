@@ -460,8 +460,14 @@ func TestPodSupervisorRecovery(t *testing.T) {
 			t.Fatalf("log line %d = %q (of %d lines)", i+1, l, len(lines))
 		}
 	}
-	if countEvents(e.events("rec"), "Recovered", "") != 1 {
+	evs := e.events("rec")
+	if countEvents(evs, "Recovered", "") != 1 {
 		t.Error("no Recovered event")
+	}
+	// The crasher ended while no supervisor was its parent: its exit
+	// code is unknowable, and said so (kubelet's lost container).
+	if countEvents(evs, "ContainerLost", "crasher")+countEvents(evs, "ContainerStatusUnknown", "crasher") == 0 {
+		t.Errorf("the crasher's exit during the gap is not reported: %v", evs)
 	}
 	// Killed again: the next command that needs a supervisor recovers it.
 	rec = readRecord(t, filepath.Join(e.Root, "pods", "rec"))

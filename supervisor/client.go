@@ -353,6 +353,17 @@ func FollowLogs(ctx context.Context, sb *pod.Sandbox, only string, fn func(ctr, 
 						fn(n, rec.Stream, rec.Msg)
 					}
 				}
+				// Rotated: the path is a new file; this one is complete.
+				if fi, err := c.f.Stat(); err == nil {
+					if pi, err := os.Stat(LogPath(sb, n, c.attempt)); err == nil && !os.SameFile(fi, pi) {
+						f, err := os.Open(LogPath(sb, n, c.attempt))
+						if err == nil {
+							c.f.Close()
+							c.f, c.r, c.partial = f, bufio.NewReader(f), nil
+							continue
+						}
+					}
+				}
 				// A newer run exists: this one is complete.
 				if runs[len(runs)-1] > c.attempt {
 					c.f.Close()

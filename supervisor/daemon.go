@@ -540,6 +540,7 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 		// container it lost this way.
 		term.ExitCode, term.Reason = 137, "ContainerStatusUnknown"
 		term.Message = "The container exited while podrun's supervisor was not its parent; its exit code is unknown"
+		d.event(Warning, "ContainerStatusUnknown", c.object(), "Container "+c.name+" exited; its exit code is unknown (it was adopted by a recovered supervisor)")
 	default:
 		term.Reason = ExitReason(info.ExitCode, false)
 	}
