@@ -35,6 +35,12 @@ func Init() {
 		os.Exit(1)
 	}
 	os.Unsetenv(EnvSyncFd)
+	// The sealed binary we run from: /proc/self/exe keeps it alive.
+	if exeFd, err := strconv.Atoi(os.Getenv(envExeFd)); err == nil {
+		unix.Close(exeFd)
+	}
+	os.Unsetenv(envExeFd)
+	os.Unsetenv("GODEBUG")
 	c := newConn(os.NewFile(uintptr(fd), "init-sync"))
 	if err := runInit(c); err != nil {
 		_ = c.send(message{Type: msgError, Error: err.Error()})

@@ -12,12 +12,17 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
 
 // EnvSyncFd names the environment variable that tells `podrun init` which fd
 // is its end of the protocol socket.
 const EnvSyncFd = "_PODRUN_SYNC_FD"
+
+// envExeFd tells `podrun init` which fd is the sealed binary it was
+// executed from, which it closes at once.
+const envExeFd = "_PODRUN_EXE_FD"
 
 // StartOptions describes the child to start.
 type StartOptions struct {
@@ -70,6 +75,14 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 	if self == "" {
 		self = "/proc/self/exe"
 	}
+	// The child runs a read-only view of the binary, so that its
+	// /proc/<pid>/exe, reachable from the container, cannot be used to
+	// overwrite podrun on the host (CVE-2019-5736).
+	exe, _, err := exeseal.Open(self)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, exe)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating init socket: %w", err)
@@ -97,8 +110,18 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cfg.ConsoleFd = nextFd(o.Console)
 	}
 	cfg.PreserveFds = len(o.Preserve)
+	// Executed as /proc/self/fd/<n> of the child, then closed by it: an fd
+	// the child inherits has a known number, where the parent's own could
+	// be overwritten while the child's fds are arranged.
+	exeFd := nextFd(exe)
 
-	env := []string{EnvSyncFd + "=" + strconv.Itoa(syncFd)}
+	env := []string{
+		EnvSyncFd + "=" + strconv.Itoa(syncFd),
+		envExeFd + "=" + strconv.Itoa(exeFd),
+		// Go's runtime would otherwise hold the host cgroup's cpu files
+		// open to follow the CPU limit: no host fd in the init.
+		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
+	}
 	flags := NewFlags(o.Namespaces)
 	// The cgroup namespace is unshared by the child once it is in its cgroup,
 	// so that its root is the container's cgroup (runc does the same).
@@ -149,7 +172,7 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 	}
 
 	cmd := &exec.Cmd{
-		Path:       self,
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
 		Args:       []string{"podrun", "init"},
 		Env:        env,
 		Stdin:      o.Stdio[0],

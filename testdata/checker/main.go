@@ -56,6 +56,8 @@ func main() {
 		err = runSched(args)
 	case "syscall": // syscall.go
 		err = runSyscall(args)
+	case "exewrite": // exewrite.go
+		err = runExeWrite(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,124 @@
+package exeseal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testutil"
+)
+
+func sum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// check asserts that h shows our binary, runs, and cannot be written: no
+// open for writing succeeds or, for a memfd (which can be reopened for
+// writing), no write does.
+func check(t *testing.T, h *os.File) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, self)
+	p := fmt.Sprintf("/proc/self/fd/%d", h.Fd())
+	if got := sum(t, p); got != before {
+		t.Fatalf("sealed copy differs from the binary")
+	}
+	for _, flags := range []int{os.O_WRONLY | os.O_TRUNC, os.O_RDWR, os.O_WRONLY | os.O_APPEND} {
+		f, err := os.OpenFile(p, flags, 0)
+		if err != nil {
+			continue
+		}
+		if flags&os.O_TRUNC != 0 {
+			t.Errorf("open(%s, %#x) succeeded", p, flags)
+		}
+		if _, err := f.Write([]byte("#!/bin/sh\n")); err == nil {
+			t.Errorf("write through open(%s, %#x) succeeded", p, flags)
+		}
+		f.Close()
+	}
+	// The handle runs: this test binary, listing no tests.
+	cmd := exec.Command(p, "-test.run=^$")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("exec through the handle: %v\n%s", err, out)
+	}
+	if sum(t, self) != before {
+		t.Errorf("the binary changed")
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	testutil.RequiresRoot(t)
+	h, err := overlayHandle("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	check(t, h)
+	// Writes are refused by the filesystem itself, not by permissions.
+	if _, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", h.Fd()), os.O_WRONLY, 0); !errors.Is(err, unix.EROFS) {
+		t.Errorf("open for writing: %v, want EROFS", err)
+	}
+	// Nothing is mounted anywhere.
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(mi, []byte(" overlay ")) && bytes.Contains(mi, []byte("lowerdir+")) {
+		t.Errorf("sealed overlay visible in mountinfo")
+	}
+}
+
+func TestMemfd(t *testing.T) {
+	h, err := memfdHandle("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	check(t, h)
+	seals, err := unix.FcntlInt(h.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil || seals&memfdSeals != memfdSeals {
+		t.Errorf("seals = %#x, %v; want %#x", seals, err, memfdSeals)
+	}
+	if _, err := unix.Write(int(h.Fd()), []byte("x")); err == nil {
+		t.Errorf("write to the memfd succeeded")
+	}
+}
+
+func TestOpenPrefersOverlay(t *testing.T) {
+	testutil.RequiresRoot(t)
+	h, m, err := Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if m != Overlay {
+		t.Errorf("method = %s, want %s as root", m, Overlay)
+	}
+}
+
+func benchmark(b *testing.B, open func(string) (*os.File, error)) {
+	for b.Loop() {
+		h, err := open("/proc/self/exe")
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Close()
+	}
+}
+
+func BenchmarkOverlay(b *testing.B) { benchmark(b, overlayHandle) }
+func BenchmarkMemfd(b *testing.B)   { benchmark(b, memfdHandle) }
