@@ -471,4 +471,11 @@ func TestKnobsAppArmor(t *testing.T) {
 	if got := strings.TrimRight(out, "\x00\n"); got != "podrun-test-knobs (enforce)" {
 		t.Errorf("exec --apparmor: attr/current = %q", got)
 	}
+	h.Must("delete", "--force", id)
+
+	// A profile the kernel does not know fails create, leaving nothing.
+	missing := func(s *Spec) { s.Process.ApparmorProfile = "podrun-test-no-such-profile" }
+	h.Fails(`process.apparmorProfile: setting exec label "exec podrun-test-no-such-profile"`,
+		"create", "--bundle", coreBundle(h, missing, "true"), h.ID())
+	AssertClean(t, h.Root)
 }

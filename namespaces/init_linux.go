@@ -63,7 +63,8 @@ func runInit(c *conn) error {
 		return err
 	}
 	// LSM exec labels are opened before any namespace or rootfs change
-	// (see lsm.Exec) and written just before the exec; nil when unset.
+	// (see lsm.Exec) and written once the process is prepared; nil when
+	// unset.
 	labels, err := lsm.Host{}.OpenExec(lsm.Labels{
 		AppArmorProfile: cfg.Process.ApparmorProfile, SELinuxLabel: cfg.Process.SelinuxLabel})
 	if err != nil {
@@ -99,6 +100,12 @@ func runInit(c *conn) error {
 	if err != nil {
 		return err
 	}
+	// Before ready, as runc: a profile the kernel does not know fails
+	// create, not the exec after start (whose error nobody would read).
+	// The startContainer hooks run confined like the process.
+	if err := labels.Apply(); err != nil {
+		return err
+	}
 	if err := loadSeccomp(c, cfg, true); err != nil {
 		return err
 	}
@@ -120,9 +127,6 @@ func runInit(c *conn) error {
 		}
 	}
 	if err := keepFds(cfg.PreserveFds); err != nil {
-		return err
-	}
-	if err := labels.Apply(); err != nil {
 		return err
 	}
 	err = unix.Exec(exe, p.Args, p.Env)
