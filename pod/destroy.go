@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,5 +116,9 @@ func (m *Manager) Destroy(sb *Sandbox) error {
 	if err := os.RemoveAll(sb.StateDir); err != nil {
 		return fmt.Errorf("destroying pod %s: %w", sb.Name, err)
 	}
+	// The pods dir and the data dir go with their last pod (rmdir only
+	// succeeds when empty), so a runtime root ends as it began.
+	os.Remove(filepath.Dir(sb.StateDir))
+	os.Remove(filepath.Dir(sb.DataDir))
 	return nil
 }
