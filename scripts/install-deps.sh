@@ -29,6 +29,7 @@ have() {
 	busybox-static) installed busybox-static ;;
 	containerd) command -v containerd >/dev/null && command -v ctr >/dev/null ;;
 	libc6-dev) installed libc6-dev ;;
+	containernetworking-plugins) [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] ;;
 	time) [ -x /usr/bin/time ] ;;
 	apparmor) command -v apparmor_parser >/dev/null || [ -x /sbin/apparmor_parser ] ;;
 	*) command -v "$1" >/dev/null ;;
@@ -37,7 +38,9 @@ have() {
 
 # apparmor: apparmor_parser loads the test profile of integration/knobs_test.go
 # (the test skips on kernels without AppArmor).
-pkgs=(busybox-static containerd jq gcc libc6-dev make apparmor)
+# containernetworking-plugins, iptables: `podrun pod run --network` (CNI
+# bridge, host-local, portmap in /usr/lib/cni) and its tests.
+pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor)
 if $bench; then
 	pkgs+=(runc crun hyperfine time strace)
 fi
