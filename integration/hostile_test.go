@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -708,6 +709,61 @@ func TestHostileImagePasswdSymlink(t *testing.T) {
 				t.Errorf("container: exit %d, stdout %q, stderr %q; want uid and gid 1000", r.Code, r.Stdout, r.Stderr)
 			}
 			sen.check()
+		})
+	}
+}
+
+// TestHostileExecPasswd lets a running container turn its /etc/passwd
+// into a FIFO or a link to /dev/zero, then execs a process with no HOME
+// in its environment: the HOME lookup must neither hang the exec (a
+// probe's, say) nor read /dev/zero forever.
+func TestHostileExecPasswd(t *testing.T) {
+	for _, tc := range []struct{ name, prep string }{
+		{"fifo", "rm -f /etc/passwd && mkfifo /etc/passwd"},
+		{"dev-zero", "rm -f /etc/passwd && ln -s /dev/zero /etc/passwd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRootfsHarness(t)
+			bundle := lcBundle(h, func(s *Spec) {
+				s.Root.Readonly = false
+				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "HOME=") })
+			}, "sh", "-c", tc.prep+" && touch /tmp/ready && exec sleep 1000")
+			id := h.ID()
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer null.Close()
+			cmd := h.Cmd("run", "-d", "--bundle", bundle, id)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+			if r := h.RunCmd(cmd); r.Code != 0 {
+				t.Fatalf("run -d: exit %d", r.Code)
+			}
+			defer h.Run("delete", "--force", id)
+			ready := filepath.Join(bundle, "rootfs/tmp/ready")
+			for i := 0; ; i++ {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				} else if i == 500 {
+					t.Fatalf("the container did not get ready: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// Output to a file, not a pipe: a hung exec process would
+			// hold a pipe open and keep the harness waiting past its
+			// timeout.
+			out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			cmd = h.Cmd("exec", id, "sh", "-c", `echo "HOME=$HOME"`)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = null, out, out
+			r := h.RunCmd(cmd)
+			got, _ := os.ReadFile(out.Name())
+			if r.Code != 0 || string(got) != "HOME=/\n" {
+				t.Errorf("exec: exit %d, output %q; want HOME=/", r.Code, got)
+			}
 		})
 	}
 }
