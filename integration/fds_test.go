@@ -3,11 +3,14 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/podrun/podrun/internal/checkreport"
+	"github.com/podrun/podrun/internal/testimage"
 )
 
 // corePipes makes n pipes and returns their read ends (closed at the end
@@ -206,5 +209,133 @@ func TestFdsExec(t *testing.T) {
 		if slices.Contains(names, target) {
 			t.Errorf("detached exec holds the caller's fd: %s -> %s", e.Name(), target)
 		}
+	}
+}
+
+// fdsInitFds lists the fds of a process from the host: fd -> link target,
+// and whether it is a directory.
+func fdsInitFds(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]string{}
+	for _, e := range ents {
+		var fd int
+		if _, err := fmt.Sscan(e.Name(), &fd); err != nil {
+			continue
+		}
+		target, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if st, err := os.Stat(dir + "/" + e.Name()); err == nil && st.IsDir() {
+			target += " (directory)"
+		}
+		out[fd] = target
+	}
+	return out
+}
+
+// TestFdsCreatedInitHoldsNoHostDir: while a container is created, its
+// init (which a process joining the container can reach through
+// /proc/1/fd) holds stdio, the exec fifo, its protocol socket and the Go
+// runtime's anonymous fds: no directory, nothing of the bundle, rootfs or
+// state dir but the fifo (CVE-2024-21626).
+func TestFdsCreatedInitHoldsNoHostDir(t *testing.T) {
+	for _, userns := range []bool{false, true} {
+		t.Run(map[bool]string{false: "host", true: "userns"}[userns], func(t *testing.T) {
+			h := New(t)
+			var bundle string
+			if userns {
+				bundle = coreUserNSBundle(h, nil, testimage.CheckerInRootfs, "sleep")
+			} else {
+				bundle = h.Bundle(testimage.CheckerInRootfs, "sleep")
+			}
+			id := h.ID()
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer null.Close()
+			files, _ := corePipes(t, 2) // the caller's own fds must not be there either
+			cmd := h.Cmd("create", "--bundle", bundle, id)
+			cmd.ExtraFiles = files
+			errf, err := os.CreateTemp(t.TempDir(), "stderr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer errf.Close()
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
+			if r := h.RunCmd(cmd); r.Code != 0 {
+				msg, _ := os.ReadFile(errf.Name())
+				t.Fatalf("create: exit %d: %s", r.Code, msg)
+			}
+			pid := h.Pid(id)
+			fifo := filepath.Join(h.Root, id, "exec.fifo")
+			fds := fdsInitFds(t, pid)
+			for fd, target := range fds {
+				switch {
+				case fd <= 2:
+					if strings.HasSuffix(target, "(directory)") {
+						t.Errorf("fd %d: %s", fd, target)
+					}
+				case target == fifo,
+					strings.HasPrefix(target, "socket:["),
+					strings.HasPrefix(target, "anon_inode:"):
+				default:
+					t.Errorf("created init holds fd %d -> %s (all: %v)", fd, target, fds)
+				}
+			}
+			// Its root and cwd are the rootfs (the paths read "/" from
+			// here: compare the inodes).
+			want, err := os.Stat(filepath.Join(bundle, "rootfs"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range []string{"cwd", "root"} {
+				st, err := os.Stat(fmt.Sprintf("/proc/%d/%s", pid, l))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !os.SameFile(st, want) {
+					t.Errorf("init %s is not the rootfs", l)
+				}
+			}
+		})
+	}
+}
+
+// TestFdsCwdProcSelfFd: process.cwd /proc/self/fd/<n> (which would be a
+// directory the init or exec child still holds) is refused, or, where
+// <n> is something else, leaves the process inside the container.
+func TestFdsCwdProcSelfFd(t *testing.T) {
+	h := New(t)
+	id, _ := coreSleeper(h, nil)
+	for n := 3; n <= 12; n++ {
+		cwd := fmt.Sprintf("/proc/self/fd/%d", n)
+		// At create.
+		bundle := coreBundle(h, func(s *Spec) { s.Process.Cwd = cwd }, coreChecker()...)
+		r := h.Run("run", "--bundle", bundle, h.ID())
+		fdsCwdSafe(t, "run", cwd, r)
+		// At exec.
+		r = h.Run("exec", "--cwd", cwd, id, "checker", "report")
+		fdsCwdSafe(t, "exec", cwd, r)
+	}
+}
+
+func fdsCwdSafe(t *testing.T, what, cwd string, r Result) {
+	t.Helper()
+	if r.Code != 0 {
+		if !strings.Contains(r.Stderr, "process.cwd") {
+			t.Errorf("%s with cwd %s: %q, want a process.cwd error", what, cwd, r.Stderr)
+		}
+		return
+	}
+	rep := parseReport(t, r.Stdout)
+	if !strings.HasPrefix(rep.Cwd, "/") || strings.Contains(rep.Cwd, "unreachable") {
+		t.Errorf("%s with cwd %s: process runs in %q, outside the container", what, cwd, rep.Cwd)
 	}
 }

@@ -90,6 +90,9 @@ func runInit(c *conn) error {
 			return err
 		}
 	}
+	if err := closeDirFds(cfg.PreserveFds); err != nil {
+		return err
+	}
 	if err := loadSeccomp(c, cfg, false); err != nil {
 		return err
 	}

@@ -72,6 +72,9 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return "", fmt.Errorf("process.cwd: chdir to %q: %w", cwd, err)
 	}
+	if err := checkCwd(cwd); err != nil {
+		return "", err
+	}
 	p.Env = withHome(dedupEnv(p.Env), p.User.UID)
 
 	caps, err := capsFor(p.Capabilities)

@@ -171,6 +171,7 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		}
 	}
 
+	cloexecInherited()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
 		Args:       []string{"podrun", "init"},
