@@ -219,8 +219,11 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 	if err := validateSysctls(l); err != nil {
 		return err
 	}
-	if newNS(specs.CgroupNamespace) && !kernelHasNS("cgroup") {
-		return errors.New("linux.namespaces: cgroup namespaces are not enabled in the kernel")
+	// The kinds a kernel may be built without (runc checks the same).
+	for _, t := range []specs.LinuxNamespaceType{specs.CgroupNamespace, specs.UserNamespace, specs.TimeNamespace} {
+		if newNS(t) && !kernelHasNS(namespaces.ProcName(t)) {
+			return fmt.Errorf("linux.namespaces: %s namespaces are not enabled in the kernel", t)
+		}
 	}
 	for i, m := range s.Mounts {
 		if m.Destination == "" {
