@@ -191,7 +191,7 @@ func TestPodLivenessRestarts(t *testing.T) {
     livenessProbe:
       %s
       periodSeconds: 1
-      failureThreshold: 1
+      failureThreshold: 3 # httpd may not listen yet at the first probe
   - name: bad
     image: busybox:test
     command: %s
@@ -507,16 +507,26 @@ func TestPodStopPreStopAndGrace(t *testing.T) {
   containers:
   - name: stubborn
     image: busybox:test
-    command: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+    command: ["sh", "-c", "trap '' TERM; touch /ctl/stubborn; while :; do sleep 0.1; done"]
     volumeMounts: [{name: ctl, mountPath: /ctl}]
     lifecycle:
       preStop:
         exec: {command: ["sh", "-c", "echo prestop > /ctl/prestop"]}
   - name: polite
     image: busybox:test
-    command: %s
-`, dir, loop)))
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /ctl/polite; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+`, dir)))
 	e.waitStatus("stop", "Running", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
+	// Both shells have set their SIGTERM disposition (a PID 1 without a
+	// handler would ignore SIGTERM).
+	if !waitFor(30*time.Second, func() bool {
+		_, e1 := os.Stat(filepath.Join(dir, "stubborn"))
+		_, e2 := os.Stat(filepath.Join(dir, "polite"))
+		return e1 == nil && e2 == nil
+	}) {
+		t.Fatal("containers did not start their loops")
+	}
 	start := time.Now()
 	e.mustPod("stop", "stop")
 	took := time.Since(start)
