@@ -37,14 +37,17 @@ func (m *Manager) pauseBinary() (string, error) {
 // infraSpec is the pause container: an empty read-only root holding only
 // the podrun binary (bind-mounted at /pause, run in pause mode), new net,
 // ipc, uts namespaces (and pid when the pod shares one), the pod's
-// hostname and sysctls, no capabilities.
+// hostname and sysctls, no capabilities, no_new_privs.
 func infraSpec(sb *Sandbox, pauseBin string) *specs.Spec {
 	ps := &sb.Pod.Spec
 	s := runtime.DefaultSpec()
 	s.Root = &specs.Root{Path: "rootfs", Readonly: true}
 	s.Process = &specs.Process{
 		Args: []string{"/pause"}, Env: []string{pause.Env}, Cwd: "/",
-		User:            specs.User{UID: 65535, GID: 65535},
+		// uid 0 with no capabilities: as 65535 (the pause image's user) it
+		// could not reopen the runtime's exec fifo under a --root that
+		// only root may traverse (a mktemp -d); it holds nothing anyway.
+		User:            specs.User{UID: 0, GID: 0},
 		Capabilities:    &specs.LinuxCapabilities{},
 		NoNewPrivileges: true,
 	}

@@ -106,11 +106,6 @@ func newManager(t *testing.T) *Manager {
 	testutil.RequiresRoot(t)
 	bin := podrunBinary(t)
 	base := t.TempDir()
-	// Containers running as other users (the pause runs as 65535) reach
-	// the runtime's state dir through it, as through /run/podrun (0711).
-	if err := os.Chmod(base, 0o711); err != nil {
-		t.Fatal(err)
-	}
 	rt := runtime.New(filepath.Join(base, "run"), nil)
 	rt.Self = bin
 	m := &Manager{

@@ -287,14 +287,14 @@ func podExecCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			args := ctx.Args().Tail()
-			if len(args) > 0 && args[0] == "--" {
-				args = args[1:]
+			name, stdin, tty := ctx.String("container"), ctx.Bool("stdin"), ctx.Bool("tty")
+			args, err := execTrailingFlags(ctx.Args().Tail(), &name, &stdin, &tty)
+			if err != nil {
+				return err
 			}
 			if len(args) == 0 {
 				return errors.New("pod exec: a command is required (pod exec NAME -- CMD...)")
 			}
-			name := ctx.String("container")
 			if name == "" {
 				name = sb.Pod.Spec.Containers[0].Name
 			}
@@ -302,13 +302,12 @@ func podExecCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			tty := ctx.Bool("tty")
 			p, err := e.rt.ExecProcess(id, runtime.ExecOverrides{Args: args, Terminal: tty})
 			if err != nil {
 				return err
 			}
 			o := runtime.ExecOpts{Process: p, Stdio: stdioFiles()}
-			if !ctx.Bool("stdin") {
+			if !stdin {
 				devnull, err := os.Open(os.DevNull)
 				if err != nil {
 					return err
@@ -355,6 +354,38 @@ func podExecCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// execTrailingFlags takes exec's flags given after the pod name, as
+// kubectl accepts them (`pod exec NAME -c CTR -it -- CMD`), up to "--" or
+// the first non-flag, and returns the command.
+func execTrailingFlags(args []string, ctr *string, stdin, tty *bool) ([]string, error) {
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "--":
+			return args[1:], nil
+		case a == "-c" || a == "--container":
+			if len(args) < 2 {
+				return nil, fmt.Errorf("pod exec: %s needs a container name", a)
+			}
+			*ctr, args = args[1], args[2:]
+			continue
+		case strings.HasPrefix(a, "--container="):
+			*ctr = strings.TrimPrefix(a, "--container=")
+		case a == "--stdin":
+			*stdin = true
+		case a == "--tty":
+			*tty = true
+		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "it") == "":
+			*stdin = *stdin || strings.Contains(a, "i")
+			*tty = *tty || strings.Contains(a, "t")
+		default:
+			return args, nil
+		}
+		args = args[1:]
+	}
+	return nil, nil
 }
 
 // graceFlag is --timeout: seconds of grace; the manifest's when unset.
