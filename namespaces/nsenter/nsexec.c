@@ -1,0 +1,174 @@
+// podrun_nsexec: run a command in a container's namespaces and cgroups
+// from a long-lived, multi-threaded Go process, without starting a second Go
+// runtime (that is what makes an exec probe cost a fork+exec, not a podrun
+// re-exec).
+//
+// The fork happens in C and the child only makes system calls until it
+// execs: a forked copy of a multi-threaded process is single-threaded, so it
+// may setns into a user or mount namespace, which the Go process itself
+// cannot. Joining a PID namespace only affects children, so the first child
+// (after setns) clones the command with CLONE_PARENT: the command is a child
+// of the Go process (which waits for it) and a member of the container's
+// PID namespace. The first child exits at once.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "nsexec.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// fail reports "what: strerror" on the error pipe and exits.
+static void fail(int errfd, const char *what, int err)
+{
+	char buf[256];
+	size_t n = strlen(what);
+	if (n > 120)
+		n = 120;
+	memcpy(buf, what, n);
+	const char *e = strerror(err); // glibc: a static table, no allocation
+	size_t m = strlen(e);
+	if (m > 120)
+		m = 120;
+	buf[n] = ':';
+	buf[n + 1] = ' ';
+	memcpy(buf + n + 2, e, m);
+	(void)!write(errfd, buf, n + 2 + m);
+	_exit(127);
+}
+
+static void exec_path(const struct nsexec_args *a)
+{
+	const char *file = a->argv[0];
+	if (strchr(file, '/') != NULL) {
+		execve(file, a->argv, a->envp);
+		fail(a->errfd, file, errno);
+	}
+	const char *path = a->path != NULL ? a->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	char buf[4096];
+	int err = ENOENT;
+	size_t fl = strlen(file);
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dl = (size_t)(end - p);
+		if (dl + fl + 2 <= sizeof(buf)) {
+			memcpy(buf, p, dl);
+			size_t o = dl;
+			if (dl == 0)
+				buf[o++] = '.';
+			buf[o++] = '/';
+			memcpy(buf + o, file, fl + 1);
+			execve(buf, a->argv, a->envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				err = errno;
+		}
+		if (*end == '\0')
+			break;
+		p = end;
+	}
+	fail(a->errfd, file, err);
+}
+
+static void command(const struct nsexec_args *a)
+{
+	int errfd = a->errfd;
+	if (a->cwd != NULL && chdir(a->cwd) < 0)
+		fail(errfd, "chdir", errno);
+	if (a->set_caps) {
+		for (int c = 0; c <= 63; c++) {
+			if (!(a->bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+				fail(errfd, "dropping bounding capabilities", errno);
+		}
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			fail(errfd, "keepcaps", errno);
+	}
+	if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0)
+		fail(errfd, "setgroups", errno);
+	if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
+		fail(errfd, "setgid", errno);
+	if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
+		fail(errfd, "setuid", errno);
+	if (a->set_caps) {
+		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2] = {
+			{(uint32_t)a->effective, (uint32_t)a->permitted, (uint32_t)a->inheritable},
+			{(uint32_t)(a->effective >> 32), (uint32_t)(a->permitted >> 32), (uint32_t)(a->inheritable >> 32)},
+		};
+		if (syscall(SYS_capset, &h, d) < 0)
+			fail(errfd, "capset", errno);
+		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+			fail(errfd, "keepcaps", errno);
+		for (int c = 0; c <= 63; c++) {
+			if (a->ambient & (1ULL << c))
+				if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+					fail(errfd, "ambient capabilities", errno);
+		}
+	}
+	if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(errfd, "no_new_privs", errno);
+	if (a->seccomp_len > 0) {
+		struct sock_fprog prog = {.len = (unsigned short)a->seccomp_len, .filter = (struct sock_filter *)a->seccomp};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, a->seccomp_flags, &prog) < 0)
+			fail(errfd, "loading seccomp filter", errno);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	exec_path(a);
+}
+
+static void first_child(const struct nsexec_args *a)
+{
+	int errfd = a->errfd;
+	// Go's handlers must not run here: defaults, then the fds.
+	for (int s = 1; s < 65; s++) {
+		struct sigaction sa = {.sa_handler = SIG_DFL};
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	}
+	if (dup2(a->stdio[0], 0) < 0 || dup2(a->stdio[1], 1) < 0 || dup2(a->stdio[2], 2) < 0)
+		fail(errfd, "stdio", errno);
+	// Nothing else of the Go process reaches the command.
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	for (int i = 0; i < a->ncgroups; i++) {
+		if (write(a->cgroups[i], "0", 1) != 1)
+			fail(errfd, "joining the container's cgroup", errno);
+	}
+	for (int i = 0; i < a->nns; i++) {
+		if (setns(a->nsfds[i], 0) < 0)
+			fail(errfd, a->nsnames[i], errno);
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail(errfd, "clone", errno);
+	if (pid == 0)
+		command(a);
+	(void)!write(a->pidfd, &pid, sizeof(pid));
+	_exit(0);
+}
+
+int podrun_nsexec(const struct nsexec_args *a)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		first_child(a);
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -err;
+	return pid;
+}

@@ -1,0 +1,27 @@
+#include <stdint.h>
+#include <sys/types.h>
+
+struct nsexec_args {
+	char **argv, **envp;
+	const char *path; // PATH to search for argv[0] (NULL: the default)
+	const char *cwd;
+	int stdio[3];
+	int errfd; // write end of the error pipe (CLOEXEC)
+	int pidfd; // write end of the pid pipe: the command's pid
+	int *cgroups; // open cgroup.procs files
+	int ncgroups;
+	int *nsfds; // namespace fds, in joining order (user first)
+	char **nsnames;
+	int nns;
+	uint32_t uid, gid;
+	uint32_t *groups;
+	int ngroups;
+	int set_caps;
+	uint64_t bounding, effective, permitted, inheritable, ambient;
+	int no_new_privs;
+	void *seccomp; // struct sock_filter[]
+	int seccomp_len;
+	unsigned int seccomp_flags;
+};
+
+int podrun_nsexec(const struct nsexec_args *a);

@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testimage"
+	"github.com/podrun/podrun/internal/testutil"
+)
+
+// lightContainer runs a real container (`podrun run -d`, sleeping) and
+// returns its runtime and id.
+func lightContainer(t *testing.T) (*Runtime, string) {
+	testutil.RequiresRoot(t)
+	bin := os.Getenv("PODRUN_BINARY")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "podrun")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/podrun")
+		build.Dir = testimage.RepoRoot(t)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building podrun: %v\n%s", err, out)
+		}
+	}
+	root := t.TempDir()
+	bundle := testimage.Bundle(t, "sleep", "1000")
+	id := fmt.Sprintf("light-%d", os.Getpid())
+	// Output to a file: the detached container inherits it, and a pipe
+	// would not reach EOF while it runs.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	run := exec.Command(bin, "--root", root, "run", "-d", "--bundle", bundle, id)
+	run.Stdout, run.Stderr = logf, logf
+	if err := run.Run(); err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		t.Fatalf("podrun run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(bin, "--root", root, "delete", "-f", id).CombinedOutput(); err != nil {
+			t.Errorf("podrun delete: %v\n%s", err, out)
+		}
+	})
+	return New(root, nil), id
+}
+
+func TestExecLight(t *testing.T) {
+	r, id := lightContainer(t)
+	l, err := r.PrepareExecLight(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	run := func(ctx context.Context, args ...string) (int, string, error) {
+		code, out, err := l.Run(ctx, args)
+		return code, string(out), err
+	}
+	bg := context.Background()
+
+	code, out, err := run(bg, "sh", "-c", "echo hi; echo err >&2; exit 3")
+	if err != nil || code != 3 || out != "hi\nerr\n" {
+		t.Errorf("exit code/output: %d %q %v", code, out, err)
+	}
+	// Same namespaces and cgroups as the container's init (pid 1 inside).
+	code, out, err = run(bg, "sh", "-c", `for n in mnt net pid uts ipc; do [ "$(readlink /proc/self/ns/$n)" = "$(readlink /proc/1/ns/$n)" ] || echo "ns $n differs"; done
+		[ "$(cat /proc/self/cgroup)" = "$(cat /proc/1/cgroup)" ] || echo cgroup differs
+		[ -x /bin/busybox ] || echo not in the rootfs
+		echo pidns-ok`)
+	if err != nil || code != 0 || out != "pidns-ok\n" {
+		t.Errorf("namespaces/cgroup: %d %q %v", code, out, err)
+	}
+	// The container process's capabilities, not the caller's.
+	code, out, _ = run(bg, "sh", "-c", "grep CapBnd /proc/self/status; grep CapBnd /proc/1/status")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || lines[0] != lines[1] {
+		t.Errorf("bounding set differs from the init's: %q", out)
+	}
+	// Timeout: killed, ctx error, no process left.
+	ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
+	defer cancel()
+	code, _, err = run(ctx, "sleep", "100")
+	if !errors.Is(err, context.DeadlineExceeded) || code != 128+9 {
+		t.Errorf("timeout: code %d, err %v", code, err)
+	}
+	if _, out, _ := run(bg, "sh", "-c", `for p in /proc/[0-9]*; do [ "$(tr '\0' ' ' < $p/cmdline)" = "sleep 100 " ] && echo $p; done; echo end`); out != "end\n" {
+		t.Errorf("the timed-out command survived: %q", out)
+	}
+	if _, _, err := run(bg, "no-such-command"); err == nil || !strings.Contains(err.Error(), "no-such-command") {
+		t.Errorf("missing command: %v", err)
+	}
+
+	// CPU per probe: the children's rusage (helper + command) plus ours.
+	var c0, s0, c1, s1 unix.Rusage
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &c0)
+	unix.Getrusage(unix.RUSAGE_SELF, &s0)
+	const n = 50
+	for i := 0; i < n; i++ {
+		if code, _, err := run(bg, "true"); code != 0 || err != nil {
+			t.Fatalf("true: %d %v", code, err)
+		}
+	}
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &c1)
+	unix.Getrusage(unix.RUSAGE_SELF, &s1)
+	cpu := func(a, b unix.Rusage) time.Duration {
+		return time.Duration((b.Utime.Nano()+b.Stime.Nano())-(a.Utime.Nano()+a.Stime.Nano())) / n
+	}
+	t.Logf("ExecLight CPU per probe: children %v, caller %v", cpu(c0, c1), cpu(s0, s1))
+}
