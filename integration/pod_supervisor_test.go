@@ -608,3 +608,77 @@ func TestPodInitContainers(t *testing.T) {
 		t.Errorf("pod ls:\n%s", r.Stdout)
 	}
 }
+
+// Container logs are bounded: with PODRUN_POD_LOG_MAX=4096,3 a chatty
+// container leaves at most 3 files of about 4 KiB, and pod logs prints the
+// newest lines, in order, up to the last one.
+func TestPodLogRotation(t *testing.T) {
+	e := newSvEnv(t, "PODRUN_POD_LOG_MAX=4096,3")
+	e.run("chatty", podYAML("chatty", "Never", "2", `  containers:
+  - name: c
+    image: busybox:test
+    command: ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); echo \"line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; done"]
+`))
+	e.waitStatus("chatty", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	var sb struct {
+		DataDir string `json:"dataDir"`
+	}
+	b, err := os.ReadFile(filepath.Join(e.Root, "pods", "chatty", "pod.json"))
+	if err != nil || json.Unmarshal(b, &sb) != nil {
+		t.Fatalf("pod.json: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(sb.DataDir, "logs", "c", "0.log*"))
+	if len(files) != 3 {
+		t.Errorf("log files %v, want 3", files)
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.Size() > 4096 {
+			t.Errorf("%s: %v bytes (limit 4096)", f, st.Size())
+		}
+	}
+	out := strings.Split(strings.TrimSpace(e.mustPod("logs", "chatty").Stdout), "\n")
+	first, _ := strconv.Atoi(strings.Fields(out[0])[1])
+	for i, l := range out {
+		if !strings.HasPrefix(l, fmt.Sprintf("line %d ", first+i)) {
+			t.Fatalf("logs line %d = %q, want line %d", i, l, first+i)
+		}
+	}
+	if !strings.HasPrefix(out[len(out)-1], "line 2000 ") || first == 1 {
+		t.Errorf("logs from line %d to %q", first, out[len(out)-1])
+	}
+}
+
+// postStart runs after the start; a failing one kills the container, which
+// is restarted per restartPolicy.
+func TestPodPostStart(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("hooks", podYAML("hooks", "Always", "2", fmt.Sprintf(`  volumes:
+  - name: ctl
+    hostPath: {path: %s, type: Directory}
+  containers:
+  - name: ok
+    image: busybox:test
+    command: %s
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    lifecycle:
+      postStart:
+        exec: {command: ["sh", "-c", "echo poststart > /ctl/poststart"]}
+  - name: failing
+    image: busybox:test
+    command: %s
+    lifecycle:
+      postStart:
+        exec: {command: ["sh", "-c", "exit 1"]}
+`, dir, loop, loop)))
+	s := e.waitStatus("hooks", "failing restarted", func(s manifest.PodStatus) bool { return ctrStatus(s, "failing").RestartCount >= 1 })
+	if ctrStatus(s, "ok").RestartCount != 0 {
+		t.Errorf("ok restarted: %+v", ctrStatus(s, "ok"))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "poststart")); err != nil || string(b) != "poststart\n" {
+		t.Errorf("postStart of ok: %q %v", b, err)
+	}
+	if countEvents(e.events("hooks"), "FailedPostStartHook", "") == 0 {
+		t.Error("no FailedPostStartHook event")
+	}
+}

@@ -81,6 +81,7 @@ type daemon struct {
 	// infraDone is closed once the infra process has ended.
 	infraDone chan struct{}
 
+	copies   sync.WaitGroup // log copies of every run
 	loop     chan func()
 	stopping bool
 	stopWait []chan error
@@ -332,9 +333,24 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 // writer gone), then closes the log.
 func (d *daemon) copyLogs(r *run, out, errf *os.File) {
 	r.copies.Add(2)
+	d.copies.Add(1)
 	go func() { defer r.copies.Done(); r.logs.Copy("stdout", out); out.Close() }()
 	go func() { defer r.copies.Done(); r.logs.Copy("stderr", errf); errf.Close() }()
-	go func() { r.copies.Wait(); r.logs.Close() }()
+	go func() { r.copies.Wait(); r.logs.Close(); d.copies.Done() }()
+}
+
+// drainLogs waits until every log copy has reached the end of its pipes
+// (bounded: a process that escaped its container may hold one open).
+func (d *daemon) drainLogs(limit time.Duration) {
+	done := make(chan struct{})
+	go func() { d.copies.Wait(); close(done) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		fmt.Fprintf(os.Stderr, "supervisor: log copies still open after %s\n", limit)
+	}
 }
 
 // watch reports the run's end to the loop.
@@ -642,6 +658,9 @@ func (d *daemon) finishIfDone() bool {
 		return false
 	}
 	d.save()
+	// Everything the containers wrote is in the logs before the record
+	// says final (pod run and logs -f stop reading then).
+	d.drainLogs(5 * time.Second)
 	if p := d.infra; p != nil {
 		// The infra goes last; its watcher reaps it.
 		p.signal(unix.SIGTERM)
