@@ -1,8 +1,8 @@
 // Package probes runs a container's liveness, readiness and startup probes
-// with the kubelet's semantics: the handlers (exec, httpGet, tcpSocket) and
-// a per-probe worker (initial delay, period, timeout, thresholds, startup
-// gating). It starts no containers and kills none; it reports results and
-// the supervisor acts on them.
+// with the kubelet's semantics: the handlers (exec, httpGet, tcpSocket,
+// grpc health v1) and a per-probe worker (initial delay, period, timeout,
+// thresholds, startup gating). It starts no containers and kills none: it
+// reports results and the supervisor acts on them.
 package probes
 
 import (
@@ -100,7 +100,10 @@ func NewHandler(h *manifest.ProbeHandler, t Target) (Handler, error) {
 		}
 		return &tcpHandler{addr: net.JoinHostPort(host(h.TCPSocket.Host, t), strconv.Itoa(port)), dial: dialer(t)}, nil
 	case h.GRPC != nil:
-		return nil, fmt.Errorf("grpc: %w", ErrUnsupported)
+		if h.GRPC.Port < 1 || h.GRPC.Port > 65535 {
+			return nil, fmt.Errorf("grpc port %d out of range", h.GRPC.Port)
+		}
+		return newGRPCHandler(h.GRPC, t), nil
 	}
 	return nil, errors.New("probe has no handler")
 }

@@ -176,7 +176,7 @@ func TestExec(t *testing.T) {
 	if r, _, err := h.Probe(context.Background()); r != Failure || err == nil {
 		t.Errorf("cannot run: %v %v", r, err)
 	}
-	if _, err := NewHandler(&manifest.ProbeHandler{GRPC: &manifest.GRPCAction{Port: 1}}, tg); err == nil {
-		t.Error("grpc accepted")
+	if _, err := NewHandler(&manifest.ProbeHandler{GRPC: &manifest.GRPCAction{Port: 0}}, tg); err == nil {
+		t.Error("grpc port 0 accepted")
 	}
 }

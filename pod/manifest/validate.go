@@ -584,9 +584,9 @@ func (v *validator) probe(fp string, p *Probe, mustSucceedOnce bool, c *Containe
 	}
 	if p.GRPC != nil {
 		n++
-		// The probes package has no gRPC client: one would cost a
-		// dependency (grpc-go) or an HTTP/2 client for one call.
-		v.add(fp+".grpc", "not supported by podrun (use an exec probe running grpc_health_probe)")
+		if p.GRPC.Port < 1 || p.GRPC.Port > 65535 {
+			v.add(fp+".grpc.port", "must be 1..65535")
+		}
 	}
 	if n != 1 {
 		v.add(fp, "exactly one handler (exec, httpGet, tcpSocket, grpc) is required")
