@@ -3,12 +3,15 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/podrun/podrun/internal/testimage"
 )
@@ -287,5 +290,74 @@ spec:
 	}
 	if _, err := os.Stat(filepath.Join(p.Root, "pods")); err == nil {
 		t.Errorf("pods dir created")
+	}
+}
+
+// `pod run --network`: the pod gets an IP of the CNI network, its hostPort
+// answers on the host, and `pod rm -f` leaves no veth or iptables rule.
+func TestPodCLINetwork(t *testing.T) {
+	for _, p := range []string{"bridge", "host-local", "portmap"} {
+		if _, err := os.Stat(filepath.Join("/usr/lib/cni", p)); err != nil {
+			t.Skipf("CNI plugin %s missing (scripts/install-deps.sh installs containernetworking-plugins)", p)
+		}
+	}
+	p := newPodEnv(t)
+	dir := t.TempDir()
+	n := os.Getpid()%200 + 20
+	bridge := fmt.Sprintf("prcli%d", n)
+	conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "clinet", "plugins": [
+  {"type": "bridge", "bridge": %q, "isGateway": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.252.%d.0/24"}]], "dataDir": %q}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, bridge, n, filepath.Join(dir, "ipam"))
+	os.MkdirAll(filepath.Join(dir, "net.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "net.d", "clinet.conflist"), []byte(conf), 0o644)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	t.Setenv("PODRUN_CNI_CONF_DIR", filepath.Join(dir, "net.d"))
+	t.Setenv("PODRUN_CNI_CACHE_DIR", filepath.Join(dir, "cache"))
+	hostPort := 20000 + os.Getpid()%20000
+	p.mustPod("run", "-d", "--network", "clinet", "-f", p.manifest(fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: netpod}
+spec:
+  containers:
+  - name: web
+    image: busybox:test
+    command: [sh, -c, 'mkdir /www; echo "ip $(POD_IP)" > /www/index.html; exec httpd -f -p 80 -h /www']
+    env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+    ports: [{containerPort: 80, hostPort: %d}]
+`, hostPort)))
+	p.waitPod("netpod", "condition=Ready")
+	var in struct {
+		Metadata struct{ UID string }
+		Status   struct{ PodIP string }
+	}
+	json.Unmarshal([]byte(p.mustPod("inspect", "netpod").Stdout), &in)
+	if !strings.HasPrefix(in.Status.PodIP, fmt.Sprintf("10.252.%d.", n)) {
+		t.Fatalf("pod IP %q", in.Status.PodIP)
+	}
+	// From the host: the bridge address is local, portmap DNATs it.
+	url := fmt.Sprintf("http://10.252.%d.1:%d/", n, hostPort)
+	var body string
+	client := &http.Client{Timeout: 2 * time.Second}
+	for i := 0; i < 100 && body == ""; i++ {
+		if resp, err := client.Get(url); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if body != "ip "+in.Status.PodIP+"\n" {
+		t.Errorf("GET %s: %q", url, body)
+	}
+	p.mustPod("rm", "-f", "netpod")
+	p.assertPodRemoved("netpod", in.Metadata.UID)
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).Output(); len(out) != 0 {
+		t.Errorf("veths left: %s", out)
+	}
+	if rules, _ := exec.Command("iptables-save").Output(); strings.Contains(string(rules), in.Metadata.UID) {
+		t.Errorf("iptables rules left")
 	}
 }
