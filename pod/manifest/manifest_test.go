@@ -325,3 +325,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDuplicateFields(t *testing.T) {
+	for in, want := range map[string]string{
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: busybox, image: evil}]\n":       "already set",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: busybox}]\n  containers: []\n":  "already set",
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","image":"b","image":"c"}]}}`: "spec.containers[0].image: duplicate field",
+	} {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: got %v, want one line containing %q", in, err, want)
+		}
+	}
+	for _, bad := range []string{`{"apiVersion":"v1"`, `{"apiVersion":"v1"} {}`, `{"a":[1,2}`} {
+		if _, err := Parse([]byte(bad)); err == nil || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

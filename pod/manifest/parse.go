@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -89,18 +90,21 @@ func Parse(data []byte) (*Pod, error) {
 			return nil, &FieldError{Msg: fmt.Sprintf("%d YAML documents: want exactly one Pod", len(docs))}
 		}
 		var err error
-		if js, err = yaml.YAMLToJSON(docs[0]); err != nil {
-			return nil, &FieldError{Msg: "yaml: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		// Strict: a key given twice is an error, as in Kubernetes' strict
+		// field validation, not a silent last-one-wins.
+		if js, err = yaml.YAMLToJSONStrict(docs[0]); err != nil {
+			msg := strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: ")), " ")
+			return nil, &FieldError{Msg: "yaml: " + msg}
 		}
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, &FieldError{Msg: "json: " + strings.TrimPrefix(err.Error(), "json: ")}
+	tree, err := decodeTree(dec, "")
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, &FieldError{Msg: "trailing data after the Pod object"}
 	}
 	obj, ok := tree.(map[string]any)
@@ -142,6 +146,62 @@ func Parse(data []byte) (*Pod, error) {
 	}
 	p.ignored = dropped
 	return p, nil
+}
+
+// decodeTree decodes one JSON value like Decode into an any (numbers as
+// json.Number), but fails on a key given twice in an object, naming it.
+func decodeTree(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonErr(path, err)
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, jsonErr(path, err)
+				}
+				k, _ := kt.(string)
+				kp := join(path, k)
+				if _, dup := m[k]; dup {
+					return nil, &FieldError{Path: kp, Msg: "duplicate field"}
+				}
+				if m[k], err = decodeTree(dec, kp); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := dec.Token(); err != nil { // '}'
+				return nil, jsonErr(path, err)
+			}
+			return m, nil
+		case '[':
+			l := []any{}
+			for i := 0; dec.More(); i++ {
+				v, err := decodeTree(dec, fmt.Sprintf("%s[%d]", path, i))
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, v)
+			}
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, jsonErr(path, err)
+			}
+			return l, nil
+		}
+		return nil, &FieldError{Path: path, Msg: fmt.Sprintf("json: unexpected %v", t)}
+	}
+	return tok, nil
+}
+
+func jsonErr(path string, err error) *FieldError {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return &FieldError{Path: path, Msg: "json: " + strings.TrimPrefix(err.Error(), "json: ")}
 }
 
 // splitYAML splits a stream at "---" document separators and drops
