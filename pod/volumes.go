@@ -154,7 +154,7 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string) ([]specs.Mou
 				return nil, fmt.Errorf("%s.subPath: %w", f, err)
 			}
 			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-				if err := os.MkdirAll(p, 0o755); err != nil {
+				if err := mkdirLike(src, p); err != nil {
 					return nil, fmt.Errorf("%s.subPath: %w", f, err)
 				}
 				// Resolve again: a symlink may have raced in.
@@ -171,6 +171,40 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string) ([]specs.Mou
 		out = append(out, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: opts})
 	}
 	return out, nil
+}
+
+// mkdirLike creates dir (inside root) and its missing parents with the
+// mode of root, as kubelet does for a subPath: an emptyDir's 0777 stays
+// writable for a non-root container.
+func mkdirLike(root, dir string) error {
+	st, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for d := dir; d != root && strings.HasPrefix(d, root+"/"); d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		// fchmod through an O_NOFOLLOW fd: a symlink swapped in by a
+		// container sharing the volume is not followed to the host.
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Fchmod(fd, uint32(st.Mode().Perm()))
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unmountUnder detaches every mount at or below dir (emptyDir tmpfs),
