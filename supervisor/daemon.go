@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 )
@@ -82,6 +83,7 @@ type daemon struct {
 	infraDone chan struct{}
 
 	copies   sync.WaitGroup // log copies of every run
+	reaper   *reaper
 	loop     chan func()
 	stopping bool
 	stopWait []chan error
@@ -282,7 +284,15 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 		return err
 	}
 	closeR := func() { rOut.Close(); rErr.Close() }
-	id, child, err := d.Manager.CreateContainer(d.sb, c.name, attempt, [3]*os.File{nil, wOut, wErr})
+	var id string
+	var child *namespaces.Child
+	d.reaper.spawn(func() []int {
+		id, child, err = d.Manager.CreateContainer(d.sb, c.name, attempt, [3]*os.File{nil, wOut, wErr})
+		if err != nil {
+			return nil
+		}
+		return []int{child.Pid()}
+	})
 	wOut.Close()
 	wErr.Close()
 	if err != nil {
@@ -359,6 +369,9 @@ func (d *daemon) watch(c *ctr, r *run) {
 		info, err := r.p.wait()
 		if err != nil {
 			info = exitInfo{}
+		}
+		if r.p.child {
+			d.reaper.forget(r.p.pid)
 		}
 		d.post(func() { d.onExit(c, r, info) })
 	}()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/probes"
 	"github.com/podrun/podrun/runtime"
@@ -19,6 +20,8 @@ import (
 // killed when the probe's timeout expires.
 type ProbeHandlers struct {
 	Runtime *runtime.Runtime
+
+	reaper *reaper // registers exec children (set by Supervise)
 }
 
 // Handler implements Handlers.
@@ -66,11 +69,19 @@ func (b *ProbeHandlers) execFunc(id string) probes.ExecFunc {
 			return -1, nil, err
 		}
 		defer devnull.Close()
-		child, err := b.Runtime.Exec(id, runtime.ExecOpts{Process: proc, Stdio: [3]*os.File{devnull, w, w}})
+		var child *namespaces.Child
+		b.reaper.spawn(func() []int {
+			child, err = b.Runtime.Exec(id, runtime.ExecOpts{Process: proc, Stdio: [3]*os.File{devnull, w, w}})
+			if err != nil {
+				return nil
+			}
+			return []int{child.Pid()}
+		})
 		w.Close()
 		if err != nil {
 			return -1, nil, err
 		}
+		defer b.reaper.forget(child.Pid())
 		out := make(chan []byte, 1)
 		go func() {
 			b, _ := io.ReadAll(io.LimitReader(r, 10<<10))

@@ -33,22 +33,22 @@ const holderSock = "fds.sock"
 
 // startHolder starts the holder process for a pod whose infra is infraPid,
 // listening on sock. args re-execute podrun as the holder.
-func startHolder(exe string, args []string, sock string, infraPid int) error {
+func startHolder(exe string, args []string, sock string, infraPid int) (int, error) {
 	_ = os.Remove(sock)
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	l.SetUnlinkOnClose(false)
 	lf, err := l.File()
 	l.Close()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer lf.Close()
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer devnull.Close()
 	cmd := exec.Command(exe, append(args, strconv.Itoa(infraPid))...)
@@ -56,12 +56,11 @@ func startHolder(exe string, args []string, sock string, infraPid int) error {
 	cmd.ExtraFiles = []*os.File{lf} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
-	// Not waited for here: as the supervisor's child it is reaped by the
-	// process watcher only if it exits; it normally outlives us.
+	// Reaped if it ends before us; it normally outlives the supervisor.
 	go cmd.Wait()
-	return nil
+	return cmd.Process.Pid, nil
 }
 
 // RunHolder is the holder's main: fd 3 is its listening socket.

@@ -130,6 +130,14 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		return nil, err
 	}
 	d.lock = lock // held (open) for the process's life
+	d.reaper = newReaper()
+	if !msg.Recover {
+		d.reaper.add(sb.InfraPid)
+	}
+	if ph, ok := deps.Handlers.(*ProbeHandlers); ok {
+		ph.reaper = d.reaper
+	}
+	go d.reaper.run(d.done)
 	infraDone := make(chan struct{})
 	if p, err := openProc(sb.InfraPid, 0, !msg.Recover); err == nil {
 		d.infra = p
@@ -147,7 +155,13 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		d.holder, _ = dialHolder(sock)
 	}
 	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
-		if err := startHolder(deps.Exe, deps.HolderArgs, sock, sb.InfraPid); err == nil {
+		var err error
+		d.reaper.spawn(func() []int {
+			var pid int
+			pid, err = startHolder(deps.Exe, deps.HolderArgs, sock, sb.InfraPid)
+			return []int{pid}
+		})
+		if err == nil {
 			d.holder, _ = dialHolder(sock)
 		} else {
 			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
