@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/pod/manifest"
@@ -158,6 +159,13 @@ func destroyPodCgroup(sb *Sandbox) error {
 	cg, err := cgroups.Load(sb.CgroupPaths)
 	if err != nil {
 		return err
+	}
+	// Whatever still runs in it (a process that outlived its container's
+	// state) would keep the cgroup busy.
+	if pids, err := cg.Procs(); err == nil {
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
 	}
 	return cg.Destroy()
 }

@@ -159,3 +159,36 @@ spec:
 		t.Errorf("hostname %q, host's %q", rep.Hostname, h)
 	}
 }
+
+// A symlink in a volume cannot lead a subPath out of it: it resolves
+// inside the volume (securejoin).
+func TestPodSubPathSymlinkStaysInside(t *testing.T) {
+	m := newManager(t)
+	vol := t.TempDir()
+	if err := os.Symlink("/", filepath.Join(vol, "esc")); err != nil {
+		t.Fatal(err)
+	}
+	marker := fmt.Sprintf("podrun-subpath-%d", os.Getpid())
+	sb := createPod(t, m, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: subpath}
+spec:
+  volumes: [{name: v, hostPath: {path: %s, type: Directory}}]
+  containers:
+  - name: a
+    image: busybox:test
+    command: [sh, -c, 'touch /mnt/%s']
+    volumeMounts: [{name: v, mountPath: /mnt, subPath: esc/tmp}]
+`, vol, marker), CreateOptions{})
+	if r := runToEnd(t, m, sb, "a"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.out)
+	}
+	if _, err := os.Stat(filepath.Join("/tmp", marker)); err == nil {
+		os.Remove(filepath.Join("/tmp", marker))
+		t.Fatalf("the subPath followed the symlink to the host's /tmp")
+	}
+	if _, err := os.Stat(filepath.Join(vol, "tmp", marker)); err != nil {
+		t.Errorf("marker not inside the volume: %v", err)
+	}
+}
