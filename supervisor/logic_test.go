@@ -233,3 +233,25 @@ func TestCRILogRoundTripAndRotation(t *testing.T) {
 		t.Error("garbage parsed")
 	}
 }
+
+func TestEventsRotate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "events.jsonl")
+	l, err := openEventLog(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := strings.Repeat("m", 1000)
+	n := 3 * maxEventsFile / 1000
+	for i := 0; i < n; i++ {
+		l.add(Event{Reason: "Unhealthy", Message: msg})
+	}
+	for _, f := range []string{p, p + ".1"} {
+		if st, err := os.Stat(f); err != nil || st.Size() > maxEventsFile {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	evs, err := ReadEvents(p)
+	if err != nil || len(evs) == 0 || len(evs) >= n {
+		t.Errorf("read %d of %d events: %v", len(evs), n, err)
+	}
+}

@@ -41,11 +41,13 @@ const (
 func Supervise(deps Deps, name string) error {
 	// Orphans of the pod re-parent to us, not to init.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	for _, fd := range []int{launchFd, replyFd} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return errors.New("pod supervise is started by podrun itself (pod run, pod recover)")
+		}
+	}
 	in := os.NewFile(launchFd, "launch")
 	out := os.NewFile(replyFd, "reply")
-	if in == nil || out == nil {
-		return errors.New("pod supervise is started by podrun itself (pod run / pod recover)")
-	}
 	var msg launchMsg
 	err := json.NewDecoder(in).Decode(&msg)
 	in.Close()
