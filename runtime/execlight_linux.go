@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/lsm"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
@@ -28,10 +29,11 @@ var ErrNotLight = errors.New("light exec not possible for this container")
 // container at the cost of about one fork+exec: the long-lived caller forks
 // in C (namespaces/nsenter), the child joins the container's cgroups and
 // namespaces and execs the command with the container process's user,
-// groups, capabilities, no_new_privs and seccomp filter. runtime.Exec
+// groups, capabilities, rlimits, oom_score_adj, AppArmor/SELinux exec
+// label, no_new_privs and seccomp filter. runtime.Exec
 // instead re-executes podrun (a Go runtime start, the init protocol), which
-// costs some 40 ms of CPU. Not applied (runtime.Exec does): AppArmor/SELinux
-// labels, rlimits, a terminal. Prepare once per container instance; Run is
+// costs some 40 ms of CPU. Not applied (runtime.Exec does): a terminal,
+// CPU affinity, personality. Prepare once per container instance; Run is
 // safe for concurrent use. The caller must not reap children it did not
 // start (wait4(-1)) while Run waits.
 type LightExec struct {
@@ -42,9 +44,20 @@ type LightExec struct {
 	cgroups []string
 	proc    specs.Process
 	caps    *nsenter.Caps
+	rlimits []nsenter.Rlimit
+	lsm     string
 	seccomp []byte
 	flags   uint
 	once    sync.Once
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
 // nsOrder is the joining order: the user namespace first (it owns the
@@ -86,6 +99,20 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 		}
 		l.caps = &nsenter.Caps{Bounding: mask(pc.Bounding), Effective: mask(pc.Effective),
 			Permitted: mask(pc.Permitted), Inheritable: mask(pc.Inheritable), Ambient: mask(pc.Ambient)}
+	}
+	for _, rl := range l.proc.Rlimits {
+		res, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+		}
+		l.rlimits = append(l.rlimits, nsenter.Rlimit{Resource: res, Cur: rl.Soft, Max: rl.Hard})
+	}
+	host := lsm.Host{}
+	switch {
+	case l.proc.ApparmorProfile != "" && host.AppArmorEnabled():
+		l.lsm = "exec " + l.proc.ApparmorProfile
+	case l.proc.SelinuxLabel != "" && host.SELinuxEnabled():
+		l.lsm = l.proc.SelinuxLabel
 	}
 	f, err := compileSeccomp(c.State.Spec.Linux)
 	if err != nil {
@@ -137,7 +164,8 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 	}
 	spec := &nsenter.ExecSpec{Args: argv, Env: l.proc.Env, Cwd: l.proc.Cwd,
 		UID: l.proc.User.UID, GID: l.proc.User.GID, Groups: l.proc.User.AdditionalGids,
-		Caps: l.caps, NoNewPrivs: l.proc.NoNewPrivileges, Seccomp: l.seccomp, SeccompFlags: l.flags}
+		Caps: l.caps, NoNewPrivs: l.proc.NoNewPrivileges, Seccomp: l.seccomp, SeccompFlags: l.flags,
+		Rlimits: l.rlimits, OOMScoreAdj: l.proc.OOMScoreAdj, LSMExec: l.lsm}
 	for _, ns := range l.nss {
 		f, err := open(ns.Path, os.O_RDONLY)
 		if err != nil {

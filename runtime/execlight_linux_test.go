@@ -79,6 +79,14 @@ func TestExecLight(t *testing.T) {
 	if err != nil || code != 0 || out != "pidns-ok\n" {
 		t.Errorf("namespaces/cgroup: %d %q %v", code, out, err)
 	}
+	// The container process's rlimits (runc's default spec: RLIMIT_NOFILE
+	// 1024) and oom_score_adj.
+	code, out, _ = run(bg, "sh", "-c", `[ "$(grep 'open files' /proc/self/limits)" = "$(grep 'open files' /proc/1/limits)" ] || echo limits differ
+		[ "$(cat /proc/self/oom_score_adj)" = "$(cat /proc/1/oom_score_adj)" ] || echo oom_score_adj differs
+		grep 'open files' /proc/self/limits`)
+	if code != 0 || !strings.Contains(out, "1024") || strings.Contains(out, "differ") {
+		t.Errorf("rlimits/oom_score_adj: %q", out)
+	}
 	// The container process's capabilities, not the caller's.
 	code, out, _ = run(bg, "sh", "-c", "grep CapBnd /proc/self/status; grep CapBnd /proc/1/status")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || lines[0] != lines[1] {

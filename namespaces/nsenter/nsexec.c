@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "nsexec.h"
@@ -93,7 +94,9 @@ static void command(const struct nsexec_args *a)
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			fail(errfd, "keepcaps", errno);
 	}
-	if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0)
+	// In a user namespace with setgroups "deny" only an empty list can
+	// fail harmlessly (the caller's groups are unmapped there anyway).
+	if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0 && !(errno == EPERM && a->userns && a->ngroups == 0))
 		fail(errfd, "setgroups", errno);
 	if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
 		fail(errfd, "setgid", errno);
@@ -141,6 +144,30 @@ static void first_child(const struct nsexec_args *a)
 		fail(errfd, "stdio", errno);
 	// Nothing else of the Go process reaches the command.
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	// On the host's /proc and with the caller's privileges, before any
+	// setns; all of it is inherited by the command: rlimits (raising a
+	// hard limit needs CAP_SYS_RESOURCE), oom_score_adj, and the LSM exec
+	// label (AppArmor's onexec and SELinux's exec_sid are copied on fork
+	// and applied at the command's execve).
+	for (int i = 0; i < a->nrlimits; i++) {
+		struct rlimit64 rl = {a->rlimits[i].cur, a->rlimits[i].max};
+		if (syscall(SYS_prlimit64, 0, a->rlimits[i].resource, &rl, NULL) < 0)
+			fail(errfd, "setting rlimit", errno);
+	}
+	if (a->oom_score_adj != NULL) {
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, a->oom_score_adj, strlen(a->oom_score_adj)) < 0)
+			fail(errfd, "oom_score_adj", errno);
+		close(fd);
+	}
+	if (a->lsm_attr != NULL) {
+		int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, a->lsm_attr, strlen(a->lsm_attr)) < 0)
+			fail(errfd, "setting the LSM exec label", errno);
+		close(fd);
+	}
 	for (int i = 0; i < a->ncgroups; i++) {
 		if (write(a->cgroups[i], "0", 1) != 1)
 			fail(errfd, "joining the container's cgroup", errno);

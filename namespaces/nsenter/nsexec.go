@@ -21,6 +21,12 @@ type Caps struct {
 	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 }
 
+// Rlimit is one resource limit.
+type Rlimit struct {
+	Resource int
+	Cur, Max uint64
+}
+
 // ExecSpec is a command to start in existing namespaces and cgroups.
 type ExecSpec struct {
 	Args, Env []string
@@ -37,6 +43,13 @@ type ExecSpec struct {
 	Groups     []uint32
 	Caps       *Caps // nil: keep the caller's
 	NoNewPrivs bool
+	// Rlimits are set with prlimit (resource numbers, RLIMIT_*).
+	Rlimits []Rlimit
+	// OOMScoreAdj, when set, is written to /proc/self/oom_score_adj.
+	OOMScoreAdj *int
+	// LSMExec is written to /proc/thread-self/attr/apparmor/exec (or
+	// attr/exec): "exec <profile>" for AppArmor, the label for SELinux.
+	LSMExec string
 	// Seccomp is a BPF program (struct sock_filter[]) loaded last.
 	Seccomp      []byte
 	SeccompFlags uint
@@ -121,6 +134,24 @@ func Start(s *ExecSpec) (int, error) {
 		}
 	}
 	a.nsnames = strv(names)
+	for _, n := range s.Names {
+		if n == "user" {
+			a.userns = 1
+		}
+	}
+	if len(s.Rlimits) > 0 {
+		rl := (*[1 << 10]C.struct_nsexec_rlimit)(calloc(len(s.Rlimits), unsafe.Sizeof(C.struct_nsexec_rlimit{})))
+		for i, r := range s.Rlimits {
+			rl[i].resource, rl[i].cur, rl[i].max = C.int(r.Resource), C.uint64_t(r.Cur), C.uint64_t(r.Max)
+		}
+		a.rlimits, a.nrlimits = &rl[0], C.int(len(s.Rlimits))
+	}
+	if s.OOMScoreAdj != nil {
+		a.oom_score_adj = cstr(fmt.Sprint(*s.OOMScoreAdj))
+	}
+	if s.LSMExec != "" {
+		a.lsm_attr = cstr(s.LSMExec)
+	}
 	a.uid, a.gid = C.uint32_t(s.UID), C.uint32_t(s.GID)
 	if len(s.Groups) > 0 {
 		g := (*[1 << 16]C.uint32_t)(calloc(len(s.Groups), 4))

@@ -1,6 +1,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct nsexec_rlimit {
+	int resource;
+	uint64_t cur, max;
+};
+
 struct nsexec_args {
 	char **argv, **envp;
 	const char *path; // PATH to search for argv[0] (NULL: the default)
@@ -19,6 +24,11 @@ struct nsexec_args {
 	int set_caps;
 	uint64_t bounding, effective, permitted, inheritable, ambient;
 	int no_new_privs;
+	int userns; // a user namespace is joined: setgroups may be denied
+	struct nsexec_rlimit *rlimits;
+	int nrlimits;
+	const char *oom_score_adj; // NULL: inherit
+	const char *lsm_attr; // "exec <profile>" (AppArmor) or an SELinux label
 	void *seccomp; // struct sock_filter[]
 	int seccomp_len;
 	unsigned int seccomp_flags;
