@@ -32,6 +32,9 @@ func (p *preparer) mount(m *mnt) error {
 	if m.opts.isBind() {
 		return p.bindMount(m)
 	}
+	if err := p.checkIDOptions(m); err != nil {
+		return err
+	}
 	switch m.fstype {
 	case "proc", "sysfs":
 		return p.mountProcSys(m)
@@ -40,7 +43,16 @@ func (p *preparer) mount(m *mnt) error {
 	case "cgroup":
 		return p.mountCgroup(m)
 	case "mqueue":
-		return p.mountOther(m, false)
+		err := p.mountOther(m, false)
+		if err != nil && p.userns && errors.Is(err, unix.EPERM) {
+			// A user namespace without its own ipc namespace may not
+			// mount mqueue: bind the host's (runc does the same).
+			if _, serr := os.Stat("/dev/mqueue"); serr != nil {
+				return fmt.Errorf("mqueue cannot be mounted in a user namespace that shares the host's ipc namespace, and the host has no /dev/mqueue to bind instead: give the container an ipc namespace or drop the mount: %w", err)
+			}
+			return p.bindFromHost(m, "/dev/mqueue")
+		}
+		return err
 	default:
 		return p.mountOther(m, true)
 	}
@@ -113,11 +125,7 @@ func (p *preparer) mountProcSys(m *mnt) error {
 	defer h.Close()
 	err = mountAt(m.source, h, m.dest, m.fstype, m.opts.flags, m.opts.dataString())
 	if err != nil && m.fstype == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
-		bm := *m
-		bm.source, bm.fstype = "/sys", "bind"
-		bm.opts.flags |= unix.MS_BIND | unix.MS_REC
-		bm.opts.data = nil
-		return p.bindMount(&bm)
+		return p.bindFromHost(m, "/sys")
 	}
 	if err != nil {
 		return err

@@ -63,6 +63,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("root.path: rootfs %q does not exist or is not a directory", rootfs)
 	}
+	if err := checkUserNS(spec, rootfs); err != nil {
+		return nil, err
+	}
 	if err := checkRootNoSymlink(bundle, spec.Root.Path); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,177 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// What changes with a user namespace (runc's rules): devices, sysfs and
+// mqueue come from the host when the kernel refuses them, mount id options
+// must be mapped, and the ids and the rootfs are checked before the init
+// fails on them.
+
+// usernsMounts returns the mountinfo lines of the container process whose
+// mount point is path or below it.
+func usernsMounts(out, path string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 5 && (f[4] == path || strings.HasPrefix(f[4], path+"/")) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// hostDev returns "major:minor" of the filesystem holding path on the host.
+func hostDev(t *testing.T, path string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
+
+// TestUserNSDevicesBindMounted: in a user namespace mknod is not allowed:
+// the default devices and linux.devices are the host's nodes bind-mounted,
+// and they work.
+func TestUserNSDevicesBindMounted(t *testing.T) {
+	h := New(t)
+	bundle := coreUserNSBundle(h, func(s *Spec) {
+		mode := os.FileMode(0o666)
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200, FileMode: &mode})
+	}, "sh", "-c", "cat /proc/self/mountinfo; echo x > /dev/null && echo null-ok; head -c 5 /dev/zero | wc -c")
+	out := h.Must("run", "--bundle", bundle, h.ID()).Stdout
+	devtmpfs := hostDev(t, "/dev/null")
+	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/net/tun"} {
+		ls := usernsMounts(out, d)
+		if len(ls) != 1 || strings.Fields(ls[0])[2] != devtmpfs {
+			t.Errorf("%s: mounts %q, want one bind mount of the host's node (%s)", d, ls, devtmpfs)
+		}
+	}
+	if !strings.Contains(out, "null-ok\n") || !strings.Contains(out, "\n5\n") {
+		t.Errorf("devices do not work:\n%s", out)
+	}
+}
+
+// TestUserNSSysfsWithoutNetNS: sysfs cannot be mounted by a user namespace
+// that does not own the network namespace: the host's /sys is bound
+// instead, read-only down to its submounts.
+func TestUserNSSysfsWithoutNetNS(t *testing.T) {
+	h := New(t)
+	bundle := coreUserNSBundle(h, func(s *Spec) {
+		s.Linux.Namespaces = slicesDelete(s.Linux.Namespaces, specs.NetworkNamespace)
+	}, "sh", "-c", "cat /proc/self/mountinfo; echo 0 > /sys/kernel/profiling 2>/dev/null && echo WROTE; true")
+	out := h.Must("run", "--bundle", bundle, h.ID()).Stdout
+	sys := usernsMounts(out, "/sys")
+	if len(sys) == 0 || strings.Fields(sys[0])[2] != hostDev(t, "/sys") {
+		t.Fatalf("/sys is not the host's sysfs (%s): %q", hostDev(t, "/sys"), sys)
+	}
+	for _, l := range sys {
+		if f := strings.Fields(l); !strings.HasPrefix(f[5], "ro") {
+			t.Errorf("writable mount under /sys: %s", l)
+		}
+	}
+	if strings.Contains(out, "WROTE") {
+		t.Errorf("wrote to the host's sysfs")
+	}
+}
+
+func slicesDelete(nss []specs.LinuxNamespace, t specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range nss {
+		if ns.Type != t {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// TestUserNSMqueueWithoutIPCNS: nor can it mount mqueue without its own
+// ipc namespace: the host's /dev/mqueue is bound instead, or, on a host
+// without one, the error says what to do.
+func TestUserNSMqueueWithoutIPCNS(t *testing.T) {
+	h := New(t)
+	bundle := coreUserNSBundle(h, func(s *Spec) {
+		s.Linux.Namespaces = slicesDelete(s.Linux.Namespaces, specs.IPCNamespace)
+	}, "cat", "/proc/self/mountinfo")
+	var st unix.Statfs_t
+	const mqueueMagic = 0x19800202
+	if unix.Statfs("/dev/mqueue", &st) != nil || st.Type != mqueueMagic {
+		h.Fails("give the container an ipc namespace", "run", "--bundle", bundle, h.ID())
+		return
+	}
+	out := h.Must("run", "--bundle", bundle, h.ID()).Stdout
+	if m := usernsMounts(out, "/dev/mqueue"); len(m) == 0 || strings.Fields(m[0])[2] != hostDev(t, "/dev/mqueue") {
+		t.Errorf("/dev/mqueue is not the host's: %q", m)
+	}
+}
+
+// TestUserNSMountIDOptions: devpts's gid=5 is dropped when gid 5 is not
+// mapped (runc); any other unmapped uid=/gid= option is a clear error.
+func TestUserNSMountIDOptions(t *testing.T) {
+	h := New(t)
+	onlyRoot := func(s *Spec) {
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}
+	}
+	bundle := coreUserNSBundle(h, onlyRoot, "cat", "/proc/self/mountinfo")
+	out := h.Must("run", "--bundle", bundle, h.ID()).Stdout
+	pts := usernsMounts(out, "/dev/pts")
+	if len(pts) != 1 || strings.Contains(pts[0], "gid=") {
+		t.Errorf("/dev/pts with gid 5 unmapped: %q, want mounted without gid=", pts)
+	}
+
+	bundle = coreUserNSBundle(h, func(s *Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"uid=70000"}})
+	}, "true")
+	h.Fails(`mount option "uid=70000": uid 70000 is not mapped in the container's user namespace`, "run", "--bundle", bundle, h.ID())
+}
+
+// TestUserNSIDsNotMapped: the init's root and the process's ids must be
+// mapped; said before anything is made.
+func TestUserNSIDsNotMapped(t *testing.T) {
+	h := New(t)
+	for _, c := range []struct {
+		edit func(*Spec)
+		want string
+	}{
+		{func(s *Spec) { s.Process.User.UID = 70000 }, "process.user.uid: uid 70000 is not mapped by linux.uidMappings"},
+		{func(s *Spec) { s.Process.User.GID = 70000 }, "process.user.gid: gid 70000 is not mapped by linux.gidMappings"},
+		{func(s *Spec) { s.Process.User.AdditionalGids = []uint32{1, 70000} }, "process.user.additionalGids[1]: gid 70000 is not mapped"},
+		{func(s *Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 100001, Size: 100}}
+		}, "linux.uidMappings: container uid 0 (root, which runs the init) is not mapped"},
+	} {
+		bundle := coreUserNSBundle(h, c.edit, "true")
+		h.Fails(c.want, "run", "--bundle", bundle, h.ID())
+	}
+}
+
+// TestUserNSRootfsNotAccessible: a rootfs the container's root cannot
+// reach is a clear error naming the directory and the fix, not EACCES
+// from deep in the init.
+func TestUserNSRootfsNotAccessible(t *testing.T) {
+	h := New(t)
+	bundle := coreUserNSBundle(h, nil, "true")
+	if err := os.Chmod(bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.Fails(fmt.Sprintf("root.path: rootfs %s: not accessible to uid 100000 (container root): %s is mode 0700 owned by 0:0",
+		filepath.Join(bundle, "rootfs"), bundle), "run", "--bundle", bundle, h.ID())
+
+	// A rootfs owned by a mapped id needs no search bit for others.
+	if err := os.Chmod(bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(bundle, 100000, 100000); err != nil {
+		t.Fatal(err)
+	}
+	h.Must("run", "--bundle", bundle, h.ID())
+}
