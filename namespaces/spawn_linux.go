@@ -47,6 +47,10 @@ type StartOptions struct {
 	CgroupFD int
 	// TimeOffsets (linux.timeOffsets) apply to the new time namespace.
 	TimeOffsets map[string]specs.LinuxTimeOffset
+	// EnterCgroup, if set, moves the calling (locked) thread into the
+	// container's cgroups, so that the child is forked there and needs no
+	// migration (cgroups.ThreadEnterer); leave moves the thread back.
+	EnterCgroup func() (leave func() error, err error)
 }
 
 // Child is a started init or exec child.
@@ -199,7 +203,7 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = o.CgroupFD
 	}
-	if err := startIn(cmd, joinPid); err != nil {
+	if err := startIn(cmd, joinPid, o.EnterCgroup); err != nil {
 		return nil, fmt.Errorf("starting container init: %w", err)
 	}
 	return &Child{Cmd: cmd, conn: newConn(parentSock)}, nil
@@ -210,22 +214,50 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 // work happens on a locked thread that is thrown away afterwards (the
 // goroutine exits still locked, and the Go runtime then ends the thread)
 // rather than restored: gVisor's runsc uses the same pattern.
-func startIn(cmd *exec.Cmd, pidNS *os.File) error {
-	if pidNS == nil {
+func startIn(cmd *exec.Cmd, pidNS *os.File, enterCgroup func() (func() error, error)) error {
+	if pidNS == nil && enterCgroup == nil {
 		return cmd.Start()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		// No UnlockOSThread: this thread's namespaces are now changed.
-		if err := unix.Setns(int(pidNS.Fd()), 0); err != nil {
-			errc <- fmt.Errorf("joining namespace %s: %w", pidNS.Name(), err)
+		if pidNS != nil {
+			if err := unix.Setns(int(pidNS.Fd()), 0); err != nil {
+				errc <- fmt.Errorf("joining namespace %s: %w", pidNS.Name(), err)
+				return
+			}
+		}
+		if enterCgroup != nil {
+			// The thread is dropped whatever happens: it may be left
+			// in the container's cgroups.
+			leave, err := enterCgroup()
+			if err != nil {
+				errc <- fmt.Errorf("%w: %w", errEnterCgroup, err)
+				return
+			}
+			err = cmd.Start()
+			// A thread left behind exits with this goroutine.
+			_ = leave()
+			if err != nil {
+				// E.g. EAGAIN at a pids limit the thread counts toward.
+				err = fmt.Errorf("%w: %w", errEnterCgroup, err)
+			}
+			errc <- err
 			return
 		}
 		errc <- cmd.Start()
 	}()
 	return <-errc
 }
+
+// errEnterCgroup marks a failure to move the forking thread into the
+// container's cgroups (StartOptions.EnterCgroup): the caller starts the
+// child again without it and moves it with cgroup.procs.
+var errEnterCgroup = errors.New("entering the container's cgroups")
+
+// IsEnterCgroupError reports whether Start failed in EnterCgroup.
+func IsEnterCgroupError(err error) bool { return errors.Is(err, errEnterCgroup) }
 
 // openNS opens a namespace path and checks that it is of the right type.
 func openNS(ns specs.LinuxNamespace) (*os.File, error) {

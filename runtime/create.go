@@ -177,12 +177,14 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
 		Overlay: ovl, Seccomp: filter,
 	}
-	child, err = namespaces.Start(&namespaces.StartOptions{
+	so := &namespaces.StartOptions{
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
 		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
 		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets,
-	})
+	}
+	inCgroup := cgroupFD >= 0
+	child, inCgroup, err = startInCgroup(cg, so, inCgroup)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err := c.save(); err != nil {
 		return nil, err
 	}
-	if cgroupFD < 0 {
+	if !inCgroup {
 		if err := cg.Apply(pid); err != nil {
 			return nil, err
 		}
@@ -249,6 +251,33 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	child.Close()
 	return child, nil
+}
+
+// startInCgroup starts the child. Unless it is placed already (inCgroup:
+// CLONE_INTO_CGROUP), it is forked from a thread moved into the
+// container's v1 cgroups, when the manager can do that, which spares the
+// migration's RCU grace period (cgroups.ThreadEnterer); if that fails it
+// is started as before and the caller moves it (inCgroup false).
+func startInCgroup(cg cgroups.Manager, so *namespaces.StartOptions, inCgroup bool) (*namespaces.Child, bool, error) {
+	te, ok := cg.(cgroups.ThreadEnterer)
+	if _, hybrid := cg.Paths()[cgroups.UnifiedKey]; hybrid {
+		ok = false // cgroup2 takes whole processes only
+	}
+	if inCgroup || !ok {
+		child, err := namespaces.Start(so)
+		return child, inCgroup, err
+	}
+	so.EnterCgroup = te.EnterThread
+	child, err := namespaces.Start(so)
+	if err == nil {
+		return child, true, nil
+	}
+	if !namespaces.IsEnterCgroupError(err) {
+		return nil, false, err
+	}
+	so.EnterCgroup = nil
+	child, err = namespaces.Start(so)
+	return child, false, err
 }
 
 // deviceRules is the container's device cgroup list: the spec's rules

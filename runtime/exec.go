@@ -62,17 +62,26 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		return nil, err
 	}
 	cfg := &namespaces.InitConfig{Kind: namespaces.KindExec, ID: id, Process: p}
-	if l := c.State.Spec.Linux; l != nil {
-		cfg.Personality = l.Personality
-	}
 	// The container's seccomp filter applies to exec'd processes too.
 	if cfg.Seccomp, err = compileSeccomp(c.State.Spec.Linux); err != nil {
 		return nil, err
 	}
-	child, err := namespaces.Start(&namespaces.StartOptions{
+	if l := c.State.Spec.Linux; l != nil {
+		cfg.Personality = l.Personality
+	}
+	so := &namespaces.StartOptions{
 		Self: r.Self, Config: cfg, Namespaces: nss, Stdio: stdio(o.Stdio),
 		Preserve: preserve, Console: consoleConn, CgroupFD: -1,
-	})
+	}
+	// The initial CPU affinity is set before the process joins the
+	// cgroup, so then it cannot be born there.
+	var child *namespaces.Child
+	inCgroup := false
+	if p.ExecCPUAffinity == nil {
+		child, inCgroup, err = startInCgroup(cg, so, false)
+	} else {
+		child, err = namespaces.Start(so)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +94,10 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	if err := procattr.ApplyInitialAffinity(p.ExecCPUAffinity, pid); err != nil {
 		return nil, err
 	}
-	if err := cg.Apply(pid); err != nil {
-		return nil, err
+	if !inCgroup {
+		if err := cg.Apply(pid); err != nil {
+			return nil, err
+		}
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {

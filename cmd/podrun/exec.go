@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,9 +61,10 @@ func execCommand(e *env) *cli.Command {
 				o.ConsoleSocket = tty.SocketPath()
 			}
 			var sigc chan os.Signal
+			caught := func() {}
 			if !detach {
 				sigc = make(chan os.Signal, 128)
-				signal.Notify(sigc)
+				caught = catchSignals(sigc)
 			}
 			child, err := e.rt.Exec(id, o)
 			if err != nil {
@@ -78,7 +78,7 @@ func execCommand(e *env) *cli.Command {
 					e.log.Warnf("console: %v", err)
 				}
 			}
-			if code := waitForwarding(child.Cmd.Process, sigc); code != 0 {
+			if code := waitForwardingAfter(child.Cmd.Process, sigc, caught); code != 0 {
 				return &exitError{code: code}
 			}
 			return nil
