@@ -8,10 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/namespaces"
@@ -279,7 +281,7 @@ func applySecurity(sb *Sandbox, c *manifest.Container, field string, s *specs.Sp
 	privileged := sc.Privileged != nil && *sc.Privileged
 	caps := slices.Clone(defaultCaps)
 	if privileged {
-		caps = namespaces.CapabilityNames()
+		caps = allCaps()
 	} else if sc.Capabilities != nil {
 		var err error
 		if caps, err = addDropCaps(caps, sc.Capabilities, field); err != nil {
@@ -299,8 +301,77 @@ func applySecurity(sb *Sandbox, c *manifest.Container, field string, s *specs.Sp
 			}
 		}
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		devs, err := hostDevices()
+		if err != nil {
+			return fmt.Errorf("%s.securityContext.privileged: host devices: %w", field, err)
+		}
+		s.Linux.Devices = devs
 	}
 	return nil
+}
+
+// hostDevices lists the host's device nodes under /dev, which a privileged
+// container gets, as containerd's CRI does (not the pts, shm and mqueue
+// mounts, which the container has its own of).
+func hostDevices() ([]specs.LinuxDevice, error) {
+	var out []specs.LinuxDevice
+	err := filepath.WalkDir("/dev", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // vanished or unreadable: skip
+		}
+		if d.IsDir() {
+			switch p {
+			case "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil {
+			return nil
+		}
+		typ := ""
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			typ = "c"
+		case unix.S_IFBLK:
+			typ = "b"
+		default:
+			return nil
+		}
+		if p == "/dev/console" {
+			return nil // the container's console is its own
+		}
+		mode := os.FileMode(st.Mode & 0o777)
+		uid, gid := st.Uid, st.Gid
+		out = append(out, specs.LinuxDevice{
+			Path: p, Type: typ, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)),
+			FileMode: &mode, UID: &uid, GID: &gid,
+		})
+		return nil
+	})
+	return out, err
+}
+
+// allCaps is "every capability": those podrun knows that are in our own
+// bounding set (a container cannot get more; the kernel may know fewer).
+func allCaps() []string {
+	var bnd uint64
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+				bnd, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			}
+		}
+	}
+	var out []string
+	for _, n := range namespaces.CapabilityNames() {
+		if c, ok := namespaces.CapabilityByName(n); ok && int(c) < 64 && bnd&(1<<uint(c)) != 0 {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // addDropCaps applies Kubernetes' add and drop lists (names without
@@ -334,7 +405,7 @@ func addDropCaps(caps []string, c *manifest.Capabilities, field string) ([]strin
 		return nil, err
 	}
 	if addAll {
-		caps = namespaces.CapabilityNames()
+		caps = allCaps()
 	}
 	if dropAll {
 		caps = nil

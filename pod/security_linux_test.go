@@ -192,3 +192,31 @@ spec:
 		t.Errorf("marker not inside the volume: %v", err)
 	}
 }
+
+// A privileged container gets every capability, the host's devices and
+// writable /sys, no masked paths.
+func TestPodPrivileged(t *testing.T) {
+	m := newManager(t)
+	sb := createPod(t, m, `
+apiVersion: v1
+kind: Pod
+metadata: {name: priv}
+spec:
+  containers:
+  - {name: a, image: busybox:test, command: [/usr/bin/checker, report, --path, /dev/kmsg, --path, /proc/timer_list], securityContext: {privileged: true}}
+`, CreateOptions{})
+	rep := report(t, runToEnd(t, m, sb, "a"))
+	if e := rep.Capabilities.Effective; !e.Has("CAP_SYS_ADMIN") || !e.Has("CAP_NET_ADMIN") {
+		t.Errorf("caps %v", e)
+	}
+	if _, err := os.Stat("/dev/kmsg"); err == nil && !rep.Paths["/dev/kmsg"].Exists {
+		t.Errorf("host device /dev/kmsg missing: %+v", rep.Paths["/dev/kmsg"])
+	}
+	if sys := rep.Mount("/sys"); sys == nil || sys.HasOption("ro") {
+		t.Errorf("/sys: %+v", sys)
+	}
+	// Masked paths are /dev/null bound over them; a privileged one sees the file.
+	if k := rep.Paths["/proc/timer_list"]; !k.Exists || strings.HasPrefix(k.Mode, "c") {
+		t.Errorf("/proc/timer_list masked: %+v", k)
+	}
+}
