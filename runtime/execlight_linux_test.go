@@ -86,6 +86,10 @@ func TestExecLight(t *testing.T) {
 	if err != nil || code != 0 || out != "pidns-ok\n" {
 		t.Errorf("namespaces/cgroup: %d %q %v", code, out, err)
 	}
+	// Nothing of the caller's fds reaches the command (ls's own dir is 3).
+	if code, out, err := run(bg, "ls", "-1", "/proc/self/fd"); code != 0 || out != "0\n1\n2\n3\n" {
+		t.Errorf("fds of the command: %q %v", out, err)
+	}
 	// The container process's rlimits (runc's default spec: RLIMIT_NOFILE
 	// 1024) and oom_score_adj.
 	code, out, _ = run(bg, "sh", "-c", `[ "$(grep 'open files' /proc/self/limits)" = "$(grep 'open files' /proc/1/limits)" ] || echo limits differ

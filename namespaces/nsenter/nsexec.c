@@ -143,7 +143,15 @@ static void first_child(const struct nsexec_args *a)
 	if (dup2(a->stdio[0], 0) < 0 || dup2(a->stdio[1], 1) < 0 || dup2(a->stdio[2], 2) < 0)
 		fail(errfd, "stdio", errno);
 	// Nothing else of the Go process reaches the command.
-	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		// Kernels before 5.11: mark them one by one.
+		struct rlimit rl;
+		unsigned long max = 65536;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+			max = rl.rlim_cur;
+		for (unsigned long fd = 3; fd < max; fd++)
+			fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	}
 	// On the host's /proc and with the caller's privileges, before any
 	// setns; all of it is inherited by the command: rlimits (raising a
 	// hard limit needs CAP_SYS_RESOURCE), oom_score_adj, and the LSM exec
