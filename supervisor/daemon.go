@@ -507,7 +507,7 @@ func (d *daemon) runHook(ctx context.Context, t Target, lh *manifest.LifecycleHa
 // kill stops a run: preStop hook (within the grace period), SIGTERM, and
 // SIGKILL once the grace period is over. The exit is handled by onExit.
 func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
-	if r.killing {
+	if r.killing || r.p == nil { // nil: a lost run, its exit is queued
 		return
 	}
 	r.killing = true

@@ -112,6 +112,7 @@ func TestPhase(t *testing.T) {
 		{A, nil, S{exited("a", 0), exited("b", 143)}, true, manifest.PodFailed},
 		{A, nil, S{exited("a", 0)}, true, manifest.PodSucceeded},
 		{A, nil, S{{Name: "x"}}, false, manifest.PodPending},
+		{A, nil, S{exited("a", 0), waiting("b", manifest.ReasonContainerCreating)}, true, manifest.PodFailed},
 	} {
 		if got := Phase(c.p, c.inits, c.apps, c.final); got != c.want {
 			t.Errorf("case %d: Phase = %s, want %s", i, got, c.want)

@@ -62,6 +62,9 @@ func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus
 		}
 	}
 	switch {
+	case waiting > 0 && final:
+		// Stopped before every container ran: it did not complete.
+		return manifest.PodFailed
 	case waiting > 0:
 		return manifest.PodPending
 	case running > 0 && unknown == 0:
