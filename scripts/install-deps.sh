@@ -3,8 +3,8 @@
 # or Ubuntu. Idempotent and non-interactive; apt-get update runs only when
 # something is missing. Run as root (or with passwordless sudo).
 #
-#   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor
-#   scripts/install-deps.sh bench    # also runc crun hyperfine time strace, for benchmarks
+#   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor runc ...
+#   scripts/install-deps.sh bench    # also crun hyperfine time strace, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
 set -euo pipefail
@@ -40,9 +40,11 @@ have() {
 # (the test skips on kernels without AppArmor).
 # containernetworking-plugins, iptables: `podrun pod run --network` (CNI
 # bridge, host-local, portmap in /usr/lib/cni) and its tests.
-pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor)
+# runc: integration/seccomp_test.go runs Docker's seccomp profile under runc
+# and podrun and compares the results.
+pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc)
 if $bench; then
-	pkgs+=(runc crun hyperfine time strace)
+	pkgs+=(crun hyperfine time strace)
 fi
 
 missing=()
