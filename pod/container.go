@@ -126,20 +126,10 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	}
 	base := runtime.DefaultSpec()
 	base.Process.Terminal = false
-	// Kubernetes containers get the image's command even when it has only
-	// args from the manifest: build from an image config with the
-	// manifest's overrides applied (command drops Cmd, args replaces Cmd).
-	rc := cfg.Config
+	// The args come from commandLine below; SpecFromImage only needs some
+	// to accept an image without Entrypoint and Cmd.
 	icfg := *cfg
-	if len(c.Command) > 0 {
-		rc.Entrypoint, rc.Cmd = nil, nil
-	} else if len(c.Args) > 0 {
-		rc.Cmd = nil
-	}
-	icfg.Config = rc
-	if len(icfg.Config.Entrypoint)+len(icfg.Config.Cmd) == 0 && len(c.Command)+len(c.Args) > 0 {
-		icfg.Config.Cmd = []string{"placeholder"} // replaced below
-	}
+	icfg.Config.Entrypoint, icfg.Config.Cmd = nil, []string{"sh"}
 	s, err := image.SpecFromImage(base, &icfg, files)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
@@ -152,14 +142,9 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 		return nil, fmt.Errorf("%s.env: %w", field, err)
 	}
 	p.Env = env
-	if len(c.Command)+len(c.Args) > 0 {
-		var args []string
-		if len(c.Command) > 0 {
-			args = manifest.ExpandCommand(c.Command, env)
-		} else {
-			args = slices.Clone(rc.Entrypoint)
-		}
-		p.Args = append(args, manifest.ExpandCommand(c.Args, env)...)
+	p.Args = commandLine(cfg.Config.Entrypoint, cfg.Config.Cmd, c.Command, c.Args, env)
+	if len(p.Args) == 0 {
+		return nil, fmt.Errorf("%s.command: the image %s has no Entrypoint or Cmd: the manifest must give a command", field, c.Image)
 	}
 	if c.WorkingDir != "" {
 		if !path.IsAbs(c.WorkingDir) {
@@ -232,6 +217,19 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	s.Annotations[image.AnnotationLayers] = strings.Join(img.Layers, ",")
 	s.Annotations[image.AnnotationName] = c.Image
 	return s, nil
+}
+
+// commandLine is Kubernetes' rule: command replaces the image's
+// Entrypoint and drops its Cmd; args alone replace Cmd; both are expanded
+// with $(VAR) from the container's env.
+func commandLine(entrypoint, cmd, command, args, env []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(manifest.ExpandCommand(command, env), manifest.ExpandCommand(args, env)...)
+	case len(args) > 0:
+		return append(slices.Clone(entrypoint), manifest.ExpandCommand(args, env)...)
+	}
+	return append(slices.Clone(entrypoint), cmd...)
 }
 
 // applySecurity applies the pod's and the container's securityContext:

@@ -136,3 +136,22 @@ func TestCheckHostPath(t *testing.T) {
 		t.Errorf("FileOrCreate made nothing")
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	ep, cmd, env := []string{"/entry"}, []string{"serve", "$(X)"}, []string{"X=1"}
+	for _, c := range []struct {
+		command, args, want []string
+	}{
+		{nil, nil, []string{"/entry", "serve", "$(X)"}}, // the image's, unexpanded
+		{[]string{"run", "$(X)"}, nil, []string{"run", "1"}},
+		{nil, []string{"a", "$(X)", "$$(X)"}, []string{"/entry", "a", "1", "$(X)"}},
+		{[]string{"run"}, []string{"b"}, []string{"run", "b"}},
+	} {
+		if got := commandLine(ep, cmd, c.command, c.args, env); !slices.Equal(got, c.want) {
+			t.Errorf("command %q args %q: %q, want %q", c.command, c.args, got, c.want)
+		}
+	}
+	if got := commandLine(nil, nil, nil, nil, nil); len(got) != 0 {
+		t.Errorf("nothing: %q", got)
+	}
+}
