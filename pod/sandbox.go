@@ -310,6 +310,15 @@ func (m *Manager) ResolveImages(p *manifest.Pod) (map[string]string, error) {
 					return fmt.Errorf("%s[%d].image: %q: not in the image store (%v) and pulling it failed: %v", field, i, c.Image, err, perr)
 				}
 			}
+			if len(c.Command)+len(c.Args) == 0 {
+				cfg, err := m.Images.Config(img)
+				if err != nil {
+					return fmt.Errorf("%s[%d].image: %w", field, i, err)
+				}
+				if len(cfg.Config.Entrypoint)+len(cfg.Config.Cmd) == 0 {
+					return fmt.Errorf("%s[%d].command: the image %s has no Entrypoint or Cmd: the manifest must give a command", field, i, c.Image)
+				}
+			}
 			out[c.Name] = img.ID
 		}
 		return nil
