@@ -1,3 +1,11 @@
+// Package supervisor is the per-pod daemon, podrun's kubelet for one pod:
+// it creates the sandbox, runs init and app containers, restarts them per
+// restartPolicy with CrashLoopBackOff, runs probes and lifecycle hooks,
+// captures container output as CRI logs, and records the pod's status
+// (phase, conditions, container states) and events; a new supervisor can
+// adopt a pod whose supervisor died. The pure kubelet logic (phase,
+// conditions, restart decisions, back-off) lives in status.go, policy.go
+// and backoff.go.
 package supervisor
 
 import (
