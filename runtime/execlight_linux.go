@@ -178,11 +178,21 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 		return -1, nil, fmt.Errorf("container %s is not running: %w", l.id, err)
 	}
 	for _, d := range l.cgroups {
-		f, err := open(filepath.Join(d, "cgroup.procs"), os.O_WRONLY)
-		if err != nil {
+		// v1 hierarchies have `tasks`; cgroup2 has not.
+		f, err := open(filepath.Join(d, "tasks"), os.O_WRONLY)
+		if err == nil {
+			spec.Cgroups = append(spec.Cgroups, f)
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) || spec.Cgroup2Dir != nil {
 			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
 		}
-		spec.Cgroups = append(spec.Cgroups, f)
+		if spec.Cgroup2Dir, err = open(d, os.O_RDONLY|unix.O_DIRECTORY); err != nil {
+			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
+		}
+		if spec.Cgroup2Procs, err = open(filepath.Join(d, "cgroup.procs"), os.O_WRONLY); err != nil {
+			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
+		}
 	}
 	null, err := open(os.DevNull, os.O_RDONLY)
 	if err != nil {

@@ -32,9 +32,13 @@ type ExecSpec struct {
 	Args, Env []string
 	Cwd       string
 	Stdio     [3]*os.File
-	// Cgroups are cgroup.procs files opened for writing: the command joins
-	// each before anything else.
+	// Cgroups are cgroup v1 `tasks` files opened for writing: the
+	// single-threaded helper writes "0" to each before anything else.
 	Cgroups []*os.File
+	// Cgroup2Dir (a cgroup2 directory) and Cgroup2Procs (its
+	// cgroup.procs): the helper is cloned into it (CLONE_INTO_CGROUP), or
+	// writes itself into it where clone3 is missing.
+	Cgroup2Dir, Cgroup2Procs *os.File
 	// Namespaces are joined in order (a user namespace first); Names
 	// label errors.
 	Namespaces []*os.File
@@ -125,6 +129,13 @@ func Start(s *ExecSpec) (int, error) {
 	a.errfd = C.int(errW.Fd())
 	a.pidfd = C.int(pidW.Fd())
 	a.cgroups, a.ncgroups = fdv(s.Cgroups), C.int(len(s.Cgroups))
+	a.cgroup2_dir, a.cgroup2_procs = -1, -1
+	if s.Cgroup2Dir != nil {
+		a.cgroup2_dir = C.int(s.Cgroup2Dir.Fd())
+	}
+	if s.Cgroup2Procs != nil {
+		a.cgroup2_procs = C.int(s.Cgroup2Procs.Fd())
+	}
 	a.nsfds, a.nns = fdv(s.Namespaces), C.int(len(s.Namespaces))
 	names := make([]string, len(s.Namespaces))
 	for i := range names {

@@ -13,8 +13,10 @@ struct nsexec_args {
 	int stdio[3];
 	int errfd; // write end of the error pipe (CLOEXEC)
 	int pidfd; // write end of the pid pipe: the command's pid
-	int *cgroups; // open cgroup.procs files
+	int *cgroups; // open v1 "tasks" files (or cgroup.procs): "0" is written
 	int ncgroups;
+	int cgroup2_dir; // a cgroup2 directory for CLONE_INTO_CGROUP, or -1
+	int cgroup2_procs; // its cgroup.procs, used if clone3 is missing
 	int *nsfds; // namespace fds, in joining order (user first)
 	char **nsnames;
 	int nns;
