@@ -64,3 +64,13 @@ func BenchmarkFilterJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateDocker is what validateSpec adds to create.
+func BenchmarkValidateDocker(b *testing.B) {
+	p := dockerProfile(b)
+	for b.Loop() {
+		if err := Validate(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -44,7 +44,7 @@ func (f *Filter) Load() (*os.File, error) {
 // that an unsupported flag is refused before anything is created.
 func Supported(s *specs.LinuxSeccomp) error {
 	for i, fl := range s.Flags {
-		if bit := knownFlags[fl]; bit != 0 && !flagSupported(bit) {
+		if bit, _ := flagBit(fl); bit != 0 && !flagSupported(bit) {
 			return invalid(".flags[%d]: %s is not supported by this kernel", i, fl)
 		}
 	}
@@ -63,7 +63,7 @@ func flagSupported(bit uint) bool {
 func SupportedFlags() []string {
 	var out []string
 	for _, fl := range KnownFlags() {
-		if bit := knownFlags[specs.LinuxSeccompFlag(fl)]; bit == 0 || flagSupported(bit) {
+		if bit, _ := flagBit(specs.LinuxSeccompFlag(fl)); bit == 0 || flagSupported(bit) {
 			out = append(out, fl)
 		}
 	}

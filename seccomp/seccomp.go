@@ -124,23 +124,27 @@ func Archs() []string {
 	return out
 }
 
-// knownFlags maps the spec's flags to seccomp(2) flags. TSYNC is accepted
-// and has no effect: the filter is loaded by the one thread that then execs.
-var knownFlags = map[specs.LinuxSeccompFlag]uint{
-	"SECCOMP_FILTER_FLAG_TSYNC":            0,
-	specs.LinuxSeccompFlagLog:              flagLog,
-	specs.LinuxSeccompFlagSpecAllow:        flagSpecAllow,
-	specs.LinuxSeccompFlagWaitKillableRecv: flagWaitKillableRecv,
+// flagBit maps the spec's flags to seccomp(2) flags (a switch, not a map:
+// no work at package init). TSYNC is accepted and has no effect: the filter
+// is loaded by the one thread that then execs.
+func flagBit(f specs.LinuxSeccompFlag) (uint, bool) {
+	switch f {
+	case "SECCOMP_FILTER_FLAG_TSYNC":
+		return 0, true
+	case specs.LinuxSeccompFlagLog:
+		return flagLog, true
+	case specs.LinuxSeccompFlagSpecAllow:
+		return flagSpecAllow, true
+	case specs.LinuxSeccompFlagWaitKillableRecv:
+		return flagWaitKillableRecv, true
+	}
+	return 0, false
 }
 
 // KnownFlags lists the flags podrun knows.
 func KnownFlags() []string {
-	var out []string
-	for f := range knownFlags {
-		out = append(out, string(f))
-	}
-	slices.Sort(out)
-	return out
+	return []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+		"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}
 }
 
 // action returns the filter return value of a spec action.
@@ -293,7 +297,7 @@ func compile(s *specs.LinuxSeccomp, gen bool) (*Filter, error) {
 		}
 	}
 	for i, fl := range s.Flags {
-		bit, ok := knownFlags[fl]
+		bit, ok := flagBit(fl)
 		if !ok {
 			return nil, invalid(".flags[%d]: unknown flag %q", i, fl)
 		}
