@@ -361,3 +361,30 @@ spec:
 		t.Errorf("iptables rules left")
 	}
 }
+
+// `pod stop --timeout`: a container that ignores SIGTERM (sleep as pid 1)
+// is killed after the grace period; the stopped pod is removed without -f.
+func TestPodCLIStop(t *testing.T) {
+	p := newPodEnv(t)
+	p.mustPod("run", "-d", "-f", p.manifest(`
+apiVersion: v1
+kind: Pod
+metadata: {name: stopme}
+spec:
+  containers:
+  - {name: s, image: busybox:test, command: [sleep, "1000"]}
+`))
+	p.waitPod("stopme", "condition=Ready")
+	start := time.Now()
+	p.mustPod("stop", "--timeout", "1", "stopme")
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("stop returned after %v, before the 1 s grace period", d)
+	}
+	in := p.inspect("stopme")
+	cs := in.Status.ContainerStatuses
+	if len(cs) != 1 || cs[0].State.Terminated == nil || cs[0].State.Terminated.ExitCode != 137 {
+		t.Errorf("after stop: %+v", cs)
+	}
+	p.mustPod("rm", "stopme")
+	p.assertPodRemoved("stopme", in.Metadata.UID)
+}
