@@ -128,6 +128,11 @@ func loadProgram(p []insn) (int, error) {
 	}
 	copy(attr.progName[:], progName)
 	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	// The verifier gives up with EAGAIN when a signal is pending, and the
+	// Go runtime signals its threads (preemption): retry, as libbpf does.
+	for i := 0; i < 10 && errors.Is(err, unix.EAGAIN); i++ {
+		fd, err = bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	}
 	if errors.Is(err, unix.EPERM) {
 		// Before 5.11 BPF memory counts against RLIMIT_MEMLOCK; raise it
 		// for this load only.
