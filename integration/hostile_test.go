@@ -214,8 +214,14 @@ func hostileBindSource(t *testing.T) string {
 // procfs mounted through a symlink defeats the LSM and masked paths);
 // the others are contained: their mounts land inside the rootfs.
 func TestHostileSpecialDirSymlinks(t *testing.T) {
-	noDevTmpfs := func(s *Spec) {
-		s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev" })
+	// The /dev tmpfs copies what the rootfs's /dev holds (tmpcopyup), so
+	// the symlinks made there are what the later /dev mounts meet.
+	devCopyUp := func(s *Spec) {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/dev" {
+				s.Mounts[i].Options = append(s.Mounts[i].Options, "tmpcopyup")
+			}
+		}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -237,10 +243,10 @@ func TestHostileSpecialDirSymlinks(t *testing.T) {
 		{"proc-elsewhere", "/proc", func(*sentinel) string { return "tmp/fakeproc" }, procVia("/tmp/fakeproc/.."), "/proc in the container is not procfs"},
 		{"dev-to-host", "/dev", func(sen *sentinel) string { return sen.dir }, nil, ""},
 		{"dev-to-itself", "/dev", func(*sentinel) string { return up("/dev") }, nil, "too many levels of symbolic links"},
-		{"devpts-to-host", "/dev/pts", func(sen *sentinel) string { return sen.dir }, noDevTmpfs, ""},
-		{"devshm-to-host", "/dev/shm", func(sen *sentinel) string { return up(sen.dir) }, noDevTmpfs, ""},
-		{"mqueue-to-host", "/dev/mqueue", func(sen *sentinel) string { return sen.dir }, noDevTmpfs, ""},
-		{"devnull-to-host", "/dev/null", func(sen *sentinel) string { return sen.dir + "/secret" }, noDevTmpfs, ""},
+		{"devpts-to-host", "/dev/pts", func(sen *sentinel) string { return sen.dir }, devCopyUp, ""},
+		{"devshm-to-host", "/dev/shm", func(sen *sentinel) string { return up(sen.dir) }, devCopyUp, ""},
+		{"mqueue-to-host", "/dev/mqueue", func(sen *sentinel) string { return sen.dir }, devCopyUp, ""},
+		{"devnull-to-host-dev", "/dev/null", func(*sentinel) string { return up("/dev/podrun-hostile-null") }, devCopyUp, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newRootfsHarness(t)
@@ -266,6 +272,10 @@ func TestHostileSpecialDirSymlinks(t *testing.T) {
 			// The host's own /dev got nothing new.
 			if _, err := os.Lstat("/dev/pts/ptmx"); err != nil {
 				t.Errorf("host /dev/pts/ptmx: %v", err)
+			}
+			if _, err := os.Lstat("/dev/podrun-hostile-null"); err == nil {
+				_ = os.Remove("/dev/podrun-hostile-null")
+				t.Errorf("a device node was made in the host's /dev")
 			}
 		})
 	}
@@ -323,25 +333,30 @@ func TestHostilePasswdSymlink(t *testing.T) {
 	}
 }
 
-// hostDisk returns the block device (major, minor) holding the host's /,
-// skipping the test when / is not on one.
+// hostDisk returns a host block device (major, minor): the one holding
+// the host's /, else /dev/loop0 (as in a VM whose root is an overlay),
+// skipping the test when there is none.
 func hostDisk(t *testing.T) (uint32, uint32) {
 	t.Helper()
 	var st unix.Stat_t
 	if err := unix.Stat("/", &st); err != nil {
 		t.Fatal(err)
 	}
-	major, minor := unix.Major(st.Dev), unix.Minor(st.Dev)
-	if major == 0 {
-		t.Skipf("/ is not on a block device (%d:%d)", major, minor)
+	if major, minor := unix.Major(st.Dev), unix.Minor(st.Dev); major != 0 {
+		return major, minor
 	}
-	return major, minor
+	if err := unix.Stat("/dev/loop0", &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		return unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	}
+	t.Skip("no host block device: / is not on one and there is no /dev/loop0")
+	return 0, 0
 }
 
 // TestHostileDevices tries to reach the host's disk and memory from a
 // container without a device cgroup rule for them: by mknod inside (with
-// CAP_MKNOD) and by a linux.devices entry. Reading must be denied by the
-// device cgroup. Nothing is ever written to the devices.
+// CAP_MKNOD) and by a linux.devices entry. The device cgroup must deny
+// the mknod or the open with EPERM, while /dev/null, in the default
+// allowlist, works the same way. Nothing is ever written to the devices.
 func TestHostileDevices(t *testing.T) {
 	major, minor := hostDisk(t)
 	addCap := func(s *Spec, c string) {
@@ -350,28 +365,45 @@ func TestHostileDevices(t *testing.T) {
 		caps.Effective = append(caps.Effective, c)
 		caps.Permitted = append(caps.Permitted, c)
 	}
-	read := func(dev string) string {
-		return fmt.Sprintf(`if dd if=%s of=/dev/null bs=512 count=1 2>/dev/null; then echo "READ %s"; else echo "denied %s"; fi; `, dev, dev, dev)
+	// Nodes and error files go to the /dev tmpfs: the rootfs may be on a
+	// nodev filesystem (then every open fails, denied or not).
+	const readFn = `rd() { if dd if=$1 of=/dev/null bs=512 count=1 2>/dev/e; then echo "READ $1"; else echo "$1 read: $(cat /dev/e)"; fi; }; `
+	// wantDenied checks one output line per device: denied with EPERM,
+	// except the control device, which must be read.
+	wantDenied := func(t *testing.T, r Result, control string, devs ...string) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		if r.Code != 0 || len(lines) != len(devs)+1 {
+			t.Fatalf("container: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		for i, d := range devs {
+			if !strings.HasPrefix(lines[i], d+" ") || !strings.Contains(lines[i], "Operation not permitted") {
+				t.Errorf("%s: %q, want it denied with EPERM", d, lines[i])
+			}
+		}
+		if last := lines[len(lines)-1]; last != "READ "+control {
+			t.Errorf("control %s: %q, want it read (else the test proves nothing)", control, last)
+		}
 	}
 	t.Run("mknod", func(t *testing.T) {
 		h := newRootfsHarness(t)
-		script := fmt.Sprintf(`mknod /tmp/disk b %d %d 2>/dev/null; mknod /tmp/mem c 1 1 2>/dev/null; mknod /tmp/kmsg c 1 11 2>/dev/null; `, major, minor) +
-			read("/tmp/disk") + read("/tmp/mem") + read("/tmp/kmsg")
-		r := hostileRun(h, func(s *Spec, _, _ string) { addCap(s, "CAP_MKNOD"); addCap(s, "CAP_SYS_RAWIO") }, script)
-		if r.Code != 0 || strings.Contains(r.Stdout, "READ") || strings.Count(r.Stdout, "denied") != 3 {
-			t.Errorf("container: exit %d, stdout %q, stderr %q; want every read denied", r.Code, r.Stdout, r.Stderr)
-		}
+		script := readFn + `mk() { if mknod $1 $2 $3 $4 2>/dev/e; then rd $1; else echo "$1 mknod: $(cat /dev/e)"; fi; }; ` +
+			fmt.Sprintf(`mk /dev/h-disk b %d %d; mk /dev/h-mem c 1 1; mk /dev/h-kmsg c 1 11; mk /dev/h-null c 1 3`, major, minor)
+		r := hostileRun(h, func(s *Spec, _, _ string) {
+			addCap(s, "CAP_MKNOD")
+			addCap(s, "CAP_SYS_RAWIO")
+		}, script)
+		wantDenied(t, r, "/dev/h-null", "/dev/h-disk", "/dev/h-mem", "/dev/h-kmsg")
 	})
 	t.Run("linux.devices", func(t *testing.T) {
 		h := newRootfsHarness(t)
 		r := hostileRun(h, func(s *Spec, _, _ string) {
 			s.Linux.Devices = append(s.Linux.Devices,
 				specs.LinuxDevice{Path: "/dev/hostdisk", Type: "b", Major: int64(major), Minor: int64(minor)},
-				specs.LinuxDevice{Path: "/dev/hostmem", Type: "c", Major: 1, Minor: 1})
-		}, `ls /dev/hostdisk /dev/hostmem >/dev/null && `+read("/dev/hostdisk")+read("/dev/hostmem"))
-		if r.Code != 0 || r.Stdout != "denied /dev/hostdisk\ndenied /dev/hostmem\n" {
-			t.Errorf("container: exit %d, stdout %q, stderr %q; want the nodes made but their reads denied", r.Code, r.Stdout, r.Stderr)
-		}
+				specs.LinuxDevice{Path: "/dev/hostmem", Type: "c", Major: 1, Minor: 1},
+				specs.LinuxDevice{Path: "/dev/null2", Type: "c", Major: 1, Minor: 3})
+		}, readFn+`ls /dev/hostdisk /dev/hostmem >/dev/null && rd /dev/hostdisk; rd /dev/hostmem; rd /dev/null2`)
+		wantDenied(t, r, "/dev/null2", "/dev/hostdisk", "/dev/hostmem")
 	})
 }
 
