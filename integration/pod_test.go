@@ -366,14 +366,19 @@ spec:
 // is killed after the grace period; the stopped pod is removed without -f.
 func TestPodCLIStop(t *testing.T) {
 	p := newPodEnv(t)
-	p.mustPod("run", "-d", "-f", p.manifest(`
+	r := p.mustPod("run", "-d", "-f", p.manifest(`
 apiVersion: v1
 kind: Pod
 metadata: {name: stopme}
 spec:
+  nodeSelector: {disk: ssd}
+  tolerations: [{key: k, operator: Exists}]
   containers:
   - {name: s, image: busybox:test, command: [sleep, "1000"]}
 `))
+	if !strings.Contains(r.Stderr, "spec.nodeSelector") || !strings.Contains(r.Stderr, "spec.tolerations") || strings.Count(r.Stderr, "ignoring") != 1 {
+		t.Errorf("ignored fields not listed once: %q", r.Stderr)
+	}
 	p.waitPod("stopme", "condition=Ready")
 	start := time.Now()
 	p.mustPod("stop", "--timeout", "1", "stopme")
