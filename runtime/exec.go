@@ -78,7 +78,18 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	var child *namespaces.Child
 	inCgroup := false
 	if p.ExecCPUAffinity == nil {
-		child, inCgroup, err = startInCgroup(cg, so, false)
+		// On cgroup v2 the child is cloned into the cgroup
+		// (CLONE_INTO_CGROUP): a migration would wait an RCU grace
+		// period. Should the kernel refuse that, it is migrated.
+		if fd, err := cg.CgroupFD(); err == nil {
+			defer fd.Close()
+			so.CgroupFD = int(fd.Fd())
+		}
+		child, inCgroup, err = startInCgroup(cg, so, so.CgroupFD >= 0)
+		if err != nil && so.CgroupFD >= 0 {
+			so.CgroupFD = -1
+			child, inCgroup, err = startInCgroup(cg, so, false)
+		}
 	} else {
 		child, err = namespaces.Start(so)
 	}
