@@ -2,13 +2,17 @@ package integration
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testimage"
 )
 
 // What changes with a user namespace (runc's rules): devices, sysfs and
@@ -174,4 +178,72 @@ func TestUserNSRootfsNotAccessible(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Must("run", "--bundle", bundle, h.ID())
+}
+
+// TestUserNSImage: an image rootfs in a user namespace. The runtime makes
+// the overlay with idmapped layers (shared, owned by 0 on disk) and hands
+// it to the init: the container sees the image's files as its root's,
+// whiteouts and opaque directories work (trusted.* xattrs), what it writes
+// lands in its upper dir with its host ids, and the layers are untouched (no chown: they are shared).
+func TestUserNSImage(t *testing.T) {
+	e := newImageEnv(t)
+	archive := filepath.Join(t.TempDir(), "oci.tar")
+	testimage.OCIArchive(t, archive, "docker.io/podrun/busybox:test")
+	e.img("import", archive)
+	b := e.bundle("docker.io/podrun/busybox:test", func(s *Spec) {
+		shArgs(fmt.Sprintf("test -e %s && echo whiteout-visible; ls %s; stat -c '%%u:%%g' /bin/busybox /; echo data > /written; cat /written; id -u",
+			testimage.WhiteoutFile, testimage.OpaqueDir))(s)
+		coreSetNS(s, specs.UserNamespace, "")
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+	})
+	// The mapped root must reach the (empty) rootfs dir the overlay covers.
+	for _, d := range []string{b, filepath.Dir(b), filepath.Dir(filepath.Dir(b))} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := usernsOwners(t, filepath.Join(e.store, "layers"))
+	id := e.ID()
+	r := e.Must("run", "--keep", "--bundle", b, id)
+	if want := "upper\n0:0\n0:0\ndata\n0\n"; r.Stdout != want {
+		t.Errorf("container output %q, want %q", r.Stdout, want)
+	}
+	// The write is in the container's upper dir, owned by its root's host
+	// ids; no layer file changed owner.
+	var found bool
+	_ = filepath.Walk(filepath.Join(e.store, "containers"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Name() == "written" {
+			found = true
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 100000 || st.Gid != 100000 {
+				t.Errorf("%s owned by %d:%d, want 100000:100000", p, st.Uid, st.Gid)
+			}
+		}
+		return nil
+	})
+	if !found {
+		t.Errorf("/written not in the container's upper dir")
+	}
+	if after := usernsOwners(t, filepath.Join(e.store, "layers")); !maps.Equal(before, after) {
+		t.Errorf("layer files changed owner or appeared: %d files before, %d after", len(before), len(after))
+	}
+	e.Must("delete", id)
+}
+
+// usernsOwners maps every file below dir to its owner uid:gid.
+func usernsOwners(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		m[p] = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -203,7 +203,7 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 		if !cfg.NewMountNS {
 			return errors.New("an image rootfs needs a new mount namespace")
 		}
-		if err := cfg.Overlay.MountRootfs(cfg.Rootfs); err != nil {
+		if err := mountOverlay(c, cfg); err != nil {
 			return err
 		}
 	}

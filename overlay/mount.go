@@ -23,6 +23,9 @@ type Mount struct {
 	// "lowerdir=l/AB12CD34:..." for hundreds of layers.
 	LinkDir string   `json:"linkDir,omitempty"`
 	Links   []string `json:"links,omitempty"`
+	// Detached says the overlay was made by the runtime (MakeDetached)
+	// and travels to the init as a mount fd, which it attaches.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // MaxLayers is overlayfs's limit on lower layers (OVL_MAX_STACK).

@@ -208,7 +208,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 	cfg.State = c.specState(Creating)
-	if err := child.SendConfig(cfg); err != nil {
+	if err := sendConfig(child, cfg); err != nil {
 		return nil, initFailed(child, err)
 	}
 	if err := child.WaitCreateRuntime(); err != nil {

@@ -1,0 +1,29 @@
+package namespaces
+
+import (
+	"errors"
+	"os"
+
+	"github.com/podrun/podrun/overlay"
+)
+
+// SendConfigWithMount sends the child its configuration with mnt, an
+// overlay made by the runtime (overlay.Mount.MakeDetached), attached to
+// the message; the init attaches it at its rootfs.
+func (c *Child) SendConfigWithMount(cfg *InitConfig, mnt *os.File) error {
+	return c.conn.sendFd(message{Type: msgConfig, Config: cfg}, mnt)
+}
+
+// mountOverlay mounts an image rootfs in the init: the overlay it was
+// sent, or one it makes itself.
+func mountOverlay(c *conn, cfg *InitConfig) error {
+	if !cfg.Overlay.Detached {
+		return cfg.Overlay.MountRootfs(cfg.Rootfs)
+	}
+	mnt, ok := c.r.takeFd()
+	if !ok {
+		return errors.New("image rootfs: the runtime sent no overlay mount")
+	}
+	defer mnt.Close()
+	return overlay.Attach(mnt, cfg.Rootfs)
+}

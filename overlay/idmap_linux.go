@@ -1,0 +1,106 @@
+package overlay
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// MakeDetached builds the overlay for a container with a user namespace, as a
+// mount attached nowhere, which the init then moves onto its rootfs:
+//
+//   - the overlay is made here, by the runtime (root of the initial user
+//     namespace), so overlayfs may use its trusted.* xattrs (opaque
+//     directories) and the layers' 0/0 whiteouts, which it would not
+//     from inside the container's user namespace;
+//   - each lower layer is an idmapped clone of the layer directory
+//     (open_tree + mount_setattr MOUNT_ATTR_IDMAP with userns): the image's
+//     files, owned by 0 on disk and shared by every container, appear to
+//     the container as its own root's, with no copy and no chown;
+//   - the upper directory is not idmapped (overlayfs writes its work
+//     directory as the mounter, whom an idmapped mount does not map), but
+//     its root is given to the container's root, uid:gid on the host;
+//     files the container makes there get its host ids as usual.
+//
+// The init takes the returned mount with move_mount; the caller closes it.
+func (m *Mount) MakeDetached(userns *os.File, uid, gid int) (_ *os.File, retErr error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if err := os.Chown(m.Upper, uid, gid); err != nil {
+		return nil, fmt.Errorf("overlay: upper dir: %w", err)
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	// The clones stay open until the overlay exists: a detached tree
+	// goes away with its last fd, and overlayfs clones the layers' mounts
+	// only when the filesystem is created.
+	var clones []int
+	defer func() {
+		for _, fd := range clones {
+			unix.Close(fd)
+		}
+	}()
+	for _, l := range m.Lower {
+		fd, err := idmappedClone(l, userns)
+		if err != nil {
+			return nil, err
+		}
+		clones = append(clones, fd)
+		if err := unix.FsconfigSetString(fsfd, "lowerdir+", fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil {
+			return nil, fmt.Errorf("overlay: fsconfig lowerdir+=%s (idmapped): %w%s", l, err, fsLog(fsfd))
+		}
+	}
+	for _, kv := range [][2]string{{"upperdir", m.Upper}, {"workdir", m.Work}} {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("overlay: fsconfig %s=%s: %w%s", kv[0], kv[1], err, fsLog(fsfd))
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("overlay: creating the filesystem: %w%s", err, fsLog(fsfd))
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: fsmount: %w%s", err, fsLog(fsfd))
+	}
+	f := os.NewFile(uintptr(mfd), "overlay")
+	// overlayfs falls back to a read-only mount when it cannot use the
+	// upper layer: that is an error here.
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(mfd, &st); err == nil && st.Flags&unix.ST_RDONLY != 0 {
+		f.Close()
+		return nil, fmt.Errorf("overlay: the kernel mounted it read-only (upper layer unusable)%s", fsLog(fsfd))
+	}
+	return f, nil
+}
+
+// idmappedClone returns a detached clone of dir whose ids are shifted by
+// userns's mappings.
+func idmappedClone(dir string, userns *os.File) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("overlay: open_tree %s: %w", dir, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("overlay: idmapping layer %s: %w", dir, err)
+	}
+	return fd, nil
+}
+
+// Attach moves a mount made by MakeDetached onto target (the init does this
+// in its own mount namespace, after making / rslave).
+func Attach(mnt *os.File, target string) error {
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("overlay: making / rslave: %w", err)
+	}
+	if err := unix.MoveMount(int(mnt.Fd()), "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("overlay: move_mount to %s: %w", target, err)
+	}
+	return nil
+}
