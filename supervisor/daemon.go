@@ -579,6 +579,9 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	}
 	d.holder.drop(fdKey(c.name, r.attempt, "stdout"))
 	d.holder.drop(fdKey(c.name, r.attempt, "stderr"))
+	if rel, ok := d.Handlers.(interface{ Release(id string) }); ok {
+		rel.Release(r.id)
+	}
 	if err := d.Manager.RemoveContainer(d.sb, r.id); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: removing %s: %v\n", r.id, err)
 	}

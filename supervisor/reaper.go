@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,20 +15,38 @@ import (
 // reaper reaps orphans: as a child subreaper the supervisor inherits the
 // processes a container leaves behind when their parent dies (hostPID
 // pods; in a pod's own PID namespace its init reaps them). Its own
-// children are reaped by their owners (the run watchers, exec.Cmd.Wait),
-// so the reaper must never take one of those: every child the supervisor
-// spawns is registered (spawning holds the lock shared, so no sweep runs
-// between fork and registration), and only unregistered zombies are
-// reaped. Sweeps run on SIGCHLD only.
+// children are reaped by their owners (the run watchers, exec.Cmd.Wait,
+// runtime.LightExec), so the reaper must never take one of those. Two
+// rules: children the supervisor spawns through spawn are registered
+// (spawning holds the lock shared, so no sweep runs between fork and
+// registration) and never reaped; any other zombie is reaped only when a
+// later sweep (one second on) still finds the same zombie, as a child
+// whose owner waits for it is reaped by the owner within microseconds.
+// Sweeps run on SIGCHLD, and once more when there are candidates: no
+// polling otherwise.
 type reaper struct {
 	// spawning is held shared while children are started and registered,
 	// exclusively by a sweep.
 	spawning sync.RWMutex
 	mu       sync.Mutex // guards known
 	known    map[int]bool
+	// candidates are the unknown zombies seen so far: when each was first
+	// seen, by pid and start time; only the sweep touches it.
+	candidates map[candidate]time.Time
+	again      chan struct{}
 }
 
-func newReaper() *reaper { return &reaper{known: map[int]bool{}} }
+func newReaper() *reaper {
+	return &reaper{known: map[int]bool{}, candidates: map[candidate]time.Time{}, again: make(chan struct{}, 1)}
+}
+
+type candidate struct {
+	pid   int
+	start uint64
+}
+
+// orphanAge is how long an unknown zombie must stay one to be reaped.
+const orphanAge = time.Second
 
 // spawn runs f, which starts children and returns their pids, so that
 // they are known before any sweep can see them. A nil reaper just runs f.
@@ -70,7 +89,8 @@ func (r *reaper) isKnown(pid int) bool {
 	return r.known[pid]
 }
 
-// run sweeps on every SIGCHLD until done closes.
+// run sweeps on every SIGCHLD, and a second later while there are
+// candidates, until done closes.
 func (r *reaper) run(done <-chan struct{}) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGCHLD)
@@ -80,24 +100,48 @@ func (r *reaper) run(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-ch:
-			r.sweep()
+		case <-r.again:
+		}
+		if r.sweep() {
+			time.AfterFunc(orphanAge, func() {
+				select {
+				case r.again <- struct{}{}:
+				default:
+				}
+			})
 		}
 	}
 }
 
-func (r *reaper) sweep() {
+// sweep reaps the unknown zombies that have been zombies for orphanAge and
+// reports whether younger candidates wait for a later sweep.
+func (r *reaper) sweep() bool {
 	r.spawning.Lock()
 	defer r.spawning.Unlock()
+	now := time.Now()
+	next := map[candidate]time.Time{}
 	for _, pid := range children() {
 		if r.isKnown(pid) {
 			continue
 		}
-		if _, state, err := procStat(pid); err != nil || state != 'Z' {
+		start, state, err := procStat(pid)
+		if err != nil || state != 'Z' {
 			continue
 		}
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		c := candidate{pid, start}
+		seen, ok := r.candidates[c]
+		if !ok {
+			seen = now
+		}
+		if now.Sub(seen) >= orphanAge {
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			continue
+		}
+		next[c] = seen
 	}
+	r.candidates = next
+	return len(next) > 0
 }
 
 // children lists the supervisor's children (of every thread: an orphan is

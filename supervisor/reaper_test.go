@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -37,10 +38,20 @@ func TestReaperReapsOrphansOnly(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.sweep()
+	r.sweep()
 	if err := own.Wait(); err != nil {
 		t.Fatalf("the owner's Wait after a sweep: %v", err)
 	}
 	r.forget(own.Process.Pid)
+
+	// An unregistered child whose owner waits is the owner's.
+	other := exec.Command("true")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Wait(); err != nil {
+		t.Fatalf("unregistered owner's Wait: %v", err)
+	}
 
 	// An orphan (its parent exited) is re-parented to us and reaped.
 	parent := exec.Command("sh", "-c", "sleep 0.2 & echo $!")
@@ -56,6 +67,15 @@ func TestReaperReapsOrphansOnly(t *testing.T) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The orphan is ours now (else the test proves nothing).
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if f[1] != strconv.Itoa(os.Getpid()) {
+			t.Fatalf("orphan %d has parent %s, not us (%d)", pid, f[1], os.Getpid())
+		}
+	} else {
+		t.Fatalf("orphan %d gone before the check: %v", pid, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
