@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -357,8 +359,8 @@ func (s *strictWalker) walk(v any, t reflect.Type, path string) any {
 			s.fail(path, "must be an object, not %s", kindName(v))
 			return v
 		}
-		for k, e := range m {
-			m[k] = s.walk(e, t.Elem(), join(path, k))
+		for _, k := range slices.Sorted(maps.Keys(m)) { // errors in a stable order
+			m[k] = s.walk(m[k], t.Elem(), join(path, k))
 		}
 		return m
 	case reflect.String:
@@ -412,8 +414,8 @@ func (s *strictWalker) quantities(v any, t reflect.Type, path string) any {
 			s.fail(path, "must be an object, not %s", kindName(v))
 			return v
 		}
-		for k, e := range m {
-			m[k] = one(e, join(path, k))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			m[k] = one(m[k], join(path, k))
 		}
 		return m
 	}

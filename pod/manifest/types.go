@@ -2,6 +2,10 @@
 // core/v1 JSON field names and shapes, parsing (YAML or JSON, strict), the
 // apiserver/kubelet defaults, and validation with field-path errors.
 //
+// Use: p, err := Parse(data); p.Default(); err = p.Validate(); then report
+// p.Ignored() once. Errors wrap ErrInvalid; an ErrorList holds every
+// FieldError found, printed on one line.
+//
 // The types are hand-written rather than taken from k8s.io/api: importing
 // k8s.io/api/core/v1 runs its generated init() (protobuf registration, scheme
 // setup) in every podrun start, CLI and re-executed container init alike, for

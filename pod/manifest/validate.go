@@ -2,11 +2,13 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -86,13 +88,14 @@ func (v *validator) meta(m *ObjectMeta) {
 	if m.UID != "" && (len(m.UID) > 128 || strings.ContainsAny(m.UID, "/\x00 ") || m.UID == "." || m.UID == "..") {
 		v.add("metadata.uid", "%q is not a usable uid", m.UID)
 	}
-	for k, val := range m.Labels {
+	for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+		val := m.Labels[k]
 		v.key("metadata.labels", k)
 		if len(val) > 63 || !labelValue.MatchString(val) {
 			v.add("metadata.labels."+k, "%q is not a valid label value", val)
 		}
 	}
-	for k := range m.Annotations {
+	for _, k := range slices.Sorted(maps.Keys(m.Annotations)) {
 		v.key("metadata.annotations", k)
 	}
 }
@@ -472,7 +475,8 @@ func validPortName(n string) bool {
 func (v *validator) resources(fp string, r *ResourceRequirements) {
 	check := func(kind string, m map[string]string) map[string]int64 {
 		out := map[string]int64{}
-		for k, q := range m {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			q := m[k]
 			kp := fp + "." + kind + "." + k
 			var (
 				n   int64
@@ -497,7 +501,8 @@ func (v *validator) resources(fp string, r *ResourceRequirements) {
 	}
 	lim := check("limits", r.Limits)
 	req := check("requests", r.Requests)
-	for k, rq := range req {
+	for _, k := range slices.Sorted(maps.Keys(req)) {
+		rq := req[k]
 		if l, ok := lim[k]; ok && rq > l {
 			v.add(fp+".requests."+k, "must be less than or equal to the %s limit", k)
 		}
