@@ -260,15 +260,14 @@ func (g *gen) section(s *section, def uint32, useEnosys bool) []func() {
 	var blocks []func()
 	for _, nr := range nrs {
 		var t label
-		if rules, ok := s.rules[nr]; ok {
-			t = g.label()
-			fallback := def
-			if act, ok := s.uncond[nr]; ok {
-				fallback = act
-			}
-			blocks = append(blocks, func() { g.bind(t); g.rules(rules, fallback) })
+		// An unconditional rule overrides the syscall's conditional
+		// ones, as in libseccomp.
+		if act, ok := s.uncond[nr]; ok {
+			t = g.retLabel(act)
 		} else {
-			t = g.retLabel(s.uncond[nr])
+			rules := s.rules[nr]
+			t = g.label()
+			blocks = append(blocks, func() { g.bind(t); g.rules(rules, def) })
 		}
 		add(nr, t)
 		if nr != ^uint32(0) {

@@ -157,6 +157,21 @@ func TestCompileArgs(t *testing.T) {
 	check(t, f, x86("umask", t, 11), retErrno|8)
 	check(t, f, x86("umask", t, 4), retErrno|8)
 	check(t, f, x86("umask", t, 7), retAllow)
+
+	// An unconditional rule wins over conditional ones, wherever it is
+	// (libseccomp, as runc shows).
+	for _, first := range []bool{true, false} {
+		cond := specs.LinuxSyscall{Names: []string{"getpgid"}, Action: specs.ActErrno, ErrnoRet: u(20),
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: 5, Op: specs.OpEqualTo}}}
+		uncond := specs.LinuxSyscall{Names: []string{"getpgid"}, Action: specs.ActErrno, ErrnoRet: u(10)}
+		s := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{cond, uncond}}
+		if first {
+			s.Syscalls = []specs.LinuxSyscall{uncond, cond}
+		}
+		f := mustCompile(t, s)
+		check(t, f, x86("getpgid", t, 5), retErrno|10)
+		check(t, f, x86("getpgid", t, 6), retErrno|10)
+	}
 }
 
 func TestCompileErrors(t *testing.T) {

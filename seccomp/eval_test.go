@@ -160,7 +160,7 @@ func evaluate(s *specs.LinuxSeccomp, d seccompData) uint32 {
 			return 0x00050000 | 38
 		}
 	}
-	var uncond *uint32
+	var uncond, cond *uint32
 	for _, sc := range s.Syscalls {
 		act := refAction(sc.Action, sc.ErrnoRet)
 		if act == def {
@@ -181,6 +181,9 @@ func evaluate(s *specs.LinuxSeccomp, d seccompData) uint32 {
 			}
 			continue
 		}
+		if uncond != nil {
+			continue // decided below: an unconditional rule wins
+		}
 		idx := map[uint]bool{}
 		repeated := false
 		for _, c := range sc.Args {
@@ -193,12 +196,15 @@ func evaluate(s *specs.LinuxSeccomp, d seccompData) uint32 {
 			all = all && h
 			anyHolds = anyHolds || h
 		}
-		if (repeated && anyHolds) || (!repeated && all) {
-			return act
+		if ((repeated && anyHolds) || (!repeated && all)) && cond == nil {
+			cond = &act
 		}
 	}
 	if uncond != nil {
 		return *uncond
+	}
+	if cond != nil {
+		return *cond
 	}
 	return def
 }

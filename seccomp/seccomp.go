@@ -13,8 +13,11 @@
 //     action are dropped (libseccomp refuses them).
 //   - Conditions of one rule are ANDed, except that conditions repeating an
 //     argument index become separate rules (runc's behaviour, runc#2735);
-//     rules of one syscall are ORed: rules with conditions are tried in
-//     profile order, then the first unconditional one, then the default.
+//     rules of one syscall are ORed. An unconditional rule wins over the
+//     syscall's conditional ones (libseccomp), the first one if several;
+//     otherwise conditional rules are tried in profile order (where
+//     libseccomp refuses overlapping ones with different actions), then
+//     the default action applies.
 //   - Values are 64-bit, compared unsigned on both 32-bit halves;
 //     SCMP_CMP_MASKED_EQ is (arg & value) == valueTwo.
 //   - runc's -ENOSYS rule: unless the default action is ALLOW, LOG or TRACE
