@@ -704,3 +704,44 @@ func TestPodPostStart(t *testing.T) {
 		t.Error("no FailedPostStartHook event")
 	}
 }
+
+// The supervisor's commands: output formats and one-line errors.
+func TestPodSupervisorCLI(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("cli", podYAML("cli", "Always", "2", fmt.Sprintf("  containers:\n  - name: a\n    image: busybox:test\n    command: [\"sh\", \"-c\", \"echo hello from a; %s\"]\n  - name: b\n    image: busybox:test\n    command: %s\n",
+		"trap 'exit 0' TERM; while :; do sleep 0.1; done", loop)))
+	e.mustPod("wait", "--for", "condition=Ready", "--timeout", "60s", "cli")
+	if r := e.mustPod("status", "-o", "yaml", "cli"); !strings.Contains(r.Stdout, "phase: Running") || !strings.Contains(r.Stdout, "containerStatuses:") {
+		t.Errorf("status -o yaml:\n%s", r.Stdout)
+	}
+	if r := e.mustPod("status", "-o", "wide", "cli"); !regexp.MustCompile(`(?m)^cli\s+2/2\s+Running\s+0\s+\S+\s+\S+\s+\S+`).MatchString(r.Stdout) {
+		t.Errorf("status -o wide:\n%s", r.Stdout)
+	}
+	if r := e.mustPod("status", "cli"); !strings.Contains(r.Stdout, "Ready                      True") {
+		t.Errorf("status:\n%s", r.Stdout)
+	}
+	if !waitFor(30*time.Second, func() bool { return e.mustPod("logs", "-c", "a", "cli").Stdout == "hello from a\n" }) {
+		t.Errorf("logs -c a: %q", e.mustPod("logs", "-c", "a", "cli").Stdout)
+	}
+	if r := e.mustPod("events", "cli"); !strings.Contains(r.Stdout, "Started container a") {
+		t.Errorf("events:\n%s", r.Stdout)
+	}
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"a container name must be specified for pod cli, choose one of: [a b]", []string{"logs", "cli"}},
+		{"--container: pod cli has no container \"x\"", []string{"logs", "-c", "x", "cli"}},
+		{"previous terminated container not found", []string{"logs", "--previous", "-c", "a", "cli"}},
+		{"--for: \"nonsense\"", []string{"wait", "--for", "nonsense", "cli"}},
+		{"timed out waiting for the condition on pods/cli", []string{"wait", "--for", "phase=Succeeded", "--timeout", "200ms", "cli"}},
+		{"--output: unknown format \"xml\"", []string{"status", "-o", "xml", "cli"}},
+		{"flags go first", []string{"status", "cli", "-o", "json"}},
+		{"pod does not exist", []string{"status", "nope"}},
+	} {
+		r := e.pod(c.args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
+			t.Errorf("pod %v: exit %d, stderr %q; want one line with %q", c.args, r.Code, r.Stderr, c.want)
+		}
+	}
+}
