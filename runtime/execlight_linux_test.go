@@ -15,6 +15,8 @@ import (
 
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
+	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/probes"
 )
 
 // lightContainer runs a real container (`podrun run -d`, sleeping) and
@@ -115,6 +117,26 @@ func TestExecLight(t *testing.T) {
 	}
 	if _, _, err := run(bg, "no-such-command"); err == nil || !strings.Contains(err.Error(), "no-such-command") {
 		t.Errorf("missing command: %v", err)
+	}
+
+	// As the exec handler of package probes.
+	h, err := probes.NewHandler(&manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{"test", "-f", "/dev/shm/healthy"}}},
+		probes.Target{Exec: l.Run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := h.Probe(bg); r != probes.Failure || err != nil {
+		t.Errorf("probe before /dev/shm/healthy exists: %v %v", r, err)
+	}
+	run(bg, "touch", "/dev/shm/healthy") // the rootfs is read-only
+	if r, out, err := h.Probe(bg); r != probes.Success || err != nil {
+		t.Errorf("probe after touch: %v %q %v", r, out, err)
+	}
+	slow, _ := probes.NewHandler(&manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{"sleep", "5"}}}, probes.Target{Exec: l.Run})
+	ctx2, cancel2 := context.WithTimeout(bg, 100*time.Millisecond)
+	defer cancel2()
+	if r, out, _ := slow.Probe(ctx2); r != probes.Failure || !strings.Contains(out, "timed out") {
+		t.Errorf("probe timeout: %v %q", r, out)
 	}
 
 	// CPU per probe: the children's rusage (helper + command) plus ours.
