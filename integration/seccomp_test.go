@@ -283,44 +283,113 @@ func TestSeccompNotify(t *testing.T) {
 // seccompAgent accepts one connection, reads the state and the fd, answers
 // one notification with val and returns the state.
 func seccompAgent(l *net.UnixListener, val int64) (specs.ContainerProcessState, error) {
+	st, fd, err := acceptListenerFd(l)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	return st, answerNotification(fd, val)
+}
+
+// acceptListenerFd takes one connection of the runtime to listenerPath:
+// the container process state with the seccomp fd.
+func acceptListenerFd(l *net.UnixListener) (specs.ContainerProcessState, int, error) {
 	var st specs.ContainerProcessState
 	_ = l.SetDeadline(time.Now().Add(30 * time.Second))
 	c, err := l.AcceptUnix()
 	if err != nil {
-		return st, err
+		return st, -1, err
 	}
 	defer c.Close()
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(buf[:n], &st); err != nil {
-		return st, fmt.Errorf("state %q: %w", buf[:n], err)
+		return st, -1, err
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		return st, fmt.Errorf("no fd with the state: %v", err)
+		return st, -1, fmt.Errorf("no fd with the state: %v", err)
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
-		return st, fmt.Errorf("no fd with the state: %v", err)
+		return st, -1, fmt.Errorf("no fd with the state: %v", err)
 	}
-	fd := fds[0]
-	defer unix.Close(fd)
+	if err := json.Unmarshal(buf[:n], &st); err != nil {
+		unix.Close(fds[0])
+		return st, -1, fmt.Errorf("state %q: %w", buf[:n], err)
+	}
+	return st, fds[0], nil
+}
+
+// answerNotification answers one getpgid notification with val.
+func answerNotification(fd int, val int64) error {
 	var req seccompNotif
 	if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
-		return st, fmt.Errorf("NOTIF_RECV: %w", err)
+		return fmt.Errorf("NOTIF_RECV: %w", err)
 	}
 	if req.Nr != unix.SYS_GETPGID {
-		return st, fmt.Errorf("notified syscall %d, want getpgid", req.Nr)
+		return fmt.Errorf("notified syscall %d, want getpgid", req.Nr)
 	}
 	resp := seccompNotifResp{ID: req.ID, Val: val}
 	if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)); err != nil {
-		return st, fmt.Errorf("NOTIF_SEND: %w", err)
+		return fmt.Errorf("NOTIF_SEND: %w", err)
 	}
-	return st, nil
+	return nil
+}
+
+// TestSeccompNotifyExec: an exec'd process gets its own listener fd, sent
+// with the running container's state and the process's pid.
+func TestSeccompNotifyExec(t *testing.T) {
+	testutil.RequiresRoot(t)
+	h := New(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	states := make(chan specs.ContainerProcessState, 2)
+	errc := make(chan error, 1)
+	go func() {
+		st, fd, err := acceptListenerFd(l) // create's: kept, never notified
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		states <- st
+		st, fd2, err := acceptListenerFd(l)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd2)
+		states <- st
+		errc <- answerNotification(fd2, 777)
+	}()
+	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: sock,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"getpgid"}, Action: specs.ActNotify}}}
+	id := h.ID()
+	pid := lcRunDetached(h, seccompBundle(h, sc, nil, testimage.CheckerInRootfs, "sleep"), id)
+	r := h.Must(append([]string{"exec", id}, syscallArgs("getpgid 0")...)...)
+	wantErrnos(t, errnos(t, r.Stdout, true), map[string]string{"getpgid": "ret=777 errno=0"})
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent did not finish")
+	}
+	create, exec := <-states, <-states
+	if create.State.Status != specs.StateCreating || create.Pid != pid {
+		t.Errorf("create's listener state %+v, want creating with pid %d", create, pid)
+	}
+	if exec.State.Status != specs.StateRunning || exec.State.Pid != pid || exec.Pid == pid || exec.Pid <= 0 {
+		t.Errorf("exec's listener state %+v, want running, init pid %d and the exec's own pid", exec, pid)
+	}
+	h.Must("delete", "--force", id)
 }
 
 // seccompNotif and seccompNotifResp are struct seccomp_notif (with its
