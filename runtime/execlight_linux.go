@@ -34,9 +34,17 @@ var ErrNotLight = errors.New("light exec not possible for this container")
 // instead re-executes podrun (a Go runtime start, the init protocol), which
 // costs some 40 ms of CPU. Not applied (runtime.Exec does): a terminal,
 // CPU affinity, personality. Prepare once per container instance; Run is
-// safe for concurrent use. The caller must not reap children it did not
-// start (wait4(-1)) while Run waits.
+// safe for concurrent use. The commands are children of the caller, which
+// must not reap them itself (wait4(-1)): see Spawn and Reaped.
 type LightExec struct {
+	// Spawn, if set, wraps the start of each command (a fork whose helper
+	// Run reaps at once, and the command it leaves): a caller whose reaper
+	// sweeps unknown children holds it off there (e.g. a read lock its
+	// sweeps take exclusively) and records the pid start returns.
+	Spawn func(start func() (pid int, err error)) (int, error)
+	// Reaped, if set, is told each command pid Run has reaped.
+	Reaped func(pid int)
+
 	id      string
 	pid     int
 	pidfd   int
@@ -204,7 +212,17 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 	}
 	files = append(files, outR)
 	spec.Stdio = [3]*os.File{null, outW, outW}
-	pid, err := nsenter.Start(spec)
+	if err := ctx.Err(); err != nil {
+		outW.Close()
+		return -1, nil, err
+	}
+	start := func() (int, error) { return nsenter.Start(spec) }
+	var pid int
+	if l.Spawn != nil {
+		pid, err = l.Spawn(start)
+	} else {
+		pid, err = start()
+	}
 	outW.Close()
 	if err != nil {
 		return -1, nil, fmt.Errorf("container %s: %w", l.id, err)
@@ -217,30 +235,42 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 		io.Copy(&out, io.LimitReader(outR, maxLightOutput))
 		io.Copy(io.Discard, outR) // never block the command on a full pipe
 	}()
-	waited := make(chan unix.WaitStatus, 1)
+	type exit struct {
+		ws  unix.WaitStatus
+		err error
+	}
+	waited := make(chan exit, 1)
 	go func() {
-		var ws unix.WaitStatus
+		var e exit
 		for {
-			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			if _, e.err = unix.Wait4(pid, &e.ws, 0, nil); e.err != unix.EINTR {
 				break
 			}
 		}
-		waited <- ws
+		if e.err == nil && l.Reaped != nil {
+			l.Reaped(pid)
+		}
+		waited <- e
 	}()
-	var ws unix.WaitStatus
+	var e exit
 	var ctxErr error
 	select {
-	case ws = <-waited:
+	case e = <-waited:
 	case <-ctx.Done():
 		ctxErr = ctx.Err()
 		// The command is our unreaped child: its pid cannot be reused yet.
 		unix.Kill(pid, unix.SIGKILL)
-		ws = <-waited
+		e = <-waited
 	}
+	ws := e.ws
 	// A background child of the command may hold the pipe open: take what
 	// is there, briefly, rather than wait for it.
 	outR.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	<-readDone
+	if e.err != nil {
+		// Someone else reaped it (ECHILD): the exit code is unknown.
+		return -1, out.Bytes(), fmt.Errorf("container %s: waiting for %q: %w", l.id, argv[0], e.err)
+	}
 	code := ws.ExitStatus()
 	if ws.Signaled() {
 		code = 128 + int(ws.Signal())

@@ -76,7 +76,18 @@ func TestExecLight(t *testing.T) {
 	}
 	bg := context.Background()
 
+	var spawned, reaped []int
+	l.Spawn = func(start func() (int, error)) (int, error) {
+		pid, err := start()
+		spawned = append(spawned, pid)
+		return pid, err
+	}
+	l.Reaped = func(pid int) { reaped = append(reaped, pid) }
 	code, out, err := run(bg, "sh", "-c", "echo hi; echo err >&2; exit 3")
+	if len(spawned) != 1 || len(reaped) != 1 || spawned[0] != reaped[0] || spawned[0] <= 0 {
+		t.Errorf("Spawn/Reaped hooks saw %v and %v", spawned, reaped)
+	}
+	l.Spawn, l.Reaped = nil, nil
 	if err != nil || code != 3 || out != "hi\nerr\n" {
 		t.Errorf("exit code/output: %d %q %v", code, out, err)
 	}
