@@ -799,3 +799,54 @@ func TestHostileExecPasswd(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileDevNullMask bind-mounts /dev from a host directory whose
+// "null" is a symlink to /proc/sys/kernel/core_pattern (or a regular
+// file): masking /proc/kcore with it would hand the container the host's
+// core_pattern, writable (CVE-2025-31133). podrun must refuse; a real
+// null device there works.
+func TestHostileDevNullMask(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, p string)
+		want string
+	}{
+		{"symlink-to-core-pattern", func(t *testing.T, p string) { symlink(t, "/proc/sys/kernel/core_pattern", p) }, "not the null device"},
+		{"regular-file", func(t *testing.T, p string) {
+			if err := os.WriteFile(p, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+		}, "not the null device"},
+		{"null-device", func(t *testing.T, p string) {
+			if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRootfsHarness(t)
+			before, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := t.TempDir()
+			tc.make(t, filepath.Join(dev, "null"))
+			bundle := lcBundle(h, func(s *Spec) {
+				for i := range s.Mounts {
+					if s.Mounts[i].Destination == "/dev" {
+						s.Mounts[i] = specs.Mount{Destination: "/dev", Type: "bind", Source: dev, Options: []string{"rbind"}}
+					}
+				}
+				s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return strings.HasPrefix(m.Destination, "/dev/") })
+			}, "sh", "-c", "head -c 1 /proc/kcore | wc -c")
+			if tc.want != "" {
+				h.Fails(tc.want, "run", "--bundle", bundle, h.ID())
+			} else if r := h.Run("run", "--bundle", bundle, h.ID()); r.Code != 0 || strings.TrimSpace(r.Stdout) != "0" {
+				t.Errorf("container: exit %d, stdout %q, stderr %q; want /proc/kcore masked by the null device", r.Code, r.Stdout, r.Stderr)
+			}
+			if after, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(after) != string(before) {
+				t.Errorf("host core_pattern changed: %q -> %q", before, after)
+			}
+		})
+	}
+}

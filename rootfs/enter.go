@@ -84,9 +84,16 @@ func Enter(c *Config) error {
 				return fmt.Errorf("can't make %q read-only: %w", p, err)
 			}
 		}
-		for _, p := range l.MaskedPaths {
-			if err := maskPath(p); err != nil {
-				return fmt.Errorf("can't mask path %q: %w", p, err)
+		if len(l.MaskedPaths) > 0 {
+			null, err := openDevNull()
+			if err != nil {
+				return fmt.Errorf("can't mask paths: %w", err)
+			}
+			defer null.Close()
+			for _, p := range l.MaskedPaths {
+				if err := maskPath(p, null); err != nil {
+					return fmt.Errorf("can't mask path %q: %w", p, err)
+				}
 			}
 		}
 	}
@@ -241,10 +248,33 @@ func readonlyPath(p string) error {
 	return unix.Mount(p, p, "", flags|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
-// maskPath hides p: /dev/null over a file, an empty read-only tmpfs over a
-// directory. A missing path is skipped.
-func maskPath(p string) error {
-	err := unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+// openDevNull returns an O_PATH handle to the container's /dev/null,
+// checked to be the null device. It is what masks files: when /dev comes
+// from a bind mount, /dev/null may be anything, e.g. a symlink to
+// /proc/sys/kernel/core_pattern that "masking" would expose writable
+// (CVE-2025-31133).
+func openDevNull() (*os.File, error) {
+	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "/dev/null", Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: "/dev/null", Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		unix.Close(fd)
+		return nil, errors.New("/dev/null in the container is not the null device (1:3)")
+	}
+	return os.NewFile(uintptr(fd), "/dev/null"), nil
+}
+
+// maskPath hides p: the null device (null, checked by openDevNull) over a
+// file, an empty read-only tmpfs over a directory. A missing path is
+// skipped.
+func maskPath(p string, null *os.File) error {
+	err := unix.Mount(procFd(null), p, "", unix.MS_BIND, "")
 	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil
 	}
