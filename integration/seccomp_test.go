@@ -477,6 +477,8 @@ func TestSeccompDockerProfileLikeRunc(t *testing.T) {
 		"personality 8", "socket 2 1 0", "socket 40 1 0", "socket 16 3 9", "acct 0", "settimeofday 0 0",
 		"open_by_handle_at 0 0 0", "chroot 0", "pivot_root 0 0", "syslog 0 0 0", "vhangup",
 		"400", "1000", "0x40000027", "0x40000200 0 0 0 8", "0x7fffffff",
+		"i386:getpid", "i386:keyctl 0 0", "i386:mount 0 0 0", "i386:socket 2 1 0", "i386:socket 40 1 0",
+		"i386:socketcall 1 0", "i386:clone3 0 0", "i386:1000",
 	}
 	b := h.Bundle(syscallArgs(calls...)...)
 	s := testimage.Spec(t, b)
@@ -539,7 +541,7 @@ func TestSeccompSemanticsLikeRunc(t *testing.T) {
 		return specs.LinuxSeccompArg{Index: i, Op: op, Value: v, ValueTwo: v2}
 	}
 	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
-		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX32},
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX32, specs.ArchX86},
 		Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"getpgid"}, Action: specs.ActErrno, ErrnoRet: errnoRet(20), Args: []specs.LinuxSeccompArg{arg(0, specs.OpEqualTo, 5, 0)}},
 			{Names: []string{"getpgid"}, Action: specs.ActErrno, ErrnoRet: errnoRet(10)},
@@ -549,7 +551,8 @@ func TestSeccompSemanticsLikeRunc(t *testing.T) {
 			{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: errnoRet(32)},
 		}}
 	calls := []string{"getpgid 5", "getpgid 6", "getsid 1", "getsid 2", "getsid 3", "getsid 10", "getsid 11",
-		"umask 0x12000000ff", "umask 0x13000000ff", "getppid", "0x40000027", "0x40000000", "mkdir 0", "1000"}
+		"umask 0x12000000ff", "umask 0x13000000ff", "getppid", "0x40000027", "0x40000000", "mkdir 0", "1000",
+		"i386:getpgid 5", "i386:getpgid 6", "i386:getsid 2", "i386:getsid 11", "i386:getppid", "i386:mkdir 0"}
 	b := h.Bundle(syscallArgs(calls...)...)
 	s := testimage.Spec(t, b)
 	s.Linux.Seccomp = sc

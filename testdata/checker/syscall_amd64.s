@@ -1,0 +1,12 @@
+#include "textflag.h"
+
+// func int80(nr, a1, a2, a3 uintptr) uintptr: an i386 syscall through the
+// 32-bit entry (int $0x80), so that seccomp sees AUDIT_ARCH_I386.
+TEXT ·int80(SB),NOSPLIT,$0-40
+	MOVQ nr+0(FP), AX
+	MOVQ a1+8(FP), BX
+	MOVQ a2+16(FP), CX
+	MOVQ a3+24(FP), DX
+	INT $0x80
+	MOVQ AX, ret+32(FP)
+	RET
