@@ -368,7 +368,7 @@ func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // random syscall data, the program and the direct evaluation agree.
 func TestCompileMatchesEvaluation(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 3000 {
+	for range 2000 {
 		s := randomProfile(r)
 		f, err := Compile(s)
 		if err != nil {
@@ -378,7 +378,7 @@ func TestCompileMatchesEvaluation(t *testing.T) {
 			}
 			continue
 		}
-		for range 200 {
+		for range 100 {
 			agree(t, s, f, randomData(r, s))
 		}
 	}

@@ -35,7 +35,7 @@ func TestDockerProfile(t *testing.T) {
 	check(t, f, seccompData{arch: auditArchX86_64, nr: 1000}, retErrno|enosys)
 	check(t, f, seccompData{arch: auditArchI386, nr: 20}, retAllow) // i386 getpid
 	r := rand.New(rand.NewPCG(3, 4))
-	for range 20000 {
+	for range 5000 {
 		agree(t, p, f, randomData(r, p))
 	}
 }

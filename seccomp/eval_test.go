@@ -138,14 +138,7 @@ func evaluate(s *specs.LinuxSeccomp, d seccompData) uint32 {
 	default:
 		return 0 // bad arch: KILL_THREAD
 	}
-	nrOf := func(name string) (uint32, bool) {
-		for _, e := range table {
-			if e.name == name {
-				return e.nr, true
-			}
-		}
-		return 0, false
-	}
+	nrOf := func(name string) (uint32, bool) { return lookup(table, name) }
 	permissive := s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog || s.DefaultAction == specs.ActTrace
 	if archListed && !permissive && (s.DefaultErrnoRet == nil || *s.DefaultErrnoRet != 38) {
 		max, any := uint32(0), false
