@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -246,4 +247,38 @@ func usernsOwners(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestUserNSSetgroupsDenied: a container joining a user namespace whose
+// setgroups is "deny" runs, unless it asks for additional gids, which is
+// a clear error rather than a bare EPERM.
+func TestUserNSSetgroupsDenied(t *testing.T) {
+	h := New(t)
+	holder := exec.Command("sleep", "60")
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	holder.SysProcAttr = &syscall.SysProcAttr{
+		// A pid namespace the user namespace owns, for the container's /proc.
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID,
+		UidMappings: m, GidMappings: m,
+		GidMappingsEnableSetgroups: false,
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	userns := fmt.Sprintf("/proc/%d/ns/user", holder.Process.Pid)
+	join := func(gids []uint32) func(*Spec) {
+		return func(s *Spec) {
+			coreSetNS(s, specs.UserNamespace, userns)
+			s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+			coreSetNS(s, specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", holder.Process.Pid))
+			s.Process.User.AdditionalGids = gids
+		}
+	}
+	out := h.Must("run", "--bundle", coreUserNSBundle(h, join(nil), "cat", "/proc/self/setgroups"), h.ID()).Stdout
+	if strings.TrimSpace(out) != "deny" {
+		t.Errorf("container's setgroups = %q, want deny (the joined namespace's)", out)
+	}
+	h.Fails(`process.user.additionalGids: the container's user namespace denies setgroups`,
+		"run", "--bundle", coreUserNSBundle(h, join([]uint32{10}), "true"), h.ID())
 }

@@ -160,6 +160,9 @@ func setIDs(u specs.User) error {
 	if err := unix.Setgroups(groups); err != nil {
 		// setgroups is denied in a user namespace with setgroups=deny; that
 		// is only an error when groups were asked for.
+		if len(groups) > 0 && isUserNSDenied(err) && setgroupsDenied() {
+			return fmt.Errorf("process.user.additionalGids: the container's user namespace denies setgroups (its /proc/<pid>/setgroups is \"deny\"): drop the additional gids or use a user namespace that allows it")
+		}
 		if len(groups) > 0 || !isUserNSDenied(err) {
 			return fmt.Errorf("process.user.additionalGids: setgroups: %w", err)
 		}

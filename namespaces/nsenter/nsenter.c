@@ -82,6 +82,13 @@ static void join_user(void)
 	if (setns(fd, CLONE_NEWUSER) < 0)
 		die("setns user namespace fd", fd_s);
 	close(fd);
+	// Become root of the joined namespace, as runc's nsexec does: our
+	// host ids are not mapped there, and files the init makes (the
+	// container's /dev, mount points) would get the overflow id (EOVERFLOW).
+	if (setresgid(0, 0, 0) < 0)
+		die("setresgid to 0 in the joined user namespace (is gid 0 mapped?)", fd_s);
+	if (setresuid(0, 0, 0) < 0)
+		die("setresuid to 0 in the joined user namespace (is uid 0 mapped?)", fd_s);
 	if (flags_s != NULL && *flags_s != '\0') {
 		int flags = (int)strtol(flags_s, NULL, 10);
 		if (flags != 0 && unshare(flags) < 0)
