@@ -150,6 +150,23 @@ func TestSeccompLog(t *testing.T) {
 	r := h.Must("run", "--bundle", seccompBundle(h, sc, nil, syscallArgs("getpgid 0")...), h.ID())
 	wantErrnos(t, errnos(t, r.Stdout, false), map[string]string{"getpgid": "errno=0"})
 	// The record is written before the syscall returns.
+	if !kmsgHas(kmsg, unix.SYS_GETPGID, "code=0x7ffc0000") {
+		t.Error("no seccomp LOG audit record for getpgid in the kernel log")
+	}
+	// SECCOMP_FILTER_FLAG_LOG: actions other than ALLOW are logged too.
+	sc = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: errnoRet(66)}}}
+	r = h.Must("run", "--bundle", seccompBundle(h, sc, nil, syscallArgs("getppid")...), h.ID())
+	wantErrnos(t, errnos(t, r.Stdout, false), map[string]string{"getppid": "errno=66"})
+	// The record has the action without its data (the errno).
+	if !kmsgHas(kmsg, unix.SYS_GETPPID, "code=0x50000") {
+		t.Error("SECCOMP_FILTER_FLAG_LOG: no audit record of the ERRNO action for getppid in the kernel log")
+	}
+}
+
+// kmsgHas reads the kernel log records not read yet and reports whether a
+// seccomp audit record of the checker for syscall nr with code is there.
+func kmsgHas(kmsg, nr int, code string) bool {
 	found := false
 	buf := make([]byte, 8192)
 	for {
@@ -158,16 +175,13 @@ func TestSeccompLog(t *testing.T) {
 			continue // overwritten records, or a signal
 		}
 		if err != nil || n <= 0 {
-			break // EAGAIN: read everything
+			return found // EAGAIN: read everything
 		}
 		l := string(buf[:n])
 		if strings.Contains(l, "type=1326") && strings.Contains(l, `comm="checker"`) &&
-			strings.Contains(l, fmt.Sprintf("syscall=%d", unix.SYS_GETPGID)) && strings.Contains(l, "code=0x7ffc0000") {
+			strings.Contains(l, fmt.Sprintf("syscall=%d ", nr)) && strings.Contains(l, code) {
 			found = true
 		}
-	}
-	if !found {
-		t.Error("no seccomp LOG audit record for getpgid in the kernel log")
 	}
 }
 
