@@ -29,17 +29,19 @@ import (
 // Method says how a handle was made.
 type Method string
 
+// The methods, in the order Open tries them.
 const (
-	Overlay Method = "overlayfs"
-	Memfd   Method = "memfd"
+	Overlay Method = "overlayfs" // detached lower-only overlayfs: O_PATH handle, no copy
+	Memfd   Method = "memfd"     // sealed memfd copy of the binary
 )
 
 // ErrUnsealed is returned when no sealing method worked.
 var ErrUnsealed = errors.New("exeseal: cannot make a read-only copy of the podrun binary")
 
-// Open returns an O_PATH, close-on-exec handle on a read-only view of the
-// binary at self (normally "/proc/self/exe"); exec it through
-// /proc/self/fd/<fd>. The caller closes it once the child has exec'd.
+// Open returns a close-on-exec handle on a read-only view of the binary at
+// self (normally "/proc/self/exe"): O_PATH on the overlay, or the sealed
+// memfd itself. Exec it through /proc/self/fd/<fd>; the caller closes it
+// once the child has exec'd.
 func Open(self string) (*os.File, Method, error) {
 	f, oerr := overlayHandle(self)
 	if oerr == nil {
