@@ -257,6 +257,7 @@ func (d *daemon) advance() {
 func (d *daemon) start(c *ctr) {
 	attempt := int(c.st.RestartCount)
 	if err := d.startRun(c, attempt); err != nil {
+		delete(d.rec.Runs, c.name)
 		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
 		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}}
 		d.scheduleRestart(c, d.now(), false)
@@ -284,6 +285,11 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 		return err
 	}
 	closeR := func() { rOut.Close(); rErr.Close() }
+	// The intent first: a supervisor killed between the create and the
+	// next save leaves a run its successor can find (or remove) by id.
+	d.rec.Runs[c.name] = RunRecord{ID: pod.ContainerID(d.sb.Name, c.name, attempt), Attempt: attempt}
+	delete(d.rec.RestartAt, c.name)
+	d.save()
 	var id string
 	var child *namespaces.Child
 	d.reaper.spawn(func() []int {

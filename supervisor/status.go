@@ -267,6 +267,11 @@ func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
 	if stopping && !Terminal(s.Phase) {
 		reason = "Terminating"
 	}
+	if s.Phase == manifest.PodUnknown {
+		// The container states are the last known, not the present
+		// (kubectl shows Unknown for a pod of an unreachable node).
+		reason = string(manifest.PodUnknown)
+	}
 	return reason
 }
 

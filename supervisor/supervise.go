@@ -22,6 +22,7 @@ import (
 
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/runtime"
 )
 
 // launchMsg is what Launch sends the new supervisor on fd 3.
@@ -264,6 +265,19 @@ func (d *daemon) adopt() {
 		}
 		if !ok {
 			continue
+		}
+		if rr.Pid == 0 {
+			// The previous supervisor died creating this run: adopt it
+			// if it got started, else remove it and start it again.
+			st, err := d.Manager.Runtime.State(rr.ID)
+			if err != nil || st.Status != runtime.Running || st.Pid <= 0 {
+				_ = d.Manager.RemoveContainer(d.sb, rr.ID)
+				delete(d.rec.Runs, c.name)
+				d.armRestart(c, d.now(), false)
+				continue
+			}
+			rr.Pid, rr.Started = st.Pid, d.now()
+			d.rec.Runs[c.name] = rr
 		}
 		r := &run{id: rr.ID, attempt: rr.Attempt, startedAt: rr.Started, exited: make(chan struct{})}
 		c.run = r
