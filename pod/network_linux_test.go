@@ -150,6 +150,7 @@ spec:
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
+	t.Cleanup(func() { m.Destroy(sb) }) // if the test fails early; Destroy is idempotent
 	syscallKill(sb.InfraPid)
 	sb.InfraChild.Cmd.Wait()
 	loaded, err := m.Get(sb.Name)

@@ -343,6 +343,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Destroy(sb) }) // if the test fails early; Destroy is idempotent
 	id, wait := start(t, m, sb, "a")
 	_ = id
 	// kill -9 of everything: the container and the pause.
