@@ -254,7 +254,10 @@ func readonlyPath(p string) error {
 // /proc/sys/kernel/core_pattern that "masking" would expose writable
 // (CVE-2025-31133).
 func openDevNull() (*os.File, error) {
-	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// A symlink is followed (inside the container's root by now): what
+	// matters is that the file behind the handle, which is what gets
+	// mounted, is the null device.
+	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: "/dev/null", Err: err}
 	}
