@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm demo lint install clean bench-image bench-supervisor bench
+.PHONY: all build checker deps test test-host test-vm fuzz demo lint install clean bench-image bench-supervisor bench
 
 all: build checker
 
@@ -35,7 +35,7 @@ deps:
 # One run covers the unit tests and, as root, the privileged ones (they
 # skip themselves otherwise). -p 1: privileged tests share the machine.
 # Then test-vm: the cgroup tests again under cgroup v2 and under systemd.
-test: deps test-host test-vm
+test: deps test-host fuzz test-vm
 
 test-host: deps
 	$(GO) vet ./... ./testdata/checker
@@ -46,6 +46,18 @@ test-host: deps
 # driver, then cgroup v2 under systemd with --systemd-cgroup; one boot
 # each, about a minute each. A VM that cannot start fails the target;
 # PODRUN_SKIP_VM=1 skips it on purpose (CI never sets it).
+# Bounded runs of every fuzz target (FUZZTIME each; the corpus found so
+# far lives in the Go build cache, regressions in testdata/fuzz/).
+FUZZTIME ?= 10s
+FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
+	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 test-vm:
 	GO=$(GO) bash scripts/test-vm.sh
 
