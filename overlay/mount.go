@@ -78,6 +78,13 @@ func (m *Mount) mountNewAPI(target string) error {
 		}
 		return nil
 	}
+	// Before 6.5 overlayfs took its options through the legacy fs
+	// context, which accepts any key at fsconfig time (an unknown
+	// "lowerdir+" fails only at create, and its buffer caps the options at
+	// a page): Debian 12's 6.1. A key no kernel knows tells them apart.
+	if unix.FsconfigSetString(fsfd, "podrun-no-such-option", "") == nil {
+		return errNoLowerdirPlus
+	}
 	for i, l := range m.Lower {
 		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
 			if i == 0 && err == unix.EINVAL {
