@@ -379,6 +379,17 @@ func (d *daemon) watch(c *ctr, r *run) {
 		if r.p.child {
 			d.reaper.forget(r.p.pid)
 		}
+		// As containerd reports an exit once the I/O is done: the log
+		// holds all output before the status says terminated (bounded:
+		// a process that escaped the container may keep a pipe open).
+		copied := make(chan struct{})
+		go func() { r.copies.Wait(); close(copied) }()
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-copied:
+		case <-t.C:
+		}
+		t.Stop()
 		d.post(func() { d.onExit(c, r, info) })
 	}()
 }
