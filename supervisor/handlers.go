@@ -56,7 +56,22 @@ func (b *ProbeHandlers) lightExec(id string) *runtime.LightExec {
 		if !errors.Is(err, runtime.ErrNotLight) {
 			return nil
 		}
-		l = nil
+		b.light[id] = nil
+		return nil
+	}
+	if r := b.reaper; r != nil {
+		// Its commands are registered with the orphan reaper like every
+		// other child of the supervisor.
+		l.Spawn = func(start func() (int, error)) (int, error) {
+			var pid int
+			var err error
+			r.spawn(func() []int {
+				pid, err = start()
+				return []int{pid}
+			})
+			return pid, err
+		}
+		l.Reaped = r.forget
 	}
 	b.light[id] = l
 	return l
@@ -92,8 +107,6 @@ func (b *ProbeHandlers) execFunc(id string) probes.ExecFunc {
 			return -1, nil, errors.New("exec: empty command")
 		}
 		if l := b.lightExec(id); l != nil {
-			// Its child is reaped by Run; the reaper leaves young
-			// zombies to their owners.
 			return l.Run(ctx, argv)
 		}
 		proc, err := b.Runtime.ExecProcess(id, runtime.ExecOverrides{Args: argv})
