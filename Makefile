@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm fuzz demo lint install clean bench-image bench-supervisor bench
+.PHONY: all build checker deps test test-host test-vm fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
 
 all: build checker
 
@@ -94,3 +94,10 @@ bench-image: build
 # rtbench flags: make bench BENCH_FLAGS='-rounds 50'.
 bench:
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# A pod's start (pod run -d until its 2 containers run) and pod rm -f,
+# against podman + runc with the same busybox image (scripts/bench-pod.sh;
+# root; installs podman and catatonit; BENCHMARKS.md "Pods"). Extra
+# podbench flags: make bench-pod BENCH_POD_FLAGS='-rounds 50'.
+bench-pod:
+	scripts/bench-pod.sh $(BENCH_POD_FLAGS)
