@@ -434,6 +434,9 @@ func TestPodSupervisorRecovery(t *testing.T) {
 	if talkerPid == 0 || quitterPid == 0 || rec.SupervisorPid == 0 {
 		t.Fatalf("record: %+v", rec)
 	}
+	// The supervisor forks exec probes into containers: it must run from
+	// the sealed read-only view, not the host binary (CVE-2019-5736).
+	assertSealedExe(t, rec.SupervisorPid)
 	if err := syscall.Kill(rec.SupervisorPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -773,5 +776,21 @@ func TestPodSupervisorCLI(t *testing.T) {
 		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
 			t.Errorf("pod %v: exit %d, stderr %q; want one line with %q", c.args, r.Code, r.Stderr, c.want)
 		}
+	}
+}
+
+// assertSealedExe fails unless /proc/<pid>/exe is another file than the
+// podrun binary under test (a sealed overlay or memfd view of it).
+func assertSealedExe(t *testing.T, pid int) {
+	t.Helper()
+	var exe, bin syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/exe", pid), &exe); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(podrunBin, &bin); err != nil {
+		t.Fatal(err)
+	}
+	if exe.Dev == bin.Dev && exe.Ino == bin.Ino {
+		t.Fatalf("pid %d runs the host's podrun binary itself, not a sealed view", pid)
 	}
 }

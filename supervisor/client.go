@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 )
@@ -63,9 +64,22 @@ func Launch(o LaunchOptions) error {
 		return err
 	}
 	defer devnull.Close()
+	// The supervisor forks exec probes and hooks into its containers
+	// (runtime.LightExec): until they exec, /proc/<pid>/exe of those
+	// children is the supervisor's binary. Running it from a sealed,
+	// read-only view keeps that from being a write path to the host's
+	// podrun (CVE-2019-5736), as for the container init.
+	exe, _, err := exeseal.Open(o.Exe)
+	if err != nil {
+		return err
+	}
+	defer exe.Close()
 	cmd := exec.Command(o.Exe, append(append([]string{}, o.Args...), o.Name)...)
+	cmd.Path = fmt.Sprintf("/proc/self/fd/%d", exeFd)
+	// Not the caller's cwd: the daemon would keep that mount busy.
+	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	cmd.ExtraFiles = []*os.File{inR, outW}
+	cmd.ExtraFiles = []*os.File{inR, outW, exe} // launchFd, replyFd, exeFd
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = supervisorEnv(os.Environ())
 	err = cmd.Start()

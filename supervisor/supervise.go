@@ -42,6 +42,9 @@ type launchReply struct {
 const (
 	launchFd = 3
 	replyFd  = 4
+	// exeFd is the sealed, read-only view of the podrun binary the
+	// supervisor was exec'd from (see Launch); closed at once.
+	exeFd = 5
 )
 
 // Supervise is the supervisor process (`podrun pod supervise NAME`): it
@@ -55,6 +58,7 @@ func Supervise(deps Deps, name string) error {
 			return errors.New("pod supervise is started by podrun itself (pod run, pod recover)")
 		}
 	}
+	unix.Close(exeFd)
 	in := os.NewFile(launchFd, "launch")
 	out := os.NewFile(replyFd, "reply")
 	var msg launchMsg

@@ -31,6 +31,9 @@ func podFlags() []cli.Flag {
 		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"PODRUN_POD_DATA"}, Value: "/var/lib/podrun/pods", Usage: "directory of the pods' volumes and logs"},
 		&cli.StringFlag{Name: "cni-conf-dir", EnvVars: []string{"PODRUN_CNI_CONF_DIR"}, Value: pod.DefaultCNIConfDir, Usage: "directory of the CNI network conflists"},
 		&cli.StringSliceFlag{Name: "cni-plugin-dir", EnvVars: []string{"PODRUN_CNI_PLUGIN_DIR"}, Value: cli.NewStringSlice(pod.DefaultCNIPluginDirs...), Usage: "directories of the CNI plugins"},
+		// Set by launchOptions: the supervisor runs from a sealed copy whose
+		// path means nothing on the host; the infra bind-mounts this one.
+		&cli.StringFlag{Name: "pause-binary", Hidden: true},
 		&cli.StringFlag{Name: "cni-cache-dir", EnvVars: []string{"PODRUN_CNI_CACHE_DIR"}, Value: pod.DefaultCNICacheDir, Usage: "directory of libcni's result cache"},
 	}
 }
@@ -62,7 +65,7 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 		Runtime: e.rt, Images: s,
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
-		CNICacheDir: ctx.String("cni-cache-dir"),
+		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
 	}, nil
 }
 
@@ -84,10 +87,20 @@ func launchOptions(ctx *cli.Context, e *env, name string) (supervisor.LaunchOpti
 	if ctx.Bool("debug") {
 		args = append(args, "--debug")
 	}
-	args = append(args, "pod", "--store", ctx.String("store"), "--data-dir", ctx.String("data-dir"),
-		"--cni-conf-dir", ctx.String("cni-conf-dir"), "--cni-cache-dir", ctx.String("cni-cache-dir"))
+	// The supervisor runs in "/": relative directories are made absolute.
+	abs := func(p string) string {
+		if p == "" {
+			return p // the default
+		}
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	args = append(args, "pod", "--pause-binary", exe, "--store", abs(ctx.String("store")), "--data-dir", abs(ctx.String("data-dir")),
+		"--cni-conf-dir", abs(ctx.String("cni-conf-dir")), "--cni-cache-dir", abs(ctx.String("cni-cache-dir")))
 	for _, d := range ctx.StringSlice("cni-plugin-dir") {
-		args = append(args, "--cni-plugin-dir", d)
+		args = append(args, "--cni-plugin-dir", abs(d))
 	}
 	args = append(args, "supervise")
 	cfg, err := supervisor.ConfigFromEnv(supervisor.DefaultConfig())
