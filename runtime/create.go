@@ -15,6 +15,7 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/devices"
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/hooks"
 	"github.com/podrun/podrun/namespaces"
 )
@@ -365,7 +366,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("writing pid file: %w", err)
 	}
 	return nil

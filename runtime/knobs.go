@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/intelrdt"
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/lsm"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/procattr"
@@ -71,7 +72,7 @@ func (c *Container) applyIntelRdt(pid int) error {
 	g, applyErr := intelrdt.Apply(root, c.State.ID, l.IntelRdt, pid)
 	// Recorded even on error: a failed create removes what was made.
 	if b, err := json.Marshal(g); err == nil {
-		if err := writeFileAtomic(filepath.Join(c.dir, intelRdtFile), b, 0o600); err != nil && applyErr == nil {
+		if err := atomicfile.Write(filepath.Join(c.dir, intelRdtFile), b, 0o600); err != nil && applyErr == nil {
 			applyErr = err
 		}
 	}

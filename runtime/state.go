@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/internal/atomicfile"
 )
 
 const (
@@ -170,41 +171,7 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(c.dir, stateFile), b, 0o600)
-}
-
-// writeFileAtomic replaces path with data so readers see old or new, never half.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if err := fillAndRename(tmp, path, data, mode); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
-}
-
-// fillAndRename writes and closes tmp and renames it to path. rename(2)
-// itself, not os.Rename: that one stats path first, and the state is
-// saved up to four times per container start.
-func fillAndRename(tmp *os.File, path string, data []byte, mode os.FileMode) error {
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := unix.Rename(tmp.Name(), path); err != nil {
-		return &os.LinkError{Op: "rename", Old: tmp.Name(), New: path, Err: err}
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(c.dir, stateFile), b, 0o600)
 }
 
 // Status is the live status: the recorded one, corrected by whether the init
