@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -370,7 +371,7 @@ func (s *Store) WriteBundle(img *Image, name string, base *specs.Spec, dir strin
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(cfgPath, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteSync(cfgPath, append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return spec, nil

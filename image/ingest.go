@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -182,7 +183,7 @@ func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 		return nil, err
 	}
 	h, _ := overlay.ParseDigest(img.ID)
-	if err := writeAtomic(s.path("images", h+".json"), data, 0o600); err != nil {
+	if err := atomicfile.WriteSync(s.path("images", h+".json"), data, 0o600); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	if len(p.names) > 0 {
@@ -284,7 +285,7 @@ func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress)
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(tmp, "layer.json"), rec, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(tmp, "layer.json"), rec, 0o600); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o711); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -312,7 +313,7 @@ func (s *Store) Acquire(imageID string, layers []string, root, id string) (*over
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeAtomic(filepath.Join(dir, "use.json"), data, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(dir, "use.json"), data, 0o600); err != nil {
 		return nil, nil, fmt.Errorf("image store: %w", err)
 	}
 	m.Upper = filepath.Join(dir, "upper")

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -106,33 +107,6 @@ func (s *Store) tempDir(prefix string) (string, error) {
 	return os.MkdirTemp(s.path("tmp"), fmt.Sprintf("%s-%d-", prefix, os.Getpid()))
 }
 
-// writeAtomic writes data to path through a temporary file, fsync and
-// rename.
-func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 func syncDir(dir string) {
 	if f, err := os.Open(dir); err == nil {
 		_ = f.Sync()
@@ -159,7 +133,7 @@ func (s *Store) putBlob(digest string, data []byte) error {
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}
-	return writeAtomic(p, data, 0o644)
+	return atomicfile.WriteSync(p, data, 0o644)
 }
 
 // Blob returns a stored blob.
@@ -217,7 +191,7 @@ func (s *Store) writeNames(m map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.path("names.json"), data, 0o600)
+	return atomicfile.WriteSync(s.path("names.json"), data, 0o600)
 }
 
 // updateNames applies f to names.json under the meta lock.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/podrun/podrun/internal/atomicfile"
 )
 
 // The files every container of the pod gets at /etc/hosts, /etc/hostname
@@ -79,7 +81,7 @@ func writeHostsFiles(sb *Sandbox) error {
 		{sb.hostnamePath(), []byte(strings.TrimSpace(hostname) + "\n")},
 		{sb.resolvPath(), hostResolvConf()},
 	} {
-		if err := writeAtomic(f.path, f.data, 0o644); err != nil {
+		if err := atomicfile.WriteSync(f.path, f.data, 0o644); err != nil {
 			return err
 		}
 	}

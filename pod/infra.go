@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/pod/pause"
 	"github.com/podrun/podrun/runtime"
 )
@@ -113,7 +114,7 @@ func writeBundle(dir string, s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, "config.json"), data, 0o600)
+	return atomicfile.WriteSync(filepath.Join(dir, "config.json"), data, 0o600)
 }
 
 // startInfra creates and starts the pause container, records its pid and

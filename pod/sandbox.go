@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -164,34 +165,7 @@ func (sb *Sandbox) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(sb.StateDir, recordName), append(data, '\n'), 0o600)
-}
-
-// writeAtomic writes a file by rename so readers see the old or the new
-// content, never a part.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, mode)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.WriteSync(filepath.Join(sb.StateDir, recordName), append(data, '\n'), 0o600)
 }
 
 func newUID() string {

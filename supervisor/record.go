@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/pod/manifest"
 )
 
@@ -79,29 +80,5 @@ func (r *Record) save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(StatusPath(dir), data)
-}
-
-// writeAtomic writes path by rename of a synced temp file: readers see the
-// old or the new record, and a crash leaves one of them.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.WriteSync(StatusPath(dir), data, 0o600)
 }
