@@ -17,6 +17,7 @@ import (
 	"github.com/podrun/podrun/cgroups/devices"
 	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/hooks"
+	"github.com/podrun/podrun/internal/procstat"
 	"github.com/podrun/podrun/namespaces"
 )
 
@@ -191,7 +192,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	pid := child.Pid()
 	c.State.Pid = pid
-	c.State.PidStart, _, _ = procStat(pid)
+	c.State.PidStart, _, _ = procstat.Read(pid)
 	if err := c.save(); err != nil {
 		return nil, err
 	}

@@ -1,13 +1,11 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 const (
@@ -248,7 +247,7 @@ func (c *Container) specState(s Status) *specs.State {
 // processAlive reports whether pid runs and is the process that started at
 // start (not a later process that reused the pid). Zombies count as dead.
 func processAlive(pid int, start uint64) bool {
-	st, state, err := procStat(pid)
+	st, state, err := procstat.Read(pid)
 	if err != nil {
 		return false
 	}
@@ -256,26 +255,4 @@ func processAlive(pid int, start uint64) bool {
 		return false
 	}
 	return start == 0 || st == start
-}
-
-// procStat returns the start time (field 22) and state (field 3) of pid.
-func procStat(pid int) (uint64, byte, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	// comm may hold spaces and parentheses: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	fields := bytes.Fields(b[i+2:])
-	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	start, err := strconv.ParseUint(string(fields[19]), 10, 64)
-	if err != nil {
-		return 0, 0, err
-	}
-	return start, fields[0][0], nil
 }

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 // proc is one watched process: a pidfd (so signals and the exit wait can
@@ -46,7 +47,7 @@ func openProc(pid int, start uint64, child bool) (*proc, error) {
 		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	// Checked after the pidfd exists: the pidfd pins this process.
-	st, state, err := procStat(pid)
+	st, state, err := procstat.Read(pid)
 	if err != nil || (start != 0 && st != start) || (!child && (state == 'Z' || state == 'X')) {
 		unix.Close(fd)
 		return nil, errGone
@@ -111,24 +112,6 @@ func (p *proc) wait() (exitInfo, error) {
 }
 
 func (p *proc) close() { p.fd.Close() }
-
-// procStat returns the start time (field 22) and state (field 3) of pid.
-func procStat(pid int) (uint64, byte, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := bytes.Fields(b[i+2:])
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	st, err := strconv.ParseUint(string(f[19]), 10, 64)
-	return st, f[0][0], err
-}
 
 // signalName is the name kubelet-style messages use.
 func signalName(sig int) string { return unix.SignalName(syscall.Signal(sig)) }

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 // reaper reaps orphans: as a child subreaper the supervisor inherits the
@@ -131,7 +133,7 @@ func (r *reaper) sweep() bool {
 		if r.isKnown(pid) {
 			continue
 		}
-		start, state, err := procStat(pid)
+		start, state, err := procstat.Read(pid)
 		if err != nil || state != 'Z' {
 			continue
 		}

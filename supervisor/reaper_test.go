@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 // As a subreaper the supervisor reaps orphans it inherits, and never a
@@ -32,7 +34,7 @@ func TestReaperReapsOrphansOnly(t *testing.T) {
 		return []int{own.Process.Pid}
 	})
 	for {
-		if _, st, err := procStat(own.Process.Pid); err != nil || st == 'Z' {
+		if _, st, err := procstat.Read(own.Process.Pid); err != nil || st == 'Z' {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -79,7 +81,7 @@ func TestReaperReapsOrphansOnly(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, _, err := procStat(pid)
+		_, _, err := procstat.Read(pid)
 		if err != nil {
 			break // reaped: gone from /proc
 		}
