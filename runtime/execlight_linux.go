@@ -59,15 +59,6 @@ type LightExec struct {
 	once    sync.Once
 }
 
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
 // nsOrder is the joining order: the user namespace first (it owns the
 // others), the mount namespace last (paths are resolved on the host before).
 var nsOrder = []specs.LinuxNamespaceType{specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace,
@@ -109,7 +100,7 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 			Permitted: mask(pc.Permitted), Inheritable: mask(pc.Inheritable), Ambient: mask(pc.Ambient)}
 	}
 	for _, rl := range l.proc.Rlimits {
-		res, ok := rlimitTypes[rl.Type]
+		res, ok := namespaces.RlimitType(rl.Type)
 		if !ok {
 			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
 		}
