@@ -4,7 +4,7 @@
 # something is missing. Run as root (or with passwordless sudo).
 #
 #   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor runc ...
-#   scripts/install-deps.sh bench    # also crun hyperfine time strace, for benchmarks
+#   scripts/install-deps.sh bench    # also crun hyperfine strace, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
 set -euo pipefail
@@ -31,6 +31,7 @@ have() {
 	libc6-dev) installed libc6-dev ;;
 	containernetworking-plugins) [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] ;;
 	time) [ -x /usr/bin/time ] ;;
+	iproute2) command -v ip >/dev/null ;;
 	apparmor) command -v apparmor_parser >/dev/null || [ -x /sbin/apparmor_parser ] ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
@@ -42,9 +43,11 @@ have() {
 # bridge, host-local, portmap in /usr/lib/cni) and its tests.
 # runc: integration/seccomp_test.go runs Docker's seccomp profile under runc
 # and podrun and compares the results.
-pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc)
+# iproute2: network namespaces in the probes and pod tests. time: GNU time
+# measures a command's own peak RSS (integration/hostile_test.go).
+pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc iproute2 time)
 if $bench; then
-	pkgs+=(crun hyperfine time strace)
+	pkgs+=(crun hyperfine strace)
 fi
 
 missing=()
