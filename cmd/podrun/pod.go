@@ -113,7 +113,7 @@ func launchOptions(ctx *cli.Context, e *env, name string) (supervisor.LaunchOpti
 // loadPod returns the manager and the record of pod NAME (the argument).
 func loadPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
 	if ctx.NArg() < 1 {
-		return nil, nil, fmt.Errorf("%q requires a pod name", "pod "+cmd)
+		return nil, nil, fmt.Errorf("%q requires a pod name", cmd)
 	}
 	m, err := podManager(ctx, e)
 	if err != nil {
@@ -258,7 +258,7 @@ func podInspectCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name: "inspect", Usage: "print a pod as a Kubernetes Pod (JSON: metadata, spec, status)", ArgsUsage: "NAME",
 		Action: func(ctx *cli.Context) error {
-			_, sb, err := loadPod(ctx, e, "inspect")
+			_, sb, err := loadPod(ctx, e, "pod inspect")
 			if err != nil {
 				return err
 			}
@@ -290,13 +290,15 @@ func podInspectCommand(e *env) *cli.Command {
 func podExecCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name: "exec", Usage: "run a command in a container of a pod", ArgsUsage: "NAME [--] COMMAND [ARG...]",
+		// -it as kubectl exec -it (before NAME too; after it, see execTrailingFlags).
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name (default: the first app container)"},
 			&cli.BoolFlag{Name: "stdin", Aliases: []string{"i"}, Usage: "pass stdin to the command"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
 		},
 		Action: func(ctx *cli.Context) error {
-			m, sb, err := loadPod(ctx, e, "exec")
+			m, sb, err := loadPod(ctx, e, "pod exec")
 			if err != nil {
 				return err
 			}
@@ -416,7 +418,7 @@ func podStopCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "timeout", Usage: "grace period in seconds (default: the manifest's terminationGracePeriodSeconds)"},
 		},
 		Action: func(ctx *cli.Context) error {
-			_, sb, err := loadPod(ctx, e, "stop")
+			_, sb, err := loadPod(ctx, e, "pod stop")
 			if err != nil {
 				return err
 			}
@@ -437,7 +439,7 @@ func podRmCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "timeout", Usage: "with -f: grace period in seconds"},
 		},
 		Action: func(ctx *cli.Context) error {
-			m, sb, err := loadPod(ctx, e, "rm")
+			m, sb, err := loadPod(ctx, e, "pod rm")
 			if err != nil {
 				return err
 			}

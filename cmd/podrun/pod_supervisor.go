@@ -37,25 +37,15 @@ func svRecoverIfNeeded(ctx *cli.Context, e *env, sb *pod.Sandbox) error {
 	return supervisor.Recover(sb, lo)
 }
 
+// svGetPod is loadPod for the commands that take the pod name alone.
 func svGetPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
-	if ctx.NArg() < 1 {
-		return nil, nil, fmt.Errorf("%q requires a pod name", cmd)
-	}
 	if ctx.NArg() > 1 {
 		if a := ctx.Args().Get(1); strings.HasPrefix(a, "-") {
 			return nil, nil, fmt.Errorf("%q: flag %s after the pod name; flags go first (podrun %s %s NAME)", cmd, a, cmd, a)
 		}
 		return nil, nil, fmt.Errorf("%q takes one pod name, got %d arguments", cmd, ctx.NArg())
 	}
-	m, err := podManager(ctx, e)
-	if err != nil {
-		return nil, nil, err
-	}
-	sb, err := m.Get(ctx.Args().First())
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, sb, nil
+	return loadPod(ctx, e, cmd)
 }
 
 // ---- ls ----
