@@ -175,8 +175,19 @@ func (h *holderClient) put(key string, f *os.File) error {
 	if h == nil {
 		return nil
 	}
-	_, _, err := h.c.WriteMsgUnix(append([]byte{'P'}, key...), unix.UnixRights(int(f.Fd())), nil)
-	return err
+	// Through Control, not f.Fd(): Fd would switch f to blocking mode and
+	// every copy reading it would then hold a thread.
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, werr = h.c.WriteMsgUnix(append([]byte{'P'}, key...), unix.UnixRights(int(fd)), nil)
+	}); err != nil {
+		return err
+	}
+	return werr
 }
 
 func (h *holderClient) drop(key string) {

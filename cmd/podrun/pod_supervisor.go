@@ -458,7 +458,7 @@ func podSuperviseCommand(e *env) *cli.Command {
 			deps := supervisor.Deps{
 				Manager:    m,
 				Handlers:   &supervisor.ProbeHandlers{Runtime: e.rt},
-				Exe:        lo.Exe,
+				Exe:        "/proc/self/exe", // our sealed binary; os.Executable() is a path of its view only
 				HolderArgs: append(lo.Args, "--fd-holder"),
 			}
 			return supervisor.Supervise(deps, ctx.Args().First())
