@@ -21,6 +21,13 @@ import (
 	"github.com/podrun/podrun/runtime"
 )
 
+// The window size of a tty: true container: the classic 80x24 (no attach
+// has told us a real terminal's size).
+const (
+	DefaultTTYRows = 24
+	DefaultTTYCols = 80
+)
+
 // defaultCaps is containerd's default capability set for CRI containers
 // (the one Kubernetes users get), to which add/drop apply.
 var defaultCaps = []string{
@@ -49,15 +56,45 @@ func (sb *Sandbox) bundleDir(id string) string {
 	return filepath.Join(sb.StateDir, "containers", id)
 }
 
-// CreateContainer creates (not starts) run number attempt of container
-// name: its bundle from the image and the manifest, then runtime.Create
-// with stdio (nil entries get /dev/null). The caller starts it with
-// runtime.Start(id) and, as the init's parent, reaps child.
+// ContainerIO connects one run of a container, as containerd's CRI
+// connects a task: pipes for a container without tty, a pty whose master
+// goes to ConsoleSocket for one with tty: true.
+type ContainerIO struct {
+	// Stdio of the process; nil entries get /dev/null (a container with
+	// stdin: false reads EOF). Not used with tty: true, whose process has
+	// the pty slave as stdin, stdout and stderr.
+	Stdio [3]*os.File
+	// ConsoleSocket is the path of a listening socket (console.Socket)
+	// that receives the pty master during the create of a tty: true
+	// container; required for one, an error for any other.
+	ConsoleSocket string
+}
+
+// ErrNoConsoleSocket is a tty: true container created without a console
+// socket to hand its pty master to.
+var ErrNoConsoleSocket = errors.New("tty: true needs a console socket to receive the pty master")
+
+// CreateContainer is CreateContainerIO with stdio only (no tty).
 func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *namespaces.Child, retErr error) {
+	return m.CreateContainerIO(sb, name, attempt, ContainerIO{Stdio: stdio})
+}
+
+// CreateContainerIO creates (not starts) run number attempt of container
+// name: its bundle from the image and the manifest, then runtime.Create
+// connected by cio. The caller starts it with runtime.Start(id) and, as
+// the init's parent, reaps child.
+func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio ContainerIO) (id string, child *namespaces.Child, retErr error) {
 	c, _, field, ok := FindContainer(sb.Pod, name)
 	if !ok {
 		return "", nil, fmt.Errorf("pod %s has no container %q", sb.Name, name)
 	}
+	if c.TTY != (cio.ConsoleSocket != "") {
+		if c.TTY {
+			return "", nil, fmt.Errorf("%s.tty: %w", field, ErrNoConsoleSocket)
+		}
+		return "", nil, fmt.Errorf("%s.tty: false, but a console socket was given", field)
+	}
+	stdio := cio.Stdio
 	if !m.InfraRunning(sb) {
 		return "", nil, fmt.Errorf("pod %s: %w", sb.Name, ErrNoInfra)
 	}
@@ -85,7 +122,7 @@ func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [
 			stdio[i] = f
 		}
 	}
-	child, err = m.rt().Create(id, runtime.CreateOpts{Bundle: dir, Stdio: stdio})
+	child, err = m.rt().Create(id, runtime.CreateOpts{Bundle: dir, Stdio: stdio, ConsoleSocket: cio.ConsoleSocket})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s (%s): %w", field, name, err)
 	}
@@ -153,9 +190,14 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 		p.Cwd = path.Clean(c.WorkingDir)
 	}
 	p.Rlimits = nil // inherit the supervisor's, as containerd's containers do
-	p.Terminal = false
-	// tty needs a console socket the supervisor does not hand us yet; the
-	// process gets the supervisor's stdio instead.
+	// tty: a pty whose master goes to the caller's console socket, sized
+	// 80x24 (a new pty is 0x0, which confuses full-screen programs; an
+	// attach would resize it to the user's terminal).
+	p.Terminal = c.TTY
+	p.ConsoleSize = nil
+	if c.TTY {
+		p.ConsoleSize = &specs.Box{Height: DefaultTTYRows, Width: DefaultTTYCols}
+	}
 
 	if err := applySecurity(sb, c, field, s, files); err != nil {
 		return nil, err

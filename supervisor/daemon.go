@@ -57,6 +57,7 @@ type run struct {
 	attempt   int
 	p         *proc
 	logs      *LogWriter
+	stdin     *os.File // write end of a stdin: true container's stdin, kept open
 	copies    sync.WaitGroup
 	cancel    context.CancelFunc // stops probes and hooks
 	startedAt time.Time
@@ -274,17 +275,11 @@ func fdKey(name string, attempt int, stream string) string {
 }
 
 func (d *daemon) startRun(c *ctr, attempt int) error {
-	rOut, wOut, err := os.Pipe()
+	rio, err := newRunIO(c.spec)
 	if err != nil {
 		return err
 	}
-	rErr, wErr, err := os.Pipe()
-	if err != nil {
-		rOut.Close()
-		wOut.Close()
-		return err
-	}
-	closeR := func() { rOut.Close(); rErr.Close() }
+	closeR := rio.closeOurs
 	// The intent first: a supervisor killed between the create and the
 	// next save leaves a run its successor can find (or remove) by id.
 	d.rec.Runs[c.name] = RunRecord{ID: pod.ContainerID(d.sb.Name, c.name, attempt), Attempt: attempt}
@@ -293,16 +288,19 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 	var id string
 	var child *namespaces.Child
 	d.reaper.spawn(func() []int {
-		id, child, err = d.Manager.CreateContainer(d.sb, c.name, attempt, [3]*os.File{nil, wOut, wErr})
+		id, child, err = d.Manager.CreateContainerIO(d.sb, c.name, attempt, rio.pass)
 		if err != nil {
 			return nil
 		}
 		return []int{child.Pid()}
 	})
-	wOut.Close()
-	wErr.Close()
-	if err != nil {
+	if err = rio.created(err); err != nil {
 		closeR()
+		if child != nil { // created, but its pty master never came
+			child.Kill()
+			d.reaper.forget(child.Pid())
+			_ = d.Manager.RemoveContainer(d.sb, id)
+		}
 		return err
 	}
 	p, err := openProc(child.Pid(), 0, true)
@@ -321,9 +319,13 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 		return err
 	}
 	r.logs = lw
-	_ = d.holder.put(fdKey(c.name, attempt, "stdout"), rOut)
-	_ = d.holder.put(fdKey(c.name, attempt, "stderr"), rErr)
-	d.copyLogs(r, rOut, rErr)
+	r.stdin = rio.stdin
+	d.holdIO(c.name, attempt, rio)
+	if rio.master != nil {
+		d.copyTTY(r, rio.master)
+	} else {
+		d.copyLogs(r, rio.out, rio.errR)
+	}
 	d.event(Normal, "Created", c.object(), "Created container "+c.name)
 	if err := d.Manager.Runtime.Start(id); err != nil {
 		p.signal(unix.SIGKILL)
@@ -594,8 +596,10 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 		d.event(Normal, "Exited", c.object(), fmt.Sprintf("Container %s exited with code %d (cpu %.2fs, max rss %d KiB)",
 			c.name, info.ExitCode, cpuSeconds(info.Rusage), info.Rusage.Maxrss))
 	}
-	d.holder.drop(fdKey(c.name, r.attempt, "stdout"))
-	d.holder.drop(fdKey(c.name, r.attempt, "stderr"))
+	d.dropIO(c.name, r.attempt)
+	if r.stdin != nil {
+		r.stdin.Close()
+	}
 	if rel, ok := d.Handlers.(interface{ Release(id string) }); ok {
 		rel.Release(r.id)
 	}

@@ -294,7 +294,21 @@ func (d *daemon) adopt() {
 		}
 		r.p = p
 		lw, err := OpenLog(d.logPath(c.name, rr.Attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
-		if err == nil {
+		if in := held[fdKey(c.name, rr.Attempt, streamStdin)]; in != nil {
+			r.stdin = in // kept open again: the container's stdin stays without EOF
+			delete(held, fdKey(c.name, rr.Attempt, streamStdin))
+		}
+		if err == nil && c.spec.TTY {
+			// The pty master only the holder can give back (a master
+			// cannot be reopened); without it the output is lost.
+			if m := held[fdKey(c.name, rr.Attempt, streamTTY)]; m != nil {
+				delete(held, fdKey(c.name, rr.Attempt, streamTTY))
+				r.logs = lw
+				d.copyTTY(r, m)
+			} else {
+				lw.Close()
+			}
+		} else if err == nil {
 			r.logs = lw
 			outF := held[fdKey(c.name, rr.Attempt, "stdout")]
 			errF := held[fdKey(c.name, rr.Attempt, "stderr")]

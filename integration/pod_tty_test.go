@@ -1,0 +1,202 @@
+package integration
+
+// A pod container's stdin, stdinOnce and tty, as containerd's CRI sets
+// them up: stdin: true is a pipe the supervisor keeps open (no EOF),
+// stdin: false is /dev/null, tty: true a pty whose output is the log's
+// stdout; both survive a supervisor restart through the fd holder.
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podrun/podrun/console"
+	"github.com/podrun/podrun/pod/manifest"
+)
+
+// stdinProbe tells EOF (cat ends at once: 0) from an open, silent stdin
+// (timeout kills cat: 143) without any timing in the test itself.
+const stdinProbe = `timeout 1 cat; echo cat=$?; `
+
+func TestPodStdinAndTTY(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("tty", podYAML("tty", "Never", "2", `  containers:
+  - name: term
+    image: busybox:test
+    tty: true
+    command: ["sh", "-c", "tty; test -t 0 && echo STDIN-IS-TTY; echo SIZE=$(stty size); echo to-stderr >&2; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"]
+  - name: reader
+    image: busybox:test
+    stdin: true
+    command: ["sh", "-c", "`+stdinProbe+`cat; echo EOF-REACHED"]
+  - name: once
+    image: busybox:test
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "`+stdinProbe+`exec cat"]
+  - name: noinput
+    image: busybox:test
+    command: ["sh", "-c", "`+stdinProbe+`exit 0"]
+  - name: shell
+    image: busybox:test
+    stdin: true
+    tty: true
+    command: ["sh"]
+`))
+	s := e.waitStatus("tty", "noinput exited, the others running", func(s manifest.PodStatus) bool {
+		return ctrStatus(s, "noinput").State.Terminated != nil &&
+			ctrStatus(s, "term").State.Running != nil && ctrStatus(s, "reader").State.Running != nil &&
+			ctrStatus(s, "once").State.Running != nil && ctrStatus(s, "shell").State.Running != nil
+	})
+	if tm := ctrStatus(s, "noinput").State.Terminated; tm.ExitCode != 0 {
+		t.Errorf("noinput: %+v", tm)
+	}
+	logs := func(c string) string { return e.mustPod("logs", "-c", c, "tty").Stdout }
+	// stdin: false reads EOF at once; stdin: true (and stdinOnce, with no
+	// attach to end) stays open.
+	if l := logs("noinput"); !strings.Contains(l, "cat=0") {
+		t.Errorf("noinput's stdin is not at EOF: %q", l)
+	}
+	for _, c := range []string{"reader", "once"} {
+		var l string
+		if !waitFor(30*time.Second, func() bool { l = logs(c); return strings.Contains(l, "cat=") }) {
+			t.Fatalf("%s: no probe result in %q", c, l)
+		}
+		if !strings.Contains(l, "cat=143") {
+			t.Errorf("%s: stdin was not kept open: %q", c, l)
+		}
+	}
+	// The tty container has a terminal on stdin, the default 80x24, and
+	// everything it writes (stderr too) is the log's stdout.
+	var l string
+	if !waitFor(30*time.Second, func() bool { l = logs("term"); return strings.Contains(l, "tick 2") }) {
+		t.Fatalf("term's output not in the log: %q", l)
+	}
+	for _, want := range []string{"/dev/pts/0", "STDIN-IS-TTY", "SIZE=24 80", "to-stderr"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("term's log lacks %q:\n%s", want, l)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(e.data, "*", "logs", "term", "0.log"))
+	if len(files) != 1 {
+		t.Fatalf("term's log file: %v", files)
+	}
+	raw, _ := os.ReadFile(files[0])
+	if strings.Contains(string(raw), " stderr ") || !strings.Contains(string(raw), " stdout F to-stderr") {
+		t.Errorf("a tty's output must be logged as stdout:\n%s", raw)
+	}
+	// A shell on a tty does not see EOF either: it waits for input.
+	if r := e.mustPod("exec", "tty", "-c", "shell", "--", "sh", "-c", "test -t 0 < /proc/1/fd/0 && echo TTY"); !strings.Contains(r.Stdout, "TTY") {
+		t.Errorf("shell's stdin is not a tty: %q", r.Stdout)
+	}
+
+	// kill -9 of the supervisor: the pty master and stdin's write end are
+	// in the fd holder, so no SIGHUP, no EOF; the recovered supervisor
+	// takes the master back and the log goes on.
+	rec := readRecord(t, filepath.Join(e.Root, "pods", "tty"))
+	termPid, readerPid := rec.Runs["term"].Pid, rec.Runs["reader"].Pid
+	if termPid == 0 || readerPid == 0 || rec.SupervisorPid == 0 {
+		t.Fatalf("record: %+v", rec)
+	}
+	if err := syscall.Kill(rec.SupervisorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return e.status("tty").Phase == manifest.PodUnknown }) {
+		t.Fatal("pod not Unknown after its supervisor was killed")
+	}
+	last := lastTick(logs("term"))
+	e.mustPod("recover", "tty")
+	if !waitFor(30*time.Second, func() bool { return lastTick(logs("term")) > last+5 }) {
+		t.Fatalf("term's log stopped after recovery at tick %d", last)
+	}
+	if !running(termPid) || !running(readerPid) {
+		t.Errorf("a container died with its supervisor: term %v, reader %v", running(termPid), running(readerPid))
+	}
+	if l := logs("reader"); strings.Contains(l, "EOF-REACHED") {
+		t.Errorf("reader's stdin reached EOF across the supervisor restart: %q", l)
+	}
+	s = e.status("tty")
+	for _, c := range []string{"term", "reader", "once", "shell"} {
+		if cs := ctrStatus(s, c); cs.State.Running == nil || cs.RestartCount != 0 {
+			t.Errorf("%s after recovery: %+v", c, cs.State)
+		}
+	}
+
+	// pod exec -it still puts the command on our terminal, at its size.
+	if out := podExecTTY(t, e, "tty", "reader", "sh", "-c", "test -t 0 && echo EXEC-TTY; echo SIZE=$(stty size)"); !strings.Contains(out, "EXEC-TTY") || !strings.Contains(out, "SIZE=30 100") {
+		t.Errorf("pod exec -it: %q", out)
+	}
+
+	e.mustPod("rm", "-f", "tty")
+	e.pods = nil
+	for _, pid := range []int{termPid, readerPid} {
+		if running(pid) {
+			t.Errorf("container pid %d left after pod rm", pid)
+		}
+	}
+	if ents, _ := os.ReadDir(e.data); len(ents) != 0 {
+		t.Errorf("data dir left: %v", ents)
+	}
+}
+
+var tickRE = regexp.MustCompile(`tick (\d+)`)
+
+// lastTick is the highest "tick N" in a log.
+func lastTick(log string) int {
+	n := 0
+	for _, m := range tickRE.FindAllStringSubmatch(log, -1) {
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return n
+}
+
+// podExecTTY runs `pod exec -it POD -c CTR -- ARGS` with a pty of 30x100
+// as podrun's terminal and returns what reached it.
+func podExecTTY(t *testing.T, e *svEnv, podName, ctr string, args ...string) string {
+	t.Helper()
+	master, name, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	slave, err := console.OpenSlave(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := console.SetWinsize(master, 30, 100); err != nil {
+		t.Fatal(err)
+	}
+	cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data, "exec", "-it", podName, "-c", ctr, "--"}, args...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	wait := coreReadAll(t, master)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		} else if err != nil {
+			t.Errorf("pod exec -it: exit %d", ee.ExitCode())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("pod exec -it did not exit")
+	}
+	return wait()
+}
