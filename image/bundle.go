@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -85,7 +86,7 @@ func SpecFromImage(base *specs.Spec, c *Config, f ImageFiles) (*specs.Spec, erro
 		ann[k] = v
 	}
 	if rc.StopSignal != "" {
-		ann[AnnotationStopSignal] = rc.StopSignal
+		ann[ocispec.AnnotationStopSignal] = rc.StopSignal
 	}
 	if c.OS != "" {
 		ann["org.opencontainers.image.os"] = c.OS

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/internal/ocispec"
 )
 
 const passwd = `root:x:0:0:root:/root:/bin/sh
@@ -79,7 +81,7 @@ func TestSpecFromImage(t *testing.T) {
 	if s.Root.Readonly || s.Root.Path != "rootfs" {
 		t.Errorf("root %+v", s.Root)
 	}
-	if a := s.Annotations; a[AnnotationStopSignal] != "SIGQUIT" || a["org.example"] != "label" || a["base"] != "kept" || a["org.opencontainers.image.os"] != "linux" {
+	if a := s.Annotations; a[ocispec.AnnotationStopSignal] != "SIGQUIT" || a["org.example"] != "label" || a["base"] != "kept" || a["org.opencontainers.image.os"] != "linux" {
 		t.Errorf("annotations %v", a)
 	}
 	if len(s.Mounts) != 3 || s.Mounts[1].Destination != "/cache" || s.Mounts[2].Destination != "/data" || s.Mounts[2].Type != "tmpfs" {
@@ -145,8 +147,8 @@ func TestParseChallenge(t *testing.T) {
 
 func TestHostPlatformMatch(t *testing.T) {
 	h := Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
-	if !h.matches(nil) || !h.matches(&Platform{OS: "linux", Architecture: "arm64"}) || h.matches(&Platform{OS: "linux", Architecture: "amd64"}) ||
-		h.matches(&Platform{OS: "windows", Architecture: "arm64"}) || h.matches(&Platform{OS: "linux", Architecture: "arm64", Variant: "v7"}) {
+	if !h.Matches(nil) || !h.Matches(&Platform{OS: "linux", Architecture: "arm64"}) || h.Matches(&Platform{OS: "linux", Architecture: "amd64"}) ||
+		h.Matches(&Platform{OS: "windows", Architecture: "arm64"}) || h.Matches(&Platform{OS: "linux", Architecture: "arm64", Variant: "v7"}) {
 		t.Error("platform matching")
 	}
 }

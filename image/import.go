@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -294,8 +295,8 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 		var byName []Descriptor
 		tag := NormalizeName(name)
 		for _, d := range idx.Manifests {
-			ref := d.Annotations[AnnotationRefName]
-			full := d.Annotations[AnnotationContainerdName]
+			ref := d.Annotations[ocispec.AnnotationRefName]
+			full := d.Annotations[ocispec.AnnotationContainerdName]
 			if ref != "" && (ref == name || ref == tag[strings.LastIndex(tag, ":")+1:] || full == tag || full == name) {
 				byName = append(byName, d)
 			}
@@ -323,9 +324,9 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 		return nil, err
 	}
 	for _, d := range cands {
-		if n := d.Annotations[AnnotationContainerdName]; n != "" {
+		if n := d.Annotations[ocispec.AnnotationContainerdName]; n != "" {
 			p.names = append(p.names, NormalizeName(n))
-		} else if n := d.Annotations[AnnotationRefName]; n != "" {
+		} else if n := d.Annotations[ocispec.AnnotationRefName]; n != "" {
 			p.names = append(p.names, NormalizeName(n))
 		}
 	}
@@ -342,7 +343,7 @@ func resolveManifest(descs []Descriptor, get func(Descriptor) ([]byte, error), d
 	var platforms []string
 	var tried []Descriptor
 	for _, d := range descs {
-		if d.Platform != nil && !host.matches(d.Platform) {
+		if d.Platform != nil && !host.Matches(d.Platform) {
 			platforms = append(platforms, (*d.Platform).String())
 			continue
 		}
@@ -392,7 +393,7 @@ func pendingFromManifest(desc Descriptor, raw []byte, get func(Descriptor) ([]by
 			return nil, fmt.Errorf("layer: %w", err)
 		}
 		switch l.MediaType {
-		case "", MediaTypeOCILayer, MediaTypeOCILayerGzip, MediaTypeOCILayerZstd, MediaTypeDockerLayer,
+		case "", ocispec.MediaTypeOCILayer, ocispec.MediaTypeOCILayerGzip, ocispec.MediaTypeOCILayerZstd, ocispec.MediaTypeDockerLayer,
 			"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
 		default:
 			return nil, fmt.Errorf("layer %s: unsupported media type %q", l.Digest, l.MediaType)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/podrun/podrun/internal/ocispec"
 )
 
 // The registry client is podrun's own, over net/http: the distribution
@@ -112,7 +114,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		return nil, err
 	}
 	c := newRegistryClient(r, opts)
-	accept := strings.Join([]string{MediaTypeOCIIndex, MediaTypeOCIManifest, MediaTypeDockerList, MediaTypeDockerManifest}, ", ")
+	accept := strings.Join([]string{ocispec.MediaTypeOCIIndex, ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerList, ocispec.MediaTypeDockerManifest}, ", ")
 	tagOrDigest := r.Tag
 	if r.Digest != "" {
 		tagOrDigest = r.Digest
@@ -166,7 +168,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 
 func isManifestType(mt string) bool {
 	switch mt {
-	case MediaTypeOCIIndex, MediaTypeOCIManifest, MediaTypeDockerList, MediaTypeDockerManifest:
+	case ocispec.MediaTypeOCIIndex, ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerList, ocispec.MediaTypeDockerManifest:
 		return true
 	}
 	return false

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/testimage"
 )
 
@@ -108,7 +109,7 @@ func TestPull(t *testing.T) {
 	manDigest := testimage.OCILayout(t, dir, "")
 	blobs := layoutBlobs(t, dir)
 	man := blobs[manDigest]
-	push(t, srv.URL, "podrun/busybox", "v1", blobs, man, MediaTypeOCIManifest)
+	push(t, srv.URL, "podrun/busybox", "v1", blobs, man, ocispec.MediaTypeOCIManifest)
 	// An index with another platform's image first: a manifest of the
 	// same layers whose config says s390x. Picking it would change the ID.
 	var m Manifest
@@ -117,14 +118,14 @@ func TestPull(t *testing.T) {
 	json.Unmarshal(blobs[m.Config.Digest], &c)
 	c["architecture"] = "s390x"
 	otherCfg, _ := json.Marshal(c)
-	m.Config = Descriptor{MediaType: MediaTypeOCIConfig, Digest: sha256Digest(otherCfg), Size: int64(len(otherCfg))}
+	m.Config = Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(otherCfg), Size: int64(len(otherCfg))}
 	otherMan, _ := json.Marshal(m)
-	push(t, srv.URL, "podrun/busybox", "s390x", map[string][]byte{m.Config.Digest: otherCfg}, otherMan, MediaTypeOCIManifest)
-	idx, _ := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeOCIIndex, Manifests: []Descriptor{
-		{MediaType: MediaTypeOCIManifest, Digest: sha256Digest(otherMan), Size: int64(len(otherMan)), Platform: &Platform{OS: "linux", Architecture: "s390x"}},
-		{MediaType: MediaTypeOCIManifest, Digest: manDigest, Size: int64(len(man)), Platform: &Platform{OS: "linux", Architecture: HostPlatform().Architecture}},
+	push(t, srv.URL, "podrun/busybox", "s390x", map[string][]byte{m.Config.Digest: otherCfg}, otherMan, ocispec.MediaTypeOCIManifest)
+	idx, _ := json.Marshal(Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []Descriptor{
+		{MediaType: ocispec.MediaTypeOCIManifest, Digest: sha256Digest(otherMan), Size: int64(len(otherMan)), Platform: &Platform{OS: "linux", Architecture: "s390x"}},
+		{MediaType: ocispec.MediaTypeOCIManifest, Digest: manDigest, Size: int64(len(man)), Platform: &Platform{OS: "linux", Architecture: HostPlatform().Architecture}},
 	}})
-	push(t, srv.URL, "podrun/busybox", "multi", nil, idx, MediaTypeOCIIndex)
+	push(t, srv.URL, "podrun/busybox", "multi", nil, idx, ocispec.MediaTypeOCIIndex)
 
 	cfgDir := t.TempDir()
 	cfg := filepath.Join(cfgDir, "config.json")

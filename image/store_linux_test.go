@@ -192,8 +192,8 @@ func TestInterruptedImportRetried(t *testing.T) {
 	dir := t.TempDir()
 	testimage.OCILayout(t, dir, "retry")
 	// Corrupt the upper layer's blob (same size).
-	var man testimage.Manifest
-	var idx testimage.Index
+	var man Manifest
+	var idx Index
 	readJSON(t, filepath.Join(dir, "index.json"), &idx)
 	readJSON(t, filepath.Join(dir, "blobs/sha256", idx.Manifests[0].Digest[7:]), &man)
 	blob := filepath.Join(dir, "blobs/sha256", man.Layers[1].Digest[7:])

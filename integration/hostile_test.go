@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/testimage"
 )
 
@@ -721,7 +722,7 @@ func TestHostileImagePasswdSymlink(t *testing.T) {
 			e := newImageEnv(t)
 			sen := newSentinel(t)
 			cfg := testimage.Config(t)
-			cfg.Config = testimage.ImageRunConfig{User: tc.user, Entrypoint: []string{"sh", "-c", "id -u; id -g"}}
+			cfg.Config = ocispec.RunConfig{User: tc.user, Entrypoint: []string{"sh", "-c", "id -u; id -g"}}
 			hdrs := []*tar.Header{
 				{Name: "etc/passwd", Typeflag: tar.TypeSymlink, Linkname: filepath.Join(sen.dir, "passwd")},
 				{Name: "etc/group", Typeflag: tar.TypeSymlink, Linkname: up(filepath.Join(sen.dir, "group"))},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/podrun/podrun/internal/checkreport"
+	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/testimage"
 )
 
@@ -179,7 +180,7 @@ func TestImageDeleteFreesOverlay(t *testing.T) {
 func TestImageBundleConfig(t *testing.T) {
 	e := newImageEnv(t)
 	cfg := testimage.Config(t)
-	cfg.Config = testimage.ImageRunConfig{
+	cfg.Config = ocispec.RunConfig{
 		User: "tester", Env: []string{"FOO=bar baz"}, WorkingDir: "/home/tester",
 		Entrypoint: []string{testimage.CheckerInRootfs}, Cmd: []string{"report"},
 		StopSignal: "SIGQUIT", Volumes: map[string]struct{}{testimage.OpaqueDir: {}},

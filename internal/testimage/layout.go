@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/podrun/podrun/internal/ocispec"
 )
 
 // Layer compressions for WriteLayout.
@@ -19,12 +21,6 @@ const (
 	Gzip         = "gzip"
 	Zstd         = "zstd"
 	Uncompressed = ""
-)
-
-// Media types of the other layer compressions.
-const (
-	MediaTypeLayer     = "application/vnd.oci.image.layer.v1.tar"
-	MediaTypeLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
 )
 
 // Layers returns the test image's uncompressed layer tars, bottom first
@@ -35,9 +31,9 @@ func Layers(t testing.TB) [][]byte {
 }
 
 // Config returns the test image's configuration.
-func Config(t testing.TB) ImageConfig {
+func Config(t testing.TB) ocispec.Config {
 	t.Helper()
-	var c ImageConfig
+	var c ocispec.Config
 	if err := json.Unmarshal(build(t).config.data, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +88,7 @@ func Compress(t testing.TB, layer []byte, how string) ([]byte, string) {
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		return buf.Bytes(), MediaTypeLayerGz
+		return buf.Bytes(), ocispec.MediaTypeOCILayerGzip
 	case Zstd:
 		zw, err := zstd.NewWriter(&buf)
 		if err != nil {
@@ -102,9 +98,9 @@ func Compress(t testing.TB, layer []byte, how string) ([]byte, string) {
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		return buf.Bytes(), MediaTypeLayerZstd
+		return buf.Bytes(), ocispec.MediaTypeOCILayerZstd
 	}
-	return layer, MediaTypeLayer
+	return layer, ocispec.MediaTypeOCILayer
 }
 
 // WriteLayout writes an OCI image layout at dir holding one image (named
@@ -114,14 +110,14 @@ func Compress(t testing.TB, layer []byte, how string) ([]byte, string) {
 // in dir stay, so several images can share a layout only through
 // separate calls writing separate dirs. It returns the manifest digest and
 // the config digest (the image ID).
-func WriteLayout(t testing.TB, dir, ref string, cfg ImageConfig, layers [][]byte, compress ...string) (manifest, config string) {
+func WriteLayout(t testing.TB, dir, ref string, cfg ocispec.Config, layers [][]byte, compress ...string) (manifest, config string) {
 	t.Helper()
 	if cfg.OS == "" {
 		cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
 	}
-	cfg.RootFS = ImageRootFS{Type: "layers"}
+	cfg.RootFS = ocispec.RootFS{Type: "layers"}
 	var blobs []blob
-	man := Manifest{SchemaVersion: 2, MediaType: MediaTypeManifest}
+	man := ocispec.Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIManifest}
 	for i, l := range layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, newBlob(l).digest)
 		how := Gzip
@@ -131,25 +127,25 @@ func WriteLayout(t testing.TB, dir, ref string, cfg ImageConfig, layers [][]byte
 		data, mt := Compress(t, l, how)
 		b := newBlob(data)
 		blobs = append(blobs, b)
-		man.Layers = append(man.Layers, Descriptor{MediaType: mt, Digest: b.digest, Size: int64(len(data))})
+		man.Layers = append(man.Layers, ocispec.Descriptor{MediaType: mt, Digest: b.digest, Size: int64(len(data))})
 	}
 	cfgData, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cb := newBlob(cfgData)
-	man.Config = Descriptor{MediaType: MediaTypeConfig, Digest: cb.digest, Size: int64(len(cfgData))}
+	man.Config = ocispec.Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: cb.digest, Size: int64(len(cfgData))}
 	manData, err := json.Marshal(man)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mb := newBlob(manData)
-	desc := Descriptor{MediaType: MediaTypeManifest, Digest: mb.digest, Size: int64(len(manData)),
-		Platform: &Platform{Architecture: cfg.Architecture, OS: cfg.OS}}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeOCIManifest, Digest: mb.digest, Size: int64(len(manData)),
+		Platform: &ocispec.Platform{Architecture: cfg.Architecture, OS: cfg.OS}}
 	if ref != "" {
-		desc.Annotations = map[string]string{AnnotationRefName: ref}
+		desc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
 	}
-	idx, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{desc}})
+	idx, err := json.Marshal(ocispec.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []ocispec.Descriptor{desc}})
 	if err != nil {
 		t.Fatal(err)
 	}

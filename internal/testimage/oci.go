@@ -17,83 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/podrun/podrun/internal/ocispec"
 )
-
-// Media types of the OCI image spec (v1.0).
-const (
-	MediaTypeIndex    = "application/vnd.oci.image.index.v1+json"
-	MediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
-	MediaTypeConfig   = "application/vnd.oci.image.config.v1+json"
-	MediaTypeLayerGz  = "application/vnd.oci.image.layer.v1.tar+gzip"
-
-	// AnnotationRefName names an image in index.json.
-	AnnotationRefName = "org.opencontainers.image.ref.name"
-)
-
-// Descriptor is an OCI content descriptor.
-type Descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *Platform         `json:"platform,omitempty"`
-}
-
-// Platform is the platform of an image manifest.
-type Platform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
-}
-
-// Index is an OCI image index (index.json).
-type Index struct {
-	SchemaVersion int          `json:"schemaVersion"`
-	MediaType     string       `json:"mediaType"`
-	Manifests     []Descriptor `json:"manifests"`
-}
-
-// Manifest is an OCI image manifest.
-type Manifest struct {
-	SchemaVersion int          `json:"schemaVersion"`
-	MediaType     string       `json:"mediaType"`
-	Config        Descriptor   `json:"config"`
-	Layers        []Descriptor `json:"layers"`
-}
-
-// ImageConfig is the part of the OCI image configuration the archive
-// sets.
-type ImageConfig struct {
-	Created      string         `json:"created"`
-	Architecture string         `json:"architecture"`
-	OS           string         `json:"os"`
-	Config       ImageRunConfig `json:"config"`
-	RootFS       ImageRootFS    `json:"rootfs"`
-	History      []ImageHistory `json:"history,omitempty"`
-}
-
-// ImageRunConfig is the execution part of an image configuration.
-type ImageRunConfig struct {
-	User       string              `json:"User,omitempty"`
-	Env        []string            `json:"Env,omitempty"`
-	Entrypoint []string            `json:"Entrypoint,omitempty"`
-	Cmd        []string            `json:"Cmd,omitempty"`
-	Volumes    map[string]struct{} `json:"Volumes,omitempty"`
-	WorkingDir string              `json:"WorkingDir,omitempty"`
-	Labels     map[string]string   `json:"Labels,omitempty"`
-	StopSignal string              `json:"StopSignal,omitempty"`
-}
-
-// ImageRootFS lists the layers' uncompressed digests.
-type ImageRootFS struct {
-	Type    string   `json:"type"`
-	DiffIDs []string `json:"diff_ids"`
-}
-
-// ImageHistory is one history entry of an image configuration.
-type ImageHistory struct {
-	Created   string `json:"created,omitempty"`
-	CreatedBy string `json:"created_by,omitempty"`
-}
 
 // epoch is the time stamp of every file and of the image, so that the
 // archive of one rootfs is the same every time.
@@ -240,33 +166,33 @@ func buildImage(rootfs string) (*ociImage, error) {
 		img.layers = append(img.layers, newBlob(gz.Bytes()))
 	}
 
-	created := epoch.Format(time.RFC3339)
-	cfgData, err := json.Marshal(ImageConfig{
-		Created:      created,
+	created := epoch
+	cfgData, err := json.Marshal(ocispec.Config{
+		Created:      &created,
 		Architecture: runtime.GOARCH,
 		OS:           "linux",
-		Config: ImageRunConfig{
+		Config: ocispec.RunConfig{
 			Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 			Cmd:        []string{"sh"},
 			WorkingDir: "/",
 		},
-		RootFS: ImageRootFS{Type: "layers", DiffIDs: img.diffIDs},
-		History: []ImageHistory{
-			{Created: created, CreatedBy: "podrun testdata/mkbundle.sh"},
-			{Created: created, CreatedBy: "podrun testdata/checker, a whiteout and an opaque dir"},
+		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: img.diffIDs},
+		History: []ocispec.History{
+			{Created: &created, CreatedBy: "podrun testdata/mkbundle.sh"},
+			{Created: &created, CreatedBy: "podrun testdata/checker, a whiteout and an opaque dir"},
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	img.config = newBlob(cfgData)
-	man := Manifest{
+	man := ocispec.Manifest{
 		SchemaVersion: 2,
-		MediaType:     MediaTypeManifest,
-		Config:        Descriptor{MediaType: MediaTypeConfig, Digest: img.config.digest, Size: int64(len(img.config.data))},
+		MediaType:     ocispec.MediaTypeOCIManifest,
+		Config:        ocispec.Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: img.config.digest, Size: int64(len(img.config.data))},
 	}
 	for _, l := range img.layers {
-		man.Layers = append(man.Layers, Descriptor{MediaType: MediaTypeLayerGz, Digest: l.digest, Size: int64(len(l.data))})
+		man.Layers = append(man.Layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeOCILayerGzip, Digest: l.digest, Size: int64(len(l.data))})
 	}
 	manData, err := json.Marshal(man)
 	if err != nil {
@@ -278,16 +204,16 @@ func buildImage(rootfs string) (*ociImage, error) {
 
 // layoutFiles returns the files of the OCI layout, in write order.
 func (img *ociImage) layoutFiles(ref string) ([]string, map[string][]byte, error) {
-	manDesc := Descriptor{
-		MediaType: MediaTypeManifest,
+	manDesc := ocispec.Descriptor{
+		MediaType: ocispec.MediaTypeOCIManifest,
 		Digest:    img.manifest.digest,
 		Size:      int64(len(img.manifest.data)),
-		Platform:  &Platform{Architecture: runtime.GOARCH, OS: "linux"},
+		Platform:  &ocispec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
 	}
 	if ref != "" {
-		manDesc.Annotations = map[string]string{AnnotationRefName: ref}
+		manDesc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
 	}
-	indexData, err := json.Marshal(Index{SchemaVersion: 2, MediaType: MediaTypeIndex, Manifests: []Descriptor{manDesc}})
+	indexData, err := json.Marshal(ocispec.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []ocispec.Descriptor{manDesc}})
 	if err != nil {
 		return nil, nil, err
 	}

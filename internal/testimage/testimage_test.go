@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/internal/checkreport"
+	"github.com/podrun/podrun/internal/ocispec"
 )
 
 func TestBundle(t *testing.T) {
@@ -201,7 +202,7 @@ func TestOCIArchive(t *testing.T) {
 	}
 	// blob checks that a descriptor's blob is there with that digest and
 	// size, and returns it.
-	blob := func(d Descriptor) []byte {
+	blob := func(d ocispec.Descriptor) []byte {
 		t.Helper()
 		data, ok := files["blobs/sha256/"+strings.TrimPrefix(d.Digest, "sha256:")]
 		if !ok {
@@ -213,7 +214,7 @@ func TestOCIArchive(t *testing.T) {
 		}
 		return data
 	}
-	var index Index
+	var index ocispec.Index
 	if err := json.Unmarshal(files["index.json"], &index); err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +222,17 @@ func TestOCIArchive(t *testing.T) {
 		t.Fatalf("index %+v", index)
 	}
 	md := index.Manifests[0]
-	if md.Annotations[AnnotationRefName] != ref || md.Digest != mdigest || md.MediaType != MediaTypeManifest {
+	if md.Annotations[ocispec.AnnotationRefName] != ref || md.Digest != mdigest || md.MediaType != ocispec.MediaTypeOCIManifest {
 		t.Errorf("manifest descriptor %+v", md)
 	}
-	var man Manifest
+	var man ocispec.Manifest
 	if err := json.Unmarshal(blob(md), &man); err != nil {
 		t.Fatal(err)
 	}
-	if man.SchemaVersion != 2 || man.Config.MediaType != MediaTypeConfig || len(man.Layers) != 2 || man.Layers[0].MediaType != MediaTypeLayerGz || man.Layers[1].MediaType != MediaTypeLayerGz {
+	if man.SchemaVersion != 2 || man.Config.MediaType != ocispec.MediaTypeOCIConfig || len(man.Layers) != 2 || man.Layers[0].MediaType != ocispec.MediaTypeOCILayerGzip || man.Layers[1].MediaType != ocispec.MediaTypeOCILayerGzip {
 		t.Fatalf("manifest %+v", man)
 	}
-	var cfg ImageConfig
+	var cfg ocispec.Config
 	if err := json.Unmarshal(blob(man.Config), &cfg); err != nil {
 		t.Fatal(err)
 	}
