@@ -153,22 +153,7 @@ func cgContainerBundle(h *H, bundle, id string) string {
 // cgStart runs bundle detached (stdio on /dev/null) and returns the pid.
 func cgStart(h *H, bundle, id string) int {
 	h.t.Helper()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer null.Close()
-	errf, err := os.CreateTemp(h.t.TempDir(), "stderr")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer errf.Close()
-	cmd := h.Cmd(cgCreateArgs(h, "run", "-d", "--bundle", bundle, id)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		h.t.Fatalf("podrun run -d %s: exit %d: %s", id, r.Code, msg)
-	}
+	h.MustNoPipes(h.Cmd(cgCreateArgs(h, "run", "-d", "--bundle", bundle, id)...))
 	pid := h.Pid(id)
 	if pid <= 0 {
 		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
@@ -330,18 +315,6 @@ func (lr *lineReader) Lines() []string {
 	return append([]string(nil), lr.lines...)
 }
 
-// waitFor polls until cond holds or the timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 type cgEvent struct {
 	Type string                     `json:"type"`
 	ID   string                     `json:"id"`
@@ -447,24 +420,7 @@ func oomContainer(h *H, args ...string) (string, *exec.Cmd, *lineReader) {
 	b := cgBundle(h, func(s *Spec) {
 		resources(s).Memory = &specs.LinuxMemory{Limit: i64p(48 << 20)}
 	}, args...)
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer null.Close()
-	errf, err := os.CreateTemp(h.t.TempDir(), "stderr")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer errf.Close()
-	// The init keeps create's stdio: no pipe of ours (RunCmd would wait
-	// for it to close).
-	cmd := h.Cmd(cgCreateArgs(h, "create", "--bundle", b, id)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		h.t.Fatalf("create: %s", msg)
-	}
+	h.MustNoPipes(h.Cmd(cgCreateArgs(h, "create", "--bundle", b, id)...))
 	ev, lr := startEvents(h, id)
 	return id, ev, lr
 }
@@ -835,19 +791,7 @@ func TestCgroupSystemdDriver(t *testing.T) {
 	b := cgBundle(h, func(s *Spec) {
 		resources(s).Pids = &specs.LinuxPids{Limit: i64p(33)}
 	}, "sleep", "1000")
-	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	defer null.Close()
-	errf, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errf.Close()
-	cmd := h.Cmd("--systemd-cgroup", "run", "-d", "--bundle", b, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		t.Fatalf("run --systemd-cgroup: %s", msg)
-	}
+	h.MustNoPipes(h.Cmd("--systemd-cgroup", "run", "-d", "--bundle", b, id))
 	pid := h.Pid(id)
 	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	unit := "podrun-" + id + ".scope"

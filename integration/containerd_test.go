@@ -92,19 +92,6 @@ func (d *ctd) runArgs() []string {
 	}
 }
 
-func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%v: timed out after %v", cmd.Args, timeout)
-	}
-}
-
 // listTree returns the paths under dir (relative), sorted; nil when dir
 // does not exist.
 func listTree(dir string) []string {

@@ -17,28 +17,6 @@ import (
 	"github.com/podrun/podrun/internal/testimage"
 )
 
-// lcEditJSON edits bundle/config.json as generic JSON, for values the
-// spec types cannot hold (a field of the wrong JSON type).
-func lcEditJSON(t *testing.T, bundle string, edit func(map[string]any)) {
-	t.Helper()
-	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	if data, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // lcFeatures returns `podrun features`.
 func lcFeatures(h *H) *features.Features {
 	h.t.Helper()
@@ -97,12 +75,12 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			}
 		}, nil, "config.json"},
 		{"wrong-json-type", func(t *testing.T, b string) {
-			lcEditJSON(t, b, func(m map[string]any) {
+			editConfigJSON(t, b, func(m map[string]any) {
 				m["process"].(map[string]any)["user"] = map[string]any{"uid": "0"}
 			})
 		}, nil, "process.user.uid"},
 		{"wrong-json-type-args", func(t *testing.T, b string) {
-			lcEditJSON(t, b, func(m map[string]any) { m["process"].(map[string]any)["args"] = "sh" })
+			editConfigJSON(t, b, func(m map[string]any) { m["process"].(map[string]any)["args"] = "sh" })
 		}, nil, "process.args"},
 		{"missing-rootfs", spec(func(s *Spec) { s.Root.Path = "no-such-rootfs" }), nil, "no-such-rootfs"},
 		{"missing-executable", spec(func(s *Spec) { s.Process.Args = []string{"no-such-binary"} }), nil,

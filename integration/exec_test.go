@@ -214,17 +214,8 @@ func TestExecDetachPidFile(t *testing.T) {
 	h := New(t)
 	id, initPid := coreSleeper(h, nil)
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	cmd := h.Cmd("exec", "--detach", "--pid-file", pidFile, id, "checker", "sleep")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	start := time.Now()
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		t.Fatalf("exec --detach: exit %d", r.Code)
-	}
+	h.MustNoPipes(h.Cmd("exec", "--detach", "--pid-file", pidFile, id, "checker", "sleep"))
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("exec --detach took %v: it must not wait for the process", d)
 	}
@@ -312,16 +303,7 @@ func TestExecCreated(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	bundle := coreBundle(h, nil, testimage.CheckerInRootfs, "sleep")
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	cmd := h.Cmd("create", "--bundle", bundle, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		t.Fatalf("create: exit %d", r.Code)
-	}
+	h.MustNoPipes(h.Cmd("create", "--bundle", bundle, id))
 	pid := h.Pid(id)
 	rep := coreExecReport(h, id)
 	if got, want := rep.Namespaces["pid"], coreNS(t, pid, "pid"); got != want {

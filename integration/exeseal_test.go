@@ -53,30 +53,6 @@ func sealBinary(h *H) (cmd func(args ...string) *exec.Cmd, path string, unchange
 	return cmd, path, unchanged
 }
 
-// sealRun runs a prepared command and fails the test unless it exits 0.
-// Its stdio are files, never pipes: a created init keeps them open.
-func sealRun(h *H, c *exec.Cmd) {
-	h.t.Helper()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer null.Close()
-	errf, err := os.CreateTemp(h.t.TempDir(), "stderr")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer errf.Close()
-	c.Stdin, c.Stderr = null, errf
-	if c.Stdout == nil {
-		c.Stdout = null
-	}
-	if r := h.RunCmd(c); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		h.t.Fatalf("%v: exit %d\nstderr: %s", c.Args, r.Code, msg)
-	}
-}
-
 // sealRunOut runs a detached podrun command whose container writes its
 // stdout to the file out.
 func sealRunOut(h *H, c *exec.Cmd, out string) {
@@ -87,7 +63,7 @@ func sealRunOut(h *H, c *exec.Cmd, out string) {
 	}
 	defer f.Close()
 	c.Stdout = f
-	sealRun(h, c)
+	h.MustNoPipes(c)
 }
 
 // sealGo lets the attacker make its second attempt.
@@ -163,7 +139,7 @@ func TestExeSealCreatedInit(t *testing.T) {
 	h := New(t)
 	podrun, path, unchanged := sealBinary(h)
 	victim := h.ID()
-	sealRun(h, podrun("create", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep"), victim))
+	h.MustNoPipes(podrun("create", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep"), victim))
 	pid := h.Pid(victim)
 
 	attacker := h.Bundle(testimage.CheckerInRootfs, "exewrite", "--pid", "1", "--ready", "/ready", "--go", "/go")
@@ -181,7 +157,7 @@ func TestExeSealCreatedInit(t *testing.T) {
 	sealWaitFile(t, filepath.Join(attacker, "rootfs", "ready"), outFile)
 	// The init execs the user process: podrun's binary is not busy any
 	// more, and no podrun process is left to keep it busy.
-	sealRun(h, podrun("start", victim))
+	h.MustNoPipes(podrun("start", victim))
 	sealGo(t, filepath.Join(attacker, "rootfs", "go"))
 	out := sealWaitOutput(t, outFile)
 	sealCheck(t, out, path)
@@ -205,7 +181,7 @@ func TestExeSealExecShebang(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := h.ID()
-	sealRun(h, podrun("run", "-d", "--bundle", bundle, id))
+	h.MustNoPipes(podrun("run", "-d", "--bundle", bundle, id))
 
 	outFile := filepath.Join(t.TempDir(), "out")
 	sealRunOut(h, podrun("exec", "-d", id, testimage.CheckerInRootfs, "exewrite", "--cmdline", "init /evil", "--ready", "/ready", "--go", "/go"), outFile)

@@ -111,11 +111,6 @@ func TestFdsNotInherited(t *testing.T) {
 
 	// The same through create + start (how the shim does it).
 	id := h.ID()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
 	out, err := os.CreateTemp(t.TempDir(), "out")
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +118,8 @@ func TestFdsNotInherited(t *testing.T) {
 	defer out.Close()
 	cmd := h.Cmd("create", "--bundle", coreFDBundle(h), id)
 	cmd.ExtraFiles = extra
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, out, null
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		t.Fatalf("create: exit %d", r.Code)
-	}
+	cmd.Stdout = out
+	h.MustNoPipes(cmd)
 	h.Must("start", id)
 	h.WaitStatus(id, "stopped")
 	data, _ := os.ReadFile(out.Name())
@@ -185,17 +178,9 @@ func TestFdsExec(t *testing.T) {
 
 	// A detached exec started with extra fds keeps none of them either.
 	pidFile := t.TempDir() + "/exec.pid"
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
 	cmd := h.Cmd("exec", "--detach", "--pid-file", pidFile, id, "checker", "sleep")
 	cmd.ExtraFiles = files
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		t.Fatalf("exec --detach: exit %d", r.Code)
-	}
+	h.MustNoPipes(cmd)
 	data, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -255,24 +240,10 @@ func TestFdsCreatedInitHoldsNoHostDir(t *testing.T) {
 				bundle = h.Bundle(testimage.CheckerInRootfs, "sleep")
 			}
 			id := h.ID()
-			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer null.Close()
 			files, _ := corePipes(t, 2) // the caller's own fds must not be there either
 			cmd := h.Cmd("create", "--bundle", bundle, id)
 			cmd.ExtraFiles = files
-			errf, err := os.CreateTemp(t.TempDir(), "stderr")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer errf.Close()
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-			if r := h.RunCmd(cmd); r.Code != 0 {
-				msg, _ := os.ReadFile(errf.Name())
-				t.Fatalf("create: exit %d: %s", r.Code, msg)
-			}
+			h.MustNoPipes(cmd)
 			pid := h.Pid(id)
 			fifo := filepath.Join(h.Root, id, "exec.fifo")
 			fds := fdsInitFds(t, pid)

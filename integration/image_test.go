@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/podrun/podrun/internal/checkreport"
 	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/testimage"
 )
@@ -110,16 +109,7 @@ func TestImageRun(t *testing.T) {
 
 func (e *imageEnv) runDetached(bundle, id string) int {
 	e.t.Helper()
-	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	defer null.Close()
-	errf, _ := os.CreateTemp(e.t.TempDir(), "stderr")
-	defer errf.Close()
-	cmd := e.Cmd("run", "-d", "--bundle", bundle, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-	if r := e.RunCmd(cmd); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		e.t.Fatalf("run -d: exit %d: %s", r.Code, msg)
-	}
+	e.MustNoPipes(e.Cmd("run", "-d", "--bundle", bundle, id))
 	return e.Pid(id)
 }
 
@@ -194,10 +184,7 @@ func TestImageBundleConfig(t *testing.T) {
 		t.Errorf("annotations %v", s.Annotations)
 	}
 	r := e.Must("run", "--bundle", b, e.ID())
-	rep, err := checkreport.Parse([]byte(r.Stdout))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, r.Stdout)
-	}
+	rep := parseReport(t, r.Stdout)
 	if !slices.Equal(rep.Args, []string{testimage.CheckerInRootfs, "report"}) {
 		t.Errorf("args %q", rep.Args)
 	}

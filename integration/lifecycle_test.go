@@ -106,20 +106,15 @@ func lcRunIO(h *H, stdin, stdout *os.File, args ...string) (Result, error) {
 // lcWait waits for a started command, killing it after timeout. The code
 // is -1 when the command was killed by a signal.
 func lcWait(cmd *exec.Cmd, timeout time.Duration) (int, error) {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), nil
-		}
-		return 0, err
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		return -1, fmt.Errorf("%v: timed out after %v", cmd.Args, timeout)
+	err := waitTimeout(cmd, timeout)
+	var ee *exec.ExitError
+	switch {
+	case errors.Is(err, errTimedOut):
+		return -1, err
+	case errors.As(err, &ee):
+		return ee.ExitCode(), nil
 	}
+	return 0, err
 }
 
 // lcMust runs podrun through lcRunIO and fails the test unless it exits 0.

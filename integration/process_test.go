@@ -72,22 +72,7 @@ type coreBundleBase struct {
 // the init's host pid.
 func coreRunDetached(h *H, bundle, id string) int {
 	h.t.Helper()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer null.Close()
-	errf, err := os.CreateTemp(h.t.TempDir(), "stderr")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer errf.Close()
-	cmd := h.Cmd("run", "-d", "--bundle", bundle, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, errf
-	if r := h.RunCmd(cmd); r.Code != 0 {
-		msg, _ := os.ReadFile(errf.Name())
-		h.t.Fatalf("podrun run -d %s: exit %d: %s", id, r.Code, msg)
-	}
+	h.MustNoPipes(h.Cmd("run", "-d", "--bundle", bundle, id))
 	return h.Pid(id)
 }
 
@@ -133,28 +118,6 @@ func coreNoErrors(t *testing.T, rep *checkreport.Report) {
 	t.Helper()
 	if len(rep.Errors) > 0 {
 		t.Errorf("checker errors: %q", rep.Errors)
-	}
-}
-
-// coreEditJSON edits bundle/config.json as generic JSON, for fields that
-// the spec types cannot leave out.
-func coreEditJSON(t *testing.T, bundle string, edit func(map[string]any)) {
-	t.Helper()
-	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	if data, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -479,7 +442,7 @@ func TestProcessNoNewPrivileges(t *testing.T) {
 	}
 	// Field absent from config.json: off.
 	bundle := coreBundle(h, nil, coreChecker()...)
-	coreEditJSON(t, bundle, func(m map[string]any) {
+	editConfigJSON(t, bundle, func(m map[string]any) {
 		delete(m["process"].(map[string]any), "noNewPrivileges")
 	})
 	if rep := coreRunReport(h, bundle); rep.NoNewPrivs {
