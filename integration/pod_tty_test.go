@@ -7,6 +7,7 @@ package integration
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,4 +200,130 @@ func podExecTTY(t *testing.T, e *svEnv, podName, ctr string, args ...string) str
 		t.Fatal("pod exec -it did not exit")
 	}
 	return wait()
+}
+
+// pod attach (kubectl attach): -i sends stdin; stdin: true stays open
+// after an attach ends, stdinOnce closes it (the process reads EOF); -it
+// on a tty container gives it our terminal's size and input.
+func TestPodAttach(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("att", podYAML("att", "Never", "2", `  containers:
+  - name: keep
+    image: busybox:test
+    stdin: true
+    command: ["sh", "-c", "while read l; do [ \"$l\" = quit ] && exit 0; echo got:$l; done; echo EOF-SEEN; exit 5"]
+  - name: once
+    image: busybox:test
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "while read l; do echo got:$l; done; echo EOF-SEEN; exit 4"]
+  - name: term
+    image: busybox:test
+    stdin: true
+    tty: true
+    command: ["sh"]
+  - name: noinput
+    image: busybox:test
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+`))
+	e.waitStatus("att", "all running", func(s manifest.PodStatus) bool {
+		return ctrStatus(s, "keep").State.Running != nil && ctrStatus(s, "once").State.Running != nil &&
+			ctrStatus(s, "term").State.Running != nil && ctrStatus(s, "noinput").State.Running != nil
+	})
+	attach := func(stdin string, args ...string) Result {
+		cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data, "attach"}, args...)...)
+		cmd.Env = append(os.Environ(), e.env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		return e.RunCmd(cmd)
+	}
+
+	// stdinOnce: the first attach's input, then EOF.
+	if r := attach("x\ny\n", "-i", "-c", "once", "att"); r.Code != 0 || r.Stdout != "got:x\ngot:y\nEOF-SEEN\n" {
+		t.Errorf("attach -i once: exit %d, %q, %s", r.Code, r.Stdout, r.Stderr)
+	}
+	s := e.waitStatus("att", "once exited", func(s manifest.PodStatus) bool { return ctrStatus(s, "once").State.Terminated != nil })
+	if tm := ctrStatus(s, "once").State.Terminated; tm.ExitCode != 4 {
+		t.Errorf("once: %+v", tm)
+	}
+	if r := attach("", "-i", "-c", "once", "att"); r.Code == 0 || !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("attach to an exited container: exit %d, %s", r.Code, r.Stderr)
+	}
+	if r := attach("z\n", "-i", "-c", "noinput", "att"); r.Code == 0 || !strings.Contains(r.Stderr, "stdin is not enabled") {
+		t.Errorf("attach -i to a stdin: false container: exit %d, %s", r.Code, r.Stderr)
+	}
+
+	// stdin without once: a first attach is left (killed once its input
+	// arrived) and the container's stdin stays open for the next one.
+	cmd := e.Cmd("pod", "--store", e.store, "--data-dir", e.data, "attach", "-i", "-c", "keep", "att")
+	cmd.Env = append(os.Environ(), e.env...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.Write([]byte("a\n"))
+	in.Close()
+	got := make([]byte, len("got:a\n"))
+	if _, err := io.ReadFull(out, got); err != nil || string(got) != "got:a\n" {
+		t.Errorf("first attach to keep: %q, %v", got, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if r := attach("b\nquit\n", "-i", "-c", "keep", "att"); r.Code != 0 || r.Stdout != "got:b\n" {
+		t.Errorf("second attach to keep: exit %d, %q, %s", r.Code, r.Stdout, r.Stderr)
+	}
+	s = e.waitStatus("att", "keep exited", func(s manifest.PodStatus) bool { return ctrStatus(s, "keep").State.Terminated != nil })
+	if tm := ctrStatus(s, "keep").State.Terminated; tm.ExitCode != 0 {
+		t.Errorf("keep read EOF instead of quit: %+v", tm)
+	}
+
+	// -it: our terminal (30x100) to the tty container's shell.
+	master, name, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	slave, err := console.OpenSlave(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := console.SetWinsize(master, 30, 100); err != nil {
+		t.Fatal(err)
+	}
+	tcmd := e.Cmd("pod", "--store", e.store, "--data-dir", e.data, "attach", "-it", "-c", "term", "att")
+	tcmd.Env = append(os.Environ(), e.env...)
+	tcmd.Stdin, tcmd.Stdout, tcmd.Stderr = slave, slave, slave
+	tcmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := tcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	wait := coreReadAll(t, master)
+	if _, err := master.Write([]byte("echo SIZE=$(stty size); exit 3\r")); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- tcmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("pod attach -it: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		tcmd.Process.Kill()
+		t.Fatal("pod attach -it did not end with the shell")
+	}
+	if o := wait(); !strings.Contains(o, "SIZE=30 100") {
+		t.Errorf("pod attach -it: %q", o)
+	}
+	s = e.waitStatus("att", "term exited", func(s manifest.PodStatus) bool { return ctrStatus(s, "term").State.Terminated != nil })
+	if tm := ctrStatus(s, "term").State.Terminated; tm.ExitCode != 3 {
+		t.Errorf("term: %+v", tm)
+	}
 }

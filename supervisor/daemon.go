@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,6 +59,8 @@ type run struct {
 	p         *proc
 	logs      *LogWriter
 	stdin     *os.File // write end of a stdin: true container's stdin, kept open
+	master    *os.File // pty master of a tty: true container
+	hub       *attachHub
 	copies    sync.WaitGroup
 	cancel    context.CancelFunc // stops probes and hooks
 	startedAt time.Time
@@ -319,7 +322,7 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 		return err
 	}
 	r.logs = lw
-	r.stdin = rio.stdin
+	r.stdin, r.master = rio.stdin, rio.master
 	d.holdIO(c.name, attempt, rio)
 	if rio.master != nil {
 		d.copyTTY(r, rio.master)
@@ -352,9 +355,10 @@ func (d *daemon) startRun(c *ctr, attempt int) error {
 func (d *daemon) copyLogs(r *run, out, errf *os.File) {
 	r.copies.Add(2)
 	d.copies.Add(1)
-	go func() { defer r.copies.Done(); r.logs.Copy("stdout", out); out.Close() }()
-	go func() { defer r.copies.Done(); r.logs.Copy("stderr", errf); errf.Close() }()
-	go func() { r.copies.Wait(); r.logs.Close(); d.copies.Done() }()
+	r.hub = &attachHub{}
+	go func() { defer r.copies.Done(); r.logs.Copy("stdout", io.TeeReader(out, r.hub)); out.Close() }()
+	go func() { defer r.copies.Done(); r.logs.Copy("stderr", io.TeeReader(errf, r.hub)); errf.Close() }()
+	go func() { r.copies.Wait(); r.logs.Close(); r.hub.closeAll(); d.copies.Done() }()
 }
 
 // drainLogs waits until every log copy has reached the end of its pipes

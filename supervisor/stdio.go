@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -157,6 +158,7 @@ func (d *daemon) dropIO(name string, attempt int) {
 func (d *daemon) copyTTY(r *run, master *os.File) {
 	r.copies.Add(1)
 	d.copies.Add(1)
-	go func() { defer r.copies.Done(); r.logs.Copy("stdout", master); master.Close() }()
-	go func() { r.copies.Wait(); r.logs.Close(); d.copies.Done() }()
+	r.hub = &attachHub{}
+	go func() { defer r.copies.Done(); r.logs.Copy("stdout", io.TeeReader(master, r.hub)); master.Close() }()
+	go func() { r.copies.Wait(); r.logs.Close(); r.hub.closeAll(); d.copies.Done() }()
 }

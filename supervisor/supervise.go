@@ -303,7 +303,7 @@ func (d *daemon) adopt() {
 			// cannot be reopened); without it the output is lost.
 			if m := held[fdKey(c.name, rr.Attempt, streamTTY)]; m != nil {
 				delete(held, fdKey(c.name, rr.Attempt, streamTTY))
-				r.logs = lw
+				r.logs, r.master = lw, m
 				d.copyTTY(r, m)
 			} else {
 				lw.Close()
@@ -355,6 +355,12 @@ type request struct {
 	Op string `json:"op"` // "stop", "status"
 	// Grace overrides terminationGracePeriodSeconds for stop (nil: the pod's).
 	Grace *float64 `json:"grace,omitempty"`
+	// attach (attach.go): the container (default the first app
+	// container), whether to send stdin, the client's terminal size.
+	Container string `json:"container,omitempty"`
+	Stdin     bool   `json:"stdin,omitempty"`
+	Rows      uint16 `json:"rows,omitempty"`
+	Cols      uint16 `json:"cols,omitempty"`
 }
 
 type response struct {
@@ -386,6 +392,10 @@ func (d *daemon) serve(c *net.UnixConn) {
 	defer c.Close()
 	var req request
 	if err := json.NewDecoder(c).Decode(&req); err != nil {
+		return
+	}
+	if req.Op == "attach" {
+		d.serveAttach(c, req)
 		return
 	}
 	var resp response

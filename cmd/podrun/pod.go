@@ -47,6 +47,7 @@ func podCommand(e *env) *cli.Command {
 			// supervisor commands (pod_supervisor.go)
 			podLsCommand(e), podStatusCommand(e), podLogsCommand(e), podEventsCommand(e),
 			podWaitCommand(e), podRecoverCommand(e), podSuperviseCommand(e),
+			podAttachCommand(e), // pod_attach.go
 		},
 	}
 }
