@@ -185,7 +185,7 @@ func TestDuplicateID(t *testing.T) {
 			t.Errorf("state %s changed by the failed create: %v -> %v", k, before[k], after[k])
 		}
 	}
-	if !lcAlive(pid) {
+	if !running(pid) {
 		t.Fatalf("init %d died", pid)
 	}
 	h.Must("start", id)

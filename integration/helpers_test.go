@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 // Small helpers several test files share.
@@ -90,4 +92,11 @@ func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
 		<-done
 		return fmt.Errorf("%v: %w after %v", cmd.Args, errTimedOut, timeout)
 	}
+}
+
+// running reports whether pid exists and is not a zombie (an adopted
+// container's zombie is its new parent's to reap).
+func running(pid int) bool {
+	_, state, err := procstat.Read(pid)
+	return err == nil && state != 'Z' && state != 'X'
 }

@@ -153,16 +153,6 @@ func lcRunDetached(h *H, bundle, id string) int {
 	return pid
 }
 
-// lcAlive reports whether pid exists and is not a zombie.
-func lcAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
 // lcPPid returns the parent pid of pid.
 func lcPPid(t *testing.T, pid int) int {
 	t.Helper()
@@ -182,7 +172,7 @@ func lcPPid(t *testing.T, pid int) int {
 func lcWaitDead(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for lcAlive(pid) {
+	for running(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %d still alive", pid)
 		}
@@ -296,8 +286,8 @@ echo "$PPID $ppid" > `+ppidOut)
 		t.Fatalf("status after create = %v, want created", st["status"])
 	}
 	pid := int(st["pid"].(float64))
-	if pid <= 0 || !lcAlive(pid) {
-		t.Fatalf("pid after create = %d (alive %v)", pid, lcAlive(pid))
+	if pid <= 0 || !running(pid) {
+		t.Fatalf("pid after create = %d (alive %v)", pid, running(pid))
 	}
 	// pid-file: the host pid, no newline, written atomically.
 	b, err := os.ReadFile(pidFile)
@@ -442,7 +432,7 @@ func TestLifecycleRunDetach(t *testing.T) {
 	if s := h.Status(id); s != "running" {
 		t.Errorf("status after run -d = %s, want running", s)
 	}
-	if !lcAlive(pid) {
+	if !running(pid) {
 		t.Errorf("init %d not alive after run -d", pid)
 	}
 	h.Must("kill", id, "KILL")
@@ -816,7 +806,7 @@ func TestKillAll(t *testing.T) {
 				lcWaitDead(t, init)
 				h.WaitStatus(id, "stopped")
 				for _, p := range pids {
-					if p != init && !lcAlive(p) {
+					if p != init && !running(p) {
 						t.Fatalf("pid %d died with the init; the test needs it alive", p)
 					}
 				}
@@ -841,8 +831,8 @@ func TestKillErrors(t *testing.T) {
 	for _, sig := range []string{"zzz", "SIGZZZ", "0", "65", "-1"} {
 		h.Fails("unknown signal", "kill", id, sig)
 	}
-	if s := h.Status(id); s != "running" || !lcAlive(pid) {
-		t.Errorf("after invalid signals: status %s, alive %v", s, lcAlive(pid))
+	if s := h.Status(id); s != "running" || !running(pid) {
+		t.Errorf("after invalid signals: status %s, alive %v", s, running(pid))
 	}
 	h.Fails("container does not exist", "kill", id+"-nope", "9")
 	h.Fails("container does not exist", "kill", id+"-nope")
@@ -860,7 +850,7 @@ func TestDeleteCreated(t *testing.T) {
 	id := h.ID()
 	pid := lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	h.Must("delete", id)
-	if lcAlive(pid) {
+	if running(pid) {
 		t.Errorf("init %d alive after delete", pid)
 	}
 	lcGone(h, id)
@@ -874,11 +864,11 @@ func TestDeleteRunning(t *testing.T) {
 	id := h.ID()
 	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	h.Fails(fmt.Sprintf("cannot delete container %s that is not stopped: running", id), "delete", id)
-	if s := h.Status(id); s != "running" || !lcAlive(pid) {
-		t.Errorf("after refused delete: status %s, alive %v", s, lcAlive(pid))
+	if s := h.Status(id); s != "running" || !running(pid) {
+		t.Errorf("after refused delete: status %s, alive %v", s, running(pid))
 	}
 	h.Must("delete", "--force", id)
-	if lcAlive(pid) {
+	if running(pid) {
 		t.Errorf("init %d alive after delete --force", pid)
 	}
 	lcGone(h, id)
@@ -897,7 +887,7 @@ func TestDeleteStoppedKillsLeftovers(t *testing.T) {
 	h.WaitStatus(id, "stopped")
 	h.Must("delete", id)
 	for _, p := range pids {
-		if lcAlive(p) {
+		if running(p) {
 			t.Errorf("pid %d of the container alive after delete", p)
 		}
 	}

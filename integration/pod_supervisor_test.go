@@ -172,6 +172,12 @@ func podYAML(name, policy, grace, body string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  restartPolicy: %s\n  terminationGracePeriodSeconds: %s\n%s", name, policy, grace, body)
 }
 
+// ctlPodYAML is podYAML with a hostPath volume "ctl" of dir, which the
+// containers that talk with the test mount at /ctl.
+func ctlPodYAML(name, policy, grace, dir, body string) string {
+	return podYAML(name, policy, grace, "  volumes:\n  - name: ctl\n    hostPath: {path: "+dir+", type: Directory}\n"+body)
+}
+
 // A failing liveness probe of each handler type restarts its container
 // (restartCount grows, the event names the probe), while a sibling whose
 // probe of the same type passes is left alone.
@@ -223,10 +229,7 @@ func TestPodLivenessRestarts(t *testing.T) {
 func TestPodReadinessFlips(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("ready", podYAML("ready", "Always", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  containers:
+	e.run("ready", ctlPodYAML("ready", "Always", "2", dir, fmt.Sprintf(`  containers:
   - name: app
     image: busybox:test
     command: %s
@@ -235,7 +238,7 @@ func TestPodReadinessFlips(t *testing.T) {
       exec: {command: ["test", "-f", "/ctl/ready"]}
       periodSeconds: 1
       failureThreshold: 1
-`, dir, loop)))
+`, loop)))
 	isReady := func(want bool) func(manifest.PodStatus) bool {
 		ws := manifest.ConditionFalse
 		if want {
@@ -271,10 +274,7 @@ func TestPodReadinessFlips(t *testing.T) {
 func TestPodStartupProbeGatesLiveness(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("startup", podYAML("startup", "Always", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  containers:
+	e.run("startup", ctlPodYAML("startup", "Always", "2", dir, fmt.Sprintf(`  containers:
   - name: app
     image: busybox:test
     command: %s
@@ -287,7 +287,7 @@ func TestPodStartupProbeGatesLiveness(t *testing.T) {
       exec: {command: ["false"]}
       periodSeconds: 1
       failureThreshold: 1
-`, dir, loop)))
+`, loop)))
 	if !waitFor(60*time.Second, func() bool { return countEvents(e.events("startup"), "Unhealthy", "Startup probe failed") >= 3 }) {
 		t.Fatalf("no startup probe failures: %v", e.events("startup"))
 	}
@@ -412,10 +412,7 @@ func TestPodOOMKilled(t *testing.T) {
 func TestPodSupervisorRecovery(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("rec", podYAML("rec", "Always", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  containers:
+	e.run("rec", ctlPodYAML("rec", "Always", "2", dir, `  containers:
   - name: talker
     image: busybox:test
     command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo line $i; sleep 0.05; done"]
@@ -426,7 +423,7 @@ func TestPodSupervisorRecovery(t *testing.T) {
     image: busybox:test
     command: ["sh", "-c", "trap 'exit 0' TERM; while [ ! -f /ctl/quit ]; do sleep 0.05; done; rm /ctl/quit; exit 3"]
     volumeMounts: [{name: ctl, mountPath: /ctl}]
-`, dir)))
+`))
 	s := e.waitStatus("rec", "crasher restarted", func(s manifest.PodStatus) bool { return ctrStatus(s, "crasher").RestartCount >= 2 })
 	talkerID := ctrStatus(s, "talker").ContainerID
 	rec := readRecord(t, filepath.Join(e.Root, "pods", "rec"))
@@ -437,12 +434,7 @@ func TestPodSupervisorRecovery(t *testing.T) {
 	// The supervisor forks exec probes into containers: it must run from
 	// the sealed read-only view, not the host binary (CVE-2019-5736).
 	assertSealedExe(t, rec.SupervisorPid)
-	if err := syscall.Kill(rec.SupervisorPid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(10*time.Second, func() bool { return e.status("rec").Phase == manifest.PodUnknown }) {
-		t.Fatal("pod not Unknown after its supervisor was killed")
-	}
+	e.killSupervisor("rec")
 	before := ctrStatus(e.status("rec"), "crasher").RestartCount
 	// The quitter exits while no supervisor is its parent.
 	os.WriteFile(filepath.Join(dir, "quit"), nil, 0o644)
@@ -503,14 +495,10 @@ func TestPodSupervisorRecovery(t *testing.T) {
 		t.Errorf("quitter lastState: %+v", lt)
 	}
 	// Killed again: the next command that needs a supervisor recovers it.
-	rec = readRecord(t, filepath.Join(e.Root, "pods", "rec"))
-	syscall.Kill(rec.SupervisorPid, syscall.SIGKILL)
-	waitFor(10*time.Second, func() bool { return e.status("rec").Phase == manifest.PodUnknown })
+	e.killSupervisor("rec")
 	e.mustPod("wait", "--for", "phase=Running", "--timeout", "30s", "rec")
 	// And once more: pod stop recovers the pod to stop it properly.
-	rec = readRecord(t, filepath.Join(e.Root, "pods", "rec"))
-	syscall.Kill(rec.SupervisorPid, syscall.SIGKILL)
-	waitFor(10*time.Second, func() bool { return e.status("rec").Phase == manifest.PodUnknown })
+	e.killSupervisor("rec")
 	e.mustPod("stop", "--timeout", "1", "rec")
 	if s := e.status("rec"); s.Phase != manifest.PodSucceeded && s.Phase != manifest.PodFailed {
 		t.Errorf("after stop of a pod without supervisor: phase %s", s.Phase)
@@ -520,22 +508,24 @@ func TestPodSupervisorRecovery(t *testing.T) {
 	}
 }
 
-// running: pid exists and is not a zombie (an adopted container's zombie
-// is its new parent's to reap, here whatever init the host has).
-func running(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
-}
-
 type svRecord struct {
 	SupervisorPid int `json:"supervisorPid"`
 	Runs          map[string]struct {
 		Pid int `json:"pid"`
 	} `json:"runs"`
+}
+
+// killSupervisor kill -9s pod name's supervisor and waits until the pod
+// shows Unknown.
+func (e *svEnv) killSupervisor(name string) {
+	e.t.Helper()
+	rec := readRecord(e.t, filepath.Join(e.Root, "pods", name))
+	if err := syscall.Kill(rec.SupervisorPid, syscall.SIGKILL); err != nil {
+		e.t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return e.status(name).Phase == manifest.PodUnknown }) {
+		e.t.Fatalf("pod %s not Unknown after its supervisor was killed", name)
+	}
 }
 
 func readRecord(t *testing.T, dir string) svRecord {
@@ -556,10 +546,7 @@ func readRecord(t *testing.T, dir string) svRecord {
 func TestPodStopPreStopAndGrace(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("stop", podYAML("stop", "Always", "3", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  containers:
+	e.run("stop", ctlPodYAML("stop", "Always", "3", dir, `  containers:
   - name: stubborn
     image: busybox:test
     command: ["sh", "-c", "trap '' TERM; touch /ctl/stubborn; while :; do sleep 0.1; done"]
@@ -571,7 +558,7 @@ func TestPodStopPreStopAndGrace(t *testing.T) {
     image: busybox:test
     command: ["sh", "-c", "trap 'exit 0' TERM; touch /ctl/polite; while :; do sleep 0.1; done"]
     volumeMounts: [{name: ctl, mountPath: /ctl}]
-`, dir)))
+`))
 	e.waitStatus("stop", "Running", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
 	// Both shells have set their SIGTERM disposition (a PID 1 without a
 	// handler would ignore SIGTERM).
@@ -609,10 +596,7 @@ func TestPodStopPreStopAndGrace(t *testing.T) {
 func TestPodInitContainers(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("init", podYAML("init", "Always", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  initContainers:
+	e.run("init", ctlPodYAML("init", "Always", "2", dir, `  initContainers:
   - name: one
     image: busybox:test
     command: ["sh", "-c", "sleep 0.3; echo one >> /ctl/order"]
@@ -626,7 +610,7 @@ func TestPodInitContainers(t *testing.T) {
     image: busybox:test
     command: ["sh", "-c", "echo app >> /ctl/order; trap 'exit 0' TERM; while :; do sleep 0.1; done"]
     volumeMounts: [{name: ctl, mountPath: /ctl}]
-`, dir)))
+`))
 	s := e.waitStatus("init", "Running", func(s manifest.PodStatus) bool { return ctrStatus(s, "app").State.Running != nil })
 	if b, _ := os.ReadFile(filepath.Join(dir, "order")); string(b) != "one\ntwo\napp\n" {
 		t.Errorf("order = %q", b)
@@ -636,10 +620,7 @@ func TestPodInitContainers(t *testing.T) {
 	}
 
 	dir2 := t.TempDir()
-	e.run("initfail", podYAML("initfail", "Never", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  initContainers:
+	e.run("initfail", ctlPodYAML("initfail", "Never", "2", dir2, `  initContainers:
   - name: bad
     image: busybox:test
     command: ["sh", "-c", "exit 7"]
@@ -648,7 +629,7 @@ func TestPodInitContainers(t *testing.T) {
     image: busybox:test
     command: ["sh", "-c", "echo app > /ctl/app"]
     volumeMounts: [{name: ctl, mountPath: /ctl}]
-`, dir2)))
+`))
 	s = e.waitStatus("initfail", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
 	if c := ctrStatus(s, "app"); c.State.Waiting == nil || c.State.Waiting.Reason != "PodInitializing" {
 		t.Errorf("app after a failed init: %+v", c.State)
@@ -708,10 +689,7 @@ func TestPodLogRotation(t *testing.T) {
 func TestPodPostStart(t *testing.T) {
 	e := newSvEnv(t)
 	dir := t.TempDir()
-	e.run("hooks", podYAML("hooks", "Always", "2", fmt.Sprintf(`  volumes:
-  - name: ctl
-    hostPath: {path: %s, type: Directory}
-  containers:
+	e.run("hooks", ctlPodYAML("hooks", "Always", "2", dir, fmt.Sprintf(`  containers:
   - name: ok
     image: busybox:test
     command: %s
@@ -725,7 +703,7 @@ func TestPodPostStart(t *testing.T) {
     lifecycle:
       postStart:
         exec: {command: ["sh", "-c", "exit 1"]}
-`, dir, loop, loop)))
+`, loop, loop)))
 	s := e.waitStatus("hooks", "failing restarted", func(s manifest.PodStatus) bool { return ctrStatus(s, "failing").RestartCount >= 1 })
 	if ctrStatus(s, "ok").RestartCount != 0 {
 		t.Errorf("ok restarted: %+v", ctrStatus(s, "ok"))
