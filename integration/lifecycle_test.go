@@ -180,6 +180,26 @@ func lcWaitDead(t *testing.T, pid int) {
 	}
 }
 
+// lcRunSleeper starts a foreground `podrun run` of the checker's sleep,
+// with its output in the file out, and waits until the checker is ready.
+func lcRunSleeper(h *H) (id string, cmd *exec.Cmd, out string) {
+	h.t.Helper()
+	id = h.ID()
+	out = filepath.Join(h.t.TempDir(), "out")
+	f, err := os.Create(out)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close() // the child has its own copy
+	cmd = h.Cmd("run", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	lcWaitFile(h.t, out, "ready")
+	return id, cmd, out
+}
+
 // lcWaitFile polls until the file at path contains want, and returns its
 // content.
 func lcWaitFile(t *testing.T, path, want string) string {
@@ -394,19 +414,7 @@ func TestLifecycleRunExitStatus(t *testing.T) {
 	}
 	t.Run("killed", func(t *testing.T) {
 		h := New(t)
-		id := h.ID()
-		out := filepath.Join(t.TempDir(), "out")
-		f, err := os.Create(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd := h.Cmd("run", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
-		cmd.Stdout, cmd.Stderr = f, f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lcWaitFile(t, out, "ready")
+		id, cmd, _ := lcRunSleeper(h)
 		h.Must("kill", id, "KILL")
 		code, err := lcWait(cmd, lcTimeout)
 		if err != nil {
@@ -757,19 +765,7 @@ func TestKillSignalForms(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			h := New(t)
-			id := h.ID()
-			out := filepath.Join(t.TempDir(), "out")
-			f, err := os.Create(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			cmd := h.Cmd("run", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
-			cmd.Stdout, cmd.Stderr = f, f
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lcWaitFile(t, out, "ready")
+			id, cmd, out := lcRunSleeper(h)
 			h.Must(append([]string{"kill", id}, tc.arg...)...)
 			code, err := lcWait(cmd, lcTimeout)
 			if err != nil {
