@@ -202,7 +202,7 @@ func TestDuplicateID(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	h.Fails("cannot start an already running container", "start", id)
 	h.Must("kill", id, "KILL")
 	lcWaitDead(t, pid)

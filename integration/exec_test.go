@@ -290,9 +290,7 @@ func TestExecErrors(t *testing.T) {
 
 	// A stopped container.
 	stopped := h.ID()
-	if pid := coreRunDetached(h, coreBundle(h, nil, "true"), stopped); pid != 0 {
-		h.WaitStatus(stopped, "stopped")
-	}
+	h.MustNoPipes(h.Cmd("run", "-d", "--bundle", coreBundle(h, nil, "true"), stopped)) // its pid may be gone already
 	h.WaitStatus(stopped, "stopped")
 	h.Fails("cannot exec in a stopped container", "exec", stopped, "true")
 }

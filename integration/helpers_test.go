@@ -65,6 +65,18 @@ func (h *H) MustNoPipes(cmd *exec.Cmd) {
 	}
 }
 
+// RunDetached runs bundle with `run -d` as id, its stdio never pipes (see
+// MustNoPipes), and returns the init's host pid.
+func (h *H) RunDetached(bundle, id string) int {
+	h.t.Helper()
+	h.MustNoPipes(h.Cmd("run", "-d", "--bundle", bundle, id))
+	pid := h.Pid(id)
+	if pid <= 0 {
+		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
+	}
+	return pid
+}
+
 // waitFor polls until cond holds or the timeout passes.
 func waitFor(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)

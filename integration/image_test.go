@@ -107,12 +107,6 @@ func TestImageRun(t *testing.T) {
 	}
 }
 
-func (e *imageEnv) runDetached(bundle, id string) int {
-	e.t.Helper()
-	e.MustNoPipes(e.Cmd("run", "-d", "--bundle", bundle, id))
-	return e.Pid(id)
-}
-
 // TestImageDeleteFreesOverlay: the overlay exists only in the container's
 // mount namespace; exec sees it; image rm refuses while the container
 // uses the image; delete frees the upper dir and leaves no mount.
@@ -123,7 +117,7 @@ func TestImageDeleteFreesOverlay(t *testing.T) {
 	e.img("import", "--name", "busy:1", layout)
 	b := e.bundle("busy:1", shArgs("sleep 1000"))
 	id := e.ID()
-	pid := e.runDetached(b, id)
+	pid := e.RunDetached(b, id)
 
 	mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
 	if err != nil {

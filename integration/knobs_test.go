@@ -186,7 +186,7 @@ func TestKnobsTimeOffsetsUserNS(t *testing.T) {
 	check("init", out, before)
 
 	id := h.ID()
-	pid := coreRunDetached(h, coreUserNSBundle(h, withOffsets, testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(coreUserNSBundle(h, withOffsets, testimage.CheckerInRootfs, "sleep"), id)
 	if got, host := coreNS(t, pid, "time"), coreNS(t, "self", "time"); got == host {
 		t.Errorf("init's time namespace is the host's %s", host)
 	}

@@ -142,17 +142,6 @@ func lcCreate(h *H, bundle, id string, extra ...string) int {
 	return pid
 }
 
-// lcRunDetached runs bundle with `run -d` and returns the init's pid.
-func lcRunDetached(h *H, bundle, id string) int {
-	h.t.Helper()
-	lcMust(h, "run", "-d", "--bundle", bundle, id)
-	pid := h.Pid(id)
-	if pid <= 0 {
-		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
-	}
-	return pid
-}
-
 // lcPPid returns the parent pid of pid.
 func lcPPid(t *testing.T, pid int) int {
 	t.Helper()
@@ -433,7 +422,7 @@ func TestLifecycleRunDetach(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	start := time.Now()
-	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("run -d took %v", d)
 	}
@@ -472,7 +461,7 @@ func TestLifecycleRunKeep(t *testing.T) {
 func TestLifecycleConcurrentKillAndState(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep", "--ignore", "TERM"), id)
+	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep", "--ignore", "TERM"), id)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var kills, states []Result
@@ -655,7 +644,7 @@ func TestListFormats(t *testing.T) {
 	created, running := h.ID(), h.ID()
 	cPid := lcCreate(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), created)
 	rBundle := h.Bundle(testimage.CheckerInRootfs, "sleep")
-	rPid := lcRunDetached(h, rBundle, running)
+	rPid := h.RunDetached(rBundle, running)
 	want := map[string][2]string{created: {strconv.Itoa(cPid), "created"}, running: {strconv.Itoa(rPid), "running"}}
 
 	lines := strings.Split(strings.TrimSpace(h.Must("list").Stdout), "\n")
@@ -709,7 +698,7 @@ func TestListFormats(t *testing.T) {
 func TestPsFormats(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := lcRunDetached(h, h.Bundle("sh", "-c", "sleep 1000 & exec "+testimage.CheckerInRootfs+" sleep"), id)
+	pid := h.RunDetached(h.Bundle("sh", "-c", "sleep 1000 & exec "+testimage.CheckerInRootfs+" sleep"), id)
 	pids := lcWaitPids(h, id, 2)
 	if len(pids) != 2 || !slices.Contains(pids, pid) {
 		t.Errorf("ps --format json = %v, want the init %d and its sleep", pids, pid)
@@ -793,7 +782,7 @@ func TestKillAll(t *testing.T) {
 			if pidns {
 				edit = nil
 			}
-			init := lcRunDetached(h, lcBundle(h, edit, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
+			init := h.RunDetached(lcBundle(h, edit, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
 			pids := lcWaitPids(h, id, 3)
 			if !pidns {
 				// Without a pid namespace killing the init leaves the
@@ -823,7 +812,7 @@ func TestKillAll(t *testing.T) {
 func TestKillErrors(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	for _, sig := range []string{"zzz", "SIGZZZ", "0", "65", "-1"} {
 		h.Fails("unknown signal", "kill", id, sig)
 	}
@@ -858,7 +847,7 @@ func TestDeleteCreated(t *testing.T) {
 func TestDeleteRunning(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := lcRunDetached(h, h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
 	h.Fails(fmt.Sprintf("cannot delete container %s that is not stopped: running", id), "delete", id)
 	if s := h.Status(id); s != "running" || !running(pid) {
 		t.Errorf("after refused delete: status %s, alive %v", s, running(pid))
@@ -876,7 +865,7 @@ func TestDeleteRunning(t *testing.T) {
 func TestDeleteStoppedKillsLeftovers(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	init := lcRunDetached(h, lcBundle(h, lcNoPidNS, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
+	init := h.RunDetached(lcBundle(h, lcNoPidNS, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
 	pids := lcWaitPids(h, id, 3)
 	h.Must("kill", id, "KILL")
 	lcWaitDead(t, init)

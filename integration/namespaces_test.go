@@ -360,7 +360,7 @@ func TestNamespacesUser(t *testing.T) {
 func TestNamespacesUserExec(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	pid := coreRunDetached(h, coreUserNSBundle(h, nil, testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(coreUserNSBundle(h, nil, testimage.CheckerInRootfs, "sleep"), id)
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
 	if err != nil {
 		t.Fatal(err)

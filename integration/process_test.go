@@ -67,21 +67,12 @@ type coreBundleBase struct {
 	spec *Spec // the default config.json
 }
 
-// coreRunDetached runs bundle with `run -d` as id, with the container's
-// stdio on /dev/null (so that no pipe of ours is held by it), and returns
-// the init's host pid.
-func coreRunDetached(h *H, bundle, id string) int {
-	h.t.Helper()
-	h.MustNoPipes(h.Cmd("run", "-d", "--bundle", bundle, id))
-	return h.Pid(id)
-}
-
 // coreSleeper starts a container running `checker sleep` (spec edited
 // first) and returns its id and init pid.
 func coreSleeper(h *H, edit func(*Spec)) (string, int) {
 	h.t.Helper()
 	id := h.ID()
-	pid := coreRunDetached(h, coreBundle(h, edit, testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(coreBundle(h, edit, testimage.CheckerInRootfs, "sleep"), id)
 	if pid <= 0 {
 		h.t.Fatalf("container %s: pid %d after run -d", id, pid)
 	}

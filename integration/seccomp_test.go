@@ -97,7 +97,7 @@ func TestSeccompErrnoDenyList(t *testing.T) {
 	// exec: the container's filter applies.
 	b = seccompBundle(h, sc, nil, testimage.CheckerInRootfs, "sleep")
 	id := h.ID()
-	lcRunDetached(h, b, id)
+	h.RunDetached(b, id)
 	r = h.Must(append([]string{"exec", id}, syscallArgs(calls...)...)...)
 	wantErrnos(t, errnos(t, r.Stdout, false), map[string]string{
 		"mkdir": "errno=123", "0x40000053": "errno=123", "getppid": "errno=1", "getpid": "errno=0"})
@@ -385,7 +385,7 @@ func TestSeccompNotifyExec(t *testing.T) {
 	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: sock,
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"getpgid"}, Action: specs.ActNotify}}}
 	id := h.ID()
-	pid := lcRunDetached(h, seccompBundle(h, sc, nil, testimage.CheckerInRootfs, "sleep"), id)
+	pid := h.RunDetached(seccompBundle(h, sc, nil, testimage.CheckerInRootfs, "sleep"), id)
 	r := h.Must(append([]string{"exec", id}, syscallArgs("getpgid 0")...)...)
 	wantErrnos(t, errnos(t, r.Stdout, true), map[string]string{"getpgid": "ret=777 errno=0"})
 	select {
