@@ -40,11 +40,11 @@ type runIO struct {
 }
 
 func newRunIO(c *manifest.Container) (_ *runIO, retErr error) {
-	io := &runIO{}
+	rio := &runIO{}
 	defer func() {
 		if retErr != nil {
-			io.closeChild()
-			io.closeOurs()
+			rio.closeChild()
+			rio.closeOurs()
 		}
 	}()
 	if c.TTY {
@@ -52,94 +52,92 @@ func newRunIO(c *manifest.Container) (_ *runIO, retErr error) {
 		if err != nil {
 			return nil, fmt.Errorf("console socket: %w", err)
 		}
-		io.sock = s
-		io.pass.ConsoleSocket = s.Path()
-		return io, nil
+		rio.sock = s
+		rio.pass.ConsoleSocket = s.Path()
+		return rio, nil
 	}
 	var err error
 	var wOut, wErr *os.File
-	if io.out, wOut, err = os.Pipe(); err != nil {
+	if rio.out, wOut, err = os.Pipe(); err != nil {
 		return nil, err
 	}
-	io.child = append(io.child, wOut)
-	if io.errR, wErr, err = os.Pipe(); err != nil {
+	rio.child = append(rio.child, wOut)
+	if rio.errR, wErr, err = os.Pipe(); err != nil {
 		return nil, err
 	}
-	io.child = append(io.child, wErr)
-	io.pass.Stdio[1], io.pass.Stdio[2] = wOut, wErr
+	rio.child = append(rio.child, wErr)
+	rio.pass.Stdio[1], rio.pass.Stdio[2] = wOut, wErr
 	if c.Stdin {
 		var rIn *os.File
-		if rIn, io.stdin, err = os.Pipe(); err != nil {
+		if rIn, rio.stdin, err = os.Pipe(); err != nil {
 			return nil, err
 		}
-		io.child = append(io.child, rIn)
-		io.pass.Stdio[0] = rIn
+		rio.child = append(rio.child, rIn)
+		rio.pass.Stdio[0] = rIn
 	}
-	return io, nil
+	return rio, nil
 }
 
 // created runs after the create (err is its result): the container's ends
 // are closed, and a tty's master is received from the console socket (the
 // init sent it before the create returned).
-func (io *runIO) created(err error) error {
-	io.closeChild()
-	if io.sock == nil {
+func (rio *runIO) created(err error) error {
+	rio.closeChild()
+	if rio.sock == nil {
 		return err
 	}
-	defer func() { io.sock.Close(); io.sock = nil }()
+	defer func() { rio.sock.Close(); rio.sock = nil }()
 	if err != nil {
 		return err
 	}
-	_ = io.sock.SetDeadline(time.Now().Add(10 * time.Second))
-	m, err := io.sock.ReceiveMaster()
+	_ = rio.sock.SetDeadline(time.Now().Add(10 * time.Second))
+	m, err := rio.sock.ReceiveMaster()
 	if err != nil {
 		return fmt.Errorf("receiving the pty master: %w", err)
 	}
-	io.master = pollable(m)
-	return nil
+	rio.master, err = pollable(m)
+	return err
 }
 
 // pollable makes f non-blocking so that reading it parks a goroutine in
-// the netpoller, not a thread (a pty master supports epoll).
-func pollable(f *os.File) *os.File {
-	fd, err := unix.Dup(int(f.Fd()))
-	name := f.Name()
-	f.Close()
+// the netpoller, not a thread (a pty master supports epoll). f is closed.
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return nil, os.NewSyscallError("fcntl", err)
 	}
-	unix.CloseOnExec(fd)
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil
+		return nil, os.NewSyscallError("fcntl", err)
 	}
-	return os.NewFile(uintptr(fd), name)
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
-func (io *runIO) closeChild() {
-	for _, f := range io.child {
+func (rio *runIO) closeChild() {
+	for _, f := range rio.child {
 		f.Close()
 	}
-	io.child = nil
+	rio.child = nil
 }
 
 // closeOurs closes the supervisor's ends (a run that failed to start).
-func (io *runIO) closeOurs() {
-	for _, f := range []*os.File{io.out, io.errR, io.stdin, io.master} {
+func (rio *runIO) closeOurs() {
+	for _, f := range []*os.File{rio.out, rio.errR, rio.stdin, rio.master} {
 		if f != nil {
 			f.Close()
 		}
 	}
-	if io.sock != nil {
-		io.sock.Close()
+	if rio.sock != nil {
+		rio.sock.Close()
 	}
 }
 
 // hold hands the run's ends to the fd holder, so that they outlive this
 // supervisor: the pipes' read ends, the pty master and stdin's write end
 // (whose close would be EOF for the container).
-func (d *daemon) holdIO(name string, attempt int, io *runIO) {
-	for stream, f := range map[string]*os.File{"stdout": io.out, "stderr": io.errR, streamStdin: io.stdin, streamTTY: io.master} {
+func (d *daemon) holdIO(name string, attempt int, rio *runIO) {
+	for stream, f := range map[string]*os.File{"stdout": rio.out, "stderr": rio.errR, streamStdin: rio.stdin, streamTTY: rio.master} {
 		if f != nil {
 			_ = d.holder.put(fdKey(name, attempt, stream), f)
 		}

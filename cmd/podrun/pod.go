@@ -322,6 +322,9 @@ func podExecCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if tty {
+				sizeFromTerminal(p) // pod_attach.go
+			}
 			o := runtime.ExecOpts{Process: p, Stdio: stdioFiles()}
 			if !stdin {
 				devnull, err := os.Open(os.DevNull)

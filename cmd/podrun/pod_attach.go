@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/podrun/podrun/console"
@@ -61,5 +62,17 @@ func podAttachCommand(e *env) *cli.Command {
 			}
 			return supervisor.Attach(sb, o)
 		},
+	}
+}
+
+// sizeFromTerminal gives a pod exec -t process our terminal's size from
+// the start (process.consoleSize): the proxy's resize comes only after
+// the process runs, and a command that asks at once saw 0x0.
+func sizeFromTerminal(p *specs.Process) {
+	if !console.IsTerminal(os.Stdin.Fd()) {
+		return
+	}
+	if rows, cols, err := console.GetWinsize(os.Stdin); err == nil && rows > 0 && cols > 0 {
+		p.ConsoleSize = &specs.Box{Height: uint(rows), Width: uint(cols)}
 	}
 }
