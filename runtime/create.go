@@ -201,10 +201,8 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 			return nil, err
 		}
 	}
-	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
+	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
+		return nil, err
 	}
 	if err := c.applyIntelRdt(pid); err != nil {
 		return nil, err

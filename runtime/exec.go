@@ -110,10 +110,8 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 			return nil, err
 		}
 	}
-	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
+	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
+		return nil, err
 	}
 	if err := child.SendConfig(cfg); err != nil {
 		return nil, initFailed(child, err)
@@ -210,4 +208,16 @@ func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error
 		p.Capabilities = &caps
 	}
 	return &p, nil
+}
+
+// setOOMScoreAdj writes adj, when set, to the oom_score_adj of pid (an
+// init or exec process before it runs the user's program).
+func setOOMScoreAdj(pid int, adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(*adj)), 0); err != nil {
+		return fmt.Errorf("process.oomScoreAdj: %w", err)
+	}
+	return nil
 }
