@@ -41,20 +41,7 @@ func FuzzLoadSpec(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s, err := LoadSpec(dir)
-		if err == nil {
-			err = r.validateSpec(s)
-		}
-		if err == nil {
-			return
-		}
-		msg := err.Error()
-		if strings.ContainsAny(msg, "\n\r") {
-			t.Errorf("error is not one line: %q", msg)
-		}
-		if !fieldOrFile.MatchString(msg) {
-			t.Errorf("error names neither the file nor a field: %q", msg)
-		}
+		loadAndValidate(t, r, dir)
 	})
 }
 
@@ -89,19 +76,26 @@ func FuzzSpecFields(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ls, err := LoadSpec(dir)
-		if err == nil {
-			err = r.validateSpec(ls)
-		}
-		if err == nil {
-			return
-		}
-		msg := err.Error()
-		if strings.ContainsAny(msg, "\n\r") {
-			t.Errorf("error is not one line: %q", msg)
-		}
-		if !fieldOrFile.MatchString(msg) {
-			t.Errorf("error names neither the file nor a field: %q", msg)
-		}
+		loadAndValidate(t, r, dir)
 	})
+}
+
+// loadAndValidate loads and validates dir/config.json: it may fail, but
+// only with one line naming the file or a field.
+func loadAndValidate(t *testing.T, r *Runtime, dir string) {
+	t.Helper()
+	s, err := LoadSpec(dir)
+	if err == nil {
+		err = r.validateSpec(s)
+	}
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\n\r") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+	if !fieldOrFile.MatchString(msg) {
+		t.Errorf("error names neither the file nor a field: %q", msg)
+	}
 }
