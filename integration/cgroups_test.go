@@ -109,18 +109,6 @@ func resources(s *Spec) *specs.LinuxResources {
 	return s.Linux.Resources
 }
 
-// cgBundle returns a bundle running args with the spec edited.
-func cgBundle(h *H, edit func(*Spec), args ...string) string {
-	h.t.Helper()
-	b := h.Bundle(args...)
-	if edit != nil {
-		s := testimage.Spec(h.t, b)
-		edit(s)
-		testimage.WriteSpec(h.t, b, s)
-	}
-	return b
-}
-
 // cgParent is the parent cgroup of this test binary's containers with the
 // cgroupfs driver: they get an absolute cgroupsPath /<cgParent>/<id>, as
 // containerd (/<namespace>/<id>) and podman (/libpod_parent/...) give.
@@ -232,7 +220,7 @@ func TestCgroupLimitsInside(t *testing.T) {
 	} else {
 		files = append(files, "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "/sys/fs/cgroup/cpu/cpu.shares")
 	}
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		r := resources(s)
 		r.Memory = &specs.LinuxMemory{Limit: i64p(mem)}
 		r.Pids = &specs.LinuxPids{Limit: i64p(pidsMax)}
@@ -273,7 +261,7 @@ func TestCgroupPidsLimitStopsForks(t *testing.T) {
 	script := `sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); sleep 100 & done' 2>/dev/null
 read -r c < ` + cur + `; echo "current=$c"
 read -r e < ` + events + `; echo "events=$e"`
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		resources(s).Pids = &specs.LinuxPids{Limit: i64p(limit)}
 	}, "sh", "-c", script)
 	r := h.Run(cgCreateArgs(h, "run", "--bundle", b, h.ID())...)
@@ -417,7 +405,7 @@ func TestCgroupMemoryOOM(t *testing.T) {
 func oomContainer(h *H, args ...string) (string, *exec.Cmd, *lineReader) {
 	h.t.Helper()
 	id := h.ID()
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		resources(s).Memory = &specs.LinuxMemory{Limit: i64p(48 << 20)}
 	}, args...)
 	h.MustNoPipes(h.Cmd(cgCreateArgs(h, "create", "--bundle", b, id)...))
@@ -447,7 +435,7 @@ func countOOM(t *testing.T, lr *lineReader, id string) int {
 func TestCgroupUpdate(t *testing.T) {
 	h := cgNew(t)
 	id := h.ID()
-	pid := cgStart(h, cgBundle(h, func(s *Spec) {
+	pid := cgStart(h, h.EditedBundle(func(s *Spec) {
 		r := resources(s)
 		r.Pids = &specs.LinuxPids{Limit: i64p(100)}
 		r.Memory = &specs.LinuxMemory{Limit: i64p(64 << 20)}
@@ -517,7 +505,7 @@ func TestCgroupPauseResume(t *testing.T) {
 	const counter = `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.05; done`
 	start := func() (string, int) {
 		id := h.ID()
-		return id, cgStart(h, cgBundle(h, nil, "sh", "-c", counter), id)
+		return id, cgStart(h, h.EditedBundle(nil, "sh", "-c", counter), id)
 	}
 	read := func(pid int) int {
 		var n int
@@ -600,7 +588,7 @@ func TestCgroupPauseResume(t *testing.T) {
 func TestCgroupKillAllForking(t *testing.T) {
 	h := cgNew(t)
 	id := h.ID()
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		var nss []specs.LinuxNamespace
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Type != specs.PIDNamespace {
@@ -630,7 +618,7 @@ var runcStatsKeys = []string{"cpu", "memory", "pids", "blkio", "hugetlb", "intel
 func TestCgroupEventsStats(t *testing.T) {
 	h := cgNew(t)
 	id := h.ID()
-	cgStart(h, cgBundle(h, func(s *Spec) {
+	cgStart(h, h.EditedBundle(func(s *Spec) {
 		r := resources(s)
 		r.Pids = &specs.LinuxPids{Limit: i64p(30)}
 		r.Memory = &specs.LinuxMemory{Limit: i64p(64 << 20)}
@@ -698,7 +686,7 @@ func TestCgroupBadValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		id := h.ID()
-		b := cgBundle(h, func(s *Spec) { c.edit(resources(s)) }, "true")
+		b := h.EditedBundle(func(s *Spec) { c.edit(resources(s)) }, "true")
 		r := h.Fails(c.field, cgCreateArgs(h, "create", "--bundle", b, id)...)
 		if strings.Count(r.Stderr, c.field) > 1 {
 			t.Errorf("field named twice: %q", r.Stderr)
@@ -714,7 +702,7 @@ func TestCgroupManyContainers(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("PODRUN_TEST_CGROUP_MANY")); err == nil && v > 0 {
 		n = v
 	}
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		resources(s).Pids = &specs.LinuxPids{Limit: i64p(10)}
 	}, "sleep", "1000")
 	ids := make([]string, n)
@@ -788,7 +776,7 @@ func TestCgroupSystemdDriver(t *testing.T) {
 	}
 	h := cgNew(t)
 	id := h.ID()
-	b := cgBundle(h, func(s *Spec) {
+	b := h.EditedBundle(func(s *Spec) {
 		resources(s).Pids = &specs.LinuxPids{Limit: i64p(33)}
 	}, "sleep", "1000")
 	h.MustNoPipes(h.Cmd("--systemd-cgroup", "run", "-d", "--bundle", b, id))

@@ -236,7 +236,7 @@ func TestMountDestinationSymlinkEscape(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("inside"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/evil-abs", Type: "bind", Source: src, Options: []string{"bind"}},
 			specs.Mount{Destination: "/evil-rel/sub", Type: "bind", Source: src, Options: []string{"bind"}},
@@ -290,7 +290,7 @@ func TestCreateKilledMidCreate(t *testing.T) {
 			pidFile := filepath.Join(dir, "hook.pid")
 			hook := specs.Hook{Path: lcScript(t, filepath.Join(dir, "hang.sh"), "echo $$ > "+pidFile+".tmp; mv "+pidFile+".tmp "+pidFile+"; exec sleep 30"),
 				Env: []string{"PATH=/usr/bin:/bin"}}
-			bundle := lcBundle(h, func(s *Spec) {
+			bundle := h.EditedBundle(func(s *Spec) {
 				s.Hooks = &specs.Hooks{}
 				if kind == "createRuntime" {
 					s.Hooks.CreateRuntime = []specs.Hook{hook}

@@ -186,12 +186,7 @@ func (h *H) Bundle(args ...string) string {
 // returns the parsed report.
 func (h *H) Report(edit func(*Spec), checkerArgs ...string) *checkreport.Report {
 	h.t.Helper()
-	bundle := h.Bundle(append([]string{testimage.CheckerInRootfs, "report"}, checkerArgs...)...)
-	if edit != nil {
-		s := testimage.Spec(h.t, bundle)
-		edit(s)
-		testimage.WriteSpec(h.t, bundle, s)
-	}
+	bundle := h.EditedBundle(edit, append([]string{testimage.CheckerInRootfs, "report"}, checkerArgs...)...)
 	r := h.Must("run", "--bundle", bundle, h.ID())
 	return parseReport(h.t, r.Stdout)
 }

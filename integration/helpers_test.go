@@ -11,9 +11,23 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/procstat"
+	"github.com/podrun/podrun/internal/testimage"
 )
 
 // Small helpers several test files share.
+
+// EditedBundle returns a fresh bundle running args, with its spec edited
+// (when edit is not nil).
+func (h *H) EditedBundle(edit func(*Spec), args ...string) string {
+	h.t.Helper()
+	bundle := h.Bundle(args...)
+	if edit != nil {
+		s := testimage.Spec(h.t, bundle)
+		edit(s)
+		testimage.WriteSpec(h.t, bundle, s)
+	}
+	return bundle
+}
 
 // editConfigJSON edits bundle/config.json as generic JSON, for values the
 // spec types cannot hold or leave out (a field of the wrong JSON type, a

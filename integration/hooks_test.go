@@ -84,7 +84,7 @@ func TestHooksLifecycle(t *testing.T) {
 	hook := func(path, kind string) []specs.Hook {
 		return []specs.Hook{{Path: path, Args: []string{"record", kind}, Env: []string{"PATH=/usr/bin:/bin", "HOOKVAR=" + kind}}}
 	}
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"bind"}})
 		s.Hooks = &specs.Hooks{
 			Prestart:        hook(script, "prestart"),
@@ -174,7 +174,7 @@ func TestHooksRunOnRun(t *testing.T) {
 	hook := func(kind string) []specs.Hook {
 		return []specs.Hook{{Path: script, Args: []string{"record", kind}, Env: []string{"PATH=/usr/bin:/bin", "HOOKVAR=" + kind}}}
 	}
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{Prestart: hook("prestart"), CreateRuntime: hook("createRuntime"),
 			CreateContainer: hook("createContainer"), Poststart: hook("poststart"), Poststop: hook("poststop")}
 	}, "true")
@@ -195,7 +195,7 @@ func TestHookFailureAbortsCreate(t *testing.T) {
 			fail := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "printf out-" + kind + "; printf err-" + kind + " >&2; exit 3"}}}
 			ok := filepath.Join(t.TempDir(), "later")
 			later := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + ok}}}
-			bundle := lcBundle(h, func(s *Spec) {
+			bundle := h.EditedBundle(func(s *Spec) {
 				s.Hooks = &specs.Hooks{Poststop: later}
 				switch kind {
 				case "prestart":
@@ -224,7 +224,7 @@ func TestHookFailureAbortsCreate(t *testing.T) {
 // TestHookMissingExecutable checks a hook whose path does not exist.
 func TestHookMissingExecutable(t *testing.T) {
 	h := New(t)
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/no/such/podrun/hook"}}}
 	}, "true")
 	h.Fails("/no/such/podrun/hook", "create", "--bundle", bundle, h.ID())
@@ -237,7 +237,7 @@ func TestHookStartContainerFailure(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	logDir := t.TempDir()
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"bind"}})
 		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
 	}, "sh", "-c", "echo user > /hooklog/user")
@@ -259,7 +259,7 @@ func TestHookStartContainerFailure(t *testing.T) {
 func TestHookPoststartFailure(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "printf nope >&2; exit 4"}}}}
 	}, testimage.CheckerInRootfs, "sleep")
 	pid := lcCreate(h, bundle, id)
@@ -290,7 +290,7 @@ func TestHookPoststopFailureIsWarning(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	ok := filepath.Join(t.TempDir(), "second")
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{
 			{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 5"}},
 			{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + ok}},
@@ -315,7 +315,7 @@ func TestHookTimeout(t *testing.T) {
 	pidFile := filepath.Join(dir, "pid")
 	one := 1
 	script := lcScript(t, filepath.Join(dir, "hang.sh"), "sleep 60 & echo $! > "+pidFile+"; wait")
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: script, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: &one}}}
 	}, "true")
 	start := time.Now()

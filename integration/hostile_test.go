@@ -460,7 +460,7 @@ func TestHostileSysctls(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := New(t)
-			bundle := lcBundle(h, func(s *Spec) {
+			bundle := h.EditedBundle(func(s *Spec) {
 				s.Linux.Sysctl = tc.sysctl
 				if tc.edit != nil {
 					tc.edit(s)
@@ -520,14 +520,14 @@ func TestHostileDotDotPaths(t *testing.T) {
 	})
 	t.Run("into-proc", func(t *testing.T) {
 		h := newRootfsHarness(t)
-		bundle := lcBundle(h, func(s *Spec) {
+		bundle := h.EditedBundle(func(s *Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/../proc/./sys/../sys", Type: "bind", Source: hostileBindSource(t), Options: []string{"bind"}})
 		}, "true")
 		h.Fails("inside /proc", "run", "--bundle", bundle, h.ID())
 	})
 	t.Run("relative-destination", func(t *testing.T) {
 		h := newRootfsHarness(t)
-		bundle := lcBundle(h, func(s *Spec) {
+		bundle := h.EditedBundle(func(s *Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "../../mnt", Type: "tmpfs", Source: "tmpfs"})
 		}, "true")
 		h.Fails(fmt.Sprintf("mounts[%d].destination", len(testimage.Spec(t, bundle).Mounts)-1), "run", "--bundle", bundle, h.ID())
@@ -771,7 +771,7 @@ func TestHostileExecPasswd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newRootfsHarness(t)
-			bundle := lcBundle(h, func(s *Spec) {
+			bundle := h.EditedBundle(func(s *Spec) {
 				s.Root.Readonly = false
 				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "HOME=") })
 			}, "sh", "-c", tc.prep+" && touch /tmp/ready && exec sleep 1000")
@@ -846,7 +846,7 @@ func TestHostileDevNullMask(t *testing.T) {
 			}
 			dev := t.TempDir()
 			tc.make(t, filepath.Join(dev, "null"))
-			bundle := lcBundle(h, func(s *Spec) {
+			bundle := h.EditedBundle(func(s *Spec) {
 				for i := range s.Mounts {
 					if s.Mounts[i].Destination == "/dev" {
 						s.Mounts[i] = specs.Mount{Destination: "/dev", Type: "bind", Source: dev, Options: []string{"rbind"}}

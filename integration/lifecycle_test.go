@@ -29,18 +29,6 @@ import (
 // lcTimeout bounds every podrun call made through the lc helpers.
 const lcTimeout = 30 * time.Second
 
-// lcBundle returns a fresh bundle running args, with its spec edited.
-func lcBundle(h *H, edit func(*Spec), args ...string) string {
-	h.t.Helper()
-	bundle := h.Bundle(args...)
-	if edit != nil {
-		s := testimage.Spec(h.t, bundle)
-		edit(s)
-		testimage.WriteSpec(h.t, bundle, s)
-	}
-	return bundle
-}
-
 // lcNoPidNS removes the pid namespace from a spec.
 func lcNoPidNS(s *Spec) {
 	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
@@ -270,7 +258,7 @@ func TestLifecycleCreateStartStopDelete(t *testing.T) {
 	hook := lcScript(t, filepath.Join(dir, "ppid.sh"), `pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 read -r _ _ _ ppid _ < /proc/$pid/stat
 echo "$PPID $ppid" > `+ppidOut)
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Root.Readonly = false
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook, Env: []string{"PATH=/usr/bin:/bin"}}}}
 	}, "sh", "-c", "echo started > /tmp/started; read line; exit 0")
@@ -391,7 +379,7 @@ func TestLifecycleRunExitStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := New(t)
 			id := h.ID()
-			r := h.Run("run", "--bundle", lcBundle(h, tc.edit, tc.args...), id)
+			r := h.Run("run", "--bundle", h.EditedBundle(tc.edit, tc.args...), id)
 			if r.Code != tc.want {
 				t.Errorf("run exit = %d, want %d (stderr %q)", r.Code, tc.want, r.Stderr)
 			}
@@ -579,7 +567,7 @@ func TestStateJSON(t *testing.T) {
 	h := New(t)
 	for _, annotated := range []bool{false, true} {
 		id := h.ID()
-		bundle := lcBundle(h, func(s *Spec) {
+		bundle := h.EditedBundle(func(s *Spec) {
 			if annotated {
 				s.Annotations = map[string]string{"org.podrun.test": "yes", "io.kubernetes.cri.container-type": "container"}
 			}
@@ -782,7 +770,7 @@ func TestKillAll(t *testing.T) {
 			if pidns {
 				edit = nil
 			}
-			init := h.RunDetached(lcBundle(h, edit, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
+			init := h.RunDetached(h.EditedBundle(edit, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
 			pids := lcWaitPids(h, id, 3)
 			if !pidns {
 				// Without a pid namespace killing the init leaves the
@@ -865,7 +853,7 @@ func TestDeleteRunning(t *testing.T) {
 func TestDeleteStoppedKillsLeftovers(t *testing.T) {
 	h := New(t)
 	id := h.ID()
-	init := h.RunDetached(lcBundle(h, lcNoPidNS, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
+	init := h.RunDetached(h.EditedBundle(lcNoPidNS, "sh", "-c", "sleep 1000 & sleep 1000; true"), id)
 	pids := lcWaitPids(h, id, 3)
 	h.Must("kill", id, "KILL")
 	lcWaitDead(t, init)
@@ -900,7 +888,7 @@ func TestStateDuringSlowCreate(t *testing.T) {
 	dir := t.TempDir()
 	ready, release := filepath.Join(dir, "ready"), filepath.Join(dir, "release")
 	hook := lcScript(t, filepath.Join(dir, "wait.sh"), "echo ready > "+ready+"; while [ ! -e "+release+" ]; do sleep 0.01; done")
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: hook, Env: []string{"PATH=/usr/bin:/bin"}}}}
 	}, testimage.CheckerInRootfs, "sleep")
 	createDone := make(chan error, 1)

@@ -86,7 +86,7 @@ func TestLogJSONCreateFailure(t *testing.T) {
 			if err := os.WriteFile(log, []byte(previous), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			bundle := lcBundle(h, tc.edit, "true")
+			bundle := h.EditedBundle(tc.edit, "true")
 			r := h.Run("--log", log, "--log-format", "json", "create", "--bundle", bundle, h.ID())
 			if r.Code != 1 {
 				t.Errorf("create exit = %d, want 1", r.Code)
@@ -111,7 +111,7 @@ func TestLogJSONCreateFailure(t *testing.T) {
 func TestLogTextFormat(t *testing.T) {
 	h := New(t)
 	log := filepath.Join(t.TempDir(), "log.txt")
-	bundle := lcBundle(h, func(s *Spec) { s.Process.Args = []string{"no-such-binary"} }, "true")
+	bundle := h.EditedBundle(func(s *Spec) { s.Process.Args = []string{"no-such-binary"} }, "true")
 	r := h.Run("--log", log, "create", "--bundle", bundle, h.ID())
 	if r.Code != 1 || !strings.Contains(r.Stderr, "executable file not found") {
 		t.Errorf("create: exit %d, stderr %q", r.Code, r.Stderr)
@@ -141,7 +141,7 @@ func TestLogWarningsAndOtherCommands(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	log := filepath.Join(t.TempDir(), "log.json")
-	bundle := lcBundle(h, func(s *Spec) {
+	bundle := h.EditedBundle(func(s *Spec) {
 		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 5"}}}}
 	}, testimage.CheckerInRootfs, "sleep")
 	lcMust(h, "--log", log, "--log-format", "json", "create", "--bundle", bundle, id)
