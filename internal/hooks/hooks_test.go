@@ -12,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/internal/procstat"
 )
 
 // The test binary doubles as a hook: with PODRUN_HOOK_HELPER=<file> in its
@@ -257,13 +259,8 @@ func TestTimeoutKills(t *testing.T) {
 
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	_, state, err := procstat.Read(pid)
+	return err == nil && state != 'Z'
 }
 
 func TestContextCancel(t *testing.T) {
