@@ -10,7 +10,11 @@
 #
 # Everything is built on the host (go in the guest is slow); each mode is
 # one VM boot running the cgroup package's tests and the TestCgroup*
-# integration tests against bin/vm/podrun.
+# integration tests against bin/vm/podrun. The v2 mode also runs the
+# tests of other features whose code differs on cgroup v2 ($v2_extra):
+# exec and LightExec cloned into the container's cgroup (CLONE_INTO_CGROUP),
+# the device eBPF program beside a seccomp filter, pods' cgroups (placement,
+# memory limits, OOM, nothing left behind) and the supervisor's exec probes.
 #
 # If the VM cannot start, this fails (exit status of run-in-vm, 125).
 # PODRUN_SKIP_VM=1 skips it on purpose; CI (.ci/run) never sets it.
@@ -43,6 +47,9 @@ CGO_ENABLED=1 $go build -trimpath -tags 'netgo osusergo' -ldflags '-s -w -extldf
 CGO_ENABLED=0 $go build -trimpath -o "$out/checker" ./testdata/checker
 CGO_ENABLED=0 $go test -c -o "$out/integration.test" ./integration
 CGO_ENABLED=0 $go test -c -o "$out/cgroups.test" ./cgroups
+# pod and runtime link the nsenter constructor (cgo).
+CGO_ENABLED=1 $go test -c -o "$out/pod.test" ./pod
+CGO_ENABLED=1 $go test -c -o "$out/runtime.test" ./runtime
 pkgs=(cgroups)
 for p in cgroups/devices cgroups/systemd; do
 	if [ -d "$p" ] && ls "$p"/*_test.go >/dev/null 2>&1; then
@@ -50,6 +57,14 @@ for p in cgroups/devices cgroups/systemd; do
 		pkgs+=("${p//\//-}")
 	fi
 done
+
+# v2 only (pods have no systemd driver): package:-test.run pattern, and
+# the integration tests beside TestCgroup*. About 2 minutes in the VM.
+v2_extra_pkgs=(
+	'pod:^(TestPodMemoryLimit|TestPodDestroyAfterKill|TestPodBadInputLeavesNothing)$'
+	'runtime:^TestExecLight$'
+)
+v2_extra='TestExecNamespacesAndCgroup|TestExecDetachPidFile|TestSeccompErrnoDenyList|TestSeccompNotifyExec|TestHostileDevices|TestFdsExec|TestPodOOMKilled|TestPodCLIInitOrderExecRm|TestPodReadinessFlips'
 
 # The guest script: each package's tests from its own directory (as go
 # test runs them), then the integration tests; all run, the status is
@@ -61,8 +76,15 @@ guest() { # driver
 	for p in "${pkgs[@]}"; do
 		s+=" echo '== $p'; (cd \$root/${p//-//} && \$root/bin/vm/$p.test -test.timeout 10m) || st=1;"
 	done
-	s+=" echo '== integration TestCgroup* ($1 driver)';"
-	s+=" (cd \$root/integration && PODRUN_TEST_CGROUP_DRIVER=$1 \$root/bin/vm/integration.test -test.run '^TestCgroup' -test.v -test.timeout 12m) || st=1;"
+	local run='^TestCgroup' e
+	if [ "$1" = cgroupfs ]; then
+		for e in "${v2_extra_pkgs[@]}"; do
+			s+=" echo '== ${e%%:*} ${e#*:}'; (cd \$root/${e%%:*} && \$root/bin/vm/${e%%:*}.test -test.run '${e#*:}' -test.v -test.timeout 10m) || st=1;"
+		done
+		run="^(TestCgroup.*|$v2_extra)\$"
+	fi
+	s+=" echo '== integration $run ($1 driver)';"
+	s+=" (cd \$root/integration && PODRUN_TEST_CGROUP_DRIVER=$1 \$root/bin/vm/integration.test -test.run '$run' -test.v -test.timeout 15m) || st=1;"
 	s+=' exit $st'
 	printf '%s' "$s"
 }
