@@ -66,11 +66,6 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, fmt.Errorf("binary path %q is not usable", path)
 	}
 	dir, name := filepath.Split(path)
-	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, &os.SyscallError{Syscall: "fsopen overlay", Err: err}
-	}
-	defer unix.Close(ctx)
 	// Two lower layers and no upper one: overlayfs then is read-only for
 	// good (it refuses a single lower layer). The second is an empty
 	// detached tmpfs: "/" would overlap the binary's directory (ELOOP).
@@ -79,28 +74,17 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, err
 	}
 	defer unix.Close(empty)
-	layers := []string{dir, fmt.Sprintf("/proc/self/fd/%d", empty)}
-	if err := unix.FsconfigSetString(ctx, "lowerdir+", layers[0]); err == nil {
-		err = unix.FsconfigSetString(ctx, "lowerdir+", layers[1])
-		if err != nil {
-			return nil, &os.SyscallError{Syscall: "fsconfig lowerdir+", Err: err}
-		}
-	} else {
-		// Before Linux 6.8: one "lowerdir" string, ':' separated.
-		esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
-		if err := unix.FsconfigSetString(ctx, "lowerdir", esc.Replace(layers[0])+":"+layers[1]); err != nil {
-			return nil, &os.SyscallError{Syscall: "fsconfig lowerdir", Err: err}
-		}
-	}
-	// Neither xino nor the index is needed for a read-only view.
-	_ = unix.FsconfigSetString(ctx, "xino", "off")
-	_ = unix.FsconfigSetString(ctx, "index", "off")
-	if err := unix.FsconfigCreate(ctx); err != nil {
-		return nil, &os.SyscallError{Syscall: "fsconfig create", Err: err}
-	}
-	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	mnt, err := lowerOnly(dir, fmt.Sprintf("/proc/self/fd/%d", empty))
 	if err != nil {
-		return nil, &os.SyscallError{Syscall: "fsmount", Err: err}
+		// Before Linux 6.15 overlayfs takes no detached mount as a
+		// layer ("failed to clone lowerpath": Debian 12's 6.1, Ubuntu's
+		// 6.8 and 6.11): /dev, always mounted, stands in for the empty
+		// layer, below the binary's directory so nothing there masks
+		// the binary (and sameFile checks it), as runc uses its state dir.
+		var derr error
+		if mnt, derr = lowerOnly(dir, "/dev"); derr != nil {
+			return nil, fmt.Errorf("%w; with /dev as second layer: %v", err, derr)
+		}
 	}
 	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -119,6 +103,32 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// lowerOnly makes a detached read-only overlayfs of two lower layers, top
+// first. One "lowerdir" string, not "lowerdir+" (Linux 6.8; before 6.5 the
+// legacy fs context accepts that key at fsconfig and fails at create).
+func lowerOnly(top, bottom string) (int, error) {
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, &os.SyscallError{Syscall: "fsopen overlay", Err: err}
+	}
+	defer unix.Close(ctx)
+	esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
+	if err := unix.FsconfigSetString(ctx, "lowerdir", esc.Replace(top)+":"+esc.Replace(bottom)); err != nil {
+		return -1, &os.SyscallError{Syscall: "fsconfig lowerdir", Err: err}
+	}
+	// Neither xino nor the index is needed for a read-only view.
+	_ = unix.FsconfigSetString(ctx, "xino", "off")
+	_ = unix.FsconfigSetString(ctx, "index", "off")
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, &os.SyscallError{Syscall: "fsconfig create", Err: err}
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return -1, &os.SyscallError{Syscall: "fsmount", Err: err}
+	}
+	return mnt, nil
 }
 
 // emptyTmpfs returns a detached, empty, read-only tmpfs mount.

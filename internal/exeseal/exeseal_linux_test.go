@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +80,35 @@ func TestOverlay(t *testing.T) {
 	}
 	if bytes.Contains(mi, []byte(" overlay ")) && bytes.Contains(mi, []byte("lowerdir+")) {
 		t.Errorf("sealed overlay visible in mountinfo")
+	}
+}
+
+// TestOverlayDevSecondLayer drives the layers used where overlayfs takes
+// no detached mount (before Linux 6.15): the binary's directory over /dev.
+func TestOverlayDevSecondLayer(t *testing.T) {
+	testutil.RequiresRoot(t)
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, name := filepath.Split(self)
+	mnt, err := lowerOnly(dir, "/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := os.NewFile(uintptr(fd), name)
+	defer h.Close()
+	if err := sameFile("/proc/self/exe", h); err != nil {
+		t.Fatal(err)
+	}
+	check(t, h)
+	if _, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", h.Fd()), os.O_WRONLY, 0); !errors.Is(err, unix.EROFS) {
+		t.Errorf("open for writing: %v, want EROFS", err)
 	}
 }
 
