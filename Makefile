@@ -45,8 +45,9 @@ test-host: deps
 # throw-away VMs (../shared/vm/run-in-vm): pure cgroup v2 with the cgroupfs
 # driver, then cgroup v2 under systemd with --systemd-cgroup; one boot
 # each. The v2 boot also runs the exec/LightExec, seccomp+devices and pod
-# tests whose code differs on v2 (about 4 minutes in all, 70 s of them
-# for those). A VM that cannot start fails the target;
+# tests whose code differs on v2, and the old-kernel paths of the sealed
+# binary and idmapped image layers (the v2 boot: 2-4 minutes with the host
+# idle to busy, about 70 s of them for those). A VM that cannot start fails the target;
 # PODRUN_SKIP_VM=1 skips it on purpose (CI never sets it).
 # Bounded runs of every fuzz target (FUZZTIME each; the corpus found so
 # far lives in the Go build cache, regressions in testdata/fuzz/).
