@@ -195,7 +195,12 @@ func idmappedClone(dir string, userns *os.File) (int, error) {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("overlay: idmapping layer %s: %w", dir, err)
+		hint := ""
+		if err == unix.EINVAL {
+			// The usual cause; the kernel does not say.
+			hint = " (is it on a filesystem without idmapped mounts? tmpfs has them from Linux 6.3)"
+		}
+		return -1, fmt.Errorf("overlay: idmapping layer %s: %w%s", dir, err, hint)
 	}
 	return fd, nil
 }
