@@ -351,7 +351,7 @@ func TestPodRestartPolicyPhases(t *testing.T) {
 // Back-off: the delays between restarts double from the initial value and
 // stop at the cap, and the container waits in CrashLoopBackOff meanwhile.
 func TestPodBackoffGrowsAndCaps(t *testing.T) {
-	e := newSvEnv(t, "PODRUN_POD_BACKOFF=100ms,800ms")
+	e := newSvEnv(t, "PODRUN_POD_BACKOFF=100ms,800ms,10m") // no reset: a slow host must not reset the delays
 	e.run("crash", podYAML("crash", "Always", "2", "  containers:\n  - name: c\n    image: busybox:test\n    command: [\"sh\", \"-c\", \"echo run; exit 2\"]\n"))
 	e.waitStatus("crash", "6 restarts", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").RestartCount >= 6 })
 	var delays []string
