@@ -574,3 +574,32 @@ func TestSeccompSemanticsLikeRunc(t *testing.T) {
 	r := compareWithRunc(t, h, runc, b, calls)
 	wantErrnos(t, errnos(t, r.Stdout, false), map[string]string{"mkdir": "errno=14", "0x40000027": "errno=38"})
 }
+
+// TestSeccompDoesNotBlockProcessSetup: the filter is for the user process,
+// not for the runtime's own setup. Without noNewPrivileges it is loaded
+// before the credentials change, so the scheduler and personality must
+// already be applied then: a profile denying sched_setattr and personality
+// must not make create fail, and those settings still hold inside.
+func TestSeccompDoesNotBlockProcessSetup(t *testing.T) {
+	testutil.RequiresRoot(t)
+	h := New(t)
+	sc := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"sched_setattr", "sched_setscheduler", "personality", "ioprio_set"}, Action: specs.ActErrno},
+		},
+	}
+	b := seccompBundle(h, sc, func(s *Spec) {
+		s.Process.NoNewPrivileges = false
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 4}
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	}, "sh", "-c", "uname -m; grep '^policy' /proc/self/sched | tr -d ' '; "+testimage.CheckerInRootfs+" syscall personality 0xffffffff")
+	r := h.Run("run", "--bundle", b, h.ID())
+	if r.Code != 0 {
+		t.Fatalf("run: exit %d: %s", r.Code, r.Stderr)
+	}
+	if !strings.HasPrefix(r.Stdout, "i686\n") || !strings.Contains(r.Stdout, "policy:3\n") || !strings.Contains(r.Stdout, "errno=1") {
+		t.Fatalf("want i686, the sched policy and personality denied by the filter; got:\n%s", r.Stdout)
+	}
+}

@@ -90,13 +90,13 @@ func runInit(c *conn) error {
 			return err
 		}
 	}
+	if err := applyProcAttrs(cfg); err != nil {
+		return err
+	}
 	if err := closeDirFds(cfg.PreserveFds); err != nil {
 		return err
 	}
 	if err := loadSeccomp(c, cfg, false); err != nil {
-		return err
-	}
-	if err := applyProcAttrs(cfg); err != nil {
 		return err
 	}
 	exe, err := prepareProcess(p, cfg.Kind == KindCreate)

@@ -69,10 +69,10 @@ type InitConfig struct {
 	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
 	// its cgroup, so that the namespace root is the container's cgroup.
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
-	// Seccomp is the compiled linux.seccomp filter, for exec too.
-	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// Personality is linux.personality, for exec too (create reads the spec).
 	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
+	// Seccomp is the compiled linux.seccomp filter, for exec too.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// State is the OCI state given to createContainer/startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
 }
