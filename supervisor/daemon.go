@@ -246,21 +246,61 @@ func (d *daemon) advance() {
 		}
 		return // one init container at a time, in order
 	}
+	var apps []*ctr
 	for _, c := range d.ctrs {
 		if c.init || c.run != nil || c.timer != nil {
 			continue
 		}
 		if c.st.State.Waiting != nil && c.st.LastTerminationState.Terminated == nil && c.st.RestartCount == 0 {
+			apps = append(apps, c)
+		}
+	}
+	d.startApps(apps)
+}
+
+// startApps starts the app containers cs: created at once (the creations
+// overlap: bundles, mounts, cgroup moves), then started in their order, as
+// kubelet starts them in order without waiting for each to run.
+func (d *daemon) startApps(cs []*ctr) {
+	if len(cs) < 2 {
+		for _, c := range cs {
 			d.start(c)
 		}
+		return
+	}
+	ps := make([]*pending, len(cs))
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		ps[i], errs[i] = d.prepareRun(c, int(c.st.RestartCount))
+	}
+	d.save() // the intents, before anything is created
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		if p != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); d.createRun(p) }()
+		}
+	}
+	wg.Wait()
+	for i, c := range cs {
+		err := errs[i]
+		if err == nil {
+			err = d.finishRun(ps[i])
+		}
+		d.afterStart(c, err)
 	}
 }
 
 // start creates and starts a run of c; failures to create are retried
 // with back-off like crashes.
 func (d *daemon) start(c *ctr) {
-	attempt := int(c.st.RestartCount)
-	if err := d.startRun(c, attempt); err != nil {
+	d.afterStart(c, d.startRun(c, int(c.st.RestartCount)))
+}
+
+// afterStart records the outcome of a start: a failed create is retried
+// with back-off.
+func (d *daemon) afterStart(c *ctr, err error) {
+	if err != nil {
 		delete(d.rec.Runs, c.name)
 		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
 		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}}
@@ -277,35 +317,68 @@ func fdKey(name string, attempt int, stream string) string {
 	return name + "/" + strconv.Itoa(attempt) + "/" + stream
 }
 
+// pending is a run being created: its I/O, then its container and init.
+type pending struct {
+	c       *ctr
+	attempt int
+	rio     *runIO
+	id      string
+	child   *namespaces.Child
+	err     error
+}
+
 func (d *daemon) startRun(c *ctr, attempt int) error {
-	rio, err := newRunIO(c.spec)
+	p, err := d.prepareRun(c, attempt)
 	if err != nil {
 		return err
 	}
-	closeR := rio.closeOurs
-	// The intent first: a supervisor killed between the create and the
-	// next save leaves a run its successor can find (or remove) by id.
+	d.save()
+	d.createRun(p)
+	return d.finishRun(p)
+}
+
+// prepareRun makes the run's I/O and records its intent (the caller saves
+// the record before the create): a supervisor killed between the create
+// and the next save leaves a run its successor can find (or remove) by id.
+func (d *daemon) prepareRun(c *ctr, attempt int) (*pending, error) {
+	rio, err := newRunIO(c.spec)
+	if err != nil {
+		return nil, err
+	}
 	d.rec.Runs[c.name] = RunRecord{ID: pod.ContainerID(d.sb.Name, c.name, attempt), Attempt: attempt}
 	delete(d.rec.RestartAt, c.name)
-	d.save()
-	var id string
-	var child *namespaces.Child
+	return &pending{c: c, attempt: attempt, rio: rio}, nil
+}
+
+// createRun creates the run's container (not started). It touches no
+// daemon state, so creations may run at once off the loop.
+func (d *daemon) createRun(p *pending) {
+	var err error
 	d.reaper.spawn(func() []int {
-		id, child, err = d.Manager.CreateContainerIO(d.sb, c.name, attempt, rio.pass)
+		p.id, p.child, err = d.Manager.CreateContainerIO(d.sb, p.c.name, p.attempt, p.rio.pass)
 		if err != nil {
 			return nil
 		}
-		return []int{child.Pid()}
+		return []int{p.child.Pid()}
 	})
-	if err = rio.created(err); err != nil {
-		closeR()
-		if child != nil { // created, but its pty master never came
-			child.Kill()
-			d.reaper.forget(child.Pid())
-			_ = d.Manager.RemoveContainer(d.sb, id)
+	if err = p.rio.created(err); err != nil {
+		p.rio.closeOurs()
+		if p.child != nil { // created, but its pty master never came
+			p.child.Kill()
+			d.reaper.forget(p.child.Pid())
+			_ = d.Manager.RemoveContainer(d.sb, p.id)
 		}
-		return err
+		p.err = err
 	}
+}
+
+// finishRun starts a created run and watches it (on the loop).
+func (d *daemon) finishRun(pr *pending) error {
+	if pr.err != nil {
+		return pr.err
+	}
+	c, attempt, rio, id, child := pr.c, pr.attempt, pr.rio, pr.id, pr.child
+	closeR := rio.closeOurs
 	p, err := openProc(child.Pid(), 0, true)
 	if err != nil {
 		closeR()
