@@ -31,21 +31,26 @@ import (
 // holderSock is the holder's socket name in the pod's state dir.
 const holderSock = "fds.sock"
 
-// startHolder starts the holder process for a pod whose infra is infraPid,
-// listening on sock. args re-execute podrun as the holder.
-func startHolder(exe string, args []string, sock string, infraPid int) (int, error) {
+// listenHolder makes the holder's listening socket sock, as a file to
+// hand to the holder. Connections made before the holder runs queue on
+// it, messages and fds included, so the supervisor can dial and put at
+// once and the holder's exec need not wait.
+func listenHolder(sock string) (*os.File, error) {
 	_ = os.Remove(sock)
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	l.SetUnlinkOnClose(false)
 	lf, err := l.File()
 	l.Close()
-	if err != nil {
-		return 0, err
-	}
-	defer lf.Close()
+	return lf, err
+}
+
+// startHolder starts the holder process for a pod whose infra is infraPid,
+// serving the listening socket lf (see listenHolder). args re-execute
+// podrun as the holder.
+func startHolder(exe string, args []string, lf *os.File, infraPid int) (int, error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 0, err

@@ -170,16 +170,32 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		d.holder, _ = dialHolder(sock)
 	}
 	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
-		var err error
-		d.reaper.spawn(func() []int {
-			var pid int
-			pid, err = startHolder(deps.Exe, deps.HolderArgs, sock, sb.InfraPid)
-			return []int{pid}
-		})
+		lf, err := listenHolder(sock)
 		if err == nil {
-			d.holder, _ = dialHolder(sock)
-		} else {
+			if d.holder, err = dialHolder(sock); err != nil {
+				lf.Close()
+			}
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+		} else {
+			// The holder's exec runs beside the first container starts,
+			// off the pod's start path: what the daemon puts meanwhile
+			// queues on the socket. Should it fail, closing lf resets the
+			// connection and the puts fail harmlessly (no protection, as
+			// without a holder).
+			go func() {
+				defer lf.Close()
+				var err error
+				d.reaper.spawn(func() []int {
+					var pid int
+					pid, err = startHolder(deps.Exe, deps.HolderArgs, lf, sb.InfraPid)
+					return []int{pid}
+				})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+				}
+			}()
 		}
 	}
 	if err := d.listen(); err != nil {
