@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,5 +154,25 @@ func TestCommandLine(t *testing.T) {
 	}
 	if got := commandLine(nil, nil, nil, nil, nil); len(got) != 0 {
 		t.Errorf("nothing: %q", got)
+	}
+}
+
+func TestCoversAll(t *testing.T) {
+	p := &manifest.Pod{}
+	p.Spec.InitContainers = []manifest.Container{{Name: "init"}}
+	p.Spec.Containers = []manifest.Container{{Name: "a"}, {Name: "b"}}
+	all := map[string]string{"init": "i1", "a": "i2", "b": "i2"}
+	if !coversAll(all, p) {
+		t.Errorf("coversAll(%v) = false", all)
+	}
+	for _, miss := range []string{"init", "b"} {
+		m := maps.Clone(all)
+		delete(m, miss)
+		if coversAll(m, p) {
+			t.Errorf("coversAll without %q = true", miss)
+		}
+	}
+	if coversAll(nil, p) {
+		t.Error("coversAll(nil) = true")
 	}
 }

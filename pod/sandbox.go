@@ -103,6 +103,11 @@ type CreateOptions struct {
 	// Network is a CNI network name (a conflist in CNIConfDir); "" gives
 	// the pod a network namespace with loopback only.
 	Network string
+	// Images, when set, is what ResolveImages found for the pod's
+	// containers (name → image ID), by a caller that checked the images
+	// before asking for the sandbox: Create then skips the second lookup.
+	// A container it lacks makes Create resolve them all itself.
+	Images map[string]string `json:",omitempty"`
 }
 
 const recordName = "pod.json"
@@ -196,9 +201,12 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	if !nameRegexp.MatchString(name) {
 		return nil, fmt.Errorf("metadata.name: %q is not a valid pod name", name)
 	}
-	images, err := m.ResolveImages(p)
-	if err != nil {
-		return nil, err
+	images := o.Images
+	if !coversAll(images, p) {
+		var err error
+		if images, err = m.ResolveImages(p); err != nil {
+			return nil, err
+		}
 	}
 	uid := p.Metadata.UID
 	if uid == "" {
@@ -264,6 +272,18 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		return nil, err
 	}
 	return sb, nil
+}
+
+// coversAll reports whether images names an image for every container of p.
+func coversAll(images map[string]string, p *manifest.Pod) bool {
+	for _, cs := range [][]manifest.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range cs {
+			if images[c.Name] == "" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ResolveImages finds every container's image in the store (init and app

@@ -178,14 +178,15 @@ func podRunCommand(e *env) *cli.Command {
 				return fmt.Errorf("%w: %s", pod.ErrExist, name)
 			}
 			// Images first: a missing image fails before anything exists.
-			if _, err := m.ResolveImages(p); err != nil {
+			images, err := m.ResolveImages(p)
+			if err != nil {
 				return err
 			}
 			o, err := launchOptions(ctx, e, name)
 			if err != nil {
 				return err
 			}
-			o.Pod, o.Options = p, pod.CreateOptions{Network: ctx.String("network")}
+			o.Pod, o.Options = p, pod.CreateOptions{Network: ctx.String("network"), Images: images}
 			// Ctrl-C from here on stops the pod rather than killing us.
 			sigc := make(chan os.Signal, 2)
 			if !ctx.Bool("detach") {
