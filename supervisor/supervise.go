@@ -169,6 +169,7 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 	if msg.Recover {
 		d.holder, _ = dialHolder(sock)
 	}
+	var holderLf *os.File
 	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
 		lf, err := listenHolder(sock)
 		if err == nil {
@@ -179,26 +180,13 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
 		} else {
-			// The holder's exec runs beside the first container starts,
-			// off the pod's start path: what the daemon puts meanwhile
-			// queues on the socket. Should it fail, closing lf resets the
-			// connection and the puts fail harmlessly (no protection, as
-			// without a holder).
-			go func() {
-				defer lf.Close()
-				var err error
-				d.reaper.spawn(func() []int {
-					var pid int
-					pid, err = startHolder(deps.Exe, deps.HolderArgs, lf, sb.InfraPid)
-					return []int{pid}
-				})
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
-				}
-			}()
+			holderLf = lf
 		}
 	}
 	if err := d.listen(); err != nil {
+		if holderLf != nil {
+			holderLf.Close()
+		}
 		return nil, err
 	}
 	if msg.Recover && rec != nil {
@@ -213,6 +201,26 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 	}
 	d.advance()
 	d.save()
+	if holderLf != nil {
+		// The holder starts once the first containers do, off the pod's
+		// start path (on 2 CPUs its exec and start-up slowed the
+		// creations): what the daemon put meanwhile queued on the socket
+		// it listens on. Should it fail, closing the socket resets the
+		// connection and later puts fail harmlessly (no protection, as
+		// without a holder).
+		go func() {
+			defer holderLf.Close()
+			var err error
+			d.reaper.spawn(func() []int {
+				var pid int
+				pid, err = startHolder(deps.Exe, deps.HolderArgs, holderLf, sb.InfraPid)
+				return []int{pid}
+			})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+			}
+		}()
+	}
 	return d, nil
 }
 
