@@ -1,7 +1,10 @@
 package pod
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -9,6 +12,10 @@ import (
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/pod/manifest"
 )
+
+// podsCgroup is the cgroup every pod's cgroup nests in (like kubelet's
+// kubepods), removed with the last pod.
+const podsCgroup = "podrun-pods"
 
 // cpuPeriod is the CFS period kubelet uses (100 ms).
 const cpuPeriod = 100000
@@ -146,7 +153,14 @@ func (m *Manager) makePodCgroup(sb *Sandbox) error {
 		return err
 	}
 	if err := cg.Create(); err != nil {
-		return err
+		// Another pod's Destroy may have removed the then-empty shared
+		// parent between our mkdir of it and of the pod's directory.
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := cg.Create(); err != nil {
+			return err
+		}
 	}
 	return cg.Set(l.resources())
 }
@@ -167,5 +181,15 @@ func destroyPodCgroup(sb *Sandbox) error {
 			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
-	return cg.Destroy()
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	// The shared parent (/podrun-pods) goes with the last pod: rmdir
+	// fails while another pod's cgroup is in it, which is fine.
+	for _, p := range sb.CgroupPaths {
+		if parent := filepath.Dir(p); filepath.Base(parent) == podsCgroup {
+			_ = unix.Rmdir(parent)
+		}
+	}
+	return nil
 }

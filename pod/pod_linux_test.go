@@ -161,9 +161,14 @@ func assertPodGone(t *testing.T, m *Manager, sb *Sandbox) {
 	if len(ms) > 0 {
 		t.Errorf("mounts left under %s: %d", sb.DataDir, len(ms))
 	}
+	others, _ := m.List()
 	for _, p := range sb.CgroupPaths {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("cgroup %s is left", p)
+		}
+		// The shared parent goes with the last pod (tests run one at a time).
+		if _, err := os.Stat(filepath.Dir(p)); err == nil && len(others) == 0 {
+			t.Errorf("cgroup %s is left after the last pod", filepath.Dir(p))
 		}
 	}
 	if _, err := m.Get(sb.Name); err == nil {

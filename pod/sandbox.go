@@ -230,7 +230,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
 		InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
-		CgroupParent: "/podrun-pods/pod-" + uid, Created: m.now().UTC(),
+		CgroupParent: "/" + podsCgroup + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or
 	// later after a crash) finds what to remove.
