@@ -120,27 +120,10 @@ func (c *Container) CPULimit() int64 {
 	return v
 }
 
-// CPURequest is the container's cpu request in millicores, defaulting to
-// the limit as the apiserver does (0 when neither is set).
-func (c *Container) CPURequest() int64 {
-	if v, ok := quantity(c.Resources.Requests, ResourceCPU, ParseCPU); ok {
-		return v
-	}
-	return c.CPULimit()
-}
-
 // MemoryLimit is the container's memory limit in bytes (0 when unset).
 func (c *Container) MemoryLimit() int64 {
 	v, _ := quantity(c.Resources.Limits, ResourceMemory, ParseBytes)
 	return v
-}
-
-// MemoryRequest is the memory request in bytes, defaulting to the limit.
-func (c *Container) MemoryRequest() int64 {
-	if v, ok := quantity(c.Resources.Requests, ResourceMemory, ParseBytes); ok {
-		return v
-	}
-	return c.MemoryLimit()
 }
 
 func quantity(m map[string]string, k string, parse func(string) (int64, error)) (int64, bool) {
