@@ -1,8 +1,8 @@
 // Package probes runs a container's liveness, readiness and startup probes
 // with the kubelet's semantics: the handlers (exec, httpGet, tcpSocket,
-// grpc health v1) and a per-probe worker (initial delay, period, timeout,
-// thresholds, startup gating). It starts no containers and kills none: it
-// reports results and the supervisor acts on them.
+// grpc health v1), one attempt each. It starts no containers and kills
+// none: the supervisor's probe worker schedules the attempts, applies the
+// thresholds and acts on the results.
 package probes
 
 import (
@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/podrun/podrun/pod/manifest"
 )
@@ -304,9 +303,4 @@ func unwrapURL(err error) error {
 		return unwrapOp(ue.Err)
 	}
 	return err
-}
-
-// timeoutCtx bounds one attempt.
-func timeoutCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
 }
