@@ -160,31 +160,39 @@ func lastTick(log string) int {
 	return n
 }
 
-// podExecTTY runs `pod exec -it POD -c CTR -- ARGS` with a pty of 30x100
-// as podrun's terminal and returns what reached it.
-func podExecTTY(t *testing.T, e *svEnv, podName, ctr string, args ...string) string {
+// startOnPty starts cmd in a new session whose controlling terminal is a
+// fresh pty of 30x100; it returns the master (closed when the test ends)
+// and coreReadAll's wait for everything that reached it.
+func startOnPty(t *testing.T, cmd *exec.Cmd) (*os.File, func() string) {
 	t.Helper()
 	master, name, err := console.NewPty()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer master.Close()
+	t.Cleanup(func() { master.Close() })
 	slave, err := console.OpenSlave(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer slave.Close() // ours only: the output ends (EIO) once cmd's copies close too
 	if err := console.SetWinsize(master, 30, 100); err != nil {
 		t.Fatal(err)
 	}
-	cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data, "exec", "-it", podName, "-c", ctr, "--"}, args...)...)
-	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	slave.Close()
-	wait := coreReadAll(t, master)
+	return master, coreReadAll(t, master)
+}
+
+// podExecTTY runs `pod exec -it POD -c CTR -- ARGS` with a pty of 30x100
+// as podrun's terminal and returns what reached it.
+func podExecTTY(t *testing.T, e *svEnv, podName, ctr string, args ...string) string {
+	t.Helper()
+	cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data, "exec", "-it", podName, "-c", ctr, "--"}, args...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	_, wait := startOnPty(t, cmd)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	select {
@@ -284,27 +292,9 @@ func TestPodAttach(t *testing.T) {
 	}
 
 	// -it: our terminal (30x100) to the tty container's shell.
-	master, name, err := console.NewPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	slave, err := console.OpenSlave(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := console.SetWinsize(master, 30, 100); err != nil {
-		t.Fatal(err)
-	}
 	tcmd := e.Cmd("pod", "--store", e.store, "--data-dir", e.data, "attach", "-it", "-c", "term", "att")
 	tcmd.Env = append(os.Environ(), e.env...)
-	tcmd.Stdin, tcmd.Stdout, tcmd.Stderr = slave, slave, slave
-	tcmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := tcmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	wait := coreReadAll(t, master)
+	master, wait := startOnPty(t, tcmd)
 	if _, err := master.Write([]byte("echo SIZE=$(stty size); exit 3\r")); err != nil {
 		t.Fatal(err)
 	}
