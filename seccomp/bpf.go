@@ -344,37 +344,29 @@ func (g *gen) rules(rules []rule, fallback uint32) {
 func (g *gen) cond(c cond, ok, fail label) {
 	lo, hi := offArgLo+8*uint32(c.index), offArgLo+8*uint32(c.index)+4
 	vlo, vhi := uint32(c.value), uint32(c.value>>32)
+	// x != v is !(x == v), x < v is !(x >= v) and x <= v is !(x > v):
+	// the same checks with the targets swapped.
+	yes, no := ok, fail
 	switch c.op {
-	case specs.OpEqualTo:
+	case specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual:
+		yes, no = fail, ok
+	}
+	switch c.op {
+	case specs.OpEqualTo, specs.OpNotEqual:
 		g.ld(hi)
-		g.jmp(opJeq, vhi, fall, fail)
+		g.jmp(opJeq, vhi, fall, no)
 		g.ld(lo)
-		g.jmp(opJeq, vlo, ok, fail)
-	case specs.OpNotEqual:
-		g.ld(hi)
-		g.jmp(opJeq, vhi, fall, ok)
-		g.ld(lo)
-		g.jmp(opJeq, vlo, fail, ok)
-	case specs.OpGreaterThan, specs.OpGreaterEqual:
+		g.jmp(opJeq, vlo, yes, no)
+	case specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpLessThan, specs.OpLessEqual:
 		last := uint16(opJgt)
-		if c.op == specs.OpGreaterEqual {
+		if c.op == specs.OpGreaterEqual || c.op == specs.OpLessThan {
 			last = opJge
 		}
 		g.ld(hi)
-		g.jmp(opJgt, vhi, ok, fall)
-		g.jmp(opJeq, vhi, fall, fail)
+		g.jmp(opJgt, vhi, yes, fall)
+		g.jmp(opJeq, vhi, fall, no)
 		g.ld(lo)
-		g.jmp(last, vlo, ok, fail)
-	case specs.OpLessThan, specs.OpLessEqual:
-		last := uint16(opJge)
-		if c.op == specs.OpLessEqual {
-			last = opJgt
-		}
-		g.ld(hi)
-		g.jmp(opJgt, vhi, fail, fall)
-		g.jmp(opJeq, vhi, fall, ok)
-		g.ld(lo)
-		g.jmp(last, vlo, fail, ok)
+		g.jmp(last, vlo, yes, no)
 	case specs.OpMaskedEqual:
 		mlo, mhi := vlo, vhi
 		dlo, dhi := uint32(c.value2), uint32(c.value2>>32)
