@@ -23,7 +23,6 @@ type Target struct {
 	Sandbox   *pod.Sandbox
 	Container *manifest.Container
 	ID        string // OCI container id
-	Pid       int    // its init, on the host
 }
 
 // Handlers builds probe and hook handlers (package probes in podrun).
@@ -478,7 +477,7 @@ func (d *daemon) watch(c *ctr, r *run) {
 func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id, Pid: r.p.pid}
+	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id}
 	if fresh && c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil {
 		go func() {
 			if err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace()); err != nil && ctx.Err() == nil {
@@ -610,7 +609,7 @@ func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 	if reason != "" {
 		d.event(Normal, reason, c.object(), msg)
 	}
-	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id, Pid: r.p.pid}
+	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id}
 	var preStop *manifest.LifecycleHandler
 	if c.spec.Lifecycle != nil {
 		preStop = c.spec.Lifecycle.PreStop
