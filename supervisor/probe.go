@@ -41,11 +41,11 @@ type probeResult struct {
 // unit is the length of the manifest's "second" (time.Second; tests
 // shorten it).
 func runProbeWorker(ctx context.Context, unit time.Duration, kind ProbeKind, p *manifest.Probe, h Handler, initial *bool, report func(probeResult)) {
-	period := secs(p.PeriodSeconds, 10, unit)
-	timeout := secs(p.TimeoutSeconds, 1, unit)
+	period := secs(p.PeriodSeconds, manifest.DefaultProbePeriodSeconds, unit)
+	timeout := secs(p.TimeoutSeconds, manifest.DefaultProbeTimeoutSeconds, unit)
 	succT, failT := int(max(p.SuccessThreshold, 1)), int(max(p.FailureThreshold, 1))
 	if p.FailureThreshold == 0 {
-		failT = 3
+		failT = manifest.DefaultProbeFailureThreshold
 	}
 	var current *bool // unknown
 	switch kind {
