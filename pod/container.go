@@ -267,7 +267,7 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 func commandLine(entrypoint, cmd, command, args, env []string) []string {
 	switch {
 	case len(command) > 0:
-		return append(manifest.ExpandCommand(command, env), manifest.ExpandCommand(args, env)...)
+		return manifest.ExpandCommand(append(slices.Clone(command), args...), env)
 	case len(args) > 0:
 		return append(slices.Clone(entrypoint), manifest.ExpandCommand(args, env)...)
 	}
