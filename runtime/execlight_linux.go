@@ -59,11 +59,6 @@ type LightExec struct {
 	once    sync.Once
 }
 
-// nsOrder is the joining order: the user namespace first (it owns the
-// others), the mount namespace last (paths are resolved on the host before).
-var nsOrder = []specs.LinuxNamespaceType{specs.UserNamespace, specs.IPCNamespace, specs.UTSNamespace,
-	specs.NetworkNamespace, specs.PIDNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.MountNamespace}
-
 // PrepareExecLight resolves what Run needs from the container's state.
 func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 	c, err := r.Load(id)
@@ -74,13 +69,13 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 	if s := c.Status(); s != Running && s != Created {
 		return nil, transitionError("exec", id, s)
 	}
+	// In namespaces.Types order, as runtime.Exec joins them: the user
+	// namespace first (it owns the others), the mount namespace last
+	// (paths are resolved on the host before).
 	nss, err := c.joinNamespaces()
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(nss, func(a, b specs.LinuxNamespace) int {
-		return slices.Index(nsOrder, a.Type) - slices.Index(nsOrder, b.Type)
-	})
 	l := &LightExec{id: id, pid: c.State.Pid, nss: nss, proc: *c.State.Spec.Process}
 	for _, d := range c.State.CgroupPaths {
 		if st, err := os.Stat(d); err == nil && st.IsDir() && filepath.IsAbs(d) && !slices.Contains(l.cgroups, d) {
