@@ -193,19 +193,14 @@ func podExecTTY(t *testing.T, e *svEnv, podName, ctr string, args ...string) str
 	cmd := e.Cmd(append([]string{"pod", "--store", e.store, "--data-dir", e.data, "exec", "-it", podName, "-c", ctr, "--"}, args...)...)
 	cmd.Env = append(os.Environ(), e.env...)
 	_, wait := startOnPty(t, cmd)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		} else if err != nil {
-			t.Errorf("pod exec -it: exit %d", ee.ExitCode())
-		}
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
+	var ee *exec.ExitError
+	switch err := waitTimeout(cmd, 30*time.Second); {
+	case errors.Is(err, errTimedOut):
 		t.Fatal("pod exec -it did not exit")
+	case errors.As(err, &ee):
+		t.Errorf("pod exec -it: exit %d", ee.ExitCode())
+	case err != nil:
+		t.Fatal(err)
 	}
 	return wait()
 }
@@ -298,16 +293,10 @@ func TestPodAttach(t *testing.T) {
 	if _, err := master.Write([]byte("echo SIZE=$(stty size); exit 3\r")); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- tcmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("pod attach -it: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		tcmd.Process.Kill()
+	if err := waitTimeout(tcmd, 30*time.Second); errors.Is(err, errTimedOut) {
 		t.Fatal("pod attach -it did not end with the shell")
+	} else if err != nil {
+		t.Errorf("pod attach -it: %v", err)
 	}
 	if o := wait(); !strings.Contains(o, "SIZE=30 100") {
 		t.Errorf("pod attach -it: %q", o)
