@@ -82,18 +82,7 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 			l.cgroups = append(l.cgroups, d)
 		}
 	}
-	if pc := l.proc.Capabilities; pc != nil {
-		mask := func(names []string) (m uint64) {
-			for _, n := range names {
-				if c, ok := namespaces.CapabilityByName(n); ok {
-					m |= 1 << uint(c)
-				}
-			}
-			return m
-		}
-		l.caps = &nsenter.Caps{Bounding: mask(pc.Bounding), Effective: mask(pc.Effective),
-			Permitted: mask(pc.Permitted), Inheritable: mask(pc.Inheritable), Ambient: mask(pc.Ambient)}
-	}
+	l.caps = lightCaps(l.proc.Capabilities)
 	for _, rl := range l.proc.Rlimits {
 		res, ok := namespaces.RlimitType(rl.Type)
 		if !ok {
@@ -129,6 +118,25 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 		return nil, fmt.Errorf("container %s: init %d: %w", id, l.pid, err)
 	}
 	return l, nil
+}
+
+// lightCaps returns the capability sets of pc as masks. No
+// process.capabilities means none at all, as runtime.Exec sets them
+// (namespaces' capsFor), never the caller's: a nil Caps would keep those.
+func lightCaps(pc *specs.LinuxCapabilities) *nsenter.Caps {
+	if pc == nil {
+		return &nsenter.Caps{}
+	}
+	mask := func(names []string) (m uint64) {
+		for _, n := range names {
+			if c, ok := namespaces.CapabilityByName(n); ok {
+				m |= 1 << uint(c)
+			}
+		}
+		return m
+	}
+	return &nsenter.Caps{Bounding: mask(pc.Bounding), Effective: mask(pc.Effective),
+		Permitted: mask(pc.Permitted), Inheritable: mask(pc.Inheritable), Ambient: mask(pc.Ambient)}
 }
 
 // Close releases the pidfd.

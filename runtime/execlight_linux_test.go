@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
+	"github.com/podrun/podrun/namespaces/nsenter"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/probes"
 )
@@ -198,4 +200,17 @@ func TestExecLight(t *testing.T) {
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &c1)
 	unix.Getrusage(unix.RUSAGE_SELF, &s1)
 	t.Logf("runtime.Exec CPU per command: children %v, caller %v", cpu(c0, c1)*n/m, cpu(s0, s1)*n/m)
+}
+
+// Without process.capabilities the command gets none (as runtime.Exec),
+// not the caller's: a nil nsenter.Caps would keep those.
+func TestLightCapsNone(t *testing.T) {
+	c := lightCaps(nil)
+	if c == nil || *c != (nsenter.Caps{}) {
+		t.Errorf("lightCaps(nil) = %+v, want empty sets", c)
+	}
+	c = lightCaps(&specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Ambient: []string{"CAP_CHOWN"}})
+	if c.Bounding != 1<<unix.CAP_KILL || c.Ambient != 1<<unix.CAP_CHOWN || c.Effective != 0 {
+		t.Errorf("lightCaps = %+v", c)
+	}
 }
