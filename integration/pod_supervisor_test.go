@@ -346,6 +346,16 @@ func TestPodRestartPolicyPhases(t *testing.T) {
 	if s := e.status("never-1"); s.Phase != manifest.PodFailed || condStatus(s, manifest.PodReady) != manifest.ConditionFalse {
 		t.Errorf("Never pod later: %s", s.Phase)
 	}
+	// kubelet's status/generate.go: a terminal pod's Ready and
+	// ContainersReady are False with reason PodFailed or PodCompleted.
+	for pod, want := range map[string]string{"never-1": "PodFailed", "never-0": "PodCompleted", "onfail-0": "PodCompleted"} {
+		s := e.status(pod)
+		for _, c := range s.Conditions {
+			if (c.Type == manifest.PodReady || c.Type == manifest.ContainersReady) && (c.Status != manifest.ConditionFalse || c.Reason != want) {
+				t.Errorf("%s (%s): condition %s = %s/%s, want False/%s", pod, s.Phase, c.Type, c.Status, c.Reason, want)
+			}
+		}
+	}
 }
 
 // Back-off: the delays between restarts double from the initial value and

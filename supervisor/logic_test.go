@@ -170,6 +170,44 @@ func TestConditionsTransitionTimes(t *testing.T) {
 	}
 }
 
+// A terminal pod's Ready and ContainersReady are False with the phase as
+// the reason (kubelet's generateContainersReadyConditionForTerminalPhase);
+// a Succeeded pod is Initialized with reason PodCompleted.
+func TestConditionsTerminalPhase(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	readyApp := running("a")
+	readyApp.Ready = true
+	for _, c := range []struct {
+		phase      manifest.PodPhase
+		apps       []manifest.ContainerStatus
+		wantReason string
+	}{
+		{manifest.PodFailed, []manifest.ContainerStatus{exited("a", 1)}, "PodFailed"},
+		// A failed pod whose container still reports ready while it terminates.
+		{manifest.PodFailed, []manifest.ContainerStatus{readyApp}, "PodFailed"},
+		{manifest.PodSucceeded, []manifest.ContainerStatus{exited("a", 0)}, "PodCompleted"},
+	} {
+		in := ConditionInput{SandboxReady: true, Phase: c.phase, Inits: []manifest.ContainerStatus{exited("i", 0)}, Apps: c.apps}
+		got := map[manifest.PodConditionType]manifest.PodCondition{}
+		for _, cond := range Conditions(nil, in, t0) {
+			got[cond.Type] = cond
+		}
+		for _, typ := range []manifest.PodConditionType{manifest.ContainersReady, manifest.PodReady} {
+			if cond := got[typ]; cond.Status != manifest.ConditionFalse || cond.Reason != c.wantReason || cond.Message != "" {
+				t.Errorf("%s pod: %s = %+v, want False/%s", c.phase, typ, cond, c.wantReason)
+			}
+		}
+		init := got[manifest.PodInitialized]
+		wantInitReason := ""
+		if c.phase == manifest.PodSucceeded {
+			wantInitReason = "PodCompleted"
+		}
+		if init.Status != manifest.ConditionTrue || init.Reason != wantInitReason {
+			t.Errorf("%s pod: Initialized = %+v, want True/%q", c.phase, init, wantInitReason)
+		}
+	}
+}
+
 func TestDisplayStatus(t *testing.T) {
 	s := &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{backingOff("a", 1)}}
 	if got := DisplayStatus(s, false); got != "CrashLoopBackOff" {

@@ -108,12 +108,18 @@ type ConditionInput struct {
 // status manager does the same), and setting now for changed ones.
 func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) []manifest.PodCondition {
 	completed := in.Phase == manifest.PodSucceeded
+	failed := in.Phase == manifest.PodFailed
 	var conds []manifest.PodCondition
 	add := func(t manifest.PodConditionType, ok bool, reason, msg string) {
 		st := manifest.ConditionFalse
 		if ok {
 			st = manifest.ConditionTrue
-			reason, msg = "", ""
+			// A true condition has no reason, but for a completed pod's
+			// Initialized (kubelet's GeneratePodInitializedCondition).
+			if reason != "PodCompleted" {
+				reason = ""
+			}
+			msg = ""
 		}
 		conds = append(conds, manifest.PodCondition{Type: t, Status: st, Reason: reason, Message: msg})
 	}
@@ -141,8 +147,14 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 	}
 	ready := len(unready) == 0 && len(incomplete) == 0 && in.Phase == manifest.PodRunning
 	reason, msg := "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
+	// A terminal pod's readiness is false with the phase as the reason,
+	// whatever its containers last reported (kubelet's
+	// generateContainersReadyConditionForTerminalPhase): a failed pod's
+	// containers may still be terminating.
 	if completed {
-		reason, msg = "PodCompleted", ""
+		ready, reason, msg = false, "PodCompleted", ""
+	} else if failed {
+		ready, reason, msg = false, "PodFailed", ""
 	} else if len(incomplete) > 0 {
 		reason, msg = "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))
 	}
