@@ -175,6 +175,17 @@ func TestPodCLIInitOrderExecRm(t *testing.T) {
 		t.Errorf("exec exit code %d", r.Code)
 	}
 	in := p.inspect("inits")
+	// The pod's cgroup nests in the cgroup root the tests gave
+	// (PODRUN_POD_CGROUP_ROOT, set by TestMain), not the host's default.
+	var infra struct{ Pid int }
+	if err := json.Unmarshal([]byte(p.Must("state", "inits_POD").Stdout), &infra); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", infra.Pid))
+	cg := string(b)
+	if want := "/" + os.Getenv("PODRUN_POD_CGROUP_ROOT") + "/pod-" + in.Metadata.UID + "/"; !strings.Contains(cg, want) {
+		t.Errorf("infra cgroup %q does not contain %s", cg, want)
+	}
 	if in.Kind != "Pod" || in.APIVersion != "v1" || in.Metadata.Name != "inits" || in.Status.Phase != "Running" ||
 		len(in.Status.InitContainerStatuses) != 2 || len(in.Status.ContainerStatuses) != 1 || in.Status.ContainerStatuses[0].State.Running == nil {
 		t.Errorf("inspect: %+v", in)

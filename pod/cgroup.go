@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -13,9 +15,23 @@ import (
 	"github.com/podrun/podrun/pod/manifest"
 )
 
-// podsCgroup is the cgroup every pod's cgroup nests in (like kubelet's
-// kubepods), removed with the last pod.
-const podsCgroup = "podrun-pods"
+// DefaultCgroupRoot is the cgroup every pod's cgroup nests in (like
+// kubelet's kubepods) unless Manager.CgroupRoot says otherwise; it is
+// removed with the last pod.
+const DefaultCgroupRoot = "podrun-pods"
+
+// cgroupRoot is m.CgroupRoot checked: a relative path below the cgroup
+// hierarchies' roots.
+func (m *Manager) cgroupRoot() (string, error) {
+	r := m.CgroupRoot
+	if r == "" {
+		return DefaultCgroupRoot, nil
+	}
+	if c := path.Clean(r); c != r || path.IsAbs(r) || r == "." || r == ".." || strings.HasPrefix(r, "../") {
+		return "", fmt.Errorf("--cgroup-root %q: want a clean relative cgroup path such as %s", r, DefaultCgroupRoot)
+	}
+	return r, nil
+}
 
 // cpuPeriod is the CFS period kubelet uses (100 ms).
 const cpuPeriod = 100000
@@ -184,10 +200,12 @@ func destroyPodCgroup(sb *Sandbox) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
-	// The shared parent (/podrun-pods) goes with the last pod: rmdir
-	// fails while another pod's cgroup is in it, which is fine.
+	// The shared parent (the cgroup root, /podrun-pods by default) goes
+	// with the last pod: rmdir fails while another pod's cgroup is in it,
+	// which is fine.
+	root := path.Dir(sb.CgroupParent)
 	for _, p := range sb.CgroupPaths {
-		if parent := filepath.Dir(p); filepath.Base(parent) == podsCgroup {
+		if parent := filepath.Dir(p); root != "/" && strings.HasSuffix(parent, root) {
 			_ = unix.Rmdir(parent)
 		}
 	}

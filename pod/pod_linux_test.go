@@ -111,6 +111,8 @@ func newManager(t *testing.T) *Manager {
 	m := &Manager{
 		Runtime: rt, Images: testStore(t), Pause: bin,
 		StateDir: filepath.Join(base, "run", "pods"), DataDir: filepath.Join(base, "data"),
+		// Its own cgroup root: other pods on the host keep theirs.
+		CgroupRoot: fmt.Sprintf("podrun-test-%d-pods", os.Getpid()),
 	}
 	return m
 }
@@ -166,7 +168,7 @@ func assertPodGone(t *testing.T, m *Manager, sb *Sandbox) {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("cgroup %s is left", p)
 		}
-		// The shared parent goes with the last pod (tests run one at a time).
+		// The cgroup root (this test process's own) goes with its last pod.
 		if _, err := os.Stat(filepath.Dir(p)); err == nil && len(others) == 0 {
 			t.Errorf("cgroup %s is left after the last pod", filepath.Dir(p))
 		}

@@ -55,6 +55,10 @@ type Manager struct {
 	// Pause is the podrun binary the infra container runs in pause mode
 	// (a static binary: it runs in an empty root). Default: os.Executable.
 	Pause string
+	// CgroupRoot is the cgroup the pods' cgroups nest in, relative to
+	// the hierarchies' roots (default DefaultCgroupRoot). Tests and other
+	// users sharing the host give their own.
+	CgroupRoot string
 	// CNI: the conflist directory, the plugin directories and libcni's
 	// cache (defaults: /etc/cni/net.d, /usr/lib/cni and /opt/cni/bin,
 	// /var/lib/cni).
@@ -201,9 +205,12 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	if !nameRegexp.MatchString(name) {
 		return nil, fmt.Errorf("metadata.name: %q is not a valid pod name", name)
 	}
+	cgRoot, err := m.cgroupRoot()
+	if err != nil {
+		return nil, err
+	}
 	images := o.Images
 	if !coversAll(images, p) {
-		var err error
 		if images, err = m.ResolveImages(p); err != nil {
 			return nil, err
 		}
@@ -230,7 +237,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
 		InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
-		CgroupParent: "/" + podsCgroup + "/pod-" + uid, Created: m.now().UTC(),
+		CgroupParent: "/" + cgRoot + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or
 	// later after a crash) finds what to remove.
