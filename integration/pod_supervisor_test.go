@@ -788,3 +788,41 @@ func assertSealedExe(t *testing.T, pid int) {
 		t.Fatalf("pid %d runs the host's podrun binary itself, not a sealed view", pid)
 	}
 }
+
+// kubelet's rules for a container's configuration (kuberuntime_container.go,
+// kubelet_pods.go makeEnvironmentVariables): runAsNonRoot against a root
+// image leaves the container waiting with CreateContainerConfigError, and
+// $(VAR) in env, command and args expands from the manifest's own earlier
+// entries only: the image's PATH is not there, so $(PATH) stays literal.
+func TestPodContainerConfigRules(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("nonroot", podYAML("nonroot", "Always", "2", `  containers:
+  - name: c
+    image: busybox:test
+    command: ["sleep", "1000"]
+    securityContext: {runAsNonRoot: true}
+`))
+	s := e.waitStatus("nonroot", "CreateContainerConfigError", func(s manifest.PodStatus) bool {
+		w := ctrStatus(s, "c").State.Waiting
+		return w != nil && w.Reason == "CreateContainerConfigError"
+	})
+	if w := ctrStatus(s, "c").State.Waiting; !strings.Contains(w.Message, "runAsNonRoot") {
+		t.Errorf("waiting message %q", w.Message)
+	}
+
+	e.run("expand", podYAML("expand", "Never", "2", `  containers:
+  - name: c
+    image: busybox:test
+    env:
+    - {name: A, value: "a"}
+    - {name: B, value: "$(A)-$(PATH)-$(C)"}
+    - {name: C, value: "c"}
+    command: ["sh", "-c", "echo \"B=$B arg=$1 PATH=$PATH\"", "--", "$(A)$(PATH)"]
+`))
+	e.waitStatus("expand", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	out := e.mustPod("logs", "-c", "c", "expand").Stdout
+	// The image's PATH still reaches the process's environment.
+	if !strings.Contains(out, "B=a-$(PATH)-$(C) arg=a$(PATH) PATH=/") {
+		t.Errorf("logs %q: want B=a-$(PATH)-$(C), arg a$(PATH) and the image's PATH", out)
+	}
+}

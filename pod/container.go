@@ -174,11 +174,11 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	p := s.Process
 
 	node, _ := os.Hostname()
-	env, err := sb.Pod.Environment(c, p.Env, manifest.FieldValues{NodeName: node, PodIP: sb.IP})
+	env, err := sb.Pod.ContainerEnv(c, manifest.FieldValues{NodeName: node, PodIP: sb.IP})
 	if err != nil {
-		return nil, fmt.Errorf("%s.env: %w", field, err)
+		return nil, configError{fmt.Errorf("%s.env: %w", field, err)}
 	}
-	p.Env = env
+	p.Env = manifest.MergeEnv(p.Env, env)
 	p.Args = commandLine(cfg.Config.Entrypoint, cfg.Config.Cmd, c.Command, c.Args, env)
 	if len(p.Args) == 0 {
 		return nil, fmt.Errorf("%s.command: the image %s has no Entrypoint or Cmd: the manifest must give a command", field, c.Image)
@@ -263,7 +263,7 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 
 // commandLine is Kubernetes' rule: command replaces the image's
 // Entrypoint and drops its Cmd; args alone replace Cmd; both are expanded
-// with $(VAR) from the container's env.
+// with $(VAR) from the manifest's env of the container (not the image's).
 func commandLine(entrypoint, cmd, command, args, env []string) []string {
 	switch {
 	case len(command) > 0:
@@ -315,7 +315,7 @@ func applySecurity(sb *Sandbox, c *manifest.Container, field string, s *specs.Sp
 		}
 	}
 	if nonRoot != nil && *nonRoot && p.User.UID == 0 {
-		return fmt.Errorf("%s.securityContext.runAsNonRoot: container %q would run as root (uid 0)", field, c.Name)
+		return configError{fmt.Errorf("%s.securityContext.runAsNonRoot: container has runAsNonRoot and image will run as root (container: %s)", field, c.Name)}
 	}
 
 	privileged := sc.Privileged != nil && *sc.Privileged
@@ -461,3 +461,16 @@ func addDropCaps(caps []string, c *manifest.Capabilities, field string) ([]strin
 	}
 	return caps, nil
 }
+
+// ErrContainerConfig marks an error in building a container's
+// configuration from the manifest (an env reference that cannot be
+// resolved, runAsNonRoot against a root user): kubelet's
+// ErrCreateContainerConfig, shown as waiting reason
+// CreateContainerConfigError rather than CreateContainerError.
+var ErrContainerConfig = errors.New("CreateContainerConfigError")
+
+type configError struct{ err error }
+
+func (e configError) Error() string        { return e.err.Error() }
+func (e configError) Unwrap() error        { return e.err }
+func (e configError) Is(target error) bool { return target == ErrContainerConfig }

@@ -302,7 +302,11 @@ func (d *daemon) afterStart(c *ctr, err error) {
 	if err != nil {
 		delete(d.rec.Runs, c.name)
 		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
-		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}}
+		reason := "CreateContainerError"
+		if errors.Is(err, pod.ErrContainerConfig) {
+			reason = "CreateContainerConfigError"
+		}
+		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
 		d.scheduleRestart(c, d.now(), false)
 	}
 	d.save()

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -83,23 +84,26 @@ func (p *Pod) FieldRef(path string, v FieldValues) (string, error) {
 	return "", fmt.Errorf("%w: unsupported fieldRef %q", ErrInvalid, path)
 }
 
-// Environment returns the container's environment in order ("NAME=value"),
-// with fieldRefs resolved and $(VAR) references expanded against the
-// variables defined before them, as kubelet does. imageEnv (the image's
-// config Env) comes first and is overridden by the manifest's entries.
+// Environment returns the container's environment as the container sees
+// it ("NAME=value"): the image's config Env (imageEnv) overridden by the
+// manifest's entries (ContainerEnv), as containerd's CRI merges them.
 func (p *Pod) Environment(c *Container, imageEnv []string, v FieldValues) ([]string, error) {
+	env, err := p.ContainerEnv(c, v)
+	if err != nil {
+		return nil, err
+	}
+	return MergeEnv(imageEnv, env), nil
+}
+
+// ContainerEnv returns the manifest's environment of c in order
+// ("NAME=value"), with fieldRefs resolved and $(VAR) references expanded
+// against the entries defined before them. The image's Env takes no part:
+// kubelet (kubelet_pods.go makeEnvironmentVariables) expands from the
+// container's own entries only, so $(PATH) stays literal unless the
+// manifest sets PATH. Command and args expand against this list too.
+func (p *Pod) ContainerEnv(c *Container, v FieldValues) ([]string, error) {
 	vals := map[string]string{}
 	var order []string
-	set := func(k, val string) {
-		if _, ok := vals[k]; !ok {
-			order = append(order, k)
-		}
-		vals[k] = val
-	}
-	for _, kv := range imageEnv {
-		k, val, _ := strings.Cut(kv, "=")
-		set(k, val)
-	}
 	for _, e := range c.Env {
 		var val string
 		switch {
@@ -115,13 +119,33 @@ func (p *Pod) Environment(c *Container, imageEnv []string, v FieldValues) ([]str
 				return s, ok
 			})
 		}
-		set(e.Name, val)
+		if _, ok := vals[e.Name]; !ok {
+			order = append(order, e.Name)
+		}
+		vals[e.Name] = val
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {
 		out = append(out, k+"="+vals[k])
 	}
 	return out, nil
+}
+
+// MergeEnv returns base with each "NAME=value" of over replacing base's
+// entry of that name in place, or appended in over's order.
+func MergeEnv(base, over []string) []string {
+	out := make([]string, 0, len(base)+len(over))
+	at := map[string]int{}
+	for _, kv := range append(slices.Clone(base), over...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := at[k]; ok {
+			out[i] = kv
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
 }
 
 // Expand replaces $(VAR) with lookup(VAR) as kubelet's expansion does: "$$"

@@ -259,6 +259,24 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// $(VAR) expands from the container's own earlier entries, never from
+// the image's Env, which the merged environment still carries.
+func TestContainerEnvIgnoresImageEnv(t *testing.T) {
+	p := &Pod{}
+	c := &Container{Env: []EnvVar{{Name: "A", Value: "$(PATH):$(HOME)"}, {Name: "HOME", Value: "/h"}, {Name: "B", Value: "$(HOME)"}}}
+	env, err := p.ContainerEnv(c, FieldValues{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"A=$(PATH):$(HOME)", "HOME=/h", "B=/h"}; !slices.Equal(env, want) {
+		t.Errorf("ContainerEnv = %q, want %q", env, want)
+	}
+	merged := MergeEnv([]string{"PATH=/bin", "HOME=/root"}, env)
+	if want := []string{"PATH=/bin", "HOME=/h", "A=$(PATH):$(HOME)", "B=/h"}; !slices.Equal(merged, want) {
+		t.Errorf("MergeEnv = %q, want %q", merged, want)
+	}
+}
+
 func TestIntOrStringAndTime(t *testing.T) {
 	var h HTTPGetAction
 	if err := json.Unmarshal([]byte(`{"port":"web"}`), &h); err != nil || h.Port != FromString("web") {
