@@ -826,3 +826,33 @@ func TestPodContainerConfigRules(t *testing.T) {
 		t.Errorf("logs %q: want B=a-$(PATH)-$(C), arg a$(PATH) and the image's PATH", out)
 	}
 }
+
+// kubelet's killContainer (minimumGracePeriodInSeconds): a preStop hook
+// that runs into the grace period is cut off there, and SIGTERM still gets
+// 2 s before SIGKILL, so a container that needs a second to shut down
+// finishes it (before, SIGKILL came at once at the deadline).
+func TestPodStopPreStopOverrunsGrace(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	e.run("overrun", ctlPodYAML("overrun", "Always", "2", dir, `  containers:
+  - name: c
+    image: busybox:test
+    command: ["sh", "-c", "trap 'echo term >> /ctl/log; sleep 1; echo done >> /ctl/log; exit 0' TERM; touch /ctl/up; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo prestop >> /ctl/log; sleep 100"]}
+`))
+	e.waitStatus("overrun", "Running", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
+	if !waitFor(30*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "up")); return err == nil }) {
+		t.Fatal("container did not start its loop")
+	}
+	e.mustPod("stop", "overrun")
+	b, _ := os.ReadFile(filepath.Join(dir, "log"))
+	if string(b) != "prestop\nterm\ndone\n" {
+		t.Errorf("container log %q: want the preStop, then SIGTERM with time to finish", b)
+	}
+	if c := ctrStatus(e.status("overrun"), "c").State.Terminated; c == nil || c.ExitCode != 0 {
+		t.Errorf("terminated %+v, want exit 0 after SIGTERM", c)
+	}
+}

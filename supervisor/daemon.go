@@ -603,8 +603,21 @@ func (d *daemon) runHook(ctx context.Context, t Target, lh *manifest.LifecycleHa
 	return nil
 }
 
-// kill stops a run: preStop hook (within the grace period), SIGTERM, and
-// SIGKILL once the grace period is over. The exit is handled by onExit.
+// minTermWindow is kubelet's minimumGracePeriodInSeconds: however long
+// a preStop hook took, SIGTERM gets this long before SIGKILL.
+const minTermWindow = 2 * time.Second
+
+// termWindow is how long SIGTERM gets before SIGKILL after a preStop hook
+// that ran for hookRan of the grace period: what is left of it, counted
+// in whole seconds as kubelet's killContainer does, and at least
+// minTermWindow.
+func termWindow(grace, hookRan time.Duration) time.Duration {
+	return max(grace-hookRan.Truncate(time.Second), minTermWindow)
+}
+
+// kill stops a run: preStop hook (cut off at the grace period), SIGTERM,
+// and SIGKILL when the rest of the grace period is over (termWindow).
+// The exit is handled by onExit.
 func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 	if r.killing || r.p == nil { // nil: a lost run, its exit is queued
 		return
@@ -619,14 +632,16 @@ func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 		preStop = c.spec.Lifecycle.PreStop
 	}
 	go func() {
-		deadline := time.Now().Add(grace)
+		window := grace
 		if preStop != nil {
+			start := time.Now()
 			if err := d.runHook(context.Background(), t, preStop, grace); err != nil {
 				d.post(func() { d.event(Warning, "FailedPreStopHook", c.object(), err.Error()) })
 			}
+			window = termWindow(grace, time.Since(start))
 		}
 		r.p.signal(unix.SIGTERM)
-		wait := time.NewTimer(time.Until(deadline))
+		wait := time.NewTimer(window)
 		defer wait.Stop()
 		select {
 		case <-r.exited:

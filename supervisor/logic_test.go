@@ -294,3 +294,19 @@ func TestEventsRotate(t *testing.T) {
 		t.Errorf("read %d of %d events: %v", len(evs), n, err)
 	}
 }
+
+// kubelet's killContainer: the preStop hook's whole seconds come off the
+// grace period, and SIGTERM always gets at least 2 s before SIGKILL.
+func TestTermWindow(t *testing.T) {
+	for _, c := range []struct{ grace, ran, want time.Duration }{
+		{30 * time.Second, 0, 30 * time.Second},
+		{30 * time.Second, 10500 * time.Millisecond, 20 * time.Second},
+		{3 * time.Second, 3 * time.Second, 2 * time.Second}, // hook cut off at the grace period
+		{5 * time.Second, 4 * time.Second, 2 * time.Second},
+		{2 * time.Second, 0, 2 * time.Second},
+	} {
+		if got := termWindow(c.grace, c.ran); got != c.want {
+			t.Errorf("termWindow(%s, %s) = %s, want %s", c.grace, c.ran, got, c.want)
+		}
+	}
+}
