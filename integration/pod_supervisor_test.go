@@ -856,3 +856,31 @@ func TestPodStopPreStopOverrunsGrace(t *testing.T) {
 		t.Errorf("terminated %+v, want exit 0 after SIGTERM", c)
 	}
 }
+
+// imagePullPolicy Never with an image not in the store: the pod is
+// accepted, the container waits with reason ErrImageNeverPull and
+// kubelet's message (images/image_manager.go) while the pod is Pending,
+// and it starts once the image is imported.
+func TestPodImageNeverPull(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("never", podYAML("never", "Always", "2", `  containers:
+  - name: c
+    image: later:v1
+    imagePullPolicy: Never
+    command: ["sleep", "1000"]
+`))
+	s := e.waitStatus("never", "ErrImageNeverPull", func(s manifest.PodStatus) bool {
+		w := ctrStatus(s, "c").State.Waiting
+		return w != nil && w.Reason == "ErrImageNeverPull"
+	})
+	if w := ctrStatus(s, "c").State.Waiting; w.Message != `Container image "later:v1" is not present with pull policy of Never` || s.Phase != manifest.PodPending {
+		t.Errorf("phase %s, waiting %+v", s.Phase, w)
+	}
+	if countEvents(e.events("never"), "ErrImageNeverPull", "later:v1") == 0 {
+		t.Error("no ErrImageNeverPull event")
+	}
+	archive := filepath.Join(t.TempDir(), "later.tar")
+	testimage.OCIArchive(t, archive, "later:v1")
+	e.Must("image", "import", "--store", e.store, "--name", "later:v1", archive)
+	e.waitStatus("never", "Running once imported", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").State.Running != nil })
+}

@@ -145,9 +145,17 @@ func (m *Manager) RemoveContainer(sb *Sandbox, id string) error {
 // containerSpec builds the OCI spec of a manifest container following
 // kubelet's and containerd's CRI rules.
 func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string, attempt int) (*specs.Spec, error) {
-	imgID := sb.Images[c.Name]
-	img, err := m.Images.Lookup(imgID)
+	ref := sb.Images[c.Name]
+	if ref == "" {
+		// Not in the store when the pod was made (imagePullPolicy Never):
+		// it may have been imported since.
+		ref = c.Image
+	}
+	img, err := m.Images.Lookup(ref)
 	if err != nil {
+		if sb.Images[c.Name] == "" && c.ImagePullPolicy == manifest.PullNever {
+			return nil, neverPullError{c.Image}
+		}
 		return nil, fmt.Errorf("%s.image: %w", field, err)
 	}
 	cfg, err := m.Images.Config(img)
@@ -474,3 +482,16 @@ type configError struct{ err error }
 func (e configError) Error() string        { return e.err.Error() }
 func (e configError) Unwrap() error        { return e.err }
 func (e configError) Is(target error) bool { return target == ErrContainerConfig }
+
+// ErrImageNeverPull marks a container whose image is not in the store
+// while its imagePullPolicy is Never: kubelet's waiting reason
+// ErrImageNeverPull (images/types.go), retried until the image is there.
+var ErrImageNeverPull = errors.New("ErrImageNeverPull")
+
+type neverPullError struct{ image string }
+
+func (e neverPullError) Error() string {
+	// kubelet's message (images/image_manager.go EnsureImageExists).
+	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
+}
+func (e neverPullError) Is(target error) bool { return target == ErrImageNeverPull }

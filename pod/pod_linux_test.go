@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -389,19 +390,22 @@ spec:
 		t.Fatalf("Create: %v", err)
 	}
 	assertPodGone(t, m, &Sandbox{Name: "bad", StateDir: m.podDir("bad"), DataDir: filepath.Join(m.DataDir, p.Metadata.UID)})
-	p = parsePod(t, `
+	if ents, _ := os.ReadDir(m.StateDir); len(ents) > 0 {
+		t.Errorf("state left: %v", ents)
+	}
+	// A missing image with imagePullPolicy Never does not refuse the pod
+	// (kubelet): its container cannot be created, ErrImageNeverPull.
+	sb := createPod(t, m, `
 apiVersion: v1
 kind: Pod
 metadata: {name: noimage}
 spec:
   containers:
   - {name: a, image: "nosuchimage:v1", imagePullPolicy: Never}
-`)
-	if _, err := m.Create(p, CreateOptions{}); err == nil || !strings.Contains(err.Error(), "spec.containers[0].image") {
-		t.Fatalf("Create: %v", err)
-	}
-	if ents, _ := os.ReadDir(m.StateDir); len(ents) > 0 {
-		t.Errorf("state left: %v", ents)
+`, CreateOptions{})
+	if _, _, err := m.CreateContainer(sb, "a", 0, [3]*os.File{}); !errors.Is(err, ErrImageNeverPull) ||
+		err.Error() != `Container image "nosuchimage:v1" is not present with pull policy of Never` {
+		t.Errorf("CreateContainer with a missing Never image: %v", err)
 	}
 }
 

@@ -295,7 +295,9 @@ func coversAll(images map[string]string, p *manifest.Pod) bool {
 
 // ResolveImages finds every container's image in the store (init and app
 // containers): name → image ID. A missing image is pulled unless the pull
-// policy is Never. Call it before creating anything.
+// policy is Never; such a container is left out of the map and waits
+// with reason ErrImageNeverPull until the image is imported, as kubelet
+// does. Call it before creating anything.
 func (m *Manager) ResolveImages(p *manifest.Pod) (map[string]string, error) {
 	out := map[string]string{}
 	check := func(field string, cs []manifest.Container) error {
@@ -303,7 +305,7 @@ func (m *Manager) ResolveImages(p *manifest.Pod) (map[string]string, error) {
 			img, err := m.Images.Lookup(c.Image)
 			if err != nil {
 				if c.ImagePullPolicy == manifest.PullNever {
-					return fmt.Errorf("%s[%d].image: %q is not in the image store and imagePullPolicy is Never", field, i, c.Image)
+					continue
 				}
 				var perr error
 				img, perr = m.Images.Pull(contextBackground(), c.Image, image.PullOptions{})

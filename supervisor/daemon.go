@@ -301,10 +301,17 @@ func (d *daemon) start(c *ctr) {
 func (d *daemon) afterStart(c *ctr, err error) {
 	if err != nil {
 		delete(d.rec.Runs, c.name)
-		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
 		reason := "CreateContainerError"
-		if errors.Is(err, pod.ErrContainerConfig) {
+		switch {
+		case errors.Is(err, pod.ErrContainerConfig):
 			reason = "CreateContainerConfigError"
+		case errors.Is(err, pod.ErrImageNeverPull):
+			reason = "ErrImageNeverPull"
+		}
+		if reason == "ErrImageNeverPull" {
+			d.event(Warning, reason, c.object(), err.Error()) // kubelet's image manager event
+		} else {
+			d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
 		}
 		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
 		d.scheduleRestart(c, d.now(), false)
