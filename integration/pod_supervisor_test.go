@@ -8,6 +8,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -883,4 +884,48 @@ func TestPodImageNeverPull(t *testing.T) {
 	testimage.OCIArchive(t, archive, "later:v1")
 	e.Must("image", "import", "--store", e.store, "--name", "later:v1", archive)
 	e.waitStatus("never", "Running once imported", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").State.Running != nil })
+}
+
+// As a kubelet's node: spec.nodeName is the host name (lower case) in pod
+// inspect, status.hostIP is an address of the host (the default route's
+// interface when there is one), and the downward API gives both.
+func TestPodNodeNameAndHostIP(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("node", podYAML("node", "Never", "2", `  containers:
+  - name: c
+    image: busybox:test
+    command: ["sh", "-c", "echo node=$NODE host=$HOST_IP hosts=$HOST_IPS"]
+    env:
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: HOST_IP, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}
+    - {name: HOST_IPS, valueFrom: {fieldRef: {fieldPath: status.hostIPs}}}
+`))
+	s := e.waitStatus("node", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	host, _ := os.Hostname()
+	node := strings.ToLower(host)
+	var in struct {
+		Spec struct {
+			NodeName string `json:"nodeName"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(e.mustPod("inspect", "node").Stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Spec.NodeName != node {
+		t.Errorf("inspect spec.nodeName = %q, want %q", in.Spec.NodeName, node)
+	}
+	addrs, _ := net.InterfaceAddrs()
+	hostAddr := false
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.String() == s.HostIP && n.IP.IsGlobalUnicast() {
+			hostAddr = true
+		}
+	}
+	if !hostAddr || len(s.HostIPs) == 0 || s.HostIPs[0].IP != s.HostIP {
+		t.Errorf("status.hostIP %q (hostIPs %v) is not a global address of this host", s.HostIP, s.HostIPs)
+	}
+	want := fmt.Sprintf("node=%s host=%s hosts=%s", node, s.HostIP, s.HostIP)
+	if out := e.mustPod("logs", "node").Stdout; !strings.HasPrefix(out, want) {
+		t.Errorf("downward API: %q, want %q...", out, want)
+	}
 }

@@ -181,8 +181,7 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	}
 	p := s.Process
 
-	node, _ := os.Hostname()
-	env, err := sb.Pod.ContainerEnv(c, manifest.FieldValues{NodeName: node, PodIP: sb.IP})
+	env, err := sb.Pod.ContainerEnv(c, sb.FieldValues())
 	if err != nil {
 		return nil, configError{fmt.Errorf("%s.env: %w", field, err)}
 	}
@@ -495,3 +494,15 @@ func (e neverPullError) Error() string {
 	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
 }
 func (e neverPullError) Is(target error) bool { return target == ErrImageNeverPull }
+
+// FieldValues are the downward API's facts about the running pod.
+func (sb *Sandbox) FieldValues() manifest.FieldValues {
+	v := manifest.FieldValues{NodeName: sb.Pod.Spec.NodeName, PodIP: sb.IP, HostIPs: sb.HostIPs}
+	if sb.IP != "" {
+		v.PodIPs = []string{sb.IP}
+	}
+	if len(sb.HostIPs) > 0 {
+		v.HostIP = sb.HostIPs[0]
+	}
+	return v
+}

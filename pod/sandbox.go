@@ -85,6 +85,9 @@ type Sandbox struct {
 	UTSNS    string            `json:"utsns,omitempty"`
 	PIDNS    string            `json:"pidns,omitempty"`
 	IP       string            `json:"ip,omitempty"`
+	// HostIPs are the node's addresses when the pod was made, primary
+	// first (status.hostIP and hostIPs, the downward API's too).
+	HostIPs []string `json:"hostIPs,omitempty"`
 	// Network is the CNI network name; NetworkConf is the conflist used for
 	// ADD, kept so DEL works even when the file is gone.
 	Network      string            `json:"network,omitempty"`
@@ -215,6 +218,11 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 			return nil, err
 		}
 	}
+	// As a kubelet's node: spec.nodeName is this host's (pod inspect
+	// and the downward API show it), status.hostIP its primary address.
+	if p.Spec.NodeName == "" {
+		p.Spec.NodeName = nodeName()
+	}
 	uid := p.Metadata.UID
 	if uid == "" {
 		uid = newUID()
@@ -236,7 +244,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	}
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
-		InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
+		HostIPs: hostIPs(), InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
 		CgroupParent: "/" + cgRoot + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or

@@ -137,7 +137,12 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 		rec = &Record{Config: cfg}
 		now := manifest.NewTime(d.now())
 		rec.Status.StartTime = now
-		rec.Status.HostIP = "127.0.0.1"
+		if len(sb.HostIPs) > 0 {
+			rec.Status.HostIP = sb.HostIPs[0]
+			for _, ip := range sb.HostIPs {
+				rec.Status.HostIPs = append(rec.Status.HostIPs, manifest.HostIP{IP: ip})
+			}
+		}
 		if sb.IP != "" {
 			rec.Status.PodIP = sb.IP
 			rec.Status.PodIPs = []manifest.PodIP{{IP: sb.IP}}
