@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -927,5 +928,97 @@ func TestPodNodeNameAndHostIP(t *testing.T) {
 	want := fmt.Sprintf("node=%s host=%s hosts=%s", node, s.HostIP, s.HostIP)
 	if out := e.mustPod("logs", "node").Stdout; !strings.HasPrefix(out, want) {
 		t.Errorf("downward API: %q, want %q...", out, want)
+	}
+}
+
+// Termination messages (kubelet's getTerminationMessage; the manifest is
+// the one of the Kubernetes docs' "Determine the Reason for Pod Failure"):
+// the file at terminationMessagePath, written by a non-root user too,
+// becomes the terminated state's message (its last 4 KiB); with
+// FallbackToLogsOnError, a failed container that wrote none gets the tail
+// of its log; a custom path works.
+func TestPodTerminationMessage(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("msg", podYAML("msg", "Never", "2", `  containers:
+  - name: file
+    image: busybox:test
+    command: ["/bin/sh"]
+    args: ["-c", "sleep 1 && echo Sleep expired > /dev/termination-log"]
+  - name: nonroot
+    image: busybox:test
+    securityContext: {runAsUser: 1000}
+    terminationMessagePath: /tmp/my-log
+    command: ["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' a > /tmp/my-log; echo -n END >> /tmp/my-log; exit 3"]
+  - name: fallback
+    image: busybox:test
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "for i in $(seq 1 100); do echo out $i; done; echo oops >&2; exit 1"]
+  - name: fallback-ok
+    image: busybox:test
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "echo fine"]
+`))
+	s := e.waitStatus("msg", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
+	term := func(name string) *manifest.ContainerStateTerminated {
+		tm := ctrStatus(s, name).State.Terminated
+		if tm == nil {
+			t.Fatalf("%s not terminated: %+v", name, ctrStatus(s, name))
+		}
+		return tm
+	}
+	if m := term("file").Message; m != "Sleep expired\n" {
+		t.Errorf("file: message %q", m)
+	}
+	if m := term("nonroot").Message; len(m) != 4096 || !strings.HasSuffix(m, "aaaEND") {
+		t.Errorf("nonroot: message of %d bytes ending %q, want the last 4096", len(m), m[max(0, len(m)-10):])
+	}
+	m := term("fallback").Message
+	// stdout and stderr reach the log through two pipes: their order
+	// may differ from the writes'.
+	if lines := strings.Split(strings.TrimSuffix(m, "\n"), "\n"); len(lines) != 80 || !slices.Contains(lines, "oops") || !slices.Contains(lines, "out 100") || slices.Contains(lines, "out 20") {
+		t.Errorf("fallback: %d lines %q...", len(lines), m[:min(len(m), 40)])
+	}
+	if m := term("fallback-ok").Message; m != "" {
+		t.Errorf("fallback of a container that succeeded: %q", m)
+	}
+	var in struct {
+		Spec struct {
+			Containers []struct {
+				TerminationMessagePath   string `json:"terminationMessagePath"`
+				TerminationMessagePolicy string `json:"terminationMessagePolicy"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(e.mustPod("inspect", "msg").Stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if c := in.Spec.Containers[0]; c.TerminationMessagePath != "/dev/termination-log" || c.TerminationMessagePolicy != "File" {
+		t.Errorf("defaults in inspect: %+v", c)
+	}
+}
+
+// activeDeadlineSeconds (kubelet's active_deadline.go): once the pod has
+// been active that long, its containers are stopped and it is Failed with
+// reason DeadlineExceeded and kubelet's message; restartPolicy Always
+// does not bring it back.
+func TestPodActiveDeadline(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("deadline", podYAML("deadline", "Always", "2", `  activeDeadlineSeconds: 2
+  containers:
+  - name: c
+    image: busybox:test
+    command: `+loop+`
+`))
+	s := e.waitStatus("deadline", "Failed", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodFailed })
+	if s.Reason != "DeadlineExceeded" || s.Message != "Pod was active on the node longer than the specified deadline" {
+		t.Errorf("reason %q message %q", s.Reason, s.Message)
+	}
+	if countEvents(e.events("deadline"), "DeadlineExceeded", "longer than the specified deadline") != 1 {
+		t.Error("no DeadlineExceeded event")
+	}
+	e.mustPod("wait", "--for", "phase=Failed", "--timeout", "30s", "deadline")
+	s = e.waitStatus("deadline", "container stopped", func(s manifest.PodStatus) bool { return ctrStatus(s, "c").State.Terminated != nil })
+	if c := ctrStatus(s, "c"); c.RestartCount != 0 || s.Phase != manifest.PodFailed {
+		t.Errorf("after the deadline: phase %s, container %+v", s.Phase, c)
 	}
 }

@@ -228,6 +228,14 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 		}
 	}
 	s.Mounts = append(s.Mounts, vms...)
+	// The termination message file, last (kubelet's makeMounts).
+	if c.TerminationMessagePath != "" {
+		src, err := sb.makeTerminationLog(c.Name, attempt)
+		if err != nil {
+			return nil, fmt.Errorf("%s.terminationMessagePath: %w", field, err)
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: c.TerminationMessagePath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}})
+	}
 
 	// Namespaces: the infra's net, ipc, uts (and pid when shared) by path.
 	nss := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}

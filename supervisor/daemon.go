@@ -484,6 +484,11 @@ func (d *daemon) watch(c *ctr, r *run) {
 		case <-t.C:
 		}
 		t.Stop()
+		code := int32(info.ExitCode)
+		if !info.Known {
+			code = 137
+		}
+		info.Message = d.terminationMessage(c, r, code)
 		d.post(func() { d.onExit(c, r, info) })
 	}()
 }
@@ -702,6 +707,12 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	if info.Known {
 		d.event(Normal, "Exited", c.object(), fmt.Sprintf("Container %s exited with code %d (cpu %.2fs, max rss %d KiB)",
 			c.name, info.ExitCode, cpuSeconds(info.Rusage), info.Rusage.Maxrss))
+	}
+	if msg := info.Message; msg != "" {
+		if term.Message != "" {
+			term.Message += ": "
+		}
+		term.Message += msg
 	}
 	d.dropIO(c.name, r.attempt)
 	if r.stdin != nil {

@@ -310,3 +310,19 @@ func TestTermWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestActiveDeadline(t *testing.T) {
+	start := time.Unix(1_000_000, 0)
+	p := &manifest.Pod{}
+	if _, ok := ActiveDeadline(p, start); ok {
+		t.Error("a pod without activeDeadlineSeconds has a deadline")
+	}
+	d := int64(90)
+	p.Spec.ActiveDeadlineSeconds = &d
+	if at, ok := ActiveDeadline(p, start); !ok || !at.Equal(start.Add(90*time.Second)) {
+		t.Errorf("deadline %v %v", at, ok)
+	}
+	if _, ok := ActiveDeadline(p, time.Time{}); ok {
+		t.Error("a pod not started has a deadline")
+	}
+}

@@ -30,6 +30,8 @@ type exitInfo struct {
 	ExitCode int
 	Signal   int
 	Rusage   unix.Rusage
+	// Message is the run's termination message (read off the loop).
+	Message string
 }
 
 // errGone is openProc's answer for a process that is no longer the one

@@ -201,6 +201,7 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 	}
 	d.advance()
 	d.save()
+	d.armDeadline()
 	if holderLf != nil {
 		// The holder starts once the first containers do, off the pod's
 		// start path (on 2 CPUs its exec and start-up slowed the

@@ -54,6 +54,12 @@ func (p *Pod) Default() {
 }
 
 func (c *Container) defaults() {
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = DefaultTerminationMessagePath
+	}
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = TerminationMessageReadFile
+	}
 	if c.ImagePullPolicy == "" {
 		if tag := imageTag(c.Image); tag == "" || tag == "latest" {
 			c.ImagePullPolicy = PullAlways

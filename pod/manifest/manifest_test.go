@@ -143,7 +143,7 @@ func TestDefaults(t *testing.T) {
 func TestIgnored(t *testing.T) {
 	p := load(t, "full.yaml")
 	got := p.Ignored()
-	want := []string{"spec.nodeSelector", "spec.tolerations", "spec.serviceAccountName", "spec.containers[0].terminationMessagePath"}
+	want := []string{"spec.nodeSelector", "spec.tolerations", "spec.serviceAccountName"}
 	for _, w := range want {
 		if !slices.Contains(got, w) {
 			t.Errorf("Ignored() = %v, missing %s", got, w)

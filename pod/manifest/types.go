@@ -64,6 +64,10 @@ type PodSpec struct {
 	ShareProcessNamespace         *bool               `json:"shareProcessNamespace,omitempty"`
 	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
 	Volumes                       []Volume            `json:"volumes,omitempty"`
+	// ActiveDeadlineSeconds bounds how long the pod may be active from
+	// its start: then it is stopped and Failed with reason
+	// DeadlineExceeded (kubelet's active_deadline.go).
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// NodeName is accepted (the downward API exposes spec.nodeName); podrun
 	// fills it with the host name when empty.
 	NodeName string `json:"nodeName,omitempty"`
@@ -84,7 +88,6 @@ type PodSpec struct {
 	EnableServiceLinks           json.RawMessage `json:"enableServiceLinks,omitempty" podrun:"ignored"`
 	ReadinessGates               json.RawMessage `json:"readinessGates,omitempty" podrun:"ignored"`
 	RuntimeClassName             json.RawMessage `json:"runtimeClassName,omitempty" podrun:"ignored"`
-	ActiveDeadlineSeconds        json.RawMessage `json:"activeDeadlineSeconds,omitempty" podrun:"ignored"`
 	DNSPolicy                    json.RawMessage `json:"dnsPolicy,omitempty" podrun:"ignored"`
 	Overhead                     json.RawMessage `json:"overhead,omitempty" podrun:"ignored"`
 	SchedulingGates              json.RawMessage `json:"schedulingGates,omitempty" podrun:"ignored"`
@@ -220,15 +223,30 @@ type Container struct {
 	StartupProbe    *Probe               `json:"startupProbe,omitempty"`
 	Lifecycle       *Lifecycle           `json:"lifecycle,omitempty"`
 
-	// Accepted and ignored (they only change what a cluster records).
-	TerminationMessagePath   json.RawMessage `json:"terminationMessagePath,omitempty" podrun:"ignored"`
-	TerminationMessagePolicy json.RawMessage `json:"terminationMessagePolicy,omitempty" podrun:"ignored"`
+	// TerminationMessagePath is a file the container may write why it
+	// ended into (default /dev/termination-log); the supervisor puts its
+	// content in the terminated state's message, as kubelet does.
+	TerminationMessagePath   string                   `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy TerminationMessagePolicy `json:"terminationMessagePolicy,omitempty"`
 	// Unsupported and behaviour-changing: rejected by Validate when set.
 	EnvFrom       json.RawMessage `json:"envFrom,omitempty" podrun:"unsupported"`
 	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty" podrun:"unsupported"`
 	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty" podrun:"unsupported"`
 	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty" podrun:"unsupported"`
 }
+
+// TerminationMessagePolicy is v1.TerminationMessagePolicy.
+type TerminationMessagePolicy string
+
+const (
+	// TerminationMessageReadFile: the message is the file's content only.
+	TerminationMessageReadFile TerminationMessagePolicy = "File"
+	// TerminationMessageFallbackToLogsOnError: an empty file and a
+	// non-zero exit take the tail of the container's log instead.
+	TerminationMessageFallbackToLogsOnError TerminationMessagePolicy = "FallbackToLogsOnError"
+	// DefaultTerminationMessagePath is the apiserver's default path.
+	DefaultTerminationMessagePath = "/dev/termination-log"
+)
 
 // EnvVar is v1.EnvVar.
 type EnvVar struct {

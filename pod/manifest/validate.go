@@ -127,6 +127,9 @@ func (v *validator) spec(s *PodSpec) {
 	if s.Subdomain != "" {
 		v.label("spec.subdomain", s.Subdomain)
 	}
+	if d := s.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		v.add("spec.activeDeadlineSeconds", "%d must be greater than 0", *d)
+	}
 	if s.NodeName != "" && (len(s.NodeName) > 253 || !dns1123Subdomain.MatchString(s.NodeName)) {
 		v.add("spec.nodeName", "%q must be a DNS-1123 subdomain", s.NodeName)
 	}
@@ -308,6 +311,14 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 	case "", PullAlways, PullIfNotPresent, PullNever:
 	default:
 		v.add(fp+".imagePullPolicy", "%q must be Always, IfNotPresent or Never", c.ImagePullPolicy)
+	}
+	switch c.TerminationMessagePolicy {
+	case "", TerminationMessageReadFile, TerminationMessageFallbackToLogsOnError:
+	default:
+		v.add(fp+".terminationMessagePolicy", "%q must be File or FallbackToLogsOnError", c.TerminationMessagePolicy)
+	}
+	if t := c.TerminationMessagePath; t != "" && (!path.IsAbs(t) || path.Clean(t) != t || t == "/" || len(t) > 4096) {
+		v.add(fp+".terminationMessagePath", "%q must be a clean absolute file path", t)
 	}
 	if c.WorkingDir != "" && !path.IsAbs(c.WorkingDir) {
 		v.add(fp+".workingDir", "%q must be an absolute path", c.WorkingDir)
