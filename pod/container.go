@@ -324,7 +324,18 @@ func applySecurity(sb *Sandbox, c *manifest.Container, field string, s *specs.Sp
 	if runAsGroup != nil {
 		p.User.GID = uint32(*runAsGroup)
 	}
-	for _, g := range psc.SupplementalGroups {
+	if psc.SupplementalGroupsPolicy == manifest.SupplementalGroupsStrict {
+		// Only the primary group and the pod's: none from the image's
+		// /etc/group (containerd lists the primary gid too).
+		p.User.AdditionalGids = []uint32{p.User.GID}
+	}
+	// The primary group is listed too, as containerd's WithAdditionalGIDs
+	// does (the docs' `id` shows groups=2000,3000,4000 for gid 3000).
+	groups := append([]int64{int64(p.User.GID)}, psc.SupplementalGroups...)
+	if psc.FSGroup != nil {
+		groups = append(groups, *psc.FSGroup) // kubelet's determineEffectiveSecurityContext
+	}
+	for _, g := range groups {
 		if !slices.Contains(p.User.AdditionalGids, uint32(g)) {
 			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 		}

@@ -83,7 +83,7 @@ func infraSpec(sb *Sandbox, pauseBin string) *specs.Spec {
 	nss := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 	if !ps.HostNetwork {
 		nss = append(nss, specs.LinuxNamespace{Type: specs.NetworkNamespace}, specs.LinuxNamespace{Type: specs.UTSNamespace})
-		s.Hostname = podHostname(sb)
+		s.Hostname = sb.Pod.KernelHostname()
 	} else {
 		s.Hostname = ""
 	}
@@ -114,16 +114,9 @@ func podAnnotations(sb *Sandbox, ctr string, attempt int) map[string]string {
 	}
 }
 
-// podHostname is spec.hostname, else the pod name (truncated to 63 as
-// kubelet does).
+// podHostname is the pod's hostname (kubelet's truncation rules).
 func podHostname(sb *Sandbox) string {
-	h := sb.Pod.Spec.Hostname
-	if h == "" {
-		h = sb.Name
-	}
-	if len(h) > 63 {
-		h = h[:63]
-	}
+	h, _ := sb.Pod.Hostname()
 	return h
 }
 

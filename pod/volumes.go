@@ -48,6 +48,11 @@ func (m *Manager) makeVolumes(sb *Sandbox) error {
 			} else if err := os.Chmod(dir, 0o777); err != nil { // kubelet's emptyDir mode
 				return fmt.Errorf("%s.emptyDir: %w", field, err)
 			}
+			if sc := sb.Pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+				if err := setVolumeOwnership(dir, *sc.FSGroup, sc.FSGroupChangePolicy, false); err != nil {
+					return fmt.Errorf("%s.emptyDir: fsGroup: %w", field, err)
+				}
+			}
 		case v.HostPath != nil:
 			if err := checkHostPath(v.HostPath); err != nil {
 				return fmt.Errorf("%s.hostPath: %w", field, err)

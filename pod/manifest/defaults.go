@@ -41,6 +41,9 @@ func (p *Pod) Default() {
 	if s.RestartPolicy == "" {
 		s.RestartPolicy = RestartPolicyAlways
 	}
+	if s.DNSPolicy == "" {
+		s.DNSPolicy = DNSClusterFirst
+	}
 	if s.TerminationGracePeriodSeconds == nil {
 		g := int64(DefaultTerminationGracePeriodSeconds)
 		s.TerminationGracePeriodSeconds = &g

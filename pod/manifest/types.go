@@ -68,6 +68,15 @@ type PodSpec struct {
 	// its start: then it is stopped and Failed with reason
 	// DeadlineExceeded (kubelet's active_deadline.go).
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	// HostAliases are extra /etc/hosts entries (kubelet's managed file).
+	HostAliases []HostAlias `json:"hostAliases,omitempty"`
+	// DNSPolicy: ClusterFirst (the default) and ClusterFirstWithHostNet
+	// fall back to Default, as a kubelet without cluster DNS does: the
+	// host's resolver; None takes DNSConfig alone.
+	DNSPolicy DNSPolicy     `json:"dnsPolicy,omitempty"`
+	DNSConfig *PodDNSConfig `json:"dnsConfig,omitempty"`
+	// SetHostnameAsFQDN makes the pod's hostname its FQDN (with a subdomain).
+	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
 	// NodeName is accepted (the downward API exposes spec.nodeName); podrun
 	// fills it with the host name when empty.
 	NodeName string `json:"nodeName,omitempty"`
@@ -88,16 +97,12 @@ type PodSpec struct {
 	EnableServiceLinks           json.RawMessage `json:"enableServiceLinks,omitempty" podrun:"ignored"`
 	ReadinessGates               json.RawMessage `json:"readinessGates,omitempty" podrun:"ignored"`
 	RuntimeClassName             json.RawMessage `json:"runtimeClassName,omitempty" podrun:"ignored"`
-	DNSPolicy                    json.RawMessage `json:"dnsPolicy,omitempty" podrun:"ignored"`
 	Overhead                     json.RawMessage `json:"overhead,omitempty" podrun:"ignored"`
 	SchedulingGates              json.RawMessage `json:"schedulingGates,omitempty" podrun:"ignored"`
 
 	// Unsupported and behaviour-changing: Validate rejects them when set.
 	EphemeralContainers json.RawMessage `json:"ephemeralContainers,omitempty" podrun:"unsupported"`
 	HostUsers           *bool           `json:"hostUsers,omitempty"`
-	HostAliases         json.RawMessage `json:"hostAliases,omitempty" podrun:"unsupported"`
-	DNSConfig           json.RawMessage `json:"dnsConfig,omitempty" podrun:"unsupported"`
-	SetHostnameAsFQDN   json.RawMessage `json:"setHostnameAsFQDN,omitempty" podrun:"unsupported"`
 	OS                  json.RawMessage `json:"os,omitempty" podrun:"unsupported"`
 	ResourceClaims      json.RawMessage `json:"resourceClaims,omitempty" podrun:"unsupported"`
 	Resources           json.RawMessage `json:"resources,omitempty" podrun:"unsupported"`
@@ -121,17 +126,64 @@ type PodSecurityContext struct {
 	SupplementalGroups []int64  `json:"supplementalGroups,omitempty"`
 	Sysctls            []Sysctl `json:"sysctls,omitempty"`
 
-	// Accepted and ignored: ownership changes of volumes are cluster policy.
-	FSGroup             json.RawMessage `json:"fsGroup,omitempty" podrun:"ignored"`
-	FSGroupChangePolicy json.RawMessage `json:"fsGroupChangePolicy,omitempty" podrun:"ignored"`
+	// FSGroup is added to every container's groups and owns the pod's
+	// volumes that support ownership (setgid dirs, group rw), as kubelet's
+	// SetVolumeOwnership; FSGroupChangePolicy OnRootMismatch skips a
+	// volume whose root already has it.
+	FSGroup             *int64              `json:"fsGroup,omitempty"`
+	FSGroupChangePolicy FSGroupChangePolicy `json:"fsGroupChangePolicy,omitempty"`
+	// SupplementalGroupsPolicy Strict leaves out the groups the image's
+	// /etc/group gives the user (Merge, the default, keeps them).
+	SupplementalGroupsPolicy SupplementalGroupsPolicy `json:"supplementalGroupsPolicy,omitempty"`
 	// Unsupported and behaviour-changing: rejected by Validate.
-	SELinuxOptions           json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
-	SeccompProfile           json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
-	AppArmorProfile          json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
-	WindowsOptions           json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`
-	SupplementalGroupsPolicy json.RawMessage `json:"supplementalGroupsPolicy,omitempty" podrun:"unsupported"`
-	SELinuxChangePolicy      json.RawMessage `json:"seLinuxChangePolicy,omitempty" podrun:"unsupported"`
+	SELinuxOptions      json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
+	SeccompProfile      json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
+	AppArmorProfile     json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
+	WindowsOptions      json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`
+	SELinuxChangePolicy json.RawMessage `json:"seLinuxChangePolicy,omitempty" podrun:"unsupported"`
 }
+
+// HostAlias is v1.HostAlias.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames,omitempty"`
+}
+
+// DNSPolicy is v1.DNSPolicy.
+type DNSPolicy string
+
+const (
+	DNSClusterFirst            DNSPolicy = "ClusterFirst"
+	DNSClusterFirstWithHostNet DNSPolicy = "ClusterFirstWithHostNet"
+	DNSDefault                 DNSPolicy = "Default"
+	DNSNone                    DNSPolicy = "None"
+)
+
+// PodDNSConfig is v1.PodDNSConfig.
+type PodDNSConfig struct {
+	Nameservers []string             `json:"nameservers,omitempty"`
+	Searches    []string             `json:"searches,omitempty"`
+	Options     []PodDNSConfigOption `json:"options,omitempty"`
+}
+
+// PodDNSConfigOption is v1.PodDNSConfigOption.
+type PodDNSConfigOption struct {
+	Name  string  `json:"name,omitempty"`
+	Value *string `json:"value,omitempty"`
+}
+
+// FSGroupChangePolicy is v1.PodFSGroupChangePolicy.
+type FSGroupChangePolicy string
+
+// SupplementalGroupsPolicy is v1.SupplementalGroupsPolicy.
+type SupplementalGroupsPolicy string
+
+const (
+	FSGroupChangeAlways         FSGroupChangePolicy      = "Always"
+	FSGroupChangeOnRootMismatch FSGroupChangePolicy      = "OnRootMismatch"
+	SupplementalGroupsMerge     SupplementalGroupsPolicy = "Merge"
+	SupplementalGroupsStrict    SupplementalGroupsPolicy = "Strict"
+)
 
 // Sysctl is one namespaced kernel parameter.
 type Sysctl struct {

@@ -61,6 +61,7 @@ func (p *Pod) Validate() error {
 	}
 	v.meta(&p.Metadata)
 	v.spec(&p.Spec)
+	v.fqdn(p)
 	var unsup []string
 	tagged(reflect.ValueOf(p).Elem(), "", "unsupported", &unsup)
 	for _, f := range unsup {
@@ -113,6 +114,7 @@ func (v *validator) key(field, k string) {
 }
 
 func (v *validator) spec(s *PodSpec) {
+	v.dns(s)
 	switch s.RestartPolicy {
 	case "", RestartPolicyAlways, RestartPolicyOnFailure, RestartPolicyNever:
 	default:
@@ -186,6 +188,19 @@ func (v *validator) podSecurity(s *PodSpec) {
 		return
 	}
 	v.ids("spec.securityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
+	if g := sc.FSGroup; g != nil && (*g < 0 || *g > 1<<31-1) {
+		v.add("spec.securityContext.fsGroup", "must be 0..2147483647")
+	}
+	switch sc.FSGroupChangePolicy {
+	case "", FSGroupChangeAlways, FSGroupChangeOnRootMismatch:
+	default:
+		v.add("spec.securityContext.fsGroupChangePolicy", "%q must be Always or OnRootMismatch", sc.FSGroupChangePolicy)
+	}
+	switch sc.SupplementalGroupsPolicy {
+	case "", SupplementalGroupsMerge, SupplementalGroupsStrict:
+	default:
+		v.add("spec.securityContext.supplementalGroupsPolicy", "%q must be Merge or Strict", sc.SupplementalGroupsPolicy)
+	}
 	for i, g := range sc.SupplementalGroups {
 		if g < 0 || g > 1<<31-1 {
 			v.add(fmt.Sprintf("spec.securityContext.supplementalGroups[%d]", i), "must be 0..2147483647")
