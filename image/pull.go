@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/ocispec"
+	"github.com/podrun/podrun/overlay"
 )
 
 // The registry client is podrun's own, over net/http: the distribution
@@ -165,7 +166,25 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 }
 
 func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOptions) (*Image, error) {
-	c := newRegistryClient(r, opts)
+	p, err := newRegistryClient(r, opts).resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Name
+	if name == "" {
+		name = ref
+	}
+	p.names = []string{NormalizeName(name)}
+	p.source = r.String()
+	return s.ingest(ctx, p)
+}
+
+// resolve reads the reference's manifest (through an index, for the host
+// platform) and its config: the image to ingest, its layers still to
+// fetch. Every body but the top one, named by tag, is checked against its
+// descriptor's digest.
+func (c *registryClient) resolve(ctx context.Context) (*pending, error) {
+	r := c.ref
 	accept := strings.Join([]string{ocispec.MediaTypeOCIIndex, ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerList, ocispec.MediaTypeDockerManifest}, ", ")
 	tagOrDigest := r.Tag
 	if r.Digest != "" {
@@ -183,6 +202,11 @@ func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOpti
 		if d.Digest == top.Digest {
 			return raw, nil
 		}
+		// The digest becomes a URL path: a manifest must not steer the
+		// client elsewhere on the registry.
+		if _, err := overlay.ParseDigest(d.Digest); err != nil {
+			return nil, err
+		}
 		if isManifestType(d.MediaType) {
 			data, _, err := c.getManifest(ctx, d.Digest, accept, d.Size)
 			if err != nil {
@@ -199,19 +223,9 @@ func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOpti
 	if err != nil {
 		return nil, err
 	}
-	p, err := pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
+	return pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
 		return func(ctx context.Context) (io.ReadCloser, error) { return c.openBlob(ctx, d.Digest, d.Size) }
 	})
-	if err != nil {
-		return nil, err
-	}
-	name := opts.Name
-	if name == "" {
-		name = ref
-	}
-	p.names = []string{NormalizeName(name)}
-	p.source = r.String()
-	return s.ingest(ctx, p)
 }
 
 func isManifestType(mt string) bool {
