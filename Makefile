@@ -57,7 +57,8 @@ test-host: deps
 FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
 FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
-	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse
+	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse \
+	./overlay:FuzzUnpack ./image:FuzzResolveManifest
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
