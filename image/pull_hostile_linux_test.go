@@ -3,11 +3,9 @@ package image
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +16,8 @@ import (
 )
 
 // hostileRegistry serves one image, test/img:v1, on 127.0.0.1: its
-// manifest (or what manifest() writes) and its config, and its one layer
-// through layer(w, r, blob), a registry misbehaving on purpose.
+// manifest, config and one layer, or, through serveManifest and
+// serveLayer, a registry misbehaving on purpose.
 type hostileRegistry struct {
 	manifest []byte
 	config   []byte
@@ -36,16 +34,7 @@ func newHostileRegistry(t *testing.T, layerSize int64) *hostileRegistry {
 	layer := testimage.Tar(t, []*tar.Header{{Name: "big", Typeflag: tar.TypeReg}},
 		map[string]string{"big": strings.Repeat("podrun", 256<<10/6)})
 	h := &hostileRegistry{layer: layer}
-	cfg := ocispec.Config{OS: "linux", Architecture: runtime.GOARCH,
-		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []string{sha256Digest(layer)}}}
-	h.config, _ = json.Marshal(cfg)
-	if layerSize == 0 {
-		layerSize = int64(len(layer))
-	}
-	h.manifest, _ = json.Marshal(Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIManifest,
-		Config: Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(h.config), Size: int64(len(h.config))},
-		Layers: []Descriptor{{MediaType: ocispec.MediaTypeOCILayer, Digest: sha256Digest(layer), Size: layerSize}},
-	})
+	h.manifest, h.config = testimage.OneLayerImage(t, layer, layerSize)
 	return h
 }
 

@@ -4,14 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,11 +27,7 @@ func stallingRegistry(t *testing.T) (host string, halfway chan struct{}) {
 	digest := func(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
 	layer := testimage.Tar(t, []*tar.Header{{Name: "big", Typeflag: tar.TypeReg}},
 		map[string]string{"big": strings.Repeat("podrun", 256<<10/6)})
-	cfg, _ := json.Marshal(ocispec.Config{OS: "linux", Architecture: runtime.GOARCH,
-		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []string{digest(layer)}}})
-	man, _ := json.Marshal(ocispec.Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIManifest,
-		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: digest(cfg), Size: int64(len(cfg))},
-		Layers: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeOCILayer, Digest: digest(layer), Size: int64(len(layer))}}})
+	man, cfg := testimage.OneLayerImage(t, layer, 0)
 	halfway = make(chan struct{}, 8)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
