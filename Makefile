@@ -51,14 +51,19 @@ test-host: deps
 # PODRUN_SKIP_VM=1 skips it on purpose (CI never sets it).
 # Bounded runs of every fuzz target (FUZZTIME each; the corpus found so
 # far lives in the Go build cache, regressions in testdata/fuzz/).
+# FUZZMINIMIZETIME bounds the shrinking of each new interesting input: at
+# Go's default of 60 s one find on a large seed (a full Pod manifest) held
+# a worker, and its execs, for longer than the whole run.
 FUZZTIME ?= 10s
+FUZZMINIMIZETIME ?= 1s
 FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
-	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse
+	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse \
+	./overlay:FuzzUnpack ./image:FuzzResolveManifest
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
 	done
 
 test-vm:

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/ocispec"
+	"github.com/podrun/podrun/overlay"
 )
 
 // The registry client is podrun's own, over net/http: the distribution
@@ -101,8 +102,42 @@ type PullOptions struct {
 	// Name names the image (default: the reference as given, with :latest
 	// when it has no tag or digest).
 	Name string
-	// Client is the HTTP client (default: one with a 30 s dial timeout).
+	// Client is the HTTP client (default: one with dial and TLS
+	// handshake timeouts). Timeout and IdleTimeout apply to any client.
 	Client *http.Client
+	// Timeout bounds the whole pull (0: DefaultPullTimeout; < 0: none).
+	Timeout time.Duration
+	// IdleTimeout fails the pull when the registry sends nothing, neither
+	// response headers nor body bytes, for that long (0:
+	// DefaultIdleTimeout; < 0: none).
+	IdleTimeout time.Duration
+}
+
+// Pull's default bounds. A registry that streams a blob forever, or stops
+// mid-blob, must not hang a pull (or a pod waiting on it). The idle bound
+// is kubelet's former image-pull-progress-deadline (1m); the overall one
+// lets a 10 GB image come over a 100 Mbit/s link.
+const (
+	DefaultPullTimeout = 30 * time.Minute
+	DefaultIdleTimeout = time.Minute
+)
+
+// maxManifest caps a manifest or index body, as containerd does (4 MiB);
+// real ones are a few KiB.
+const maxManifest = 4 << 20
+
+// timeoutError is the cause a pull's context is cancelled with when a
+// bound runs out: its text is the pull's error.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string { return e.msg }
+func (e *timeoutError) Timeout() bool { return true }
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // Pull fetches an image from a registry (OCI distribution API) into the
@@ -113,26 +148,67 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, err
 	}
-	c := newRegistryClient(r, opts)
+	if t := orDefault(opts.Timeout, DefaultPullTimeout); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, t, &timeoutError{fmt.Sprintf("not done after %s (pull timeout)", t)})
+		defer cancel()
+	}
+	img, err := s.pull(ctx, r, ref, opts)
+	if err != nil {
+		// A bound that ran out, or an interrupt, is the reason, whatever
+		// the read it cut short made of it.
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOptions) (*Image, error) {
+	p, err := newRegistryClient(r, opts).resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Name
+	if name == "" {
+		name = ref
+	}
+	p.names = []string{NormalizeName(name)}
+	p.source = r.String()
+	return s.ingest(ctx, p)
+}
+
+// resolve reads the reference's manifest (through an index, for the host
+// platform) and its config: the image to ingest, its layers still to
+// fetch. Every body but the top one, named by tag, is checked against its
+// descriptor's digest.
+func (c *registryClient) resolve(ctx context.Context) (*pending, error) {
+	r := c.ref
 	accept := strings.Join([]string{ocispec.MediaTypeOCIIndex, ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerList, ocispec.MediaTypeDockerManifest}, ", ")
 	tagOrDigest := r.Tag
 	if r.Digest != "" {
 		tagOrDigest = r.Digest
 	}
-	raw, mt, err := c.getManifest(ctx, tagOrDigest, accept)
+	raw, mt, err := c.getManifest(ctx, tagOrDigest, accept, 0)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, err
 	}
 	top := Descriptor{MediaType: mt, Digest: sha256Digest(raw), Size: int64(len(raw))}
 	if r.Digest != "" && top.Digest != r.Digest {
-		return nil, fmt.Errorf("pulling %s: manifest has digest %s", ref, top.Digest)
+		return nil, fmt.Errorf("manifest has digest %s", top.Digest)
 	}
 	get := func(d Descriptor) ([]byte, error) {
 		if d.Digest == top.Digest {
 			return raw, nil
 		}
+		// The digest becomes a URL path: a manifest must not steer the
+		// client elsewhere on the registry.
+		if _, err := overlay.ParseDigest(d.Digest); err != nil {
+			return nil, err
+		}
 		if isManifestType(d.MediaType) {
-			data, _, err := c.getManifest(ctx, d.Digest, accept)
+			data, _, err := c.getManifest(ctx, d.Digest, accept, d.Size)
 			if err != nil {
 				return nil, err
 			}
@@ -145,25 +221,11 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 	desc, manRaw, err := resolveManifest([]Descriptor{top}, get, 0)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, err
 	}
-	p, err := pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
-		return func(ctx context.Context) (io.ReadCloser, error) { return c.openBlob(ctx, d.Digest) }
+	return pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
+		return func(ctx context.Context) (io.ReadCloser, error) { return c.openBlob(ctx, d.Digest, d.Size) }
 	})
-	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	name := opts.Name
-	if name == "" {
-		name = ref
-	}
-	p.names = []string{NormalizeName(name)}
-	p.source = r.String()
-	img, err := s.ingest(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	return img, nil
 }
 
 func isManifestType(mt string) bool {
@@ -178,6 +240,7 @@ type registryClient struct {
 	ref    Reference
 	base   string
 	hc     *http.Client
+	idle   time.Duration // > 0: the bound on silence of each request
 	creds  func() (user, pass string, ok bool)
 	mu     sync.Mutex
 	header string // Authorization value that worked
@@ -204,18 +267,23 @@ func newRegistryClient(r Reference, o PullOptions) *registryClient {
 	if host == "docker.io" {
 		host = "registry-1.docker.io"
 	}
+	idle := max(orDefault(o.IdleTimeout, DefaultIdleTimeout), 0)
 	hc := o.Client
 	if hc == nil {
+		// Dial and TLS handshake bounds as Go's DefaultTransport has them.
+		// The wait for response headers is bounded by the idle timeout
+		// (registryClient.do), for any client.
 		hc = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 30 * time.Second,
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 10 * time.Second,
+			IdleConnTimeout:     90 * time.Second,
 			MaxIdleConnsPerHost: 8,
 		}}
 	}
 	cfg := o.DockerConfig
 	return &registryClient{
-		ref: r, base: scheme + "://" + host + "/v2/" + r.Repository, hc: hc,
+		ref: r, base: scheme + "://" + host + "/v2/" + r.Repository, hc: hc, idle: idle,
 		creds: onceCreds(func() (string, string, bool) { return dockerCredentials(cfg, r.Registry) }),
 	}
 }
@@ -230,7 +298,77 @@ func onceCreds(f func() (string, string, bool)) func() (string, string, bool) {
 	}
 }
 
+// do sends a request (answering an auth challenge once). Its context is
+// cancelled when the registry stays silent for c.idle, before the response
+// headers or between body reads; the body's errors then say so.
 func (c *registryClient) do(ctx context.Context, method, u, accept string) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	ib := &idleBody{ctx: ctx, cancel: cancel, idle: c.idle}
+	if c.idle > 0 {
+		idleErr := &timeoutError{fmt.Sprintf("the registry sent nothing for %s (idle timeout)", c.idle)}
+		ib.timer = time.AfterFunc(c.idle, func() { cancel(idleErr) })
+	}
+	resp, err := c.send(ctx, method, u, accept)
+	if err != nil {
+		err = ib.cause(err)
+		ib.Close()
+		return nil, err
+	}
+	ib.progress()
+	ib.rc = resp.Body
+	resp.Body = ib
+	return resp, nil
+}
+
+// idleBody is a response body under an idle bound: each read that brings
+// bytes re-arms the timer; Close stops it and releases the request.
+type idleBody struct {
+	rc     io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	idle   time.Duration
+}
+
+func (b *idleBody) progress() {
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+}
+
+// cause is the reason behind a read or request error: the idle timeout,
+// the pull's deadline, an interrupt, or err itself.
+func (b *idleBody) cause(err error) error {
+	if b.ctx.Err() != nil {
+		return context.Cause(b.ctx)
+	}
+	return err
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.progress()
+	}
+	if err != nil && err != io.EOF {
+		err = b.cause(err)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	var err error
+	if b.rc != nil {
+		err = b.rc.Close()
+	}
+	b.cancel(nil)
+	return err
+}
+
+func (c *registryClient) send(ctx context.Context, method, u, accept string) (*http.Response, error) {
 	try := func(auth string) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
@@ -367,7 +505,36 @@ func httpError(what string, resp *http.Response) error {
 	return fmt.Errorf("%s: %s%s", what, resp.Status, msg)
 }
 
-func (c *registryClient) getManifest(ctx context.Context, ref, accept string) ([]byte, string, error) {
+// readCapped reads a small body (a manifest, index or config) of at most
+// limit bytes, and exactly size when size > 0 (its descriptor's; as for
+// a layout's blobs, 0 is taken as not given): a longer body fails once it
+// passes the bound, not after it is all read.
+func readCapped(what string, resp *http.Response, size, limit int64) ([]byte, error) {
+	if size > limit {
+		return nil, fmt.Errorf("%s: its descriptor says %d bytes, more than the %d allowed", what, size, limit)
+	}
+	if size > 0 {
+		limit = size
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", what, resp.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: more than the %d bytes allowed", what, limit)
+	}
+	if size > 0 && int64(len(data)) != size {
+		return nil, fmt.Errorf("%s: %d bytes, its descriptor says %d", what, len(data), size)
+	}
+	return data, nil
+}
+
+// getManifest fetches a manifest or index by tag or digest; size is its
+// descriptor's (0 when unknown: the top one, named by tag).
+func (c *registryClient) getManifest(ctx context.Context, ref, accept string, size int64) ([]byte, string, error) {
 	resp, err := c.do(ctx, http.MethodGet, c.base+"/manifests/"+ref, accept)
 	if err != nil {
 		return nil, "", err
@@ -376,12 +543,9 @@ func (c *registryClient) getManifest(ctx context.Context, ref, accept string) ([
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", httpError("manifest "+c.ref.Repository+":"+ref, resp)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJSON+1))
+	data, err := readCapped("manifest "+ref, resp, size, maxManifest)
 	if err != nil {
 		return nil, "", err
-	}
-	if len(data) > maxJSON {
-		return nil, "", fmt.Errorf("manifest %s is too large", ref)
 	}
 	mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
 	var probe struct {
@@ -393,7 +557,10 @@ func (c *registryClient) getManifest(ctx context.Context, ref, accept string) ([
 	return data, mt, nil
 }
 
-func (c *registryClient) openBlob(ctx context.Context, digest string) (io.ReadCloser, error) {
+// openBlob opens a blob's body. A Content-Length past the descriptor's
+// size fails here; the layer reader (verifyingReader) stops a body without
+// one at size+1 bytes and checks the digest as it streams.
+func (c *registryClient) openBlob(ctx context.Context, digest string, size int64) (io.ReadCloser, error) {
 	resp, err := c.do(ctx, http.MethodGet, c.base+"/blobs/"+digest, "")
 	if err != nil {
 		return nil, err
@@ -402,16 +569,25 @@ func (c *registryClient) openBlob(ctx context.Context, digest string) (io.ReadCl
 		defer resp.Body.Close()
 		return nil, httpError("blob "+digest, resp)
 	}
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the registry sends %d bytes, its descriptor says %d", resp.ContentLength, size)
+	}
 	return resp.Body, nil
 }
 
+// getSmallBlob fetches a config blob, checked against its descriptor's
+// size and digest.
 func (c *registryClient) getSmallBlob(ctx context.Context, d Descriptor) ([]byte, error) {
-	rc, err := c.openBlob(ctx, d.Digest)
+	resp, err := c.do(ctx, http.MethodGet, c.base+"/blobs/"+d.Digest, "")
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxJSON+1))
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, httpError("blob "+d.Digest, resp)
+	}
+	data, err := readCapped("blob "+d.Digest, resp, d.Size, maxJSON)
 	if err != nil {
 		return nil, err
 	}

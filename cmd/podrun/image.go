@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -81,10 +82,31 @@ func imageCommand() *cli.Command {
 				Flags: []cli.Flag{storeFlag(), quiet,
 					&cli.StringFlag{Name: "name", Usage: "name the image NAME[:TAG] (default: REF)"},
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk http, not https, to the registry (loopback registries always use http)"},
-					&cli.StringFlag{Name: "docker-config", Usage: "docker config.json with credentials (default ~/.docker/config.json)"}},
+					&cli.StringFlag{Name: "docker-config", Usage: "docker config.json with credentials (default ~/.docker/config.json)"},
+					&cli.DurationFlag{Name: "timeout", Value: image.DefaultPullTimeout, Usage: "give up a pull not done after this long (0: never)"},
+					&cli.DurationFlag{Name: "idle-timeout", Value: image.DefaultIdleTimeout, Usage: "give up when the registry sends nothing for this long (0: never)"}},
 				Action: func(ctx *cli.Context) error {
 					if ctx.NArg() != 1 {
 						return errors.New("image pull: takes one REF")
+					}
+					// The flags' 0 is "never"; PullOptions' is "the default".
+					bound := func(name string) (time.Duration, error) {
+						d := ctx.Duration(name)
+						if d < 0 {
+							return 0, fmt.Errorf("image pull: --%s %s is negative", name, d)
+						}
+						if d == 0 {
+							return -1, nil
+						}
+						return d, nil
+					}
+					timeout, err := bound("timeout")
+					if err != nil {
+						return err
+					}
+					idle, err := bound("idle-timeout")
+					if err != nil {
+						return err
 					}
 					s, err := openStore(ctx)
 					if err != nil {
@@ -94,6 +116,7 @@ func imageCommand() *cli.Command {
 					defer cancel()
 					img, err := s.Pull(c, ctx.Args().First(), image.PullOptions{
 						Name: ctx.String("name"), PlainHTTP: ctx.Bool("plain-http"), DockerConfig: ctx.String("docker-config"),
+						Timeout: timeout, IdleTimeout: idle,
 					})
 					if err != nil {
 						return err
