@@ -64,8 +64,8 @@ spec:
 	if ms, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(stage)); len(ms) > 0 {
 		t.Errorf("staging mounts left after create: %d", len(ms))
 	}
-	if _, err := os.Stat(stage); err == nil {
-		t.Errorf("%s left after create", stage)
+	if ents, _ := os.ReadDir(stage); len(ents) > 0 {
+		t.Errorf("staging dirs left after create: %v", ents)
 	}
 
 	// leak -> <outside>/secret resolves to <vol>/<outside>/secret: missing,

@@ -242,11 +242,9 @@ func (st *subPathStage) release() error {
 	if err := unmountUnder(st.dir); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(st.dir); err != nil {
-		return err
-	}
-	os.Remove(filepath.Dir(st.dir)) // volume-subpaths, once empty
-	return nil
+	// volume-subpaths itself stays (Destroy removes it): removing it here
+	// could race another container's stage making its own dir in it.
+	return os.RemoveAll(st.dir)
 }
 
 // unmountUnder detaches every mount at or below dir (emptyDir tmpfs),
@@ -262,7 +260,7 @@ func unmountUnder(dir string) error {
 		if mnt.Mountpoint != dir && !strings.HasPrefix(mnt.Mountpoint, dir+"/") {
 			continue
 		}
-		if err := unix.Unmount(mnt.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		if err := unix.Unmount(mnt.Mountpoint, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", mnt.Mountpoint, err))
 		}
 	}
