@@ -14,8 +14,9 @@ import (
 // swapping the directory the victim names in subPath for a symlink to a
 // host directory (kubelet's CVE-2017-1002101 / CVE-2021-25741). The
 // subPath is resolved, created and bind-mounted by fd, so the victim must
-// only ever see a directory of the volume: if it ever sees the host's
-// marker it writes "pwned" through the mount, into the host directory.
+// only ever see a directory of the volume: each run leaves a file there,
+// and if it ever sees the host's marker it writes "pwned" through the
+// mount, into the host directory.
 // Before the fix the victim won within 2 to 7 runs.
 func TestHostilePodSubPathSymlinkSwap(t *testing.T) {
 	e := newSvEnv(t, "PODRUN_POD_BACKOFF=10ms,20ms,10m")
@@ -35,7 +36,7 @@ func TestHostilePodSubPathSymlinkSwap(t *testing.T) {
     volumeMounts: [{name: shared, mountPath: /shared}]
   - name: victim
     image: busybox:test
-    command: ["sh", "-c", "echo run >> /shared/runs; if [ -e /data/%[2]s ]; then echo escaped > /data/pwned; fi"]
+    command: ["sh", "-c", "echo run >> /shared/runs; touch /data/victim-$(wc -l < /shared/runs); if [ -e /data/%[2]s ]; then echo escaped > /data/pwned; fi"]
     volumeMounts:
     - {name: shared, mountPath: /shared}
     - {name: shared, mountPath: /data, subPath: x}
@@ -60,6 +61,18 @@ func TestHostilePodSubPathSymlinkSwap(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("the victim ran only %d times: the race was not exercised; events:\n%s", n, e.pod("events", "swap").Stdout)
+	}
+	// Each run's subPath was a directory of the volume: its file is there.
+	m, _ := filepath.Glob(runs)
+	inVolume := 0
+	filepath.WalkDir(filepath.Dir(m[0]), func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "victim-") {
+			inVolume++
+		}
+		return nil
+	})
+	if inVolume < n {
+		t.Errorf("%d runs, only %d of them wrote into the volume", n, inVolume)
 	}
 	t.Logf("%d runs of the victim, none saw the host", n)
 	e.mustPod("rm", "-f", "swap")
