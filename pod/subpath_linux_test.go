@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testutil"
 )
 
 // A subPath naming a file is bound as that file; a missing one is created
@@ -80,4 +83,83 @@ spec:
 	if ms, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(stage)); len(ms) > 0 {
 		t.Errorf("staging mounts left after a failed create: %d", len(ms))
 	}
+}
+
+// stage against a goroutine that keeps exchanging (renameat2
+// RENAME_EXCHANGE) the subPath's directory with a symlink to a host
+// directory, so the name flips between the two every few microseconds:
+// over many rounds, what is staged is never the host directory, and
+// nothing is created there, neither the subPath nor a missing child.
+func TestSubPathStageSwapRace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := t.TempDir()
+	vol, outside := filepath.Join(base, "vol"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(vol, "x", "b"), filepath.Join(outside, "b")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"marker", "b/marker"} {
+		if err := os.WriteFile(filepath.Join(outside, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, l := filepath.Join(vol, "x"), filepath.Join(vol, "l")
+	if err := os.Symlink(outside, l); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.Open(x) // the volume's directory, wherever its name is
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	sb := &Sandbox{DataDir: filepath.Join(base, "data")}
+	stop, done := make(chan struct{}), make(chan struct{})
+	swaps := 0
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := unix.Renameat2(unix.AT_FDCWD, x, unix.AT_FDCWD, l, unix.RENAME_EXCHANGE); err == nil {
+				swaps++
+			}
+		}
+	}()
+	staged := 0
+	for i := 0; i < 300; i++ {
+		st, err := newSubPathStage(sb, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Unlinkat(int(dir.Fd()), "new", unix.AT_REMOVEDIR)
+		for j, sub := range []string{"x", "x/b", "x/new"} {
+			target, err := st.stage(vol, sub, j)
+			if err != nil {
+				continue // the swap made it fail: fine, nothing staged
+			}
+			staged++
+			if _, err := os.Stat(filepath.Join(target, "marker")); err == nil {
+				st.release()
+				close(stop)
+				<-done
+				t.Fatalf("round %d: subPath %s staged the host directory", i, sub)
+			}
+		}
+		if err := st.release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	if staged == 0 || swaps == 0 {
+		t.Fatalf("%d stagings, %d swaps: the race was not exercised", staged, swaps)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "new")); err == nil {
+		t.Errorf("the missing subPath was created in the host directory")
+	}
+	t.Logf("%d stagings of 900, %d swaps", staged, swaps)
 }
