@@ -131,10 +131,7 @@ func TestSubPathStageSwapRace(t *testing.T) {
 	}()
 	staged := 0
 	for i := 0; i < 300; i++ {
-		st, err := newSubPathStage(sb, "c")
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := subPathStageOf(sb, "c")
 		unix.Unlinkat(int(dir.Fd()), "new", unix.AT_REMOVEDIR)
 		for j, sub := range []string{"x", "x/b", "x/new"} {
 			target, err := st.stage(vol, sub, j)

@@ -135,7 +135,7 @@ func checkHostPath(h *manifest.HostPathVolumeSource) error {
 // container binds the staging path, never a path that a container sharing
 // the volume can swap for a symlink between the check and the mount
 // (CVE-2017-1002101, CVE-2021-25741).
-func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st *subPathStage) ([]specs.Mount, error) {
+func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathStage) ([]specs.Mount, error) {
 	vols := map[string]*manifest.Volume{}
 	for i := range sb.Pod.Spec.Volumes {
 		vols[sb.Pod.Spec.Volumes[i].Name] = &sb.Pod.Spec.Volumes[i]
@@ -180,19 +180,15 @@ type subPathStage struct {
 	dir string
 }
 
-func newSubPathStage(sb *Sandbox, id string) (*subPathStage, error) {
-	st := &subPathStage{dir: filepath.Join(sb.DataDir, "volume-subpaths", id)}
-	// Left over by a crash between stage and release.
-	if err := st.release(); err != nil {
-		return nil, fmt.Errorf("removing subPath staging mounts: %w", err)
-	}
-	return st, nil
+// subPathStageOf is the staging dir of container id (one attempt).
+func subPathStageOf(sb *Sandbox, id string) subPathStage {
+	return subPathStage{dir: filepath.Join(sb.DataDir, "volume-subpaths", id)}
 }
 
 // stage opens subPath inside the volume at root by fd (creating it, as a
 // directory with root's mode, when missing) and bind-mounts that fd on the
 // staging path of volumeMounts[index], which it returns.
-func (st *subPathStage) stage(root, subPath string, index int) (string, error) {
+func (st subPathStage) stage(root, subPath string, index int) (string, error) {
 	r, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
@@ -235,7 +231,7 @@ func (st *subPathStage) stage(root, subPath string, index int) (string, error) {
 }
 
 // release unmounts and removes the staging mounts.
-func (st *subPathStage) release() error {
+func (st subPathStage) release() error {
 	if _, err := os.Lstat(st.dir); errors.Is(err, os.ErrNotExist) {
 		return nil // nothing staged: spare reading the mount table
 	}
