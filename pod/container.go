@@ -99,6 +99,19 @@ func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio C
 		return "", nil, fmt.Errorf("pod %s: %w", sb.Name, ErrNoInfra)
 	}
 	id = ContainerID(sb.Name, name, attempt)
+	// containerSpec stages the subPaths here. The init has bound them into
+	// its own mount namespace when Create returns (or failed): the staging
+	// mounts can go either way. Destroy's unmountUnder takes what a failed
+	// release leaves.
+	stage := subPathStageOf(sb, id)
+	if err := stage.release(); err != nil { // left by a crash
+		return "", nil, fmt.Errorf("%s (%s): removing subPath staging mounts: %w", field, name, err)
+	}
+	defer func() {
+		if err := stage.release(); err != nil && m.Runtime.Log != nil {
+			m.Runtime.Log.Warnf("%s (%s): removing subPath staging mounts: %v", field, name, err)
+		}
+	}()
 	spec, err := m.containerSpec(sb, c, field, attempt)
 	if err != nil {
 		return "", nil, err
@@ -212,7 +225,7 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 
 	// Mounts: the image's and runtime defaults, the pod's hosts files,
 	// then the volumes (a volume at /etc/hosts replaces ours).
-	vms, err := volumeMounts(sb, c, field)
+	vms, err := volumeMounts(sb, c, field, subPathStageOf(sb, ContainerID(sb.Name, c.Name, attempt)))
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ spec:
 }
 
 // A symlink in a volume cannot lead a subPath out of it: it resolves
-// inside the volume (securejoin).
+// inside the volume (internal/inroot).
 func TestPodSubPathSymlinkStaysInside(t *testing.T) {
 	m := newManager(t)
 	vol := t.TempDir()

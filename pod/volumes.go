@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/inroot"
 	"github.com/podrun/podrun/pod/manifest"
 )
 
@@ -131,10 +132,15 @@ func checkHostPath(h *manifest.HostPathVolumeSource) error {
 	return nil
 }
 
-// volumeMounts are the bind mounts of a container's volumeMounts; subPath
-// is resolved inside the volume (symlinks cannot lead out of it) and
-// created as a directory when missing, as kubelet does.
-func volumeMounts(sb *Sandbox, c *manifest.Container, field string) ([]specs.Mount, error) {
+// volumeMounts are the bind mounts of a container's volumeMounts. A
+// subPath is opened by fd inside its volume (symlinks and ".." resolve
+// inside it, as if it were "/"), created as a directory with the volume's
+// mode when missing, as kubelet does, and bind-mounted from that fd onto
+// a root-only staging path in st (kubelet's volume-subpaths): the
+// container binds the staging path, never a path that a container sharing
+// the volume can swap for a symlink between the check and the mount
+// (CVE-2017-1002101, CVE-2021-25741).
+func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathStage) ([]specs.Mount, error) {
 	vols := map[string]*manifest.Volume{}
 	for i := range sb.Pod.Spec.Volumes {
 		vols[sb.Pod.Spec.Volumes[i].Name] = &sb.Pod.Spec.Volumes[i]
@@ -154,18 +160,9 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string) ([]specs.Mou
 			src = v.HostPath.Path
 		}
 		if vm.SubPath != "" {
-			p, err := securejoin.SecureJoin(src, vm.SubPath)
+			p, err := st.stage(src, vm.SubPath, i)
 			if err != nil {
 				return nil, fmt.Errorf("%s.subPath: %w", f, err)
-			}
-			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-				if err := mkdirLike(src, p); err != nil {
-					return nil, fmt.Errorf("%s.subPath: %w", f, err)
-				}
-				// Resolve again: a symlink may have raced in.
-				if p, err = securejoin.SecureJoin(src, vm.SubPath); err != nil {
-					return nil, fmt.Errorf("%s.subPath: %w", f, err)
-				}
 			}
 			src = p
 		}
@@ -178,38 +175,77 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string) ([]specs.Mou
 	return out, nil
 }
 
-// mkdirLike creates dir (inside root) and its missing parents with the
-// mode of root, as kubelet does for a subPath: an emptyDir's 0777 stays
-// writable for a non-root container.
-func mkdirLike(root, dir string) error {
-	st, err := os.Stat(root)
+// subPathStage holds the staging bind mounts of one container's subPaths,
+// <DataDir>/volume-subpaths/<container id>/<volumeMounts index>, from
+// before its spec is made until runtime.Create has returned: its init has
+// bound them into its own mount namespace by then, so release unmounts
+// them and removes the directory. Destroy's unmountUnder(DataDir) removes
+// any left by a crash.
+type subPathStage struct {
+	dir string
+}
+
+// subPathStageOf is the staging dir of container id (one attempt).
+func subPathStageOf(sb *Sandbox, id string) subPathStage {
+	return subPathStage{dir: filepath.Join(sb.DataDir, "volume-subpaths", id)}
+}
+
+// stage opens subPath inside the volume at root by fd (creating it, as a
+// directory with root's mode, when missing) and bind-mounts that fd on the
+// staging path of volumeMounts[index], which it returns.
+func (st subPathStage) stage(root, subPath string, index int) (string, error) {
+	r, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h, err := inroot.Open(r, subPath)
+	if errors.Is(err, os.ErrNotExist) {
+		var rst unix.Stat_t
+		if err := unix.Fstat(int(r.Fd()), &rst); err != nil {
+			return "", err
+		}
+		h, err = inroot.MkdirAll(r, subPath, os.FileMode(rst.Mode&0o777))
+	}
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	isDir := inroot.IsDir(h) == nil
+	if err := os.MkdirAll(st.dir, 0o700); err != nil {
+		return "", err
+	}
+	target := filepath.Join(st.dir, strconv.Itoa(index))
+	if isDir {
+		err = os.Mkdir(target, 0o700)
+	} else {
+		var t *os.File
+		if t, err = os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600); err == nil {
+			err = t.Close()
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	// The fd is what was resolved inside the volume; /proc/self/fd/N binds
+	// exactly that object, whatever the path holds by now.
+	if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(int(h.Fd())), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", &os.PathError{Op: "bind-mount subPath", Path: subPath, Err: err}
+	}
+	return target, nil
+}
+
+// release unmounts and removes the staging mounts.
+func (st subPathStage) release() error {
+	if _, err := os.Lstat(st.dir); errors.Is(err, os.ErrNotExist) {
+		return nil // nothing staged: spare reading the mount table
+	}
+	if err := unmountUnder(st.dir); err != nil {
 		return err
 	}
-	var missing []string
-	for d := dir; d != root && strings.HasPrefix(d, root+"/"); d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, d := range missing {
-		// fchmod through an O_NOFOLLOW fd: a symlink swapped in by a
-		// container sharing the volume is not followed to the host.
-		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		err = unix.Fchmod(fd, uint32(st.Mode().Perm()))
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// volume-subpaths itself stays (Destroy removes it): removing it here
+	// could race another container's stage making its own dir in it.
+	return os.RemoveAll(st.dir)
 }
 
 // unmountUnder detaches every mount at or below dir (emptyDir tmpfs),
@@ -225,7 +261,7 @@ func unmountUnder(dir string) error {
 		if mnt.Mountpoint != dir && !strings.HasPrefix(mnt.Mountpoint, dir+"/") {
 			continue
 		}
-		if err := unix.Unmount(mnt.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		if err := unix.Unmount(mnt.Mountpoint, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", mnt.Mountpoint, err))
 		}
 	}

@@ -175,10 +175,23 @@ func (p *preparer) mountTmpfs(m *mnt) error {
 
 // bindMount bind-mounts m.source, then remounts to apply the flags (a bind
 // mount ignores them), keeping flags the kernel has locked if needed.
+//
+// The source is opened once and bound from its fd: the object whose type
+// chose the target (file or directory) is the one mounted, whatever
+// happens to the path in between.
 func (p *preparer) bindMount(m *mnt) error {
-	st, err := os.Stat(m.source)
+	src, err := os.OpenFile(m.source, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = &os.PathError{Op: "stat", Path: m.source, Err: pe.Err} // runc's message
+		}
 		return err
+	}
+	defer src.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+		return &os.PathError{Op: "stat", Path: m.source, Err: err}
 	}
 	rel, err := p.root.resolve(m.dest)
 	if err != nil {
@@ -187,13 +200,17 @@ func (p *preparer) bindMount(m *mnt) error {
 	if err := checkProcMount(rel, m.source); err != nil {
 		return err
 	}
-	h, rel, err := p.root.target(m.dest, st.IsDir())
+	h, rel, err := p.root.target(m.dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	if m.opts.flags&unix.MS_REMOUNT == 0 {
-		if err := mountAt(m.source, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
+		if err := mountAt(procFd(src), h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
+			var me *mountError
+			if errors.As(err, &me) {
+				me.source = m.source
+			}
 			return err
 		}
 	}

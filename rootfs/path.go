@@ -11,13 +11,15 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/inroot"
 )
 
 // root is the container rootfs, held open as an O_PATH directory handle.
 // Every path inside it is opened relative to that handle with
-// pathrs-lite, which never lets a symlink or ".." leave the root; mounts
-// then target /proc/self/fd/N of the opened handle, so the place that was
-// checked is the place that gets mounted on.
+// internal/inroot (pathrs-lite), which never lets a symlink or ".." leave
+// the root; mounts then target /proc/self/fd/N of the opened handle, so
+// the place that was checked is the place that gets mounted on.
 type root struct {
 	path string // host path, cleaned and symlink-free
 	fd   *os.File
@@ -50,7 +52,7 @@ func (r *root) resolve(unsafePath string) (string, error) {
 
 // open returns an O_PATH handle to rel inside the rootfs.
 func (r *root) open(rel string) (*os.File, error) {
-	return pathrs.OpenatInRoot(r.fd, rel)
+	return inroot.Open(r.fd, rel)
 }
 
 // mkdirAll creates rel (and its parents) inside the rootfs and returns an
