@@ -227,7 +227,9 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	// then the volumes (a volume at /etc/hosts replaces ours).
 	vms, err := volumeMounts(sb, c, field, subPathStageOf(sb, ContainerID(sb.Name, c.Name, attempt)))
 	if err != nil {
-		return nil, err
+		// kubelet: a mount it cannot prepare (a subPath) fails
+		// generateContainerConfig, CreateContainerConfigError.
+		return nil, configError{err}
 	}
 	taken := map[string]bool{}
 	for _, vm := range vms {
