@@ -88,7 +88,7 @@ func TestPodLimits(t *testing.T) {
 }
 
 func TestHostsFile(t *testing.T) {
-	sb := &Sandbox{Name: "web", Namespace: "prod", Pod: &manifest.Pod{}}
+	sb := &Sandbox{Name: "web", Namespace: "prod", Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "web", Namespace: "prod"}}}
 	if got := string(hostsFile(sb)); !strings.HasSuffix(got, "127.0.1.1\tweb\n") || !strings.Contains(got, "127.0.0.1\tlocalhost\n") {
 		t.Errorf("no IP:\n%s", got)
 	}
