@@ -455,6 +455,17 @@ func podRmCommand(e *env) *cli.Command {
 			if !running && !supervisor.Final(sb) && m.InfraRunning(sb) {
 				running = true // no supervisor, but its containers live
 			}
+			if running && !ctx.Bool("force") {
+				// A Succeeded or Failed pod's supervisor may still be
+				// stopping the infra and draining logs: not running any
+				// more, so wait for it to finish (bounded).
+				if st, _, err := supervisor.Status(sb); err == nil && supervisor.Terminal(st.Phase) {
+					for deadline := time.Now().Add(30 * time.Second); !supervisor.Final(sb) && supervisor.Alive(sb.StateDir) && time.Now().Before(deadline); {
+						time.Sleep(10 * time.Millisecond)
+					}
+					running = !supervisor.Final(sb) && supervisor.Alive(sb.StateDir)
+				}
+			}
 			if running {
 				if !ctx.Bool("force") {
 					return fmt.Errorf("pod %s is running: stop it first or use rm -f", sb.Name)
