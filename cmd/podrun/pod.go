@@ -62,12 +62,16 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pod.Manager{
+	m := &pod.Manager{
 		Runtime: e.rt, Images: s,
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
 		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
-	}, nil
+	}
+	if err := m.PrivateDirs(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // launchOptions runs `podrun <global flags> pod <pod flags> supervise NAME`
