@@ -1,0 +1,139 @@
+package integration
+
+// The tests here attack podrun's files and sockets as an unprivileged local
+// user of the host: nobody (65534), by testutil.AsUser (a thread with that
+// uid, no groups and no capabilities; no user database entry) or by a
+// process started with that credential. Nothing that holds container
+// content, volumes or control sockets may be within their reach, whatever
+// the modes of the files inside, and whatever the umask podrun ran with.
+//
+// Each test puts podrun's directories under a temp dir opened up to 0755,
+// so that only the modes podrun itself sets stand between the user and the
+// target.
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testimage"
+	"github.com/podrun/podrun/internal/testutil"
+)
+
+// openTempDir is a fresh temp dir that any user may search, as /var/lib or
+// /run are: it and its parent are made 0755.
+func openTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// asNobody runs f as the unprivileged user.
+func asNobody(t *testing.T, f func() error) error {
+	t.Helper()
+	return testutil.AsUser(testutil.Nobody, testutil.Nobody, f)
+}
+
+// wantDenied fails t unless err is EACCES: the user could not even reach
+// the target. what names the attack.
+func wantDenied(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, unix.EACCES) {
+		t.Errorf("%s as an unprivileged user: %v, want EACCES (permission denied)", what, err)
+	}
+}
+
+// execAsNobody runs path as the unprivileged user and returns its output.
+func execAsNobody(path string, args ...string) (string, error) {
+	cmd := exec.Command(path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testutil.Nobody, Gid: testutil.Nobody}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestHostileStoreSetuidDevicesWritable: an image ships a setuid-root
+// id(1) (the host's coreutils id: it runs on the host and says "euid=0"
+// when the attack works), a 0666 node of /dev/kmsg (root-only for writing
+// on the host) and a 0777 directory; a container makes a setuid-root copy
+// of the id in its upper dir. From the host, nobody can run either setuid
+// file, open the device or write into the directory: the store is
+// root-only (moby's CVE-2021-41091).
+func TestHostileStoreSetuidDevicesWritable(t *testing.T) {
+	e := newImageEnv(t)
+	e.store = filepath.Join(openTempDir(t), "store")
+	id, err := os.ReadFile("/usr/bin/id")
+	if err != nil {
+		t.Skipf("no coreutils id to plant: %v", err)
+	}
+	evil := testimage.Tar(t, []*tar.Header{
+		{Name: "suid/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "suid/id", Typeflag: tar.TypeReg, Mode: 0o4755},
+		{Name: "devs/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "devs/kmsg", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 11},
+		{Name: "open/", Typeflag: tar.TypeDir, Mode: 0o777},
+	}, map[string]string{"suid/id": string(id)})
+	layout := filepath.Join(t.TempDir(), "layout")
+	testimage.WriteLayout(t, layout, "", testimage.Config(t), append(testimage.Layers(t), evil))
+	e.img("import", "--name", "evil", layout)
+	sum := sha256.Sum256(evil)
+	diff := filepath.Join(e.store, "layers", hex.EncodeToString(sum[:]), "diff")
+
+	// The layer is as the image made it: only the store's modes guard it.
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(diff, "suid/id"), &st); err != nil || st.Uid != 0 || st.Mode&unix.S_ISUID == 0 {
+		t.Fatalf("layer's suid/id: %v, mode %o uid %d; want a setuid-root file", err, st.Mode, st.Uid)
+	}
+	out, err := execAsNobody(filepath.Join(diff, "suid/id"))
+	wantDenied(t, "running the layer's setuid-root "+filepath.Join(diff, "suid/id")+" (output "+strings.TrimSpace(out)+")", err)
+	wantDenied(t, "opening the layer's 0666 /dev/kmsg node for writing", asNobody(t, func() error {
+		fd, err := unix.Open(filepath.Join(diff, "devs/kmsg"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}))
+	wantDenied(t, "writing into the layer's 0777 dir", asNobody(t, func() error {
+		fd, err := unix.Open(filepath.Join(diff, "open/planted"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o755)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}))
+	if _, err := os.Lstat(filepath.Join(diff, "open/planted")); err == nil {
+		t.Error("the unprivileged user planted a file in a layer")
+	}
+
+	// A container makes a setuid-root file in its upper dir.
+	b := e.bundle("evil", shArgs("cp /suid/id /id && chmod 4755 /id && touch /ready && exec sleep 600"))
+	ctr := e.ID()
+	e.RunDetached(b, ctr)
+	var ready []string
+	if !waitFor(20*time.Second, func() bool {
+		ready, _ = filepath.Glob(filepath.Join(e.store, "containers", "*", "upper", "ready"))
+		return len(ready) == 1
+	}) {
+		t.Fatalf("no upper dir with the container's /ready: %v", ready)
+	}
+	upperID := filepath.Join(filepath.Dir(ready[0]), "id")
+	if err := unix.Stat(upperID, &st); err != nil || st.Uid != 0 || st.Mode&unix.S_ISUID == 0 {
+		t.Fatalf("upper dir's id: %v, mode %o uid %d; want a setuid-root file", err, st.Mode, st.Uid)
+	}
+	out, err = execAsNobody(upperID)
+	wantDenied(t, "running the upper dir's setuid-root "+upperID+" (output "+strings.TrimSpace(out)+")", err)
+	e.Must("delete", "--force", ctr)
+}
