@@ -28,6 +28,7 @@ import (
 
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
+	"github.com/podrun/podrun/pod/manifest"
 )
 
 // openTempDir is a fresh temp dir that any user may search, as /var/lib or
@@ -136,4 +137,145 @@ func TestHostileStoreSetuidDevicesWritable(t *testing.T) {
 	out, err = execAsNobody(upperID)
 	wantDenied(t, "running the upper dir's setuid-root "+upperID+" (output "+strings.TrimSpace(out)+")", err)
 	e.Must("delete", "--force", ctr)
+}
+
+// dialAsNobody connects to the unix socket path (typ SOCK_STREAM or
+// SOCK_SEQPACKET) as the unprivileged user and returns the connected fd.
+func dialAsNobody(t *testing.T, typ int, path string) (int, error) {
+	t.Helper()
+	fd := -1
+	err := asNobody(t, func() error {
+		s, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(s, &unix.SockaddrUnix{Name: path}); err != nil {
+			unix.Close(s)
+			return err
+		}
+		fd = s
+		return nil
+	})
+	return fd, err
+}
+
+// wantClosedUnanswered sends req on fd, then fails t unless the other end
+// closes the connection without sending anything. The receive timeout
+// only turns a hang (no answer, not closed) into a failure.
+func wantClosedUnanswered(t *testing.T, what string, fd int, req []byte, before func()) {
+	t.Helper()
+	defer unix.Close(fd)
+	_ = unix.Sendto(fd, req, unix.MSG_NOSIGNAL, nil)
+	if before != nil {
+		before()
+	}
+	tv := unix.Timeval{Sec: 20}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+	switch {
+	case n > 0 || oobn > 0:
+		t.Errorf("%s: an unprivileged user received %q and %d bytes of fds", what, buf[:n], oobn)
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				fds, _ := unix.ParseUnixRights(&m)
+				for _, f := range fds {
+					unix.Close(f)
+				}
+			}
+		}
+	case errors.Is(err, unix.EAGAIN):
+		t.Errorf("%s: an unprivileged user's connection is neither answered nor closed after 20 s", what)
+	case err != nil && !errors.Is(err, unix.ECONNRESET):
+		t.Errorf("%s: %v", what, err)
+	}
+}
+
+// TestHostilePodVolumesAndSockets: a pod started under umask 000, its
+// emptyDir 0777 as kubelet makes it. From the host, nobody can write into
+// the emptyDir (its path holds the pod UID, readable in /proc/PID/cgroup),
+// nor connect to the supervisor's control socket (attach to a tty, stop
+// the pod) or the fd holder's (the containers' pipes and ptys). With the
+// directories opened up again, both sockets still close the connection
+// unanswered: the holder also when it takes a connection queued before the
+// supervisor restarts.
+func TestHostilePodVolumesAndSockets(t *testing.T) {
+	e := newSvEnv(t)
+	e.data = filepath.Join(openTempDir(t), "data")
+	for _, d := range []string{e.Root, filepath.Dir(e.Root)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "pod.yaml")
+	yaml := podYAML("hostile", "Always", "1", `  volumes:
+  - name: scratch
+    emptyDir: {}
+  containers:
+  - name: main
+    image: busybox:test
+    command: `+loop+`
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+`)
+	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.pods = append(e.pods, "hostile")
+	cmd := exec.Command("/bin/busybox", "sh", "-c", `umask 000 && exec "$@"`, "sh",
+		podrunBin, "--root", e.Root, "pod", "--store", e.store, "--data-dir", e.data, "run", "-d", "-f", f)
+	cmd.Env = append(os.Environ(), e.env...)
+	if r := e.RunCmd(cmd); r.Code != 0 {
+		t.Fatalf("pod run under umask 000: exit %d: %s", r.Code, r.Stderr)
+	}
+	e.waitStatus("hostile", "Running", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
+
+	vols, _ := filepath.Glob(filepath.Join(e.data, "*", "volumes", "scratch"))
+	if len(vols) != 1 {
+		t.Fatalf("emptyDir scratch: %v", vols)
+	}
+	if fi, err := os.Stat(vols[0]); err != nil || fi.Mode().Perm() != 0o777 {
+		t.Fatalf("emptyDir: %v, %v; want mode 0777 (kubelet's)", fi, err)
+	}
+	wantDenied(t, "writing into the pod's emptyDir "+vols[0], asNobody(t, func() error {
+		fd, err := unix.Open(filepath.Join(vols[0], "planted"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}))
+
+	podDir := filepath.Join(e.Root, "pods", "hostile")
+	sv, fds := filepath.Join(podDir, "supervisor.sock"), filepath.Join(podDir, "fds.sock")
+	for _, s := range []struct {
+		path string
+		typ  int
+	}{{sv, unix.SOCK_STREAM}, {fds, unix.SOCK_SEQPACKET}} {
+		fd, err := dialAsNobody(t, s.typ, s.path)
+		if err == nil {
+			unix.Close(fd)
+		}
+		wantDenied(t, "connecting to "+s.path, err)
+	}
+
+	// Past the directories: the peer check alone.
+	for _, p := range []string{e.Root, filepath.Dir(podDir), podDir, sv, fds} {
+		if err := os.Chmod(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := dialAsNobody(t, unix.SOCK_STREAM, sv)
+	if err != nil {
+		t.Fatalf("connecting to the opened-up %s: %v", sv, err)
+	}
+	wantClosedUnanswered(t, "supervisor.sock", fd, []byte(`{"op":"status"}`+"\n"), nil)
+	fd, err = dialAsNobody(t, unix.SOCK_SEQPACKET, fds)
+	if err != nil {
+		t.Fatalf("connecting to the opened-up %s: %v", fds, err)
+	}
+	// Queued behind the supervisor's connection, a request for every
+	// held fd; the holder takes it when the supervisor is gone.
+	wantClosedUnanswered(t, "fds.sock", fd, []byte("G"), func() { e.killSupervisor("hostile") })
 }
