@@ -278,4 +278,8 @@ func TestHostilePodVolumesAndSockets(t *testing.T) {
 	// Queued behind the supervisor's connection, a request for every
 	// held fd; the holder takes it when the supervisor is gone.
 	wantClosedUnanswered(t, "fds.sock", fd, []byte("G"), func() { e.killSupervisor("hostile") })
+	// The holder still serves root: a new supervisor takes the pod over
+	// (and tells the holder to quit when the pod is removed).
+	e.mustPod("recover", "hostile")
+	e.waitStatus("hostile", "Running again", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
 }

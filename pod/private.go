@@ -6,18 +6,25 @@ import (
 	"github.com/podrun/podrun/internal/rootonly"
 )
 
-// PrivateDirs (called by Create, and by the CLI for every pod command)
-// makes the pods' state and data dirs root-only (0700), and
-// fixes up those an older podrun made 0711: the data dir holds every
-// pod's volumes (emptyDirs are 0777 for the containers' users) and logs,
-// the state dir the supervisors' control sockets and the pods' hosts
-// files; a host user who learns a pod's UID (it is in /proc/PID/cgroup)
-// must reach none of them.
-func (m *Manager) PrivateDirs() error {
-	if err := rootonly.Dir(m.StateDir); err != nil {
+// The pods' state and data dirs are root-only (0700): the data dir holds
+// every pod's volumes (emptyDirs are 0777 for the containers' users) and
+// logs, the state dir the supervisors' control sockets and the pods'
+// hosts files; a host user who learns a pod's UID (it is in
+// /proc/PID/cgroup) must reach none of them. Those an older podrun made
+// 0711 are fixed up.
+
+// privateDirs makes the state and data dirs (Create).
+func (m *Manager) privateDirs() error { return m.eachDir(rootonly.Dir) }
+
+// FixUpDirs fixes up the state and data dirs if they exist, creating
+// nothing: the CLI calls it for every pod command.
+func (m *Manager) FixUpDirs() error { return m.eachDir(rootonly.FixUp) }
+
+func (m *Manager) eachDir(f func(string) error) error {
+	if err := f(m.StateDir); err != nil {
 		return fmt.Errorf("pod state dir: %w", err)
 	}
-	if err := rootonly.Dir(m.DataDir); err != nil {
+	if err := f(m.DataDir); err != nil {
 		return fmt.Errorf("pod data dir: %w", err)
 	}
 	return nil

@@ -214,7 +214,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		uid = newUID()
 		p.Metadata.UID = uid
 	}
-	if err := m.PrivateDirs(); err != nil {
+	if err := m.privateDirs(); err != nil {
 		return nil, err
 	}
 	dir := m.podDir(name)

@@ -68,7 +68,7 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
 		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
 	}
-	if err := m.PrivateDirs(); err != nil {
+	if err := m.FixUpDirs(); err != nil {
 		return nil, err
 	}
 	return m, nil

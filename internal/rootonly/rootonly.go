@@ -25,7 +25,15 @@ func Dir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	return FixUp(dir)
+}
+
+// FixUp is Dir for a dir that may not exist: a missing one is left so.
+func FixUp(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		return nil
+	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: dir, Err: err}
 	}

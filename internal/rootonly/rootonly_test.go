@@ -134,3 +134,14 @@ func TestPeer(t *testing.T) {
 		t.Errorf("a peer running as nobody: %v, want refused", err)
 	}
 }
+
+// FixUp leaves a missing dir missing.
+func TestFixUpMissing(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "none")
+	if err := FixUp(d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d); !os.IsNotExist(err) {
+		t.Errorf("FixUp created %s: %v", d, err)
+	}
+}
