@@ -31,9 +31,9 @@ import (
 	"github.com/podrun/podrun/pod/manifest"
 )
 
-// openTempDir is a fresh temp dir that any user may search, as /var/lib or
-// /run are: it and its parent are made 0755.
-func openTempDir(t *testing.T) string {
+// searchableTempDir is a fresh temp dir that any user may search, as
+// /var/lib or /run are: it and its parent are made 0755.
+func searchableTempDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
@@ -44,23 +44,23 @@ func openTempDir(t *testing.T) string {
 	return dir
 }
 
-// asNobody runs f as the unprivileged user.
-func asNobody(t *testing.T, f func() error) error {
+// nobodyDo runs f as the unprivileged user.
+func nobodyDo(t *testing.T, f func() error) error {
 	t.Helper()
 	return testutil.AsUser(testutil.Nobody, testutil.Nobody, f)
 }
 
-// wantDenied fails t unless err is EACCES: the user could not even reach
+// wantEACCES fails t unless err is EACCES: the user could not even reach
 // the target. what names the attack.
-func wantDenied(t *testing.T, what string, err error) {
+func wantEACCES(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, unix.EACCES) {
 		t.Errorf("%s as an unprivileged user: %v, want EACCES (permission denied)", what, err)
 	}
 }
 
-// execAsNobody runs path as the unprivileged user and returns its output.
-func execAsNobody(path string, args ...string) (string, error) {
+// nobodyExec runs path as the unprivileged user and returns its output.
+func nobodyExec(path string, args ...string) (string, error) {
 	cmd := exec.Command(path, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testutil.Nobody, Gid: testutil.Nobody}}
 	out, err := cmd.CombinedOutput()
@@ -76,7 +76,7 @@ func execAsNobody(path string, args ...string) (string, error) {
 // root-only (moby's CVE-2021-41091).
 func TestHostileStoreSetuidDevicesWritable(t *testing.T) {
 	e := newImageEnv(t)
-	e.store = filepath.Join(openTempDir(t), "store")
+	e.store = filepath.Join(searchableTempDir(t), "store")
 	id, err := os.ReadFile("/usr/bin/id")
 	if err != nil {
 		t.Skipf("no coreutils id to plant: %v", err)
@@ -99,16 +99,16 @@ func TestHostileStoreSetuidDevicesWritable(t *testing.T) {
 	if err := unix.Stat(filepath.Join(diff, "suid/id"), &st); err != nil || st.Uid != 0 || st.Mode&unix.S_ISUID == 0 {
 		t.Fatalf("layer's suid/id: %v, mode %o uid %d; want a setuid-root file", err, st.Mode, st.Uid)
 	}
-	out, err := execAsNobody(filepath.Join(diff, "suid/id"))
-	wantDenied(t, "running the layer's setuid-root "+filepath.Join(diff, "suid/id")+" (output "+strings.TrimSpace(out)+")", err)
-	wantDenied(t, "opening the layer's 0666 /dev/kmsg node for writing", asNobody(t, func() error {
+	out, err := nobodyExec(filepath.Join(diff, "suid/id"))
+	wantEACCES(t, "running the layer's setuid-root "+filepath.Join(diff, "suid/id")+" (output "+strings.TrimSpace(out)+")", err)
+	wantEACCES(t, "opening the layer's 0666 /dev/kmsg node for writing", nobodyDo(t, func() error {
 		fd, err := unix.Open(filepath.Join(diff, "devs/kmsg"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err == nil {
 			unix.Close(fd)
 		}
 		return err
 	}))
-	wantDenied(t, "writing into the layer's 0777 dir", asNobody(t, func() error {
+	wantEACCES(t, "writing into the layer's 0777 dir", nobodyDo(t, func() error {
 		fd, err := unix.Open(filepath.Join(diff, "open/planted"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o755)
 		if err == nil {
 			unix.Close(fd)
@@ -134,17 +134,17 @@ func TestHostileStoreSetuidDevicesWritable(t *testing.T) {
 	if err := unix.Stat(upperID, &st); err != nil || st.Uid != 0 || st.Mode&unix.S_ISUID == 0 {
 		t.Fatalf("upper dir's id: %v, mode %o uid %d; want a setuid-root file", err, st.Mode, st.Uid)
 	}
-	out, err = execAsNobody(upperID)
-	wantDenied(t, "running the upper dir's setuid-root "+upperID+" (output "+strings.TrimSpace(out)+")", err)
+	out, err = nobodyExec(upperID)
+	wantEACCES(t, "running the upper dir's setuid-root "+upperID+" (output "+strings.TrimSpace(out)+")", err)
 	e.Must("delete", "--force", ctr)
 }
 
-// dialAsNobody connects to the unix socket path (typ SOCK_STREAM or
+// nobodyDial connects to the unix socket path (typ SOCK_STREAM or
 // SOCK_SEQPACKET) as the unprivileged user and returns the connected fd.
-func dialAsNobody(t *testing.T, typ int, path string) (int, error) {
+func nobodyDial(t *testing.T, typ int, path string) (int, error) {
 	t.Helper()
 	fd := -1
-	err := asNobody(t, func() error {
+	err := nobodyDo(t, func() error {
 		s, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
@@ -204,7 +204,7 @@ func wantClosedUnanswered(t *testing.T, what string, fd int, req []byte, before 
 // supervisor restarts.
 func TestHostilePodVolumesAndSockets(t *testing.T) {
 	e := newSvEnv(t)
-	e.data = filepath.Join(openTempDir(t), "data")
+	e.data = filepath.Join(searchableTempDir(t), "data")
 	for _, d := range []string{e.Root, filepath.Dir(e.Root)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -239,7 +239,7 @@ func TestHostilePodVolumesAndSockets(t *testing.T) {
 	if fi, err := os.Stat(vols[0]); err != nil || fi.Mode().Perm() != 0o777 {
 		t.Fatalf("emptyDir: %v, %v; want mode 0777 (kubelet's)", fi, err)
 	}
-	wantDenied(t, "writing into the pod's emptyDir "+vols[0], asNobody(t, func() error {
+	wantEACCES(t, "writing into the pod's emptyDir "+vols[0], nobodyDo(t, func() error {
 		fd, err := unix.Open(filepath.Join(vols[0], "planted"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err == nil {
 			unix.Close(fd)
@@ -253,11 +253,11 @@ func TestHostilePodVolumesAndSockets(t *testing.T) {
 		path string
 		typ  int
 	}{{sv, unix.SOCK_STREAM}, {fds, unix.SOCK_SEQPACKET}} {
-		fd, err := dialAsNobody(t, s.typ, s.path)
+		fd, err := nobodyDial(t, s.typ, s.path)
 		if err == nil {
 			unix.Close(fd)
 		}
-		wantDenied(t, "connecting to "+s.path, err)
+		wantEACCES(t, "connecting to "+s.path, err)
 	}
 
 	// Past the directories: the peer check alone.
@@ -266,12 +266,12 @@ func TestHostilePodVolumesAndSockets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fd, err := dialAsNobody(t, unix.SOCK_STREAM, sv)
+	fd, err := nobodyDial(t, unix.SOCK_STREAM, sv)
 	if err != nil {
 		t.Fatalf("connecting to the opened-up %s: %v", sv, err)
 	}
 	wantClosedUnanswered(t, "supervisor.sock", fd, []byte(`{"op":"status"}`+"\n"), nil)
-	fd, err = dialAsNobody(t, unix.SOCK_SEQPACKET, fds)
+	fd, err = nobodyDial(t, unix.SOCK_SEQPACKET, fds)
 	if err != nil {
 		t.Fatalf("connecting to the opened-up %s: %v", fds, err)
 	}
