@@ -14,17 +14,17 @@ import (
 // 0711 are fixed up.
 
 // privateDirs makes the state and data dirs (Create).
-func (m *Manager) privateDirs() error { return m.eachDir(rootonly.Dir) }
+func (m *Manager) privateDirs() error { return eachDir(m.StateDir, m.DataDir, rootonly.Dir) }
 
-// FixUpDirs fixes up the state and data dirs if they exist, creating
-// nothing: the CLI calls it for every pod command.
-func (m *Manager) FixUpDirs() error { return m.eachDir(rootonly.FixUp) }
+// FixUpDirs fixes up a Manager's StateDir and DataDir if they exist,
+// creating nothing: the CLI calls it for every pod command.
+func FixUpDirs(stateDir, dataDir string) error { return eachDir(stateDir, dataDir, rootonly.FixUp) }
 
-func (m *Manager) eachDir(f func(string) error) error {
-	if err := f(m.StateDir); err != nil {
+func eachDir(stateDir, dataDir string, f func(string) error) error {
+	if err := f(stateDir); err != nil {
 		return fmt.Errorf("pod state dir: %w", err)
 	}
-	if err := f(m.DataDir); err != nil {
+	if err := f(dataDir); err != nil {
 		return fmt.Errorf("pod data dir: %w", err)
 	}
 	return nil

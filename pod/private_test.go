@@ -25,7 +25,7 @@ func TestPrivateDirsFixUp(t *testing.T) {
 		}
 		return fi.Mode().Perm()
 	}
-	if err := m.FixUpDirs(); err != nil {
+	if err := FixUpDirs(m.StateDir, m.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	if p := perm(m.DataDir); p != 0o700 {

@@ -62,16 +62,15 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &pod.Manager{
+	if err := pod.FixUpDirs(filepath.Join(root, runtime.PodsDir), ctx.String("data-dir")); err != nil {
+		return nil, err
+	}
+	return &pod.Manager{
 		Runtime: e.rt, Images: s,
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
 		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
-	}
-	if err := m.FixUpDirs(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	}, nil
 }
 
 // launchOptions runs `podrun <global flags> pod <pod flags> supervise NAME`
