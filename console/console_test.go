@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/testutil"
 )
 
 func newPty(t *testing.T) (master, slave *os.File) {
@@ -445,5 +447,60 @@ func TestProxyTerminal(t *testing.T) {
 	after, _ := unix.IoctlGetTermios(int(userS.Fd()), unix.TCGETS)
 	if *after != *before {
 		t.Fatal("caller terminal not restored")
+	}
+}
+
+// A connection from another user is closed unread: ReceiveMaster returns
+// the master that root (we) sent after it, not the other user's fd.
+func TestSocketReceiveMasterRefusesOthers(t *testing.T) {
+	testutil.RequiresRoot(t)
+	m, _ := newPty(t)
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock, err := ListenSocket(filepath.Join(dir, "c.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	if err := os.Chmod(sock.Path(), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	evil := -1
+	if err := testutil.AsUser(testutil.Nobody, testutil.Nobody, func() error {
+		c, err := Dial(sock.Path())
+		if err != nil {
+			return err
+		}
+		evil = int(c.Fd())
+		return unix.Sendmsg(evil, []byte("/dev/pts/evil"), unix.UnixRights(p[0]), nil, 0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(evil)
+	go func() {
+		c, err := Dial(sock.Path())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = SendFd(c, "/dev/pts/99", m)
+	}()
+	got, err := sock.ReceiveMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if got.Name() != "/dev/pts/99" {
+		t.Fatalf("received %q, want root's /dev/pts/99", got.Name())
 	}
 }

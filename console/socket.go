@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/rootonly"
 )
 
 // Socket is a listening console socket: the --console-socket end that
@@ -69,29 +71,45 @@ func (s *Socket) SetDeadline(t time.Time) error {
 
 // ReceiveMaster accepts one connection and receives the pty master sent
 // on it with SendFd; the returned file is named by the pty slave path.
+// Connections from peers other than root (or our uid) are closed unread:
+// the runtime that dials is root.
 func (s *Socket) ReceiveMaster() (*os.File, error) {
-	rc, err := s.f.SyscallConn()
+	conn, err := s.accept()
 	if err != nil {
 		return nil, err
 	}
-	var nfd int
-	var aerr error
-	err = rc.Read(func(fd uintptr) bool {
-		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
-		return aerr != unix.EAGAIN
-	})
-	if err == nil {
-		err = aerr
-	}
-	if err != nil {
-		return nil, os.NewSyscallError("accept", err)
-	}
-	conn := os.NewFile(uintptr(nfd), "console-conn")
 	defer conn.Close()
 	if !s.dl.IsZero() {
 		_ = conn.SetReadDeadline(s.dl)
 	}
 	return RecvFd(conn)
+}
+
+// accept returns the next connection from an allowed peer.
+func (s *Socket) accept() (*os.File, error) {
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var nfd int
+		var aerr error
+		err = rc.Read(func(fd uintptr) bool {
+			nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			return aerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = aerr
+		}
+		if err != nil {
+			return nil, os.NewSyscallError("accept", err)
+		}
+		conn := os.NewFile(uintptr(nfd), "console-conn")
+		if rootonly.Peer(conn) == nil {
+			return conn, nil
+		}
+		conn.Close()
+	}
 }
 
 // Close stops listening and removes the socket (and its directory when

@@ -288,9 +288,6 @@ func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress)
 	if err := atomicfile.WriteSync(filepath.Join(tmp, "layer.json"), rec, 0o600); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o711); err != nil {
-		return err
-	}
 	syncDir(tmp)
 	dst := s.path("layers", h)
 	if err := os.Rename(tmp, dst); err != nil {

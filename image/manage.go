@@ -306,7 +306,7 @@ func (s *Store) Acquire(imageID string, layers []string, root, id string) (*over
 			return nil, nil, err
 		}
 	}
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("image store: %w", err)
 	}
 	data, err := json.MarshalIndent(u, "", "\t")

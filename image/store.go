@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -60,18 +61,20 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{Dir: abs}
-	if err := os.MkdirAll(abs, 0o711); err != nil {
+	// Root only, all the way: a layer's or an upper dir's setuid files and
+	// device nodes, and any dir an image made 0777, must be out of reach
+	// of the host's other users (moby's CVE-2021-41091). Only root mounts
+	// the overlays (the runtime or the init before it drops privileges),
+	// so nothing else needs to reach in. An older store's 0711 top and
+	// layers/, l/, containers/ are fixed up here.
+	if err := rootonly.Dir(abs); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	for _, d := range []string{"blobs/sha256", "layers", "l", "images", "containers", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
+		if err := rootonly.Dir(filepath.Join(abs, d)); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
-	// Layers must be reachable by the container's init (any user).
-	_ = os.Chmod(filepath.Join(abs, "layers"), 0o711)
-	_ = os.Chmod(filepath.Join(abs, "l"), 0o711)
-	_ = os.Chmod(filepath.Join(abs, "containers"), 0o711)
 	return s, nil
 }
 

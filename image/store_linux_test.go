@@ -301,3 +301,57 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// A store an older podrun made (0711 top, layers/, l/ and containers/;
+// 0711 layer dirs, 0755 diff dirs) is made root-only when opened: the
+// host's other users then reach no layer nor upper dir through any path.
+func TestOpenFixesUpOldStoreModes(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := t.TempDir()
+	for _, d := range []string{base, filepath.Dir(base)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(base, "store")
+	diff := filepath.Join(dir, "layers", "0123", "diff")
+	upper := filepath.Join(dir, "containers", "key", "upper")
+	for _, d := range []string{diff, upper, filepath.Join(dir, "l")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "layers"), filepath.Join(dir, "l"), filepath.Join(dir, "containers"), filepath.Dir(diff), filepath.Dir(upper)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stat := func() error {
+		return testutil.AsUser(testutil.Nobody, testutil.Nobody, func() error {
+			for _, p := range []string{diff, upper} {
+				if _, err := os.Stat(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := stat(); err != nil {
+		t.Fatalf("the old store is not reachable before Open, the test proves nothing: %v", err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "layers"), filepath.Join(dir, "l"), filepath.Join(dir, "containers")} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o700 {
+			t.Errorf("%s: mode %04o after Open, want 0700", d, m)
+		}
+	}
+	if err := stat(); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("nobody stats a layer or an upper dir after Open: %v, want permission denied", err)
+	}
+}

@@ -34,12 +34,6 @@ type svEnv struct {
 
 func newSvEnv(t *testing.T, env ...string) *svEnv {
 	h := New(t)
-	// The pause runs as 65535 and must reach the runtime's state dir.
-	for _, d := range []string{h.Root, filepath.Dir(h.Root)} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tmp := t.TempDir()
 	e := &svEnv{H: h, store: filepath.Join(tmp, "store"), data: filepath.Join(tmp, "data"),
 		env: append([]string{"PODRUN_POD_BACKOFF=200ms,1s"}, env...)}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -228,11 +229,11 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		uid = newUID()
 		p.Metadata.UID = uid
 	}
-	if err := os.MkdirAll(m.StateDir, 0o711); err != nil {
+	if err := m.privateDirs(); err != nil {
 		return nil, err
 	}
 	dir := m.podDir(name)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("%w: %s", ErrExist, name)
 		}
@@ -260,7 +261,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 			}
 		}
 	}()
-	if err := os.MkdirAll(sb.DataDir, 0o711); err != nil {
+	if err := rootonly.Dir(sb.DataDir); err != nil {
 		return nil, err
 	}
 	if err := m.makeVolumes(sb); err != nil {

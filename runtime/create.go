@@ -18,6 +18,7 @@ import (
 	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/hooks"
 	"github.com/podrun/podrun/internal/procstat"
+	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/namespaces"
 )
 
@@ -83,7 +84,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 
-	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+	// Root only, as runc's: the state dirs hold pod control sockets and
+	// container state; the init reaches its exec fifo by fd, not by path.
+	if err := rootonly.Dir(r.Root); err != nil {
 		return nil, fmt.Errorf("creating root %s: %w", r.Root, err)
 	}
 	dir := r.dir(id)
@@ -135,9 +138,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	// The init reopens the fifo for writing after it switched to the
 	// process's uid (or as root of a user namespace that does not map
-	// ours), so anyone may write it; as runc's 0622. The state dir (0711)
-	// still keeps others from finding it. Chmod, not umask: our umask
-	// would mask the bits.
+	// ours), so anyone may write it; as runc's 0622. The state root
+	// (0700) still keeps others from reaching it. Chmod, not umask: our
+	// umask would mask the bits.
 	if err := os.Chmod(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("creating exec fifo: %w", err)
 	}

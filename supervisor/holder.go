@@ -6,10 +6,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/rootonly"
 )
 
 // The fd holder keeps a duplicate of the read end of every container's
@@ -36,6 +39,11 @@ const holderSock = "fds.sock"
 // it, messages and fds included, so the supervisor can dial and put at
 // once and the holder's exec need not wait.
 func listenHolder(sock string) (*os.File, error) {
+	// In a root-only dir (whatever the umask), and the holder checks
+	// each peer: the held fds are the containers' pipes and ptys.
+	if err := rootonly.Dir(filepath.Dir(sock)); err != nil {
+		return nil, err
+	}
 	_ = os.Remove(sock)
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
@@ -99,6 +107,10 @@ func RunHolder(infraPid int) error {
 		case <-done:
 			return nil
 		case c := <-conns:
+			if err := rootonly.Peer(c); err != nil {
+				c.Close()
+				continue
+			}
 			if quit := serveHolder(c, fds); quit {
 				return nil
 			}

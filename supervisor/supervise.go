@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -395,12 +396,17 @@ type response struct {
 
 func (d *daemon) listen() error {
 	path := filepath.Join(d.dir, sockFile)
+	// Bound inside a root-only dir: a chmod after bind left a window in
+	// which, under a permissive umask, anyone could connect (and attach
+	// to a container's tty).
+	if err := rootonly.Dir(d.dir); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
 	_ = os.Remove(path)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
-	os.Chmod(path, 0o600)
 	go func() {
 		for {
 			c, err := l.AcceptUnix()
@@ -415,6 +421,10 @@ func (d *daemon) listen() error {
 
 func (d *daemon) serve(c *net.UnixConn) {
 	defer c.Close()
+	if err := rootonly.Peer(c); err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: control socket: %v\n", err)
+		return
+	}
 	var req request
 	if err := json.NewDecoder(c).Decode(&req); err != nil {
 		return

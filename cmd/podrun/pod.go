@@ -63,6 +63,9 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pod.FixUpDirs(filepath.Join(root, runtime.PodsDir), ctx.String("data-dir")); err != nil {
+		return nil, err
+	}
 	return &pod.Manager{
 		Runtime: e.rt, Images: s,
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
