@@ -1133,3 +1133,75 @@ spec:
 		t.Errorf("dnsPolicy None without nameservers: exit %d, %q", r.Code, r.Stderr)
 	}
 }
+
+// resourceFieldRef, with the Kubernetes docs' manifest "Expose Pod
+// Information to Containers Through Environment Variables"
+// (dapi-envars-resourcefieldref): cpu rounds up to whole cores, memory in
+// bytes; with a divisor, and a missing limit as the node's memory.
+func TestPodResourceFieldRef(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("dapi-envars-resourcefieldref", `apiVersion: v1
+kind: Pod
+metadata:
+  name: dapi-envars-resourcefieldref
+spec:
+  containers:
+    - name: test-container
+      image: busybox:test
+      command: [ "sh", "-c"]
+      args:
+      - for v in MY_CPU_REQUEST MY_CPU_LIMIT MY_MEM_REQUEST MY_MEM_LIMIT MY_CPU_MILLIS MY_NODE_MEM_KI; do eval echo \$$$v; done
+      resources:
+        requests:
+          memory: "32Mi"
+          cpu: "125m"
+        limits:
+          memory: "64Mi"
+          cpu: "250m"
+      env:
+        - name: MY_CPU_REQUEST
+          valueFrom:
+            resourceFieldRef:
+              containerName: test-container
+              resource: requests.cpu
+        - name: MY_CPU_LIMIT
+          valueFrom:
+            resourceFieldRef:
+              containerName: test-container
+              resource: limits.cpu
+        - name: MY_MEM_REQUEST
+          valueFrom:
+            resourceFieldRef:
+              containerName: test-container
+              resource: requests.memory
+        - name: MY_MEM_LIMIT
+          valueFrom:
+            resourceFieldRef:
+              containerName: test-container
+              resource: limits.memory
+        - name: MY_CPU_MILLIS
+          valueFrom:
+            resourceFieldRef:
+              resource: limits.cpu
+              divisor: 1m
+        - name: MY_NODE_MEM_KI
+          valueFrom:
+            resourceFieldRef:
+              containerName: other
+              resource: limits.memory
+              divisor: 1Ki
+    - name: other
+      image: busybox:test
+      command: ["true"]
+  restartPolicy: Never
+`)
+	e.waitStatus("dapi-envars-resourcefieldref", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	var memKi string
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		memKi = strings.Fields(strings.SplitN(string(b), "\n", 2)[0])[1]
+	}
+	want := "1\n1\n33554432\n67108864\n250\n" + memKi + "\n"
+	if out := e.mustPod("logs", "-c", "test-container", "dapi-envars-resourcefieldref").Stdout; out != want {
+		t.Errorf("env:\n%s\nwant\n%s", out, want)
+	}
+}

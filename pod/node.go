@@ -4,8 +4,13 @@ import (
 	"bufio"
 	"net"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/pod/manifest"
 )
 
 // nodeName is the name a kubelet gives its node by default: the host
@@ -94,4 +99,25 @@ func defaultRouteInterface(path string) string {
 		}
 	}
 	return best
+}
+
+// nodeAllocatable is the node's capacity as kubelet's allocatable with no
+// reservations: online CPUs, MemTotal, and the size of the filesystem of
+// the pods' data dir (kubelet's root dir) for ephemeral storage.
+func nodeAllocatable(dataDir string) manifest.NodeAllocatable {
+	n := manifest.NodeAllocatable{CPUMillis: int64(goruntime.NumCPU()) * 1000}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					n.Memory = kb * 1024
+				}
+			}
+		}
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(dataDir, &st) == nil {
+		n.EphemeralStorage = int64(st.Blocks) * st.Bsize
+	}
+	return n
 }

@@ -14,6 +14,8 @@ type FieldValues struct {
 	PodIP    string
 	PodIPs   []string
 	HostIPs  []string
+	// Node is the node's allocatable resources (resourceFieldRef).
+	Node NodeAllocatable
 }
 
 // SupportedFieldPath reports whether podrun can resolve an env fieldRef path
@@ -109,6 +111,12 @@ func (p *Pod) ContainerEnv(c *Container, v FieldValues) ([]string, error) {
 		switch {
 		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
 			s, err := p.FieldRef(e.ValueFrom.FieldRef.FieldPath, v)
+			if err != nil {
+				return nil, err
+			}
+			val = s
+		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+			s, err := p.ResourceFieldValue(c, e.ValueFrom.ResourceFieldRef, v.Node)
 			if err != nil {
 				return nil, err
 			}

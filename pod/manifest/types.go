@@ -307,13 +307,21 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
-// EnvVarSource is v1.EnvVarSource; only fieldRef is supported.
+// EnvVarSource is v1.EnvVarSource.
 type EnvVarSource struct {
-	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
 
-	ResourceFieldRef json.RawMessage `json:"resourceFieldRef,omitempty" podrun:"unsupported"`
-	ConfigMapKeyRef  json.RawMessage `json:"configMapKeyRef,omitempty" podrun:"unsupported"`
-	SecretKeyRef     json.RawMessage `json:"secretKeyRef,omitempty" podrun:"unsupported"`
+	ConfigMapKeyRef json.RawMessage `json:"configMapKeyRef,omitempty" podrun:"unsupported"`
+	SecretKeyRef    json.RawMessage `json:"secretKeyRef,omitempty" podrun:"unsupported"`
+}
+
+// ResourceFieldSelector is v1.ResourceFieldSelector: a container's
+// resource limit or request, in units of Divisor (default 1).
+type ResourceFieldSelector struct {
+	ContainerName string `json:"containerName,omitempty"`
+	Resource      string `json:"resource"`
+	Divisor       string `json:"divisor,omitempty" podrun:"quantity"`
 }
 
 // ObjectFieldSelector is v1.ObjectFieldSelector.

@@ -358,7 +358,9 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 				if !SupportedFieldPath(f.FieldPath) {
 					v.add(ep+".valueFrom.fieldRef.fieldPath", "%q is not supported (metadata.name, metadata.namespace, metadata.uid, metadata.labels['k'], metadata.annotations['k'], spec.nodeName, status.podIP(s), status.hostIP(s))", f.FieldPath)
 				}
-			} else if !present(e.ValueFrom.ResourceFieldRef) && !present(e.ValueFrom.ConfigMapKeyRef) && !present(e.ValueFrom.SecretKeyRef) {
+			} else if f := e.ValueFrom.ResourceFieldRef; f != nil {
+				v.resourceField(ep+".valueFrom.resourceFieldRef", f)
+			} else if !present(e.ValueFrom.ConfigMapKeyRef) && !present(e.ValueFrom.SecretKeyRef) {
 				v.add(ep+".valueFrom", "a source is required")
 			}
 		}
