@@ -26,7 +26,7 @@ func TestResourceFieldValue(t *testing.T) {
 		{a, ResourceFieldSelector{Resource: "limits.memory", Divisor: "1Mi"}, "64", false},
 		{a, ResourceFieldSelector{Resource: "limits.memory", Divisor: "1G"}, "1", false},
 		{b, ResourceFieldSelector{Resource: "requests.cpu", Divisor: "1m"}, "1500", false}, // request = limit
-		{b, ResourceFieldSelector{Resource: "limits.memory", Divisor: "1Gi"}, "8", false}, // node's
+		{b, ResourceFieldSelector{Resource: "limits.memory", Divisor: "1Gi"}, "8", false},  // node's
 		{b, ResourceFieldSelector{Resource: "requests.memory"}, "0", false},
 		{b, ResourceFieldSelector{Resource: "limits.ephemeral-storage", Divisor: "1Gi"}, "100", false},
 		{b, ResourceFieldSelector{ContainerName: "a", Resource: "limits.cpu", Divisor: "1m"}, "250", false},
