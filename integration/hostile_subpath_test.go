@@ -63,13 +63,19 @@ func TestHostilePodSubPathSymlinkSwap(t *testing.T) {
 		t.Fatalf("the victim ran only %d times: the race was not exercised; events:\n%s", n, e.pod("events", "swap").Stdout)
 	}
 	// Each run's subPath was a directory of the volume: its file is there.
+	// The last counted run may still be between its two writes: wait
+	// for its file (bounded).
 	m, _ := filepath.Glob(runs)
 	inVolume := 0
-	filepath.WalkDir(filepath.Dir(m[0]), func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), "victim-") {
-			inVolume++
-		}
-		return nil
+	waitFor(5*time.Second, func() bool {
+		inVolume = 0
+		filepath.WalkDir(filepath.Dir(m[0]), func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasPrefix(d.Name(), "victim-") {
+				inVolume++
+			}
+			return nil
+		})
+		return inVolume >= n
 	})
 	if inVolume < n {
 		t.Errorf("%d runs, only %d of them wrote into the volume", n, inVolume)
