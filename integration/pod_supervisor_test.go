@@ -1205,3 +1205,53 @@ spec:
 		t.Errorf("env:\n%s\nwant\n%s", out, want)
 	}
 }
+
+// persistentVolumeClaim volumes are named host volumes: made on first
+// use, shared by the pods naming the claim, kept across pod rm, listed
+// and removed by `pod volume ls/rm` (refused while a pod uses one);
+// readOnly mounts read-only; fsGroup owns them.
+func TestPodPersistentVolumeClaim(t *testing.T) {
+	e := newSvEnv(t)
+	claimPod := func(name, cmd, extra string) string {
+		return podYAML(name, "Never", "2", extra+`  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: my-claim}
+  - name: ro
+    persistentVolumeClaim: {claimName: my-claim, readOnly: true}
+  containers:
+  - name: c
+    image: busybox:test
+    command: ["sh", "-c", "`+cmd+`"]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: ro, mountPath: /ro}
+`)
+	}
+	e.run("writer", claimPod("writer", "echo kept > /data/f; touch /ro/x 2>/dev/null && echo ro-writable; stat -c %g /data", "  securityContext: {fsGroup: 2345}\n"))
+	e.waitStatus("writer", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	if out := e.mustPod("logs", "writer").Stdout; out != "2345\n" {
+		t.Errorf("writer output %q: want the fsGroup and no write through the readOnly claim", out)
+	}
+	if r := e.pod("volume", "rm", "my-claim"); r.Code == 0 || !strings.Contains(r.Stderr, "in use") {
+		t.Errorf("volume rm of a used claim: exit %d %q", r.Code, r.Stderr)
+	}
+	if out := e.mustPod("volume", "ls").Stdout; !strings.Contains(out, "my-claim") || !strings.Contains(out, "writer") {
+		t.Errorf("volume ls:\n%s", out)
+	}
+	e.mustPod("rm", "writer")
+	e.pods = nil
+	e.run("reader", claimPod("reader", "cat /data/f", ""))
+	e.waitStatus("reader", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	if out := e.mustPod("logs", "reader").Stdout; out != "kept\n" {
+		t.Errorf("the claim's data did not outlive its pod: %q", out)
+	}
+	e.mustPod("rm", "reader")
+	e.pods = nil
+	e.mustPod("volume", "rm", "my-claim")
+	if out := e.mustPod("volume", "ls").Stdout; strings.Contains(out, "my-claim") {
+		t.Errorf("volume ls after rm:\n%s", out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.data, "claims", "my-claim")); len(m) != 0 {
+		t.Errorf("claim dir left: %v", m)
+	}
+}

@@ -99,7 +99,9 @@ type Sandbox struct {
 	CgroupPaths  map[string]string `json:"cgroupPaths,omitempty"`
 	StateDir     string            `json:"stateDir"`
 	DataDir      string            `json:"dataDir"`
-	Created      time.Time         `json:"created"`
+	// ClaimsDir holds the persistentVolumeClaim volumes (they outlive the pod).
+	ClaimsDir string    `json:"claimsDir,omitempty"`
+	Created   time.Time `json:"created"`
 
 	// InfraChild is the infra's init process when this process created it
 	// (its parent must reap it); nil for a loaded record.
@@ -245,7 +247,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	}
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
-		HostIPs: hostIPs(), InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
+		HostIPs: hostIPs(), InfraID: infraID(name), StateDir: dir, ClaimsDir: m.ClaimsDir(), DataDir: filepath.Join(m.DataDir, uid),
 		CgroupParent: "/" + cgRoot + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or

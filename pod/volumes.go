@@ -58,8 +58,18 @@ func (m *Manager) makeVolumes(sb *Sandbox) error {
 			if err := checkHostPath(v.HostPath); err != nil {
 				return fmt.Errorf("%s.hostPath: %w", field, err)
 			}
+		case v.PersistentVolumeClaim != nil:
+			dir, err := ensureClaim(sb.ClaimsDir, v.PersistentVolumeClaim.ClaimName)
+			if err != nil {
+				return fmt.Errorf("%s.persistentVolumeClaim: %w", field, err)
+			}
+			if sc := sb.Pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+				if err := setVolumeOwnership(dir, *sc.FSGroup, sc.FSGroupChangePolicy, v.PersistentVolumeClaim.ReadOnly); err != nil {
+					return fmt.Errorf("%s.persistentVolumeClaim: fsGroup: %w", field, err)
+				}
+			}
 		default:
-			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath)", field)
+			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath, persistentVolumeClaim)", field)
 		}
 	}
 	return nil
@@ -158,6 +168,8 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			src = sb.volumeDir(v.Name)
 		case v.HostPath != nil:
 			src = v.HostPath.Path
+		case v.PersistentVolumeClaim != nil:
+			src = claimData(sb.ClaimsDir, v.PersistentVolumeClaim.ClaimName)
 		}
 		if vm.SubPath != "" {
 			p, err := st.stage(src, vm.SubPath, i)
@@ -167,7 +179,7 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			src = p
 		}
 		opts := []string{"rbind", "rprivate"}
-		if vm.ReadOnly {
+		if vm.ReadOnly || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly) {
 			opts = append(opts, "ro")
 		}
 		out = append(out, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: opts})

@@ -49,6 +49,7 @@ func podCommand(e *env) *cli.Command {
 			podLsCommand(e), podStatusCommand(e), podLogsCommand(e), podEventsCommand(e),
 			podWaitCommand(e), podRecoverCommand(e), podSuperviseCommand(e),
 			podAttachCommand(e), // pod_attach.go
+			podVolumeCommand(e), // pod_volume.go
 		},
 	}
 }

@@ -197,18 +197,26 @@ type Volume struct {
 	Name     string                `json:"name"`
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
 	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
+	// PersistentVolumeClaim is a named volume of the host that outlives
+	// the pod (podrun pod volume ls/rm), as podman's kube play maps claims.
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
 
-	ConfigMap             json.RawMessage `json:"configMap,omitempty" podrun:"unsupported"`
-	Secret                json.RawMessage `json:"secret,omitempty" podrun:"unsupported"`
-	PersistentVolumeClaim json.RawMessage `json:"persistentVolumeClaim,omitempty" podrun:"unsupported"`
-	Projected             json.RawMessage `json:"projected,omitempty" podrun:"unsupported"`
-	DownwardAPI           json.RawMessage `json:"downwardAPI,omitempty" podrun:"unsupported"`
-	Ephemeral             json.RawMessage `json:"ephemeral,omitempty" podrun:"unsupported"`
-	CSI                   json.RawMessage `json:"csi,omitempty" podrun:"unsupported"`
-	NFS                   json.RawMessage `json:"nfs,omitempty" podrun:"unsupported"`
-	Image                 json.RawMessage `json:"image,omitempty" podrun:"unsupported"`
-	ISCSI                 json.RawMessage `json:"iscsi,omitempty" podrun:"unsupported"`
-	GitRepo               json.RawMessage `json:"gitRepo,omitempty" podrun:"unsupported"`
+	ConfigMap   json.RawMessage `json:"configMap,omitempty" podrun:"unsupported"`
+	Secret      json.RawMessage `json:"secret,omitempty" podrun:"unsupported"`
+	Projected   json.RawMessage `json:"projected,omitempty" podrun:"unsupported"`
+	DownwardAPI json.RawMessage `json:"downwardAPI,omitempty" podrun:"unsupported"`
+	Ephemeral   json.RawMessage `json:"ephemeral,omitempty" podrun:"unsupported"`
+	CSI         json.RawMessage `json:"csi,omitempty" podrun:"unsupported"`
+	NFS         json.RawMessage `json:"nfs,omitempty" podrun:"unsupported"`
+	Image       json.RawMessage `json:"image,omitempty" podrun:"unsupported"`
+	ISCSI       json.RawMessage `json:"iscsi,omitempty" podrun:"unsupported"`
+	GitRepo     json.RawMessage `json:"gitRepo,omitempty" podrun:"unsupported"`
+}
+
+// PersistentVolumeClaimVolumeSource is v1.PersistentVolumeClaimVolumeSource.
+type PersistentVolumeClaimVolumeSource struct {
+	ClaimName string `json:"claimName"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
 }
 
 // StorageMedium of an emptyDir: "" (node disk) or "Memory" (tmpfs).

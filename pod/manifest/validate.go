@@ -273,11 +273,17 @@ func (v *validator) volume(fp string, vol *Volume) {
 			}
 		}
 	}
+	if c := vol.PersistentVolumeClaim; c != nil {
+		n++
+		if len(c.ClaimName) > 253 || !dns1123Subdomain.MatchString(c.ClaimName) {
+			v.add(fp+".persistentVolumeClaim.claimName", "%q must be a DNS-1123 subdomain", c.ClaimName)
+		}
+	}
 	var others []string
 	tagged(reflect.ValueOf(vol).Elem(), "", "unsupported", &others)
 	n += len(others) // reported by Validate's generic pass
 	if n == 0 {
-		v.add(fp, "a volume source is required (emptyDir or hostPath)")
+		v.add(fp, "a volume source is required (emptyDir, hostPath or persistentVolumeClaim)")
 	} else if n > 1 {
 		v.add(fp, "exactly one volume source may be given")
 	}
