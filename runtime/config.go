@@ -298,6 +298,32 @@ func (r *Runtime) validateProcess(p *specs.Process, field string) error {
 			}
 			*set = kept
 		}
+		var dropped []string
+		c.Ambient, dropped = raisableAmbient(c)
+		for _, n := range dropped {
+			r.Log.Warnf("%s.capabilities.ambient: cannot raise %s: it is not both permitted and inheritable", field, n)
+		}
 	}
 	return nil
+}
+
+// raisableAmbient splits c.Ambient into the capabilities the kernel lets a
+// process raise (PR_CAP_AMBIENT_RAISE needs each one permitted and
+// inheritable, else EPERM) and the rest. The runtime spec says a
+// capability that cannot be granted is logged as a warning and the
+// runtime should not fail; runc's own default config asks for ambient
+// capabilities without inheritable ones, and runc warns and goes on.
+func raisableAmbient(c *specs.LinuxCapabilities) (kept, dropped []string) {
+	if len(c.Ambient) == 0 {
+		return c.Ambient, nil
+	}
+	kept = make([]string, 0, len(c.Ambient))
+	for _, n := range c.Ambient {
+		if slices.Contains(c.Permitted, n) && slices.Contains(c.Inheritable, n) {
+			kept = append(kept, n)
+		} else {
+			dropped = append(dropped, n)
+		}
+	}
+	return kept, dropped
 }
