@@ -162,10 +162,17 @@ func joinNamespaces(fds map[string]int) error {
 	return nil
 }
 
-// setupContainer does what only the container init does: sysctls, hostname,
-// rootfs with the hooks between its two halves, and the session keyring.
+// setupContainer does what only the container init does: loopback up in a
+// new network namespace, sysctls, hostname, rootfs with the hooks between
+// its two halves, and the session keyring.
 func setupContainer(c *conn, cfg *InitConfig) error {
 	spec := cfg.Spec
+	if spec.Linux != nil && Has(spec.Linux.Namespaces, specs.NetworkNamespace) &&
+		Path(spec.Linux.Namespaces, specs.NetworkNamespace) == "" {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if spec.Linux != nil {
 		// /proc/sys shows the namespaces of the writer, so the host's /proc
 		// still visible here reaches the container's own net/ipc/uts.

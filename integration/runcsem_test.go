@@ -1,0 +1,273 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/podrun/podrun/internal/testimage"
+)
+
+// The tests here run the same commands against podrun and, where useful,
+// against runc (and crun) on the same host as the reference: what runc
+// users type, with runc's and crun's own default configs.
+
+// rt is a runtime under test: podrun, or a reference runtime (runc, crun)
+// with its own --root, whose containers are force-deleted when the test
+// ends.
+type rt struct {
+	name string
+	cmd  func(args ...string) *exec.Cmd
+}
+
+// refRuntime returns the installed reference runtime name, or nil.
+func refRuntime(t *testing.T, name string) *rt {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return nil
+	}
+	root := t.TempDir()
+	r := &rt{name: name, cmd: func(args ...string) *exec.Cmd {
+		return exec.Command(bin, append([]string{"--root", root}, args...)...)
+	}}
+	t.Cleanup(func() {
+		out, _ := r.cmd("list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = r.cmd("delete", "--force", id).Run()
+		}
+	})
+	return r
+}
+
+// podrunAndRunc returns podrun and, when it is installed, runc.
+func podrunAndRunc(h *H) []*rt {
+	rts := []*rt{{name: "podrun", cmd: h.Cmd}}
+	if r := refRuntime(h.t, "runc"); r != nil {
+		rts = append(rts, r)
+	} else {
+		h.t.Log("runc is not installed: podrun only")
+	}
+	return rts
+}
+
+// status reads the container's status with `state`.
+func (r *rt) status(h *H, id string) string {
+	h.t.Helper()
+	res := h.RunCmd(r.cmd("state", id))
+	if res.Code != 0 {
+		h.t.Fatalf("%s state %s: exit %d: %s", r.name, id, res.Code, res.Stderr)
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
+		h.t.Fatalf("%s state %s: %v", r.name, id, err)
+	}
+	return string(st.Status)
+}
+
+// waitStatus waits (bounded) for the container to reach want.
+func (r *rt) waitStatus(h *H, id, want string) {
+	h.t.Helper()
+	var got string
+	if !waitFor(30*time.Second, func() bool { got = r.status(h, id); return got == want }) {
+		h.t.Fatalf("%s: container %s is %s, want %s", r.name, id, got, want)
+	}
+}
+
+// specBundle returns a bundle with the test rootfs and the config.json
+// that `gen spec` writes, edited by edit when not nil. It skips when gen
+// (runc, crun) is not installed.
+func specBundle(h *H, gen string, edit func(m map[string]any)) string {
+	h.t.Helper()
+	bin, err := exec.LookPath(gen)
+	if err != nil {
+		h.t.Skipf("%s is not installed (scripts/install-deps.sh installs it)", gen)
+	}
+	b := h.Bundle("true")
+	if err := os.Remove(filepath.Join(b, "config.json")); err != nil {
+		h.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "spec")
+	cmd.Dir = b
+	if out, err := cmd.CombinedOutput(); err != nil {
+		h.t.Fatalf("%s spec: %v: %s", gen, err, out)
+	}
+	if edit != nil {
+		editConfigJSON(h.t, b, edit)
+	}
+	return b
+}
+
+// TestRuncSemDefaultSpecs: the default configs of `runc spec` and `crun
+// spec` run unmodified (terminal, sh, through a console socket) and with
+// only terminal false and args changed. They ask for ambient capabilities
+// that are not inheritable, which the kernel refuses to raise: podrun
+// warns and goes on, as runc, and the process gets the same capabilities
+// as under runc.
+func TestRuncSemDefaultSpecs(t *testing.T) {
+	for _, gen := range []string{"runc", "crun"} {
+		t.Run(gen, func(t *testing.T) {
+			h := New(t)
+			plain := specBundle(h, gen, func(m map[string]any) {
+				p := m["process"].(map[string]any)
+				p["terminal"] = false
+				p["args"] = []string{"true"}
+			})
+			unmodified := specBundle(h, gen, nil)
+			caps := map[string]string{}
+			for _, r := range podrunAndRunc(h) {
+				id := h.ID()
+				if res := h.RunCmd(r.cmd("run", "--bundle", plain, id)); res.Code != 0 {
+					t.Errorf("%s run of %s spec's config (terminal false, args true): exit %d: %s", r.name, gen, res.Code, res.Stderr)
+				}
+				_ = h.RunCmd(r.cmd("delete", "--force", id))
+
+				// Unmodified: sh on a terminal, which the test drives.
+				cs := coreListenConsole(t)
+				id = h.ID()
+				cmd := r.cmd("create", "--console-socket", cs.Path, "--bundle", unmodified, id)
+				h.MustNoPipes(cmd)
+				master := cs.Master(t)
+				out := coreReadAll(t, master)
+				if res := h.RunCmd(r.cmd("start", id)); res.Code != 0 {
+					t.Fatalf("%s start: exit %d: %s", r.name, res.Code, res.Stderr)
+				}
+				if _, err := master.Write([]byte("grep ^Cap /proc/self/status; exit 7\n")); err != nil {
+					t.Fatal(err)
+				}
+				text := out()
+				r.waitStatus(h, id, "stopped")
+				h.RunCmd(r.cmd("delete", id))
+				var got []string
+				for _, l := range strings.Split(text, "\n") {
+					if strings.HasPrefix(l, "Cap") {
+						got = append(got, strings.Join(strings.Fields(l), " "))
+					}
+				}
+				if len(got) != 5 {
+					t.Fatalf("%s: the shell on the terminal printed no capabilities: %q", r.name, text)
+				}
+				caps[r.name] = strings.Join(got, "; ")
+			}
+			if want, ok := caps["runc"]; ok && caps["podrun"] != want {
+				t.Errorf("capabilities under podrun %q, under runc %q", caps["podrun"], want)
+			}
+			if !strings.Contains(caps["podrun"], "CapEff: 0000000020000420") {
+				t.Errorf("podrun: capabilities %q, want CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE effective", caps["podrun"])
+			}
+		})
+	}
+}
+
+// TestRuncSemAmbientWarning: an ambient capability that cannot be raised
+// is named in a warning (in the log), and create goes on.
+func TestRuncSemAmbientWarning(t *testing.T) {
+	h := New(t)
+	b := h.EditedBundle(func(s *Spec) {
+		s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+	}, "true")
+	log := filepath.Join(t.TempDir(), "log.json")
+	r := h.Must("--log", log, "--log-format", "json", "run", "--bundle", b, h.ID())
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), `"level":"warning"`) || !strings.Contains(string(data), "CAP_KILL") {
+		t.Errorf("no warning naming CAP_KILL in the log: %q (stderr %q)", data, r.Stderr)
+	}
+}
+
+// TestRuncSemLoopback: a new network namespace has lo up, as under runc
+// and crun: 127.0.0.1 answers in the container and in a second container
+// joining its namespace by path (podman's --network none pods,
+// containerd's sandboxes).
+func TestRuncSemLoopback(t *testing.T) {
+	h := New(t)
+	withPing := func(s *Spec) {
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, "CAP_NET_RAW")
+		c.Effective = append(c.Effective, "CAP_NET_RAW")
+		c.Permitted = append(c.Permitted, "CAP_NET_RAW")
+	}
+	ping := []string{"ping", "-c", "1", "-W", "5", "127.0.0.1"}
+	for _, r := range podrunAndRunc(h) {
+		res := h.RunCmd(r.cmd("run", "--bundle", h.EditedBundle(withPing, ping...), h.ID()))
+		if res.Code != 0 || !strings.Contains(res.Stdout, "1 packets received") {
+			t.Errorf("%s: ping 127.0.0.1 in a new network namespace: exit %d: %s %s", r.name, res.Code, res.Stdout, res.Stderr)
+		}
+	}
+	// A second container in the first one's namespace.
+	id := h.ID()
+	pid := h.RunDetached(h.Bundle("sleep", "60"), id)
+	joiner := h.EditedBundle(func(s *Spec) {
+		withPing(s)
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", pid)
+			}
+		}
+	}, ping...)
+	if res := h.Run("run", "--bundle", joiner, h.ID()); res.Code != 0 || !strings.Contains(res.Stdout, "1 packets received") {
+		t.Errorf("ping 127.0.0.1 in a joined network namespace: exit %d: %s %s", res.Code, res.Stdout, res.Stderr)
+	}
+	h.Must("delete", "--force", id)
+}
+
+// TestRuncSemSpecCgroupNS: `podrun spec` has the namespaces `runc spec`
+// has: a cgroup namespace only on a cgroup v2 host.
+func TestRuncSemSpecCgroupNS(t *testing.T) {
+	h := New(t)
+	nss := func(cmd *exec.Cmd) []string {
+		t.Helper()
+		cmd.Dir = t.TempDir()
+		if res := h.RunCmd(cmd); res.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", cmd.Args, res.Code, res.Stderr)
+		}
+		s := testimage.Spec(t, cmd.Dir)
+		var out []string
+		for _, ns := range s.Linux.Namespaces {
+			out = append(out, string(ns.Type))
+		}
+		slices.Sort(out)
+		return out
+	}
+	got := nss(h.Cmd("spec"))
+	if want := cgV2(); slices.Contains(got, "cgroup") != want {
+		t.Errorf("podrun spec namespaces %q: cgroup namespace %v, want %v (cgroup v2 host: %v)", got, !want, want, want)
+	}
+	if runc, err := exec.LookPath("runc"); err == nil {
+		if want := nss(exec.Command(runc, "spec")); !slices.Equal(got, want) {
+			t.Errorf("podrun spec namespaces %q, runc spec %q", got, want)
+		}
+	}
+}
+
+// TestRuncSemKillZero: `kill ID 0` probes liveness: success while the
+// init runs, "container not running" once it stopped.
+func TestRuncSemKillZero(t *testing.T) {
+	h := New(t)
+	b := h.Bundle("sleep", "60")
+	for _, r := range podrunAndRunc(h) {
+		id := h.ID()
+		h.MustNoPipes(r.cmd("run", "-d", "--bundle", b, id))
+		if res := h.RunCmd(r.cmd("kill", id, "0")); res.Code != 0 {
+			t.Errorf("%s kill %s 0 (running): exit %d: %s", r.name, id, res.Code, res.Stderr)
+		}
+		if st := r.status(h, id); st != "running" {
+			t.Errorf("%s: after kill 0 the container is %s", r.name, st)
+		}
+		if res := h.RunCmd(r.cmd("kill", id, "KILL")); res.Code != 0 {
+			t.Fatalf("%s kill %s KILL: exit %d: %s", r.name, id, res.Code, res.Stderr)
+		}
+		r.waitStatus(h, id, "stopped")
+		if res := h.RunCmd(r.cmd("kill", id, "0")); res.Code == 0 || !strings.Contains(res.Stderr, "container not running") {
+			t.Errorf("%s kill %s 0 (stopped): exit %d, %q; want an error: container not running", r.name, id, res.Code, res.Stderr)
+		}
+		h.RunCmd(r.cmd("delete", id))
+	}
+}
