@@ -271,3 +271,22 @@ func TestRuncSemKillZero(t *testing.T) {
 		h.RunCmd(r.cmd("delete", id))
 	}
 }
+
+// TestRuncSemCreateContainerHookCwd: createContainer hooks run with the
+// container's rootfs as their working directory, as under runc.
+func TestRuncSemCreateContainerHookCwd(t *testing.T) {
+	h := New(t)
+	for _, r := range podrunAndRunc(h) {
+		out := filepath.Join(t.TempDir(), "cwd")
+		b := h.EditedBundle(func(s *Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "pwd >" + out}}}}
+		}, "true")
+		if res := h.RunCmd(r.cmd("run", "--bundle", b, h.ID())); res.Code != 0 {
+			t.Fatalf("%s run: exit %d: %s", r.name, res.Code, res.Stderr)
+		}
+		got, err := os.ReadFile(out)
+		if want := filepath.Join(b, "rootfs"); err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s: createContainer hook's cwd %q (%v), want the rootfs %s", r.name, got, err, want)
+		}
+	}
+}

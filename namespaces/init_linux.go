@@ -115,24 +115,48 @@ func runInit(c *conn) error {
 	if err := c.send(message{Type: msgReady}); err != nil {
 		return err
 	}
-	if cfg.Kind == KindCreate {
-		c.f.Close()
-		if err := waitStart(cfg.FifoFd); err != nil {
-			return err
-		}
-		if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-			st := *cfg.State
-			st.Pid = os.Getpid()
-			st.Status = specs.StateCreated
-			if err := hooks.Run(context.Background(), "startContainer", h.StartContainer, &st); err != nil {
-				return err
-			}
-		}
+	if cfg.Kind != KindCreate {
+		return execProcess(exe, p, cfg.PreserveFds)
 	}
-	if err := keepFds(cfg.PreserveFds); err != nil {
+	c.f.Close()
+	fifo, err := waitStart(cfg.FifoFd)
+	if err != nil {
 		return err
 	}
-	err = unix.Exec(exe, p.Args, p.Env)
+	h := cfg.Spec.Hooks
+	if h == nil || len(h.StartContainer) == 0 {
+		unix.Close(fifo)
+		return execProcess(exe, p, cfg.PreserveFds)
+	}
+	// With startContainer hooks `podrun start` reads the fifo until its EOF
+	// (the exec closes it): what failed after the release is written to
+	// it, the sync socket being closed by now (runtime's releaseInit).
+	st := *cfg.State
+	st.Pid = os.Getpid()
+	st.Status = specs.StateCreated
+	err = hooks.Run(context.Background(), "startContainer", h.StartContainer, &st)
+	if err == nil {
+		err = execProcess(exe, p, cfg.PreserveFds)
+	}
+	msg := err.Error()
+	if len(msg) > MaxStartError {
+		msg = msg[:MaxStartError]
+	}
+	_, _ = unix.Write(fifo, []byte(msg))
+	return err
+}
+
+// MaxStartError bounds the error text the init writes to the exec fifo
+// for `podrun start` (hooks quote at most 4 KiB of each output stream).
+const MaxStartError = 16 << 10
+
+// execProcess execs the user process with the preserved fds; it returns
+// only on failure.
+func execProcess(exe string, p *specs.Process, preserveFds int) error {
+	if err := keepFds(preserveFds); err != nil {
+		return err
+	}
+	err := unix.Exec(exe, p.Args, p.Env)
 	return fmt.Errorf("exec %q: %w", p.Args[0], err)
 }
 
@@ -227,6 +251,10 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 		return err
 	}
 	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		// In the rootfs, as runc runs them: hooks may use relative paths.
+		if err := unix.Chdir(cfg.Rootfs); err != nil {
+			return fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
+		}
 		st := *cfg.State
 		st.Pid = os.Getpid()
 		if err := hooks.Run(context.Background(), "createContainer", h.CreateContainer, &st); err != nil {
@@ -281,20 +309,22 @@ func setupConsole(sockFd int, size *specs.Box) error {
 	return slave.Close()
 }
 
-// waitStart blocks until `podrun start` opens the exec fifo for reading.
-// The fifo is reopened through /proc/self/fd, like runc does: the init only
-// holds an O_PATH fd, which is useless to the container.
-func waitStart(fifoFd int) error {
+// waitStart blocks until `podrun start` opens the exec fifo for reading,
+// writes the release byte and returns the fifo open for writing
+// (close-on-exec). The fifo is reopened through /proc/self/fd, like runc
+// does: the init only holds an O_PATH fd, which is useless to the
+// container.
+func waitStart(fifoFd int) (int, error) {
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening exec fifo: %w", err)
+		return -1, fmt.Errorf("opening exec fifo: %w", err)
 	}
-	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
-		return fmt.Errorf("writing exec fifo: %w", err)
-	}
-	unix.Close(fd)
 	unix.Close(fifoFd)
-	return nil
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("writing exec fifo: %w", err)
+	}
+	return fd, nil
 }
 
 // closeExecFrom marks every fd >= min close-on-exec.
