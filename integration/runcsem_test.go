@@ -290,3 +290,73 @@ func TestRuncSemCreateContainerHookCwd(t *testing.T) {
 		}
 	}
 }
+
+// ttyOwner runs cmd, whose process prints its terminal's owner, and
+// returns what came through the pty (the master sent to cs).
+func ttyOwner(h *H, cs *coreConsole, cmd *exec.Cmd) string {
+	h.t.Helper()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer null.Close()
+	var stderr strings.Builder
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, &stderr
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	master := cs.Master(h.t)
+	out := coreReadAll(h.t, master)
+	if err := waitTimeout(cmd, 30*time.Second); err != nil {
+		h.t.Fatalf("%v: %v: %s", cmd.Args, err, stderr.String())
+	}
+	return strings.TrimSpace(out())
+}
+
+// TestRuncSemTerminalOwner: a process with uid 1000 owns its terminal
+// (the group stays devpts's tty, 5), for the init and for exec -t, as
+// under runc.
+func TestRuncSemTerminalOwner(t *testing.T) {
+	h := New(t)
+	const show = "stat -L -c OWNER=%u:%g /proc/self/fd/0"
+	b := h.EditedBundle(func(s *Spec) {
+		s.Process.Terminal = true
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+	}, "sh", "-c", show+"; sleep 30")
+	for _, r := range podrunAndRunc(h) {
+		id := h.ID()
+		cs := coreListenConsole(t)
+		h.MustNoPipes(r.cmd("create", "--console-socket", cs.Path, "--bundle", b, id))
+		master := cs.Master(t)
+		var out strings.Builder
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 256)
+			for !strings.Contains(out.String(), "\n") {
+				n, err := master.Read(buf)
+				out.Write(buf[:n])
+				if err != nil {
+					return
+				}
+			}
+		}()
+		if res := h.RunCmd(r.cmd("start", id)); res.Code != 0 {
+			t.Fatalf("%s start: exit %d: %s", r.name, res.Code, res.Stderr)
+		}
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no output on the terminal", r.name)
+		}
+		if got := strings.TrimSpace(out.String()); got != "OWNER=1000:5" {
+			t.Errorf("%s: init's terminal: %q, want OWNER=1000:5", r.name, got)
+		}
+		cs = coreListenConsole(t)
+		got := ttyOwner(h, cs, r.cmd("exec", "-d", "-t", "--console-socket", cs.Path, "--user", "1000:1000", id, "sh", "-c", show))
+		if got != "OWNER=1000:5" {
+			t.Errorf("%s: exec -t's terminal: %q, want OWNER=1000:5", r.name, got)
+		}
+		h.RunCmd(r.cmd("delete", "--force", id))
+	}
+}

@@ -86,7 +86,7 @@ func runInit(c *conn) error {
 	}
 	p := cfg.Process
 	if p.Terminal {
-		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize); err != nil {
+		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize, int(p.User.UID)); err != nil {
 			return err
 		}
 	}
@@ -270,9 +270,10 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 }
 
 // setupConsole makes the pty inside the container (so /dev/pts is the
-// container's), sends the master to the console socket and makes the slave
-// the controlling terminal and stdio.
-func setupConsole(sockFd int, size *specs.Box) error {
+// container's), gives the slave to the process's uid, sends the master to
+// the console socket and makes the slave the controlling terminal and
+// stdio.
+func setupConsole(sockFd int, size *specs.Box, uid int) error {
 	if sockFd == 0 {
 		return errors.New("process.terminal is true but no console socket was given")
 	}
@@ -291,6 +292,15 @@ func setupConsole(sockFd int, size *specs.Box) error {
 	slave, err := console.OpenSlave(name)
 	if err != nil {
 		return fmt.Errorf("opening pty slave: %w", err)
+	}
+	// A process that is not root must own its terminal (to chmod it, for
+	// mesg, for programs checking the owner), as runc does; the group is
+	// devpts's (tty, gid=5). EINVAL (uid not mapped in a user namespace) and
+	// EPERM are ignored as runc ignores them: the terminal still works.
+	if uid != 0 {
+		if err := unix.Fchown(int(slave.Fd()), uid, -1); err != nil && err != unix.EINVAL && err != unix.EPERM {
+			return fmt.Errorf("chown pty slave to uid %d: %w", uid, err)
+		}
 	}
 	if err := console.SendFd(sock, name, master); err != nil {
 		return fmt.Errorf("sending pty master to console socket: %w", err)
