@@ -360,3 +360,50 @@ func TestRuncSemTerminalOwner(t *testing.T) {
 		h.RunCmd(r.cmd("delete", "--force", id))
 	}
 }
+
+// TestRuncSemLenientOptions: what runc 1.1.5 accepts, podrun runs too
+// (with a warning): filesystem options on a bind mount (mount(2) ignores
+// them for MS_BIND) and a device access with letters other than r, w, m
+// ("rwa" is "rw").
+func TestRuncSemLenientOptions(t *testing.T) {
+	h := New(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("bound"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "cat /mnt/f; echo; grep 'c 1:1 ' /sys/fs/cgroup/devices/devices.list || true"
+	b := h.EditedBundle(func(s *Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "rprivate", "mode=755", "ro"}})
+		one := int64(1)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &one, Minor: &one, Access: "rwa"})
+	}, "sh", "-c", script)
+	out := map[string]string{}
+	for _, r := range podrunAndRunc(h) {
+		res := h.RunCmd(r.cmd("run", "--bundle", b, h.ID()))
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "bound\n") {
+			t.Errorf("%s: bind with mode=755 and device access rwa: exit %d: %q %s", r.name, res.Code, res.Stdout, res.Stderr)
+		}
+		out[r.name] = res.Stdout
+		if r.name == "podrun" {
+			for _, w := range []string{"ignoring filesystem options mode=755", "is taken as"} {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("podrun: no warning with %s: %q", w, res.Stderr)
+				}
+			}
+		}
+	}
+	if !cgV2() && !strings.Contains(out["podrun"], "c 1:1 rw\n") {
+		t.Errorf("podrun: devices.list lacks c 1:1 rw: %q", out["podrun"])
+	}
+	if want, ok := out["runc"]; ok && out["podrun"] != want {
+		t.Errorf("podrun printed %q, runc %q", out["podrun"], want)
+	}
+	// The mount is read-only (ro is a flag, not a filesystem option).
+	ro := h.EditedBundle(func(s *Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "mode=755", "ro"}})
+	}, "sh", "-c", "touch /mnt/g")
+	if res := h.Run("run", "--bundle", ro, h.ID()); res.Code == 0 {
+		t.Errorf("a bind mount with mode=755,ro is writable")
+	}
+}

@@ -42,6 +42,10 @@ type mnt struct {
 	dest   string // cleaned, absolute container path
 	fstype string
 	opts   mountOptions
+	// ignored are the filesystem options of a bind mount, which mount(2)
+	// ignores for MS_BIND; runc passes them on, podrun drops them with a
+	// warning (see Validate).
+	ignored []string
 }
 
 func (c *Config) rootfsPath() (string, error) {
@@ -104,9 +108,7 @@ func (c *Config) parseMount(m specs.Mount) (mnt, error) {
 	}
 	res := mnt{source: m.Source, dest: path.Clean(dest), fstype: m.Type, opts: o}
 	if o.isBind() {
-		if len(o.data) > 0 {
-			return mnt{}, fmt.Errorf("unknown mount option %q (a bind mount takes no filesystem options)", o.data[0])
-		}
+		res.ignored, res.opts.data = o.data, nil
 		if res.source == "" {
 			return mnt{}, errors.New("bind mount has no source")
 		}

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/cgroups/devices"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/rootfs"
 	"github.com/podrun/podrun/seccomp"
@@ -233,11 +234,20 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
 	}
-	if err := rootfs.Validate(s); err != nil {
+	warnings, err := rootfs.Validate(s)
+	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		r.Log.Warnf("%s", w)
 	}
 	// Limits are checked before anything exists, so a bad value leaves
 	// nothing behind; the errors name the field (linux.resources...).
+	if l.Resources != nil {
+		for _, w := range devices.DropUnknownAccess(l.Resources.Devices) {
+			r.Log.Warnf("%s", w)
+		}
+	}
 	if err := cgroups.Validate(l.Resources); err != nil {
 		return err
 	}
