@@ -12,6 +12,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/testimage"
 )
@@ -405,5 +406,132 @@ func TestRuncSemLenientOptions(t *testing.T) {
 	}, "sh", "-c", "touch /mnt/g")
 	if res := h.Run("run", "--bundle", ro, h.ID()); res.Code == 0 {
 		t.Errorf("a bind mount with mode=755,ro is writable")
+	}
+}
+
+// persistentMountNS makes a mount namespace (a copy of ours) kept alive by
+// a bind mount on a file, as `ip netns` or `unshare --mount=FILE` do, and
+// returns the file's path; it is unmounted when the test ends.
+func persistentMountNS(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	dir := t.TempDir()
+	// The file must be on a private mount, or the namespace would hold a
+	// reference to itself.
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "mnt")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("unshare", "--mount="+f, "--propagation", "private", "true").CombinedOutput(); err != nil {
+		t.Fatalf("unshare --mount=%s: %v: %s", f, err, out)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(f, unix.MNT_DETACH) })
+	return f
+}
+
+// nsInode returns the namespace identity of a /proc/*/ns link or an ns file.
+func nsInode(t *testing.T, p string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// mountsUnderPath lists the mount points at or below dir in our namespace.
+func mountsUnderPath(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// TestRuncSemMountNamespaces: a config without a mount namespace runs
+// chrooted in the rootfs with its mounts made in the runtime's namespace
+// (as runc), all removed at delete; one joining a mount namespace by path
+// gets its rootfs set up there (as runc). Masked or read-only paths
+// without a mount namespace are refused in runc's words.
+func TestRuncSemMountNamespaces(t *testing.T) {
+	h := New(t)
+	const show = `cat /etc/hostname; stat -L -c NS=%d:%i /proc/self/ns/mnt; grep -c ' /proc ' /proc/self/mountinfo`
+	noMountNS := func(s *Spec) {
+		var nss []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.MountNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		s.Linux.Namespaces = nss
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}
+	b := h.EditedBundle(noMountNS, "sh", "-c", show)
+	r := h.Run("run", "--bundle", b, h.ID())
+	want := "podrun\nNS=" + nsInode(t, "/proc/self/ns/mnt") + "\n"
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, want) {
+		t.Errorf("without a mount namespace: exit %d, %q, want the rootfs in our mount namespace (%q): %s", r.Code, r.Stdout, want, r.Stderr)
+	}
+	if left := mountsUnderPath(t, b); len(left) > 0 {
+		t.Errorf("mounts left after run: %q", left)
+	}
+	// create, kill -9 of the init, delete: nothing left either.
+	id := h.ID()
+	h.RunDetached(h.EditedBundle(noMountNS, "sleep", "60"), id)
+	h.Must("kill", id, "KILL")
+	h.WaitStatus(id, "stopped")
+	h.Must("delete", id)
+	if left := mountsUnderPath(t, b); len(left) > 0 {
+		t.Errorf("mounts left after delete: %q", left)
+	}
+	masked := h.EditedBundle(func(s *Spec) {
+		paths := s.Linux.MaskedPaths
+		noMountNS(s)
+		s.Linux.MaskedPaths = paths
+	}, "true")
+	const refusal = "unable to restrict sys entries without a private MNT namespace"
+	h.Fails(refusal, "run", "--bundle", masked, h.ID())
+	if runc, err := exec.LookPath("runc"); err == nil {
+		// runc mounts in the namespace it runs in: a throwaway one.
+		res := h.RunCmd(exec.Command("unshare", "-m", "--propagation", "private", runc, "--root", t.TempDir(), "run", "--bundle", b, h.ID()))
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "podrun\n") {
+			t.Errorf("runc without a mount namespace: exit %d: %q %s", res.Code, res.Stdout, res.Stderr)
+		}
+		res = h.RunCmd(exec.Command(runc, "--root", t.TempDir(), "run", "--bundle", masked, h.ID()))
+		if res.Code == 0 || !strings.Contains(res.Stderr, refusal) {
+			t.Errorf("runc with masked paths without a mount namespace: exit %d: %s", res.Code, res.Stderr)
+		}
+	}
+
+	// Joined by path: the rootfs is set up in that namespace.
+	for _, r := range podrunAndRunc(h) {
+		ns := persistentMountNS(t)
+		b := h.EditedBundle(func(s *Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.MountNamespace {
+					s.Linux.Namespaces[i].Path = ns
+				}
+			}
+		}, "sh", "-c", show)
+		res := h.RunCmd(r.cmd("run", "--bundle", b, h.ID()))
+		if want := "podrun\nNS=" + nsInode(t, ns) + "\n"; res.Code != 0 || !strings.HasPrefix(res.Stdout, want) {
+			t.Errorf("%s joining a mount namespace: exit %d, %q, want the rootfs in that namespace (%q): %s", r.name, res.Code, res.Stdout, want, res.Stderr)
+		}
 	}
 }

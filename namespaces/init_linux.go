@@ -229,7 +229,10 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return fmt.Errorf("joining session keyring: %w", err)
 		}
 	}
-	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot}
+	// The rootfs is set up in the container's mount namespace, new or
+	// joined by path, and without one in ours, as runc does.
+	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot,
+		SharedMountNS: spec.Linux == nil || !Has(spec.Linux.Namespaces, specs.MountNamespace)}
 	if cfg.Overlay != nil {
 		if !cfg.NewMountNS {
 			return errors.New("an image rootfs needs a new mount namespace")
@@ -238,10 +241,8 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return err
 		}
 	}
-	if cfg.NewMountNS {
-		if err := rootfs.Prepare(rc); err != nil {
-			return err
-		}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
 	}
 	// prestart and createRuntime hooks run in the parent (runtime namespace).
 	if err := c.send(message{Type: msgCreateRuntime}); err != nil {
@@ -261,12 +262,7 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return err
 		}
 	}
-	if cfg.NewMountNS {
-		if err := rootfs.Enter(rc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rootfs.Enter(rc)
 }
 
 // setupConsole makes the pty inside the container (so /dev/pts is the

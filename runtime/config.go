@@ -201,7 +201,14 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 		return false
 	}
 	if !newNS(specs.MountNamespace) {
-		return errors.New("linux.namespaces: a mount namespace is required")
+		// The mounts are then made in ours, as runc does; masking would
+		// mount over the host's own /proc and /sys (runc's text).
+		if len(l.MaskedPaths) > 0 {
+			return errors.New("linux.maskedPaths: unable to restrict sys entries without a private MNT namespace")
+		}
+		if len(l.ReadonlyPaths) > 0 {
+			return errors.New("linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace")
+		}
 	}
 	if s.Hostname != "" && !newNS(specs.UTSNamespace) {
 		return errors.New("hostname: unable to set hostname without a private UTS namespace")

@@ -279,6 +279,11 @@ func (c *Container) destroy(poststop bool) error {
 	if err := c.releaseImage(); err != nil {
 		return err
 	}
+	if n := c.State.RootfsMounts; n != nil {
+		if err := unmountRootfs(c.State.Rootfs, *n); err != nil {
+			return err
+		}
+	}
 	if err := c.destroyIntelRdt(); err != nil {
 		return err
 	}

@@ -93,6 +93,12 @@ func TestValidateSpec(t *testing.T) {
 	if err := r.validateSpec(validSpec()); err != nil {
 		t.Fatalf("default spec: %v", err)
 	}
+	// Without a mount namespace (runc runs it; the mounts go in ours).
+	s := validSpec()
+	s.Linux.Namespaces, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = s.Linux.Namespaces[:4], nil, nil
+	if err := r.validateSpec(s); err != nil {
+		t.Errorf("no mount namespace: %v", err)
+	}
 	cases := []struct {
 		name string
 		edit func(*specs.Spec)
@@ -113,7 +119,11 @@ func TestValidateSpec(t *testing.T) {
 		{"dup ns", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "duplicate"},
-		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace"},
+		{"masked paths without mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] },
+			"linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"},
+		{"readonly paths without mount ns", func(s *specs.Spec) {
+			s.Linux.Namespaces, s.Linux.MaskedPaths = s.Linux.Namespaces[:4], nil
+		}, "linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace"},
 		{"hostname without uts", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 		}, "hostname"},
