@@ -535,3 +535,46 @@ func TestRuncSemMountNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// TestRuncSemErrorTexts: the refusals shims and tools match on read as
+// runc's under podrun (after the field podrun names): seccomp notify on
+// write or as the default action, a seccomp agent that is not there, and
+// linux.resources.unified on a cgroup v1 host.
+func TestRuncSemErrorTexts(t *testing.T) {
+	h := New(t)
+	notify := func(edit func(sc *specs.LinuxSeccomp)) func(*Spec) {
+		return func(s *Spec) {
+			sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: filepath.Join(t.TempDir(), "agent.sock"),
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"getpgid"}, Action: specs.ActNotify}}}
+			edit(sc)
+			s.Linux.Seccomp = sc
+		}
+	}
+	cases := []struct {
+		name, want string
+		edit       func(*Spec)
+	}{
+		{"notify on write", "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+			notify(func(sc *specs.LinuxSeccomp) { sc.Syscalls[0].Names = []string{"write"} })},
+		{"notify as default", "SCMP_ACT_NOTIFY cannot be used as default action",
+			notify(func(sc *specs.LinuxSeccomp) { sc.DefaultAction = specs.ActNotify })},
+		{"no agent", "failed to connect with seccomp agent specified in the seccomp profile",
+			notify(func(sc *specs.LinuxSeccomp) {})},
+	}
+	if !cgV2() {
+		cases = append(cases, struct {
+			name, want string
+			edit       func(*Spec)
+		}{"unified on v1", "invalid configuration: cannot use unified on cgroup v1",
+			func(s *Spec) { s.Linux.Resources.Unified = map[string]string{"memory.high": "max"} }})
+	}
+	for _, c := range cases {
+		b := h.EditedBundle(c.edit, "true")
+		for _, r := range podrunAndRunc(h) {
+			res := h.RunCmd(r.cmd("run", "--bundle", b, h.ID()))
+			if res.Code == 0 || !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("%s, %s: exit %d, %q; want an error with %q", c.name, r.name, res.Code, res.Stderr, c.want)
+			}
+		}
+	}
+}

@@ -38,13 +38,14 @@ func seccompListener(s *specs.LinuxSeccomp, pid int, st *specs.State) func(*os.F
 		if err != nil {
 			return err
 		}
+		// runc's words, which shims and agents match.
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.ListenerPath, Net: "unix"})
 		if err != nil {
-			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+			return fmt.Errorf("linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile: %w", err)
 		}
 		defer conn.Close()
 		if _, _, err := conn.WriteMsgUnix(b, unix.UnixRights(int(fd.Fd())), nil); err != nil {
-			return fmt.Errorf("linux.seccomp.listenerPath: sending the seccomp fd: %w", err)
+			return fmt.Errorf("linux.seccomp.listenerPath: cannot send seccomp fd to %s: %w", s.ListenerPath, err)
 		}
 		return nil
 	}
