@@ -16,7 +16,8 @@ import (
 )
 
 // Start releases the init of a created container to exec its process, then
-// runs the poststart hooks.
+// runs the poststart hooks. With startContainer hooks (which the init runs
+// once released) it returns after the exec, or with their failure.
 func (r *Runtime) Start(id string) error {
 	c, err := r.Load(id)
 	if err != nil {
