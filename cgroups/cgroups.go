@@ -137,6 +137,9 @@ var (
 	// ErrNoCgroupFD: CgroupFD needs the container in the unified hierarchy
 	// only (cgroup v2); use Apply.
 	ErrNoCgroupFD = errors.New("no cgroup fd: CLONE_INTO_CGROUP needs a cgroup v2 only host")
+	// ErrV1NoUnified: linux.resources.unified on a host that is not
+	// cgroup v2 only; runc's text, which clients match.
+	ErrV1NoUnified = errors.New("invalid configuration: cannot use unified on cgroup v1")
 )
 
 // Error is the error of a Manager operation. Its message is one line that

@@ -438,7 +438,7 @@ func validateUnified(r *specs.LinuxResources, env *hostEnv) error {
 		return nil
 	}
 	if !env.v2 {
-		return fieldErr("unified", "needs a cgroup v2 (unified) host; this one uses cgroup v1")
+		return &ResourceError{Field: "unified", Err: ErrV1NoUnified}
 	}
 	for k, v := range r.Unified {
 		f := fmt.Sprintf("unified[%q]", k)

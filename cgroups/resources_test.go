@@ -435,3 +435,12 @@ func TestBlkioV1Parse(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+// TestUnifiedOnV1Text: linux.resources.unified on cgroup v1 fails with
+// runc's text (errors.Is ErrV1NoUnified), after the field.
+func TestUnifiedOnV1Text(t *testing.T) {
+	err := validate(&specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, envV1)
+	if !errors.Is(err, ErrV1NoUnified) || err.Error() != "linux.resources.unified: invalid configuration: cannot use unified on cgroup v1" {
+		t.Errorf("got %v", err)
+	}
+}

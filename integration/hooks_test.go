@@ -232,19 +232,28 @@ func TestHookMissingExecutable(t *testing.T) {
 }
 
 // TestHookStartContainerFailure checks that a failing startContainer hook
-// keeps the user process from running and stops the container.
+// keeps the user process from running, stops the container and fails
+// start with the hook's error (runc prints it on the container's stderr
+// and start succeeds; podrun's start waits for the exec when there are
+// startContainer hooks, so the error reaches start's caller and --log).
 func TestHookStartContainerFailure(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	logDir := t.TempDir()
 	bundle := h.EditedBundle(func(s *Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"bind"}})
-		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "printf nope >&2; exit 3"}}}}
 	}, "sh", "-c", "echo user > /hooklog/user")
 	pid := lcCreate(h, bundle, id)
-	// runc's start returns once the init is released, before the init runs
-	// startContainer; the failure then only stops the container.
-	_, _ = lcRunIO(h, nil, nil, "start", id)
+	log := filepath.Join(t.TempDir(), "log")
+	r, err := lcRunIO(h, nil, nil, "--log", log, "start", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "error running startContainer hook #0: exit status 3, stdout: , stderr: nope"
+	if logged, _ := os.ReadFile(log); r.Code == 0 || !strings.Contains(string(logged), want) {
+		t.Errorf("start with a failing startContainer hook: exit %d, log %q; want an error: %s", r.Code, logged, want)
+	}
 	lcWaitDead(t, pid)
 	h.WaitStatus(id, "stopped")
 	if _, err := os.Stat(filepath.Join(logDir, "user")); err == nil {
@@ -252,6 +261,18 @@ func TestHookStartContainerFailure(t *testing.T) {
 	}
 	h.Must("delete", id)
 	lcGone(h, id)
+
+	// run reports it on its stderr, and a working hook lets the process run.
+	h.Fails(want, "run", "--bundle", bundle, h.ID())
+	lcAssertNothing(t, h)
+	ok := h.EditedBundle(func(s *Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"bind"}})
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+	}, "sh", "-c", "echo user > /hooklog/user")
+	h.Must("run", "--bundle", ok, h.ID())
+	if _, err := os.Stat(filepath.Join(logDir, "user")); err != nil {
+		t.Errorf("the user process did not run after a working startContainer hook: %v", err)
+	}
 }
 
 // TestHookPoststartFailure checks that a failing poststart hook fails

@@ -801,7 +801,7 @@ func TestKillErrors(t *testing.T) {
 	h := New(t)
 	id := h.ID()
 	pid := h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
-	for _, sig := range []string{"zzz", "SIGZZZ", "0", "65", "-1"} {
+	for _, sig := range []string{"zzz", "SIGZZZ", "SIG0", "65", "-1"} {
 		h.Fails("unknown signal", "kill", id, sig)
 	}
 	if s := h.Status(id); s != "running" || !running(pid) {

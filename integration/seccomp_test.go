@@ -457,7 +457,7 @@ func TestSeccompInvalid(t *testing.T) {
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
 			Args: []specs.LinuxSeccompArg{{Index: 7, Op: specs.OpEqualTo}}}}}, `linux.seccomp.syscalls[0].args[0].index: 7 is not below 6`},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActNotify}}},
-			`linux.seccomp.listenerPath: required`},
+			`linux.seccomp.listenerPath: listenerPath is not set`},
 	} {
 		sc := c.sc
 		b := seccompBundle(h, &sc, nil, "true")
@@ -467,7 +467,7 @@ func TestSeccompInvalid(t *testing.T) {
 	// the filter; the init is killed and its state removed.
 	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: filepath.Join(t.TempDir(), "none.sock"),
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"getpgid"}, Action: specs.ActNotify}}}
-	h.Fails("linux.seccomp.listenerPath", "run", "--bundle", seccompBundle(h, sc, nil, "true"), h.ID())
+	h.Fails("linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile", "run", "--bundle", seccompBundle(h, sc, nil, "true"), h.ID())
 	if out := h.Must("list", "-q").Stdout; strings.TrimSpace(out) != "" {
 		t.Errorf("containers left: %q", out)
 	}

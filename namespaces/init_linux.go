@@ -86,7 +86,7 @@ func runInit(c *conn) error {
 	}
 	p := cfg.Process
 	if p.Terminal {
-		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize); err != nil {
+		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize, int(p.User.UID)); err != nil {
 			return err
 		}
 	}
@@ -115,24 +115,48 @@ func runInit(c *conn) error {
 	if err := c.send(message{Type: msgReady}); err != nil {
 		return err
 	}
-	if cfg.Kind == KindCreate {
-		c.f.Close()
-		if err := waitStart(cfg.FifoFd); err != nil {
-			return err
-		}
-		if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-			st := *cfg.State
-			st.Pid = os.Getpid()
-			st.Status = specs.StateCreated
-			if err := hooks.Run(context.Background(), "startContainer", h.StartContainer, &st); err != nil {
-				return err
-			}
-		}
+	if cfg.Kind != KindCreate {
+		return execProcess(exe, p, cfg.PreserveFds)
 	}
-	if err := keepFds(cfg.PreserveFds); err != nil {
+	c.f.Close()
+	fifo, err := waitStart(cfg.FifoFd)
+	if err != nil {
 		return err
 	}
-	err = unix.Exec(exe, p.Args, p.Env)
+	h := cfg.Spec.Hooks
+	if h == nil || len(h.StartContainer) == 0 {
+		unix.Close(fifo)
+		return execProcess(exe, p, cfg.PreserveFds)
+	}
+	// With startContainer hooks `podrun start` reads the fifo until its EOF
+	// (the exec closes it): what failed after the release is written to
+	// it, the sync socket being closed by now (runtime's releaseInit).
+	st := *cfg.State
+	st.Pid = os.Getpid()
+	st.Status = specs.StateCreated
+	err = hooks.Run(context.Background(), "startContainer", h.StartContainer, &st)
+	if err == nil {
+		err = execProcess(exe, p, cfg.PreserveFds)
+	}
+	msg := err.Error()
+	if len(msg) > MaxStartError {
+		msg = msg[:MaxStartError]
+	}
+	_, _ = unix.Write(fifo, []byte(msg))
+	return err
+}
+
+// MaxStartError bounds the error text the init writes to the exec fifo
+// for `podrun start` (hooks quote at most 4 KiB of each output stream).
+const MaxStartError = 16 << 10
+
+// execProcess execs the user process with the preserved fds; it returns
+// only on failure.
+func execProcess(exe string, p *specs.Process, preserveFds int) error {
+	if err := keepFds(preserveFds); err != nil {
+		return err
+	}
+	err := unix.Exec(exe, p.Args, p.Env)
 	return fmt.Errorf("exec %q: %w", p.Args[0], err)
 }
 
@@ -162,10 +186,17 @@ func joinNamespaces(fds map[string]int) error {
 	return nil
 }
 
-// setupContainer does what only the container init does: sysctls, hostname,
-// rootfs with the hooks between its two halves, and the session keyring.
+// setupContainer does what only the container init does: loopback up in a
+// new network namespace, sysctls, hostname, rootfs with the hooks between
+// its two halves, and the session keyring.
 func setupContainer(c *conn, cfg *InitConfig) error {
 	spec := cfg.Spec
+	if spec.Linux != nil && Has(spec.Linux.Namespaces, specs.NetworkNamespace) &&
+		Path(spec.Linux.Namespaces, specs.NetworkNamespace) == "" {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if spec.Linux != nil {
 		// /proc/sys shows the namespaces of the writer, so the host's /proc
 		// still visible here reaches the container's own net/ipc/uts.
@@ -198,7 +229,10 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return fmt.Errorf("joining session keyring: %w", err)
 		}
 	}
-	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot}
+	// The rootfs is set up in the container's mount namespace, new or
+	// joined by path, and without one in ours, as runc does.
+	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot,
+		SharedMountNS: spec.Linux == nil || !Has(spec.Linux.Namespaces, specs.MountNamespace)}
 	if cfg.Overlay != nil {
 		if !cfg.NewMountNS {
 			return errors.New("an image rootfs needs a new mount namespace")
@@ -207,10 +241,8 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return err
 		}
 	}
-	if cfg.NewMountNS {
-		if err := rootfs.Prepare(rc); err != nil {
-			return err
-		}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
 	}
 	// prestart and createRuntime hooks run in the parent (runtime namespace).
 	if err := c.send(message{Type: msgCreateRuntime}); err != nil {
@@ -220,24 +252,24 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 		return err
 	}
 	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		// In the rootfs, as runc runs them: hooks may use relative paths.
+		if err := unix.Chdir(cfg.Rootfs); err != nil {
+			return fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
+		}
 		st := *cfg.State
 		st.Pid = os.Getpid()
 		if err := hooks.Run(context.Background(), "createContainer", h.CreateContainer, &st); err != nil {
 			return err
 		}
 	}
-	if cfg.NewMountNS {
-		if err := rootfs.Enter(rc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rootfs.Enter(rc)
 }
 
 // setupConsole makes the pty inside the container (so /dev/pts is the
-// container's), sends the master to the console socket and makes the slave
-// the controlling terminal and stdio.
-func setupConsole(sockFd int, size *specs.Box) error {
+// container's), gives the slave to the process's uid, sends the master to
+// the console socket and makes the slave the controlling terminal and
+// stdio.
+func setupConsole(sockFd int, size *specs.Box, uid int) error {
 	if sockFd == 0 {
 		return errors.New("process.terminal is true but no console socket was given")
 	}
@@ -257,6 +289,15 @@ func setupConsole(sockFd int, size *specs.Box) error {
 	if err != nil {
 		return fmt.Errorf("opening pty slave: %w", err)
 	}
+	// A process that is not root must own its terminal (to chmod it, for
+	// mesg, for programs checking the owner), as runc does; the group is
+	// devpts's (tty, gid=5). EINVAL (uid not mapped in a user namespace) and
+	// EPERM are ignored as runc ignores them: the terminal still works.
+	if uid != 0 {
+		if err := unix.Fchown(int(slave.Fd()), uid, -1); err != nil && err != unix.EINVAL && err != unix.EPERM {
+			return fmt.Errorf("chown pty slave to uid %d: %w", uid, err)
+		}
+	}
 	if err := console.SendFd(sock, name, master); err != nil {
 		return fmt.Errorf("sending pty master to console socket: %w", err)
 	}
@@ -274,20 +315,22 @@ func setupConsole(sockFd int, size *specs.Box) error {
 	return slave.Close()
 }
 
-// waitStart blocks until `podrun start` opens the exec fifo for reading.
-// The fifo is reopened through /proc/self/fd, like runc does: the init only
-// holds an O_PATH fd, which is useless to the container.
-func waitStart(fifoFd int) error {
+// waitStart blocks until `podrun start` opens the exec fifo for reading,
+// writes the release byte and returns the fifo open for writing
+// (close-on-exec). The fifo is reopened through /proc/self/fd, like runc
+// does: the init only holds an O_PATH fd, which is useless to the
+// container.
+func waitStart(fifoFd int) (int, error) {
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening exec fifo: %w", err)
+		return -1, fmt.Errorf("opening exec fifo: %w", err)
 	}
-	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
-		return fmt.Errorf("writing exec fifo: %w", err)
-	}
-	unix.Close(fd)
 	unix.Close(fifoFd)
-	return nil
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("writing exec fifo: %w", err)
+	}
+	return fd, nil
 }
 
 // closeExecFrom marks every fd >= min close-on-exec.

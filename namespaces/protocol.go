@@ -60,8 +60,8 @@ type InitConfig struct {
 	FifoFd    int            `json:"fifoFd,omitempty"`
 	ConsoleFd int            `json:"consoleFd,omitempty"`
 	JoinFds   map[string]int `json:"joinFds,omitempty"`
-	// NewMountNS is true when the child was cloned into a new mount namespace
-	// and must set up the rootfs.
+	// NewMountNS is true when the child was cloned into a new mount
+	// namespace (where an image bundle's overlay may be mounted).
 	NewMountNS bool `json:"newMountNS,omitempty"`
 	// Overlay, for image bundles, is mounted on Rootfs in the new mount
 	// namespace before the rootfs is prepared.

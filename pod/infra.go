@@ -3,11 +3,9 @@ package pod
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -132,8 +130,8 @@ func writeBundle(dir string, s *specs.Spec) error {
 	return atomicfile.WriteSync(filepath.Join(dir, "config.json"), data, 0o600)
 }
 
-// startInfra creates and starts the pause container, records its pid and
-// namespace paths, and brings loopback up in a new network namespace.
+// startInfra creates and starts the pause container and records its pid
+// and namespace paths.
 func (m *Manager) startInfra(sb *Sandbox) error {
 	bin, err := m.pauseBinary()
 	if err != nil {
@@ -166,10 +164,8 @@ func (m *Manager) startInfra(sb *Sandbox) error {
 	ps := &sb.Pod.Spec
 	nsPath := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", sb.InfraPid, n) }
 	if !ps.HostNetwork {
+		// Its init set lo up, as in every new network namespace.
 		sb.NetNS, sb.UTSNS = nsPath("net"), nsPath("uts")
-		if err := loopbackUp(sb.NetNS); err != nil {
-			return fmt.Errorf("infra container: loopback: %w", err)
-		}
 	}
 	if !ps.HostIPC {
 		sb.IPCNS = nsPath("ipc")
@@ -190,52 +186,4 @@ func shareProcessNamespace(sb *Sandbox) bool {
 func (m *Manager) InfraRunning(sb *Sandbox) bool {
 	st, err := m.Runtime.State(sb.InfraID)
 	return err == nil && st.Status == runtime.Running && st.Pid == sb.InfraPid
-}
-
-// inNetNS runs f on a thread switched into the network namespace at path.
-// If switching back fails, the thread is left locked so Go discards it.
-func inNetNS(path string, f func() error) error {
-	target, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	goruntime.LockOSThread()
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		goruntime.UnlockOSThread()
-		return err
-	}
-	defer self.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		goruntime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", path, err)
-	}
-	ferr := f()
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		return errors.Join(ferr, fmt.Errorf("returning to our network namespace: %w", err))
-	}
-	goruntime.UnlockOSThread()
-	return ferr
-}
-
-// loopbackUp sets lo up in the namespace, as the kubelet's CNI loopback
-// plugin does for every pod.
-func loopbackUp(netns string) error {
-	return inNetNS(netns, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		ifr, err := unix.NewIfreq("lo")
-		if err != nil {
-			return err
-		}
-		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-			return err
-		}
-		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-		return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-	})
 }

@@ -38,9 +38,12 @@ func Enter(c *Config) error {
 	if err := unix.Chdir(rootfs); err != nil {
 		return &os.PathError{Op: "chdir", Path: rootfs, Err: err}
 	}
-	if c.NoPivot {
+	switch {
+	case c.SharedMountNS:
+		err = chroot()
+	case c.NoPivot:
 		err = msMoveRoot(rootfs)
-	} else {
+	default:
 		err = pivotRoot(rootfs)
 	}
 	if err != nil {
@@ -134,6 +137,18 @@ func pivotRoot(rootfs string) error {
 	}
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return &os.PathError{Op: "umount", Path: "old root", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// chroot jails the process in the cwd (the rootfs) without touching any
+// mount: the mount namespace is not the container's own.
+func chroot() error {
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: ".", Err: err}
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}

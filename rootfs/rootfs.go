@@ -34,6 +34,14 @@ type Config struct {
 	// NoPivot moves the rootfs onto "/" and chroots instead of pivot_root
 	// (runc's --no-pivot).
 	NoPivot bool
+	// SharedMountNS: the container has no mount namespace of its own and
+	// the mounts are made in the runtime's, as runc does. Prepare then
+	// leaves the propagation of / and of the rootfs's parent alone (they
+	// are the host's), and Enter chroots into the rootfs. The rootfs bind
+	// mount on itself holds every mount, so one detaching unmount of the
+	// rootfs removes them (the runtime does at delete); masked and
+	// readonly paths are refused before (they would be host paths).
+	SharedMountNS bool
 }
 
 // mnt is a spec mount with its options parsed and its source resolved.
@@ -42,6 +50,10 @@ type mnt struct {
 	dest   string // cleaned, absolute container path
 	fstype string
 	opts   mountOptions
+	// ignored are the filesystem options of a bind mount, which mount(2)
+	// ignores for MS_BIND; runc passes them on, podrun drops them with a
+	// warning (see Validate).
+	ignored []string
 }
 
 func (c *Config) rootfsPath() (string, error) {
@@ -104,9 +116,7 @@ func (c *Config) parseMount(m specs.Mount) (mnt, error) {
 	}
 	res := mnt{source: m.Source, dest: path.Clean(dest), fstype: m.Type, opts: o}
 	if o.isBind() {
-		if len(o.data) > 0 {
-			return mnt{}, fmt.Errorf("unknown mount option %q (a bind mount takes no filesystem options)", o.data[0])
-		}
+		res.ignored, res.opts.data = o.data, nil
 		if res.source == "" {
 			return mnt{}, errors.New("bind mount has no source")
 		}
@@ -183,6 +193,12 @@ func Prepare(c *Config) error {
 		}
 	}
 
+	if c.SharedMountNS {
+		if err := unix.Mount(rootfs, rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("error preparing rootfs: bind-mount %q onto itself: %w", rootfs, err)
+		}
+		return c.populate(rootfs, mounts, setupDev, devs)
+	}
 	// Propagation first: from here on, nothing we mount reaches the host.
 	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if prop != 0 {
@@ -202,7 +218,12 @@ func Prepare(c *Config) error {
 	if err := unix.Mount(rootfs, rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("error preparing rootfs: bind-mount %q onto itself: %w", rootfs, err)
 	}
+	return c.populate(rootfs, mounts, setupDev, devs)
+}
 
+// populate performs the spec mounts and creates the device nodes in the
+// rootfs bind mount.
+func (c *Config) populate(rootfs string, mounts []mnt, setupDev bool, devs []device) error {
 	r, err := openRoot(rootfs)
 	if err != nil {
 		return fmt.Errorf("error preparing rootfs: %w", err)

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -11,14 +12,24 @@ import (
 // refuse in the spec: mount options and sources, linux.devices,
 // linux.rootfsPropagation, masked and readonly paths. The runtime calls it
 // before anything of the container exists, so a bad value leaves nothing
-// behind; errors name the field.
-func Validate(spec *specs.Spec) error {
+// behind; errors name the field. It returns a warning for each bind mount
+// with filesystem options, which Prepare leaves out as mount(2) ignores
+// them for a bind (runc accepts and passes them).
+func Validate(spec *specs.Spec) (warnings []string, err error) {
 	c := &Config{Spec: spec}
 	for i, m := range spec.Mounts {
-		if _, err := c.parseMount(m); err != nil {
-			return fmt.Errorf("mounts[%d] (%q): %w", i, m.Destination, err)
+		pm, err := c.parseMount(m)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d] (%q): %w", i, m.Destination, err)
+		}
+		if len(pm.ignored) > 0 {
+			warnings = append(warnings, fmt.Sprintf("mounts[%d] (%s): ignoring filesystem options %s: a bind mount takes none", i, m.Destination, strings.Join(pm.ignored, ",")))
 		}
 	}
+	return warnings, validateLinux(spec)
+}
+
+func validateLinux(spec *specs.Spec) error {
 	l := spec.Linux
 	if l == nil {
 		return nil

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/cgroups/devices"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/rootfs"
 	"github.com/podrun/podrun/seccomp"
@@ -200,7 +201,14 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 		return false
 	}
 	if !newNS(specs.MountNamespace) {
-		return errors.New("linux.namespaces: a mount namespace is required")
+		// The mounts are then made in ours, as runc does; masking would
+		// mount over the host's own /proc and /sys (runc's text).
+		if len(l.MaskedPaths) > 0 {
+			return errors.New("linux.maskedPaths: unable to restrict sys entries without a private MNT namespace")
+		}
+		if len(l.ReadonlyPaths) > 0 {
+			return errors.New("linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace")
+		}
 	}
 	if s.Hostname != "" && !newNS(specs.UTSNamespace) {
 		return errors.New("hostname: unable to set hostname without a private UTS namespace")
@@ -233,11 +241,20 @@ func (r *Runtime) validateSpec(s *specs.Spec) error {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
 	}
-	if err := rootfs.Validate(s); err != nil {
+	warnings, err := rootfs.Validate(s)
+	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		r.Log.Warnf("%s", w)
 	}
 	// Limits are checked before anything exists, so a bad value leaves
 	// nothing behind; the errors name the field (linux.resources...).
+	if l.Resources != nil {
+		for _, w := range devices.DropUnknownAccess(l.Resources.Devices) {
+			r.Log.Warnf("%s", w)
+		}
+	}
 	if err := cgroups.Validate(l.Resources); err != nil {
 		return err
 	}
@@ -298,6 +315,32 @@ func (r *Runtime) validateProcess(p *specs.Process, field string) error {
 			}
 			*set = kept
 		}
+		var dropped []string
+		c.Ambient, dropped = raisableAmbient(c)
+		for _, n := range dropped {
+			r.Log.Warnf("%s.capabilities.ambient: cannot raise %s: it is not both permitted and inheritable", field, n)
+		}
 	}
 	return nil
+}
+
+// raisableAmbient splits c.Ambient into the capabilities the kernel lets a
+// process raise (PR_CAP_AMBIENT_RAISE needs each one permitted and
+// inheritable, else EPERM) and the rest. The runtime spec says a
+// capability that cannot be granted is logged as a warning and the
+// runtime should not fail; runc's own default config asks for ambient
+// capabilities without inheritable ones, and runc warns and goes on.
+func raisableAmbient(c *specs.LinuxCapabilities) (kept, dropped []string) {
+	if len(c.Ambient) == 0 {
+		return c.Ambient, nil
+	}
+	kept = make([]string, 0, len(c.Ambient))
+	for _, n := range c.Ambient {
+		if slices.Contains(c.Permitted, n) && slices.Contains(c.Inheritable, n) {
+			kept = append(kept, n)
+		} else {
+			dropped = append(dropped, n)
+		}
+	}
+	return kept, dropped
 }

@@ -126,6 +126,13 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 	c.State.Image = use
+	if !namespaces.Has(spec.Linux.Namespaces, specs.MountNamespace) {
+		n, err := mountsAt(rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("root.path: %w", err)
+		}
+		c.State.RootfsMounts = &n
+	}
 	// The cgroup paths are on disk before the cgroup exists, so that a
 	// `delete --force` after a crash of this process finds them.
 	if err := c.save(); err != nil {

@@ -12,10 +12,12 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/internal/hooks"
+	"github.com/podrun/podrun/namespaces"
 )
 
 // Start releases the init of a created container to exec its process, then
-// runs the poststart hooks.
+// runs the poststart hooks. With startContainer hooks (which the init runs
+// once released) it returns after the exec, or with their failure.
 func (r *Runtime) Start(id string) error {
 	c, err := r.Load(id)
 	if err != nil {
@@ -25,14 +27,15 @@ func (r *Runtime) Start(id string) error {
 	if s := c.Status(); !canTransition(s, Running) || s != Created {
 		return transitionError("start", id, s)
 	}
-	if err := c.releaseInit(); err != nil {
+	h := c.State.Spec.Hooks
+	if err := c.releaseInit(h != nil && len(h.StartContainer) > 0); err != nil {
 		return err
 	}
 	c.State.Status = Running
 	if err := c.save(); err != nil {
 		return err
 	}
-	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h != nil && len(h.Poststart) > 0 {
 		// The spec (1.3): a failing poststart hook is an error and stops
 		// the container; delete then finishes the lifecycle.
 		if err := hooks.Run(context.Background(), "poststart", h.Poststart, c.specState(Running)); err != nil {
@@ -46,8 +49,12 @@ func (r *Runtime) Start(id string) error {
 
 // releaseInit opens the exec fifo for reading, which unblocks the init's
 // open for writing; the init then writes one byte and execs. The fifo is
-// removed, which is how later calls tell created from running.
-func (c *Container) releaseInit() error {
+// removed, which is how later calls tell created from running. With
+// waitExec (the container has startContainer hooks, which the init runs
+// after the release) it then reads on until the exec closes the fifo: a
+// failure the init wrote there instead is returned, as runc reports a
+// failing hook ("error running startContainer hook #0: ...").
+func (c *Container) releaseInit(waitExec bool) error {
 	path := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -70,7 +77,51 @@ func (c *Container) releaseInit() error {
 			return stateErrorf("cannot start a container that has stopped")
 		}
 	}
-	return os.Remove(path)
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	if !waitExec {
+		return nil
+	}
+	msg, err := readUntilEOF(fd, namespaces.MaxStartError, func() bool { return processAlive(c.State.Pid, c.State.PidStart) })
+	if err != nil {
+		return fmt.Errorf("waiting for the container process: %w", err)
+	}
+	if len(msg) > 0 {
+		return &namespaces.InitError{Msg: string(msg)}
+	}
+	return nil
+}
+
+// readUntilEOF reads the non-blocking fd until EOF, keeping at most max
+// bytes. It also ends, after one more read, when alive turns false
+// (checked every 100 ms), so a writer that lost its process never hangs
+// the reader.
+func readUntilEOF(fd, max int, alive func() bool) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		dead := !alive()
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 100); err != nil && err != unix.EINTR {
+			return out, err
+		}
+		n, err := unix.Read(fd, buf)
+		switch {
+		case n > 0:
+			if room := max - len(out); room > 0 {
+				out = append(out, buf[:min(n, room)]...)
+			}
+			continue
+		case n == 0 && err == nil:
+			return out, nil
+		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
+			return out, err
+		}
+		if dead {
+			return out, nil
+		}
+	}
 }
 
 // Kill sends sig to the init, or with all to every process in the cgroup.
@@ -228,6 +279,11 @@ func (c *Container) destroy(poststop bool) error {
 	// The processes are gone, and with them the overlay's mount namespace.
 	if err := c.releaseImage(); err != nil {
 		return err
+	}
+	if n := c.State.RootfsMounts; n != nil {
+		if err := unmountRootfs(c.State.Rootfs, *n); err != nil {
+			return err
+		}
 	}
 	if err := c.destroyIntelRdt(); err != nil {
 		return err

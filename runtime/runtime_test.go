@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,8 +80,10 @@ func TestNamespacedSysctl(t *testing.T) {
 	}
 }
 
+// validSpec is the default spec of a cgroup v2 host (with a cgroup
+// namespace), whatever this host runs.
 func validSpec() *specs.Spec {
-	s := DefaultSpec()
+	s := defaultSpec(true)
 	s.Process.Terminal = false
 	return s
 }
@@ -88,6 +92,12 @@ func TestValidateSpec(t *testing.T) {
 	r := New(t.TempDir(), nil)
 	if err := r.validateSpec(validSpec()); err != nil {
 		t.Fatalf("default spec: %v", err)
+	}
+	// Without a mount namespace (runc runs it; the mounts go in ours).
+	s := validSpec()
+	s.Linux.Namespaces, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = s.Linux.Namespaces[:4], nil, nil
+	if err := r.validateSpec(s); err != nil {
+		t.Errorf("no mount namespace: %v", err)
 	}
 	cases := []struct {
 		name string
@@ -109,7 +119,11 @@ func TestValidateSpec(t *testing.T) {
 		{"dup ns", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "duplicate"},
-		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace"},
+		{"masked paths without mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] },
+			"linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"},
+		{"readonly paths without mount ns", func(s *specs.Spec) {
+			s.Linux.Namespaces, s.Linux.MaskedPaths = s.Linux.Namespaces[:4], nil
+		}, "linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace"},
 		{"hostname without uts", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 		}, "hostname"},
@@ -201,3 +215,51 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatalf("temp files left: %v", ents)
 	}
 }
+
+// TestDefaultSpecCgroupNS: like runc spec, a cgroup namespace only on a
+// unified (cgroup v2) host.
+func TestDefaultSpecCgroupNS(t *testing.T) {
+	for _, unified := range []bool{false, true} {
+		n := 0
+		for _, ns := range defaultSpec(unified).Linux.Namespaces {
+			if ns.Type == specs.CgroupNamespace {
+				n++
+			}
+		}
+		if want := map[bool]int{false: 0, true: 1}[unified]; n != want {
+			t.Errorf("defaultSpec(unified=%v): %d cgroup namespaces, want %d", unified, n, want)
+		}
+	}
+}
+
+// TestRaisableAmbient: an ambient capability stays only when permitted and
+// inheritable (the kernel refuses to raise it otherwise); runc's default
+// config has none inheritable, so its ambient set is dropped, with a
+// warning each.
+func TestRaisableAmbient(t *testing.T) {
+	c := &specs.LinuxCapabilities{
+		Permitted:   []string{"CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"},
+		Inheritable: []string{"CAP_CHOWN", "CAP_SYS_ADMIN"},
+		Ambient:     []string{"CAP_KILL", "CAP_CHOWN", "CAP_SYS_ADMIN"},
+	}
+	kept, dropped := raisableAmbient(c)
+	if !slices.Equal(kept, []string{"CAP_CHOWN"}) || !slices.Equal(dropped, []string{"CAP_KILL", "CAP_SYS_ADMIN"}) {
+		t.Errorf("raisableAmbient = %q, %q; want [CAP_CHOWN], [CAP_KILL CAP_SYS_ADMIN]", kept, dropped)
+	}
+	var warns []string
+	r := New(t.TempDir(), warnLog(func(m string) { warns = append(warns, m) }))
+	s := validSpec()
+	s.Process.Capabilities.Ambient = slices.Clone(s.Process.Capabilities.Permitted)
+	if err := r.validateSpec(s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Process.Capabilities.Ambient) != 0 || len(warns) != 3 || !strings.Contains(warns[0], "process.capabilities.ambient") {
+		t.Errorf("runc's default caps: ambient %q, warnings %q", s.Process.Capabilities.Ambient, warns)
+	}
+}
+
+// warnLog is a Logger that hands each warning to f.
+type warnLog func(msg string)
+
+func (warnLog) Debugf(string, ...any)           {}
+func (w warnLog) Warnf(format string, a ...any) { w(fmt.Sprintf(format, a...)) }

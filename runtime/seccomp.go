@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -40,15 +41,19 @@ func seccompListener(s *specs.LinuxSeccomp, pid int, st *specs.State) func(*os.F
 		}
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: s.ListenerPath, Net: "unix"})
 		if err != nil {
-			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+			return fmt.Errorf("linux.seccomp.listenerPath: %w: %w", ErrSeccompAgent, err)
 		}
 		defer conn.Close()
 		if _, _, err := conn.WriteMsgUnix(b, unix.UnixRights(int(fd.Fd())), nil); err != nil {
-			return fmt.Errorf("linux.seccomp.listenerPath: sending the seccomp fd: %w", err)
+			return fmt.Errorf("linux.seccomp.listenerPath: cannot send seccomp fd to %s: %w", s.ListenerPath, err)
 		}
 		return nil
 	}
 }
+
+// ErrSeccompAgent: the seccomp agent at linux.seccomp.listenerPath could
+// not be reached; runc's text, which shims and agents match.
+var ErrSeccompAgent = errors.New("failed to connect with seccomp agent specified in the seccomp profile")
 
 // withoutSeccomp returns the spec the init is sent: it gets the compiled
 // filter (InitConfig.Seccomp), not the profile, so it decodes tens of

@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,5 +83,16 @@ func TestSeccompListener(t *testing.T) {
 	bad := seccompListener(&specs.LinuxSeccomp{ListenerPath: sock + ".none"}, 1, st)
 	if err := bad(f); err == nil || err.Error()[:len("linux.seccomp.listenerPath")] != "linux.seccomp.listenerPath" {
 		t.Errorf("missing listener: %v", err)
+	}
+}
+
+// TestSeccompAgentMissing: an agent that is not listening fails with
+// ErrSeccompAgent, in runc's words after the field.
+func TestSeccompAgentMissing(t *testing.T) {
+	s := &specs.LinuxSeccomp{ListenerPath: filepath.Join(t.TempDir(), "none.sock")}
+	err := seccompListener(s, 1, &specs.State{})(os.Stdin)
+	const want = "linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile: "
+	if !errors.Is(err, ErrSeccompAgent) || err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v; want ErrSeccompAgent, %q...", err, want)
 	}
 }

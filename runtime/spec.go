@@ -8,14 +8,29 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/seccomp"
 )
 
 // DefaultSpec returns the config.json `podrun spec` writes: the same
-// defaults as `runc spec` (a busybox-friendly sh with a small capability set).
+// defaults as `runc spec` (a busybox-friendly sh with a small capability
+// set), with a cgroup namespace only on a cgroup v2 (unified) host, as runc
+// adds it: on v1 a container then sees its cgroup paths as the host names
+// them.
 func DefaultSpec() *specs.Spec {
+	return defaultSpec(cgroups.IsV2())
+}
+
+func defaultSpec(unified bool) *specs.Spec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	nss := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+	}
+	if unified {
+		nss = append(nss, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
 	return &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs", Readonly: true},
@@ -45,10 +60,7 @@ func DefaultSpec() *specs.Spec {
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 			Resources:     &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
-			},
+			Namespaces:    nss,
 		},
 	}
 }

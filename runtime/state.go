@@ -42,6 +42,11 @@ type State struct {
 	// Image is the container's use of an image's layers (image bundles):
 	// its overlay upper/work dirs, released by delete.
 	Image *image.ContainerUse `json:"image,omitempty"`
+	// RootfsMounts is set for a container without a mount namespace of its
+	// own, whose mounts the init makes in ours: how many mounts were at the
+	// rootfs path before create. Delete unmounts those above (the rootfs
+	// bind mount holding all the container's mounts).
+	RootfsMounts *int `json:"rootfsMounts,omitempty"`
 	// OOMKillCount is the cgroup's OOM kill count, recorded once the
 	// container was seen stopped (see Runtime.OOMKilled).
 	OOMKillCount uint64 `json:"oomKillCount,omitempty"`

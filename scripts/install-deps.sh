@@ -4,7 +4,7 @@
 # something is missing. Run as root (or with passwordless sudo).
 #
 #   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor runc ...
-#   scripts/install-deps.sh bench    # also crun hyperfine strace, for benchmarks
+#   scripts/install-deps.sh bench    # also hyperfine strace, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
 set -euo pipefail
@@ -42,12 +42,14 @@ have() {
 # containernetworking-plugins, iptables: `podrun pod run --network` (CNI
 # bridge, host-local, portmap in /usr/lib/cni) and its tests.
 # runc: integration/seccomp_test.go runs Docker's seccomp profile under runc
-# and podrun and compares the results.
+# and podrun and compares the results; integration/runcsem_test.go runs the
+# same commands under runc as the reference. crun: its `crun spec` default
+# config must run under podrun (integration/runcsem_test.go).
 # iproute2: network namespaces in the probes and pod tests. time: GNU time
 # measures a command's own peak RSS (integration/hostile_test.go).
-pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc iproute2 time)
+pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc crun iproute2 time)
 if $bench; then
-	pkgs+=(crun hyperfine strace)
+	pkgs+=(hyperfine strace)
 fi
 
 missing=()

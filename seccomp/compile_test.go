@@ -183,7 +183,7 @@ func TestCompileErrors(t *testing.T) {
 		want string
 	}{
 		{func(s *specs.LinuxSeccomp) { s.DefaultAction = "FOO" }, `linux.seccomp.defaultAction: unknown action "FOO"`},
-		{func(s *specs.LinuxSeccomp) { s.DefaultAction = specs.ActNotify }, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot"},
+		{func(s *specs.LinuxSeccomp) { s.DefaultAction = specs.ActNotify }, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action"},
 		{func(s *specs.LinuxSeccomp) { s.DefaultAction = specs.ActAllow; s.DefaultErrnoRet = u(1) }, "linux.seccomp.defaultErrnoRet: only meaningful"},
 		{func(s *specs.LinuxSeccomp) { s.DefaultErrnoRet = u(70000) }, "linux.seccomp.defaultErrnoRet: 70000 does not fit"},
 		{func(s *specs.LinuxSeccomp) { s.Architectures = []specs.Arch{"SCMP_ARCH_VAX"} }, `linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_VAX"`},
@@ -196,10 +196,10 @@ func TestCompileErrors(t *testing.T) {
 			s.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}
 		}, "linux.seccomp.syscalls[0].args[0].index: 6 is not below 6"},
 		{func(s *specs.LinuxSeccomp) { s.Syscalls[0].Args = []specs.LinuxSeccompArg{{Op: "SCMP_CMP_FOO"}} }, `linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_FOO"`},
-		{func(s *specs.LinuxSeccomp) { s.Syscalls[0].Action = specs.ActNotify }, "linux.seccomp.listenerPath: required"},
+		{func(s *specs.LinuxSeccomp) { s.Syscalls[0].Action = specs.ActNotify }, "linux.seccomp.listenerPath: listenerPath is not set"},
 		{func(s *specs.LinuxSeccomp) {
 			s.Syscalls[0].Action, s.Syscalls[0].Names, s.ListenerPath = specs.ActNotify, []string{"write"}, "/x"
-		}, `linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for "write"`},
+		}, `linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for the write syscall`},
 		{func(s *specs.LinuxSeccomp) {
 			s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
 		}, "linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs"},

@@ -278,7 +278,7 @@ func compile(s *specs.LinuxSeccomp, gen bool) (*Filter, error) {
 	}
 	if s.DefaultAction == specs.ActNotify {
 		// The init must still write to its parent after loading the filter.
-		return nil, invalid(".defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
+		return nil, invalid(".defaultAction: SCMP_ACT_NOTIFY cannot be used as default action")
 	}
 	if err := checkErrnoRet(s.DefaultAction, s.DefaultErrnoRet, ".defaultErrnoRet"); err != nil {
 		return nil, err
@@ -326,7 +326,7 @@ func compile(s *specs.LinuxSeccomp, gen bool) (*Filter, error) {
 			if sc.Action == specs.ActNotify && (n == "write" || n == "sendmsg") {
 				// The init sends the listener fd with sendmsg and writes
 				// its ready message after loading the filter.
-				return nil, invalid("%s.action: SCMP_ACT_NOTIFY cannot be used for %q", field, n)
+				return nil, invalid("%s.action: SCMP_ACT_NOTIFY cannot be used for the %s syscall", field, n)
 			}
 		}
 		if sc.Action == specs.ActNotify {
@@ -343,7 +343,7 @@ func compile(s *specs.LinuxSeccomp, gen bool) (*Filter, error) {
 		}
 	}
 	if f.Notify && s.ListenerPath == "" {
-		return nil, invalid(".listenerPath: required by the SCMP_ACT_NOTIFY rules")
+		return nil, invalid(".listenerPath: listenerPath is not set (required by the SCMP_ACT_NOTIFY rules)")
 	}
 	if f.Flags&flagWaitKillableRecv != 0 && !f.Notify {
 		return nil, invalid(".flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule")

@@ -10,7 +10,7 @@
 # $CHECKER names one) and DIR/config.json: the default spec `runc spec`
 # writes (runc's libcontainer/specconv/example.go) with terminal false and
 # process.args set to ARGS (default: sh). The cgroup namespace is always
-# in (runc adds it only on cgroup v2 hosts; podrun spec always does).
+# in (runc spec and podrun spec add it only on cgroup v2 hosts).
 #
 # Users: root 0, daemon 1, tester 1000 (group tester 1000, supplementary
 # group extra 1001), nobody 65534.

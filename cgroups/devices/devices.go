@@ -154,6 +154,28 @@ func parseAccess(s string) (access, error) {
 	return a, nil
 }
 
+// DropUnknownAccess removes from each rule's access the letters other than
+// r, w and m, as runc 1.1 reads them (its DevicePermissions ignore the
+// rest: "rwa" is "rw"), and returns a warning for each rule it changed. An
+// access left with none of r, w, m stays as it was, for Validate to refuse
+// (runc fails on those too).
+func DropUnknownAccess(rules []specs.LinuxDeviceCgroup) (warnings []string) {
+	for i, d := range rules {
+		kept := strings.Map(func(c rune) rune {
+			if c == 'r' || c == 'w' || c == 'm' {
+				return c
+			}
+			return -1
+		}, d.Access)
+		if kept == d.Access || kept == "" {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf(field+"%q is taken as %q (letters other than r, w and m are ignored, as runc does)", i, "access", d.Access, kept))
+		rules[i].Access = kept
+	}
+	return warnings
+}
+
 // key names the devices one exception covers: type 'b' or 'c', major and
 // minor number or -1 for any.
 type key struct {

@@ -165,3 +165,26 @@ func TestDefaultAllowed(t *testing.T) {
 		t.Fatalf("deny all + DefaultAllowed:\n%s\nwant:\n%s", s, want)
 	}
 }
+
+// TestDropUnknownAccess: as runc 1.1 reads an access, "rwa" is "rw" and
+// "rwx" is "rw" (with a warning each); one without r, w or m stays, for
+// Validate to refuse.
+func TestDropUnknownAccess(t *testing.T) {
+	rules := []specs.LinuxDeviceCgroup{
+		dev(true, "c", 1, 3, "rwa"), dev(true, "c", 1, 5, "rwm"), dev(true, "c", 1, 7, "xmr"), dev(true, "c", 1, 9, "a"),
+	}
+	w := DropUnknownAccess(rules)
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.Access)
+	}
+	if strings.Join(got, " ") != "rw rwm mr a" || len(w) != 2 || !strings.Contains(w[0], `linux.resources.devices[0].access: "rwa" is taken as "rw"`) {
+		t.Errorf("accesses %q, warnings %q", got, w)
+	}
+	if err := Validate(rules[:3]); err != nil {
+		t.Errorf("Validate after DropUnknownAccess: %v", err)
+	}
+	if err := Validate(rules[3:]); err == nil {
+		t.Errorf(`Validate accepted access "a"`)
+	}
+}

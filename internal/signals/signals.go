@@ -31,10 +31,12 @@ var aliases = map[string]unix.Signal{
 // Parse returns the signal named by s: a decimal number ("9"), a name with
 // or without the SIG prefix in any case ("KILL", "sigkill", "SIGKILL"), or
 // a realtime name ("RTMIN", "RTMIN+3", "SIGRTMAX-2"). Numbers must be in
-// 1..64. Anything else fails with runc's text: unknown signal "X".
+// 0..64: 0 is kill(2)'s null signal, which only checks that the target
+// lives (`runc kill ID 0` probes liveness so). Anything else fails with
+// runc's text: unknown signal "X".
 func Parse(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > int(RTMax) {
+		if n < 0 || n > int(RTMax) {
 			return -1, unknown(s)
 		}
 		return unix.Signal(n), nil

@@ -11,6 +11,7 @@ func TestParse(t *testing.T) {
 		in   string
 		want unix.Signal
 	}{
+		{"0", 0},
 		{"9", unix.SIGKILL},
 		{"15", unix.SIGTERM},
 		{"1", unix.SIGHUP},
@@ -56,7 +57,7 @@ func TestParse(t *testing.T) {
 
 func TestParseInvalid(t *testing.T) {
 	for _, in := range []string{
-		"", "0", "-1", "65", "999", "SIG", "FOO", "SIGFOO", "KILL9", " KILL",
+		"", "-1", "65", "999", "SIG", "FOO", "SIGFOO", "KILL9", " KILL",
 		"RTMIN-1", "RTMAX+1", "RTMIN+", "RTMIN+31", "RTMAX-31", "RTMIN+-1",
 		"RTMIN++1", "RTMIN+x", "RTMINX",
 	} {
