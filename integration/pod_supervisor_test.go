@@ -1255,3 +1255,48 @@ func TestPodPersistentVolumeClaim(t *testing.T) {
 		t.Errorf("claim dir left: %v", m)
 	}
 }
+
+// seccompProfile (the restricted Pod Security Standard asks for it):
+// RuntimeDefault is containerd's default profile (filter mode 2), a
+// container's Unconfined overrides the pod's, privileged containers get
+// none, and Localhost loads an OCI profile from --seccomp-profile-root.
+func TestPodSeccompProfile(t *testing.T) {
+	root := t.TempDir()
+	profile := `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}`
+	if err := os.MkdirAll(filepath.Join(root, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "profiles", "no-mkdir.json"), []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newSvEnv(t, "PODRUN_SECCOMP_PROFILE_ROOT="+root)
+	mode := `["sh", "-c", "grep ^Seccomp: /proc/self/status | tr -d '\\t '"]`
+	e.run("seccomp", podYAML("seccomp", "Never", "2", `  securityContext:
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - {name: default, image: busybox:test, command: `+mode+`}
+  - {name: unconfined, image: busybox:test, command: `+mode+`, securityContext: {seccompProfile: {type: Unconfined}}}
+  - {name: privileged, image: busybox:test, command: `+mode+`, securityContext: {privileged: true}}
+  - name: localhost
+    image: busybox:test
+    command: ["sh", "-c", "mkdir /tmp/x 2>&1 || echo denied"]
+    securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/no-mkdir.json}}
+`))
+	e.waitStatus("seccomp", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
+	for c, want := range map[string]string{"default": "Seccomp:2\n", "unconfined": "Seccomp:0\n", "privileged": "Seccomp:0\n"} {
+		if out := e.mustPod("logs", "-c", c, "seccomp").Stdout; out != want {
+			t.Errorf("%s: %q, want %q", c, out, want)
+		}
+	}
+	if out := e.mustPod("logs", "-c", "localhost", "seccomp").Stdout; !strings.Contains(out, "denied") {
+		t.Errorf("localhost profile: %q", out)
+	}
+	// A Localhost profile outside the root is refused by validation.
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(f, []byte(podYAML("bad", "Never", "2", `  containers:
+  - {name: c, image: busybox:test, securityContext: {seccompProfile: {type: Localhost, localhostProfile: ../../etc/x.json}}}
+`)), 0o644)
+	if r := e.pod("run", "-d", "-f", f); r.Code == 0 || !strings.Contains(r.Stderr, "seccompProfile.localhostProfile") {
+		t.Errorf("localhostProfile with ..: exit %d %q", r.Code, r.Stderr)
+	}
+}

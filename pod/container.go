@@ -222,6 +222,9 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	if err := applySecurity(sb, c, field, s, files); err != nil {
 		return nil, err
 	}
+	if err := m.applySeccomp(sb, c, field, s); err != nil {
+		return nil, err
+	}
 
 	// Mounts: the image's and runtime defaults, the pod's hosts files,
 	// then the volumes (a volume at /etc/hosts replaces ours).

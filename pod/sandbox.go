@@ -56,6 +56,9 @@ type Manager struct {
 	// Pause is the podrun binary the infra container runs in pause mode
 	// (a static binary: it runs in an empty root). Default: os.Executable.
 	Pause string
+	// SeccompProfileRoot holds Localhost seccomp profiles (default
+	// DefaultSeccompProfileRoot).
+	SeccompProfileRoot string
 	// CgroupRoot is the cgroup the pods' cgroups nest in, relative to
 	// the hierarchies' roots (default DefaultCgroupRoot). Tests and other
 	// users sharing the host give their own.

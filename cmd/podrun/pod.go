@@ -29,6 +29,7 @@ func podFlags() []cli.Flag {
 	return []cli.Flag{
 		storeFlag(),
 		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"PODRUN_POD_DATA"}, Value: "/var/lib/podrun/pods", Usage: "directory of the pods' volumes and logs"},
+		&cli.StringFlag{Name: "seccomp-profile-root", EnvVars: []string{"PODRUN_SECCOMP_PROFILE_ROOT"}, Value: pod.DefaultSeccompProfileRoot, Usage: "directory of the Localhost seccomp profiles"},
 		&cli.StringFlag{Name: "cgroup-root", EnvVars: []string{"PODRUN_POD_CGROUP_ROOT"}, Value: pod.DefaultCgroupRoot, Usage: "cgroup (relative to the hierarchies' roots) the pods' cgroups nest in"},
 		&cli.StringFlag{Name: "cni-conf-dir", EnvVars: []string{"PODRUN_CNI_CONF_DIR"}, Value: pod.DefaultCNIConfDir, Usage: "directory of the CNI network conflists"},
 		&cli.StringSliceFlag{Name: "cni-plugin-dir", EnvVars: []string{"PODRUN_CNI_PLUGIN_DIR"}, Value: cli.NewStringSlice(pod.DefaultCNIPluginDirs...), Usage: "directories of the CNI plugins"},
@@ -72,7 +73,7 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
 		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
-		CgroupRoot: ctx.String("cgroup-root"),
+		CgroupRoot: ctx.String("cgroup-root"), SeccompProfileRoot: ctx.String("seccomp-profile-root"),
 	}, nil
 }
 
@@ -105,7 +106,7 @@ func launchOptions(ctx *cli.Context, e *env, name string) (supervisor.LaunchOpti
 		return p
 	}
 	args = append(args, "pod", "--pause-binary", exe, "--store", abs(ctx.String("store")), "--data-dir", abs(ctx.String("data-dir")),
-		"--cgroup-root", ctx.String("cgroup-root"),
+		"--cgroup-root", ctx.String("cgroup-root"), "--seccomp-profile-root", abs(ctx.String("seccomp-profile-root")),
 		"--cni-conf-dir", abs(ctx.String("cni-conf-dir")), "--cni-cache-dir", abs(ctx.String("cni-cache-dir")))
 	for _, d := range ctx.StringSlice("cni-plugin-dir") {
 		args = append(args, "--cni-plugin-dir", abs(d))

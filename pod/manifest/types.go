@@ -132,16 +132,34 @@ type PodSecurityContext struct {
 	// volume whose root already has it.
 	FSGroup             *int64              `json:"fsGroup,omitempty"`
 	FSGroupChangePolicy FSGroupChangePolicy `json:"fsGroupChangePolicy,omitempty"`
+	// SeccompProfile is every container's unless its own says otherwise:
+	// RuntimeDefault (containerd's default profile), Unconfined (the
+	// default), or Localhost (a file under --seccomp-profile-root).
+	SeccompProfile *SeccompProfile `json:"seccompProfile,omitempty"`
 	// SupplementalGroupsPolicy Strict leaves out the groups the image's
 	// /etc/group gives the user (Merge, the default, keeps them).
 	SupplementalGroupsPolicy SupplementalGroupsPolicy `json:"supplementalGroupsPolicy,omitempty"`
 	// Unsupported and behaviour-changing: rejected by Validate.
 	SELinuxOptions      json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
-	SeccompProfile      json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
 	AppArmorProfile     json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
 	WindowsOptions      json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`
 	SELinuxChangePolicy json.RawMessage `json:"seLinuxChangePolicy,omitempty" podrun:"unsupported"`
 }
+
+// SeccompProfile is v1.SeccompProfile.
+type SeccompProfile struct {
+	Type             SeccompProfileType `json:"type"`
+	LocalhostProfile *string            `json:"localhostProfile,omitempty"`
+}
+
+// SeccompProfileType is v1.SeccompProfileType.
+type SeccompProfileType string
+
+const (
+	SeccompProfileRuntimeDefault SeccompProfileType = "RuntimeDefault"
+	SeccompProfileUnconfined     SeccompProfileType = "Unconfined"
+	SeccompProfileLocalhost      SeccompProfileType = "Localhost"
+)
 
 // HostAlias is v1.HostAlias.
 type HostAlias struct {
@@ -389,8 +407,10 @@ type SecurityContext struct {
 	AllowPrivilegeEscalation *bool         `json:"allowPrivilegeEscalation,omitempty"`
 
 	// Unsupported and behaviour-changing: rejected by Validate when set.
+	// SeccompProfile overrides the pod's.
+	SeccompProfile *SeccompProfile `json:"seccompProfile,omitempty"`
+
 	SELinuxOptions  json.RawMessage `json:"seLinuxOptions,omitempty" podrun:"unsupported"`
-	SeccompProfile  json.RawMessage `json:"seccompProfile,omitempty" podrun:"unsupported"`
 	AppArmorProfile json.RawMessage `json:"appArmorProfile,omitempty" podrun:"unsupported"`
 	ProcMount       json.RawMessage `json:"procMount,omitempty" podrun:"unsupported"`
 	WindowsOptions  json.RawMessage `json:"windowsOptions,omitempty" podrun:"unsupported"`

@@ -188,6 +188,7 @@ func (v *validator) podSecurity(s *PodSpec) {
 		return
 	}
 	v.ids("spec.securityContext", sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot)
+	v.seccomp("spec.securityContext.seccompProfile", sc.SeccompProfile)
 	if g := sc.FSGroup; g != nil && (*g < 0 || *g > 1<<31-1) {
 		v.add("spec.securityContext.fsGroup", "must be 0..2147483647")
 	}
@@ -448,6 +449,7 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 			user = s.SecurityContext.RunAsUser
 		}
 		v.ids(sp, sc.RunAsUser, sc.RunAsGroup, nil)
+		v.seccomp(sp+".seccompProfile", sc.SeccompProfile)
 		if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && user != nil && *user == 0 {
 			v.add(sp+".runAsNonRoot", "true contradicts runAsUser 0")
 		}
