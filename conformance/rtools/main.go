@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -40,6 +41,7 @@ func main() {
 		out       = flag.String("out", "", "dir for each program's TAP and stderr (default: a temp dir, removed)")
 		timeout   = flag.Duration("timeout", 2*time.Minute, "per-program timeout")
 		only      = flag.String("only", "", "run only the programs matching this regexp")
+		jobs      = flag.Int("jobs", 4, "programs run at once (the cgroup ones always one at a time)")
 	)
 	flag.Parse()
 	if *binDir == "" || *rootfs == "" || *subject == "" || *expected == "" {
@@ -77,11 +79,18 @@ func main() {
 	if *reference != "" {
 		rts = append(rts, runtimeUnderTest{name: filepath.Base(*reference), binary: *reference})
 	}
-	results := make([][]result, len(rts))
-	for i, rt := range rts {
-		if results[i], err = runAll(rt, progs, *binDir, *rootfs, filepath.Join(dir, rt.name), *timeout); err != nil {
+	var runners []*runner
+	for _, rt := range rts {
+		rn, err := newRunner(rt, *binDir, *rootfs, filepath.Join(dir, rt.name), *timeout)
+		if err != nil {
 			fatalf("%s: %v", rt.name, err)
 		}
+		runners = append(runners, rn)
+	}
+	removeCgroupLeftovers()
+	results, err := runAll(runners, progs, *jobs)
+	if err != nil {
+		fatalf("%v", err)
 	}
 	printTable(os.Stdout, rts, results)
 	v := list.check(results[0])
@@ -121,12 +130,18 @@ func programs(dir, only string) ([]string, error) {
 	return progs, nil
 }
 
-// runAll runs every program against rt from a work dir holding runtimetest
-// and the rootfs tarball (the programs find both relative to their working
-// directory), with the runtime's state under dir: $RUNTIME is a wrapper
-// that adds --root, so nothing lands in the runtime's default state dir
-// and containers a program leaves behind are found and deleted after it.
-func runAll(rt runtimeUnderTest, progs []string, binDir, rootfs, dir string, timeout time.Duration) ([]result, error) {
+// runner runs the programs against one runtime from a work dir holding
+// runtimetest and the rootfs tarball (the programs find both relative to
+// their working directory).
+type runner struct {
+	rt          runtimeUnderTest
+	bin         string // the runtime's absolute path
+	binDir, dir string
+	work        string
+	timeout     time.Duration
+}
+
+func newRunner(rt runtimeUnderTest, binDir, rootfs, dir string, timeout time.Duration) (*runner, error) {
 	bin, err := exec.LookPath(rt.binary)
 	if err != nil {
 		return nil, err
@@ -134,50 +149,118 @@ func runAll(rt runtimeUnderTest, progs []string, binDir, rootfs, dir string, tim
 	if bin, err = filepath.Abs(bin); err != nil {
 		return nil, err
 	}
-	work, state := filepath.Join(dir, "work"), filepath.Join(dir, "state")
-	for _, d := range []string{work, state} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	r := &runner{rt: rt, bin: bin, binDir: binDir, dir: dir, work: filepath.Join(dir, "work"), timeout: timeout}
+	if err := os.MkdirAll(r.work, 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(filepath.Join(binDir, "runtimetest"), filepath.Join(r.work, "runtimetest"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(rootfs, filepath.Join(r.work, filepath.Base(rootfs)), 0o644); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// run runs one program with a state dir and a TMPDIR of its own: $RUNTIME
+// is a wrapper that adds --root, so nothing lands in the runtime's default
+// state dir, and the containers the program leaves behind are found and
+// deleted after it without touching those of a program running beside it.
+func (rn *runner) run(prog string) (result, error) {
+	state := filepath.Join(rn.dir, "state", prog)
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return result{}, err
 	}
 	// The bundles go to the system's temp dir, as the programs' own default:
 	// the user-namespace programs need every parent of the rootfs
 	// searchable by the mapped uid, which a checkout under a home may not be.
-	tmp, err := os.MkdirTemp("", "rtools-"+rt.name+"-")
+	tmp, err := os.MkdirTemp("", "rtools-"+rn.rt.name+"-"+prog+"-")
 	if err != nil {
-		return nil, err
+		return result{}, err
 	}
-	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
+		return result{}, err
 	}
-	if err := copyFile(filepath.Join(binDir, "runtimetest"), filepath.Join(work, "runtimetest"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := copyFile(rootfs, filepath.Join(work, filepath.Base(rootfs)), 0o644); err != nil {
-		return nil, err
-	}
-	wrapper := filepath.Join(dir, "runtime")
-	script := fmt.Sprintf("#!/bin/sh\nexec %s --root %s \"$@\"\n", shellQuote(bin), shellQuote(state))
+	wrapper := filepath.Join(rn.dir, "state", prog+".runtime")
+	script := fmt.Sprintf("#!/bin/sh\nexec %s --root %s \"$@\"\n", shellQuote(rn.bin), shellQuote(state))
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		return nil, err
+		return result{}, err
 	}
-	var results []result
-	defer removeCgroupLeftovers()
-	for _, p := range progs {
-		r := runOne(filepath.Join(binDir, p), work, tmp, wrapper, timeout)
-		r.program = p
-		if err := os.WriteFile(filepath.Join(dir, p+".tap"), r.stdout, 0o644); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, p+".stderr"), r.stderr, 0o644); err != nil {
-			return nil, err
-		}
-		cleanup(wrapper, tmp)
-		fmt.Fprintf(os.Stderr, "%s %s: %s (%s)\n", rt.name, p, r.summary(), r.elapsed.Round(100*time.Millisecond))
-		results = append(results, r)
+	r := runOne(filepath.Join(rn.binDir, prog), rn.work, tmp, wrapper, rn.timeout)
+	r.program = prog
+	cleanup(wrapper, tmp)
+	if err := os.WriteFile(filepath.Join(rn.dir, prog+".tap"), r.stdout, 0o644); err != nil {
+		return r, err
 	}
-	return results, nil
+	return r, os.WriteFile(filepath.Join(rn.dir, prog+".stderr"), r.stderr, 0o644)
+}
+
+// serial reports whether a program must not run beside another: the
+// cgroup programs use the same fixed cgroup paths ("/cgrouptest",
+// "testdir/cgrouptest/container") whatever the runtime.
+func serial(prog string) bool {
+	return strings.Contains(prog, "cgroups") || strings.HasPrefix(prog, "delete_") && strings.Contains(prog, "resources")
+}
+
+// runAll runs every program against every runtime, jobs at a time: the
+// programs spend most of their time polling a container's state once a
+// second. The serial ones run one after another in a lane of their own.
+// It returns the results by runtime, then program.
+func runAll(runners []*runner, progs []string, jobs int) ([][]result, error) {
+	type job struct{ rt, prog int }
+	var lane, pool []job
+	for i := range runners {
+		for j, p := range progs {
+			if serial(p) || jobs <= 1 {
+				lane = append(lane, job{i, j})
+			} else {
+				pool = append(pool, job{i, j})
+			}
+		}
+	}
+	results := make([][]result, len(runners))
+	for i := range results {
+		results[i] = make([]result, len(progs))
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	do := func(j job) {
+		r, err := runners[j.rt].run(progs[j.prog])
+		mu.Lock()
+		defer mu.Unlock()
+		results[j.rt][j.prog] = r
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		fmt.Fprintf(os.Stderr, "%s %s: %s (%s)\n", runners[j.rt].rt.name, r.program, r.summary(), r.elapsed.Round(100*time.Millisecond))
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, j := range lane {
+			do(j)
+			removeCgroupLeftovers()
+		}
+	}()
+	ch := make(chan job)
+	for range max(jobs-1, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				do(j)
+			}
+		}()
+	}
+	for _, j := range pool {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	return results, firstErr
 }
 
 // runOne runs one program in its own process group, killed whole when the
@@ -211,7 +294,7 @@ func runOne(prog, work, tmp, runtime string, timeout time.Duration) result {
 }
 
 // cleanup deletes the containers a program left in the state dir (a
-// failed program often stops before its delete), then empties its TMPDIR
+// failed program often stops before its delete), then removes its TMPDIR
 // of bundles, first detaching what is mounted there: a container without a
 // mount namespace (linux_ns_itype) mounts its /proc, /sys and /dev onto
 // the bundle in this process's namespace, and a recursive remove must not
@@ -225,10 +308,7 @@ func cleanup(runtime, tmp string) {
 		fmt.Fprintf(os.Stderr, "rtools: %v; leaving %s\n", err, tmp)
 		return
 	}
-	ents, _ := os.ReadDir(tmp)
-	for _, e := range ents {
-		_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
-	}
+	_ = os.RemoveAll(tmp)
 }
 
 // removeCgroupLeftovers removes the empty cgroups the cgroup programs
