@@ -47,15 +47,17 @@ func main() {
 	if *binDir == "" || *rootfs == "" || *subject == "" || *expected == "" {
 		fatalf("-bin, -rootfs, -runtime and -expected are required")
 	}
-	list, err := readExpected(*expected)
+	all, err := readExpected(*expected)
 	if err != nil {
 		fatalf("%v", err)
 	}
+	mode := cgroupMode()
+	list := all.forHost(mode)
 	progs, err := programs(*binDir, *only)
 	if err != nil {
 		fatalf("%v", err)
 	}
-	if unknown := list.unknownPrograms(progs, *only == ""); len(unknown) > 0 {
+	if unknown := all.unknownPrograms(progs, *only == ""); len(unknown) > 0 {
 		fatalf("%s: no validation program named %s", *expected, strings.Join(unknown, ", "))
 	}
 	dir := *out
@@ -95,7 +97,7 @@ func main() {
 	printTable(os.Stdout, rts, results)
 	v := list.check(results[0])
 	printVerdict(os.Stdout, v, filepath.Join(dir, "podrun"), *out != "")
-	fmt.Printf("runtime-tools validation: %d programs, %s\n", len(progs), time.Since(start).Round(time.Second))
+	fmt.Printf("runtime-tools validation: %d programs, %s, on a %s host\n", len(progs), time.Since(start).Round(time.Second), mode)
 	if len(v.unexpected) > 0 {
 		os.Exit(1)
 	}
@@ -322,6 +324,15 @@ func removeCgroupLeftovers() {
 	for _, d := range cgroupLeftovers(string(mi), string(cg)) {
 		_ = syscall.Rmdir(d)
 	}
+}
+
+// cgroupMode is the host's qualifier in the expected list: "cgroup v2" on a
+// unified hierarchy, else "cgroup v1" (legacy or hybrid).
+func cgroupMode() string {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return "cgroup v2"
+	}
+	return "cgroup v1"
 }
 
 // unmountUnder detaches every mount below dir, deepest first.

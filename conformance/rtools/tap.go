@@ -152,12 +152,28 @@ func lastLines(b []byte, n int) []byte {
 // expectedList is the committed list of failures every runtime has on
 // the project's hosts: lines "program | unit | reason", where unit is a
 // test description or (exit), (diagnostic), (timeout); # starts a comment
-// line.
+// line. A line that starts with "[cgroup v1]" or "[cgroup v2]" holds only
+// on hosts of that cgroup mode (hybrid is v1: the controllers are there).
 type expectedList []entry
 
 type entry struct {
 	program, unit, reason string
+	host                  string // "", "cgroup v1" or "cgroup v2"
 	line                  int
+}
+
+// hostModes are the qualifiers an entry may start with.
+var hostModes = []string{"cgroup v1", "cgroup v2"}
+
+// forHost returns the entries that hold on a host of the given mode.
+func (l expectedList) forHost(mode string) expectedList {
+	var out expectedList
+	for _, e := range l {
+		if e.host == "" || e.host == mode {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func readExpected(path string) (expectedList, error) {
@@ -170,18 +186,26 @@ func readExpected(path string) (expectedList, error) {
 
 func parseExpected(name string, b []byte) (expectedList, error) {
 	var list expectedList
-	seen := map[[2]string]int{}
+	seen := map[[3]string]int{}
 	for i, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		host := ""
+		if rest, ok := strings.CutPrefix(line, "["); ok {
+			q, after, found := strings.Cut(rest, "]")
+			if !found || !slices.Contains(hostModes, q) {
+				return nil, fmt.Errorf("%s:%d: a qualifier is [%s]", name, i+1, strings.Join(hostModes, "] or ["))
+			}
+			host, line = q, strings.TrimSpace(after)
+		}
 		parts := strings.SplitN(line, " | ", 3)
 		if len(parts) != 3 || strings.TrimSpace(parts[0]) == "" || strings.TrimSpace(parts[1]) == "" || strings.TrimSpace(parts[2]) == "" {
 			return nil, fmt.Errorf("%s:%d: want \"program | test description or (exit)/(diagnostic)/(timeout) | reason\"", name, i+1)
 		}
-		e := entry{program: strings.TrimSpace(parts[0]), unit: strings.TrimSpace(parts[1]), reason: strings.TrimSpace(parts[2]), line: i + 1}
-		key := [2]string{e.program, e.unit}
+		e := entry{program: strings.TrimSpace(parts[0]), unit: strings.TrimSpace(parts[1]), reason: strings.TrimSpace(parts[2]), host: host, line: i + 1}
+		key := [3]string{e.host, e.program, e.unit}
 		if prev, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%s:%d: %s | %s is listed already on line %d", name, i+1, e.program, e.unit, prev)
 		}

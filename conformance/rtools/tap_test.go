@@ -206,3 +206,33 @@ func TestCgroupLeftovers(t *testing.T) {
 		t.Errorf("cgroupLeftovers =\n%q\nwant\n%q", got, want)
 	}
 }
+
+func TestExpectedForHost(t *testing.T) {
+	list, err := parseExpected("x", []byte(`
+hooks | (diagnostic) | everywhere
+[cgroup v1] linux_cgroups_hugetlb | (exit) | not mounted on v1 hosts
+[cgroup v2] linux_cgroups_devices | (exit) | no devices.list on v2
+[cgroup v2] linux_cgroups_hugetlb | (exit) | the same unit, another host
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	progs := func(l expectedList) []string {
+		var ps []string
+		for _, e := range l {
+			ps = append(ps, e.host+":"+e.program)
+		}
+		return ps
+	}
+	if got, want := progs(list.forHost("cgroup v1")), []string{":hooks", "cgroup v1:linux_cgroups_hugetlb"}; !slices.Equal(got, want) {
+		t.Errorf("v1 = %q, want %q", got, want)
+	}
+	if got, want := progs(list.forHost("cgroup v2")), []string{":hooks", "cgroup v2:linux_cgroups_devices", "cgroup v2:linux_cgroups_hugetlb"}; !slices.Equal(got, want) {
+		t.Errorf("v2 = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"[cgroup v3] a | b | c\n", "[cgroup v1 a | b | c\n", "[cgroup v1] a | b | c\n[cgroup v1] a | b | d\n"} {
+		if _, err := parseExpected("x", []byte(bad)); err == nil {
+			t.Errorf("parseExpected(%q) = nil error", bad)
+		}
+	}
+}
