@@ -402,7 +402,7 @@ func printVerdict(w io.Writer, v verdict, logs string, keep bool) {
 		}
 	}
 	for _, e := range v.nowPassing {
-		fmt.Fprintf(w, "listed but passes now (remove it from the list): %s | %s  (%s)\n", e.program, e.unit, e.reason)
+		fmt.Fprintf(w, "listed but passed in this run (drop it once it passes for good): %s | %s  (%s)\n", e.program, e.unit, e.reason)
 	}
 	if len(v.unexpected) > 0 && keep {
 		fmt.Fprintf(w, "TAP and stderr of each program: %s/\n", logs)
