@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
+.PHONY: all build checker deps test test-host test-vm test-rtools fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
 
 all: build checker
 
@@ -34,8 +34,9 @@ deps:
 
 # One run covers the unit tests and, as root, the privileged ones (they
 # skip themselves otherwise). -p 1: privileged tests share the machine.
-# Then test-vm: the cgroup tests again under cgroup v2 and under systemd.
-test: deps test-host fuzz test-vm
+# Then test-vm: the cgroup tests again under cgroup v2 and under systemd;
+# test-rtools: the OCI runtime-tools validation suite.
+test: deps test-host fuzz test-vm test-rtools
 
 test-host: deps
 	$(GO) vet ./... ./testdata/checker
@@ -68,6 +69,15 @@ fuzz:
 
 test-vm:
 	GO=$(GO) bash scripts/test-vm.sh
+
+# The OCI runtime-tools validation programs (runtime-tools v0.9.0 through
+# the Go proxy, built once into the Go build cache) against podrun, runc as
+# the reference: any podrun failure not in
+# testdata/conformance/rtools-expected-failures.txt fails the target
+# (scripts/conformance-rtools.sh; root; each program's TAP in
+# bin/conformance-rtools/).
+test-rtools: deps build
+	PODRUN=$(PODRUN) scripts/conformance-rtools.sh
 
 # The demo pod (testdata/pods/demo.yaml: busybox httpd and a sidecar that
 # fetches from it over localhost), its status, logs and an exec, then

@@ -251,6 +251,20 @@ func TestSeccompNoNewPrivsOff(t *testing.T) {
 	wantErrnos(t, got, map[string]string{"getppid": "ret=-1 errno=55", "prctl": "ret=0 errno=0"})
 }
 
+// TestSeccompDeniedGetcwd: a filter loaded before the credentials change
+// (no noNewPrivileges) that denies getcwd(2) makes the check of the cwd
+// fail, as under runc ("failed to verify if current working directory is
+// safe"); the error names getcwd and its errno, not a cwd outside the
+// rootfs (runtime-tools' linux_seccomp program runs this config).
+func TestSeccompDeniedGetcwd(t *testing.T) {
+	testutil.RequiresRoot(t)
+	h := New(t)
+	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"getcwd"}, Action: specs.ActErrno}}}
+	b := seccompBundle(h, sc, func(s *Spec) { s.Process.NoNewPrivileges = false }, "true")
+	h.Fails(`process.cwd: verifying "/": getcwd: operation not permitted`, "run", "--bundle", b, h.ID())
+}
+
 // TestSeccompNotify: SCMP_ACT_NOTIFY sends the listener fd and the
 // container process state to listenerPath; the test's agent answers the
 // notification and the syscall returns its value.

@@ -1,6 +1,7 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -56,9 +57,14 @@ func openFds(min int) []int {
 
 // checkCwd refuses a working directory outside the process's root, which
 // is where a chdir through a /proc/self/fd link to a host directory leads:
-// getcwd(2) then reports "(unreachable)", and Getwd an error.
+// getcwd(2) then reports "(unreachable)", and Getwd an error. A getcwd
+// that fails otherwise (a seccomp filter loaded already, without
+// noNewPrivileges, that denies it) is reported as such: the cwd may be fine.
 func checkCwd(cwd string) error {
 	wd, err := unix.Getwd()
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("process.cwd: verifying %q: getcwd: %w", cwd, err)
+	}
 	if err != nil || len(wd) == 0 || wd[0] != '/' {
 		return fmt.Errorf("process.cwd: %q is outside the container's root filesystem", cwd)
 	}
