@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
+.PHONY: all build checker deps test test-host test-critest test-vm fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
 
 all: build checker
 
@@ -35,7 +35,7 @@ deps:
 # One run covers the unit tests and, as root, the privileged ones (they
 # skip themselves otherwise). -p 1: privileged tests share the machine.
 # Then test-vm: the cgroup tests again under cgroup v2 and under systemd.
-test: deps test-host fuzz test-vm
+test: deps test-host fuzz test-critest test-vm
 
 test-host: deps
 	$(GO) vet ./... ./testdata/checker
@@ -63,6 +63,14 @@ fuzz:
 
 test-vm:
 	GO=$(GO) bash scripts/test-vm.sh
+
+# critest (Kubernetes CRI validation, sigs.k8s.io/cri-tools) against a
+# private containerd 1.6 running podrun as its runc, and runc alongside as
+# the reference, in throw-away namespaces with images served locally
+# (scripts/conformance-critest.sh). A podrun failure not listed in
+# testdata/conformance/critest-expected-failures.txt fails the target.
+test-critest: deps build
+	scripts/conformance-critest.sh $(PODRUN)
 
 # The demo pod (testdata/pods/demo.yaml: busybox httpd and a sidecar that
 # fetches from it over localhost), its status, logs and an exec, then
