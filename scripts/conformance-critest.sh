@@ -22,7 +22,9 @@
 # parallel runner). Root only (skips otherwise).
 #
 # Knobs: CRITEST_PARALLEL (ginkgo nodes per run, default 4), CRITEST_FOCUS
-# (a ginkgo focus regexp), CRITEST_KEEP=1 keeps the work dir.
+# (a ginkgo focus regexp), CRITEST_ARGS (more critest flags, e.g.
+# -ginkgo.repeat=9), CRITEST_KEEP=1 keeps the work dir,
+# CRITEST_LOG_LEVEL (containerd's, default info).
 set -euo pipefail
 
 CRITEST_VERSION=v1.37.0
@@ -86,7 +88,7 @@ if [ "${1:-}" = --inner ]; then
 			  {"type": "portmap", "capabilities": {"portMappings": true}}
 			]}
 		EOF
-		containerd --config "$w/config.toml" >"$w/containerd.log" 2>&1 &
+		containerd --config "$w/config.toml" --log-level "${CRITEST_LOG_LEVEL:-info}" >"$w/containerd.log" 2>&1 &
 		local ctd=$! i
 		for i in $(seq 600); do
 			[ -S "$w/c.sock" ] && [ -e "$w/registry.ready" ] && break
@@ -97,6 +99,8 @@ if [ "${1:-}" = --inner ]; then
 		local args=(-runtime-endpoint "unix://$w/c.sock" -image-endpoint "unix://$w/c.sock"
 			-parallel "${CRITEST_PARALLEL:-4}" -ginkgo.json-report "$w/report.json" -ginkgo.no-color)
 		[ -z "${CRITEST_FOCUS:-}" ] || args+=(-ginkgo.focus "$CRITEST_FOCUS")
+		# shellcheck disable=SC2206 # extra flags, split on purpose
+		args+=(${CRITEST_ARGS:-})
 		(cd "$w/tmp" && TMPDIR=$w/tmp PATH=$cache:$PATH "$cache/critest-$CRITEST_VERSION" "${args[@]}") >"$w/critest.log" 2>&1 || true
 		# Pods critest left are stopped by containerd's shutdown; what it
 		# still has is killed with the namespace.
