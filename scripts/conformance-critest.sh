@@ -97,7 +97,9 @@ if [ "${1:-}" = --inner ]; then
 		[ -S "$w/c.sock" ] || { echo "containerd did not come up; $w/containerd.log:" >&2; tail -20 "$w/containerd.log" >&2; return 1; }
 		[ -e "$w/registry.ready" ] || { echo "registry did not come up:" >&2; cat "$w/registry.log" >&2; return 1; }
 		local args=(-runtime-endpoint "unix://$w/c.sock" -image-endpoint "unix://$w/c.sock"
-			-parallel "${CRITEST_PARALLEL:-4}" -ginkgo.json-report "$w/report.json" -ginkgo.no-color)
+			-ginkgo.json-report "$w/report.json" -ginkgo.no-color)
+		# critest's -parallel 1 trips ginkgo's check for go test's -parallel.
+		[ "${CRITEST_PARALLEL:-4}" = 1 ] || args+=(-parallel "${CRITEST_PARALLEL:-4}")
 		[ -z "${CRITEST_FOCUS:-}" ] || args+=(-ginkgo.focus "$CRITEST_FOCUS")
 		# shellcheck disable=SC2206 # extra flags, split on purpose
 		args+=(${CRITEST_ARGS:-})
@@ -204,6 +206,20 @@ sed -n 's/^\([^#].*[^ ]\) *# .*/\1/p' "$expected" | sort -u >"$work/expected"
 failed() { awk -F'\t' '$1 != "passed" && $1 != "skipped" && $1 != "filtered" {print $2}' "$work/$1/results" | sort -u; }
 failed podrun >"$work/podrun.failed"
 failed runc >"$work/runc.failed"
+# A few specs race with containerd 1.6 itself on a busy host (the OOMKilled
+# one: the shim arms its OOM watch only after start returns) and fail now
+# and then for runc too: podrun's unexpected failures get one more run,
+# alone, and count as failed only if they fail again.
+comm -23 "$work/podrun.failed" "$work/expected" >"$work/podrun.new"
+if [ -s "$work/podrun.new" ] && [ "$(wc -l <"$work/podrun.new")" -le 5 ]; then
+	focus=$(sed 's/[][\\.*^$()+?{}|]/\\&/g; s/.*/&$/' "$work/podrun.new" | paste -sd'|')
+	if CRITEST_FOCUS=$focus CRITEST_PARALLEL=1 run_one podrun-retry "$podrun"; then
+		awk -F'\t' '$1 == "passed" {print $2}' "$work/podrun-retry/results" | sort >"$work/podrun.flaky"
+		comm -12 "$work/podrun.new" "$work/podrun.flaky" | sed 's/^/note: failed once for podrun, passed when run again: /'
+		comm -23 "$work/podrun.failed" "$work/podrun.flaky" >"$work/podrun.failed.new"
+		mv "$work/podrun.failed.new" "$work/podrun.failed"
+	fi
+fi
 status=0
 while IFS= read -r spec; do
 	if grep -qxF "$spec" "$work/runc.failed"; then
