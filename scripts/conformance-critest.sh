@@ -5,11 +5,12 @@
 # reference; the two runs go side by side. Every spec that fails for
 # podrun must be listed in testdata/conformance/critest-expected-failures.txt
 # (specs failing for every runtime on this host, one reason each), or the
-# script fails. Specs runc fails that are not listed are reported.
+# script fails (a failure gets one more run first: see the retry below).
+# Specs runc fails that are not listed are reported.
 #
 #   scripts/conformance-critest.sh [PODRUN]      # PODRUN: default bin/podrun
 #
-# Each run is one `unshare` of new pid, mount and network namespaces: a
+# Each run is one `unshare` of new pid, mount, network and IPC namespaces: a
 # private tmpfs over the paths containerd 1.6 and libcni hard-code
 # (/run/containerd, /run/netns, /var/lib/cni), loopback only, a local
 # registry (testdata/critest/registry) on 127.0.0.1:5000 serving the
@@ -23,7 +24,8 @@
 #
 # Knobs: CRITEST_PARALLEL (ginkgo nodes per run, default 4), CRITEST_FOCUS
 # (a ginkgo focus regexp), CRITEST_ARGS (more critest flags, e.g.
-# -ginkgo.repeat=9), CRITEST_KEEP=1 keeps the work dir,
+# -ginkgo.flake-attempts=2), CRITEST_TIMEOUT (seconds per run, default
+# 900), CRITEST_KEEP=1 keeps the work dir,
 # CRITEST_LOG_LEVEL (containerd's, default info).
 set -euo pipefail
 
@@ -169,7 +171,10 @@ trap cleanup EXIT
 run_one() {
 	local name=$1 rt=$2 w=$work/$1
 	mkdir -p "$w"
-	unshare --pid --fork --kill-child --mount-proc --net --ipc --mount --propagation private \
+	# A hung run is cut off: unshare's death kills the namespace's init
+	# (--kill-child), and with it everything in the namespace.
+	timeout "${CRITEST_TIMEOUT:-900}" \
+		unshare --pid --fork --kill-child --mount-proc --net --ipc --mount --propagation private \
 		"$0" --inner "$rt" "$w" >"$w/inner.log" 2>&1 || true
 	if [ ! -s "$w/report.json" ]; then
 		echo "conformance-critest: $name: critest wrote no report" >&2
