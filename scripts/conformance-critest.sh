@@ -133,7 +133,7 @@ build_critest() {
 	[ -x "$cache/critest-$CRITEST_VERSION" ] && [ -x "$cache/ginkgo" ] && return
 	local tmp dir
 	tmp=$(mktemp -d)
-	dir=$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/cri-tools@$CRITEST_VERSION" | jq -r .Dir)
+	dir=$(cd "$tmp" && go mod download -json "sigs.k8s.io/cri-tools@$CRITEST_VERSION" | jq -r .Dir)
 	cp -r "$dir" "$tmp/src"
 	chmod -R u+w "$tmp/src"
 	(cd "$tmp/src" &&
@@ -220,7 +220,10 @@ if [ -s "$work/podrun.new" ] && [ "$(wc -l <"$work/podrun.new")" -le 5 ]; then
 	focus=$(sed 's/[][\\.*^$()+?{}|]/\\&/g; s/.*/&$/' "$work/podrun.new" | paste -sd'|')
 	if CRITEST_FOCUS=$focus CRITEST_PARALLEL=1 run_one podrun-retry "$podrun"; then
 		awk -F'\t' '$1 == "passed" {print $2}' "$work/podrun-retry/results" | sort >"$work/podrun.flaky"
-		comm -12 "$work/podrun.new" "$work/podrun.flaky" | sed 's/^/note: failed once for podrun, passed when run again: /'
+		comm -12 "$work/podrun.new" "$work/podrun.flaky" | while IFS= read -r spec; do
+			echo "note: failed once for podrun, passed when run again: $spec"
+			awk -F'\t' -v s="$spec" '$2 == s {print "    " $3}' "$work/podrun/results"
+		done
 		comm -23 "$work/podrun.failed" "$work/podrun.flaky" >"$work/podrun.failed.new"
 		mv "$work/podrun.failed.new" "$work/podrun.failed"
 	fi
