@@ -38,7 +38,7 @@ deps:
 test: deps test-host fuzz test-critest test-vm
 
 test-host: deps
-	$(GO) vet ./... ./testdata/checker
+	$(GO) vet ./... ./testdata/checker ./testdata/critest/...
 	$(GO) test $(GOTESTFLAGS) ./...
 
 # The cgroup package tests and the TestCgroup* integration tests in
@@ -80,7 +80,7 @@ demo: deps build
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/checker
+	$(GO) vet ./... ./testdata/checker ./testdata/critest/...
 
 install: build
 	install -D -m 0755 $(PODRUN) $(DESTDIR)$(PREFIX)/bin/podrun
