@@ -28,6 +28,7 @@
 # 900), CRITEST_KEEP=1 keeps the work dir,
 # CRITEST_LOG_LEVEL (containerd's, default info).
 set -euo pipefail
+export LC_ALL=C # one sort order for sort and comm
 
 CRITEST_VERSION=v1.37.0
 export PATH=/usr/local/go/bin:$PATH
