@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-vm test-rtools fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
+.PHONY: all build checker deps test test-host test-critest test-vm test-rtools fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
 
 all: build checker
 
@@ -34,12 +34,13 @@ deps:
 
 # One run covers the unit tests and, as root, the privileged ones (they
 # skip themselves otherwise). -p 1: privileged tests share the machine.
-# Then test-vm: the cgroup tests again under cgroup v2 and under systemd;
-# test-rtools: the OCI runtime-tools validation suite.
-test: deps test-host fuzz test-vm test-rtools
+# Then the field's conformance suites: test-rtools (OCI runtime-tools
+# validation) and test-critest (Kubernetes CRI validation); and test-vm:
+# the cgroup tests again under cgroup v2 and under systemd.
+test: deps test-host fuzz test-rtools test-critest test-vm
 
 test-host: deps
-	$(GO) vet ./... ./testdata/checker
+	$(GO) vet ./... ./testdata/checker ./testdata/critest/...
 	$(GO) test $(GOTESTFLAGS) ./...
 
 # The cgroup package tests and the TestCgroup* integration tests in
@@ -79,6 +80,14 @@ test-vm:
 test-rtools: deps build
 	PODRUN=$(PODRUN) scripts/conformance-rtools.sh
 
+# critest (Kubernetes CRI validation, sigs.k8s.io/cri-tools) against a
+# private containerd 1.6 running podrun as its runc, and runc alongside as
+# the reference, in throw-away namespaces with images served locally
+# (scripts/conformance-critest.sh). A podrun failure not listed in
+# testdata/conformance/critest-expected-failures.txt fails the target.
+test-critest: deps build
+	scripts/conformance-critest.sh $(PODRUN)
+
 # The demo pod (testdata/pods/demo.yaml: busybox httpd and a sidecar that
 # fetches from it over localhost), its status, logs and an exec, then
 # pod rm; all in a temp dir (scripts/demo.sh).
@@ -87,7 +96,7 @@ demo: deps build
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./... ./testdata/checker
+	$(GO) vet ./... ./testdata/checker ./testdata/critest/...
 
 install: build
 	install -D -m 0755 $(PODRUN) $(DESTDIR)$(PREFIX)/bin/podrun

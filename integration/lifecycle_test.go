@@ -335,7 +335,19 @@ echo "$PPID $ppid" > `+ppidOut)
 		t.Errorf("init parent after create is still the exited create process %d", pp)
 	}
 
+	// start returns the moment it has released the init, writing nothing
+	// more (the consumed exec fifo is what says running), as runc's does:
+	// containerd's shim arms its OOM watch only when start has returned,
+	// and a container that runs out of memory at once must not beat it.
+	stateFile := filepath.Join(h.Root, id, "state.json")
+	before, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lcMust(h, "start", id)
+	if after, err := os.ReadFile(stateFile); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("start rewrote %s (err %v)", stateFile, err)
+	}
 	if s := h.Status(id); s != "running" {
 		t.Errorf("status after start = %s, want running", s)
 	}

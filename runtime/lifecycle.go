@@ -31,10 +31,12 @@ func (r *Runtime) Start(id string) error {
 	if err := c.releaseInit(h != nil && len(h.StartContainer) > 0); err != nil {
 		return err
 	}
-	c.State.Status = Running
-	if err := c.save(); err != nil {
-		return err
-	}
+	// Nothing is saved: the consumed exec fifo is what makes the status
+	// running (Status), so start returns the moment the init runs, as
+	// runc's does. containerd's shim arms its OOM watch on the cgroup only
+	// when start has returned; every extra millisecond here is one more in
+	// which a container that runs out of memory at once is not seen as
+	// OOMKilled (critest's "reason OOMKilled" spec).
 	if h != nil && len(h.Poststart) > 0 {
 		// The spec (1.3): a failing poststart hook is an error and stops
 		// the container; delete then finishes the lifecycle.
