@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -188,4 +189,38 @@ func TestCLIGlobalFlagsAccepted(t *testing.T) {
 	if r := h.RunCmd(cmd); r.Code != 0 || r.Stdout != "" {
 		t.Errorf("list with a missing root: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
+}
+
+// TestCLIFlagsAfterID runs a container's life with the flags after the
+// container id, orders runc 1.1 accepts (urfave/cli v1 moves a command's
+// flags before its arguments; exec and ps do not, there what follows the id
+// is the command).
+func TestCLIFlagsAfterID(t *testing.T) {
+	h := cgNew(t)
+	bundle := h.Bundle("sleep", "1000")
+	id := h.ID()
+	args := cgCreateArgs(h, "run", "-d", "--bundle", bundle, id)
+	// run ID -d --bundle B (runc's own parser fails on `run -d ID --bundle B`).
+	args = append([]string{"run", id}, args[1:len(args)-1]...)
+	h.MustNoPipes(h.Cmd(args...))
+	h.Must("update", id, "--pids-limit", "77")
+	if got := readTrim(t, cgHostFile(t, h.Pid(id), "pids", "pids.max", "pids.max")); got != "77" {
+		t.Errorf("update ID --pids-limit 77: pids.max = %q", got)
+	}
+	h.Must("pause", id)
+	h.Must("resume", id)
+	// exec does not reorder: "-t" after the id is the command to run, as
+	// in runc ("exec failed: ... \"-t\": executable file not found").
+	if r := h.Run("exec", id, "-t", "true"); r.Code == 0 || !strings.Contains(r.Stderr, `"-t"`) {
+		t.Errorf("exec ID -t true: exit %d %q, want the command -t not found", r.Code, r.Stderr)
+	}
+	if r := h.Must("exec", id, "echo", "-t", "--x"); strings.TrimSpace(r.Stdout) != "-t --x" {
+		t.Errorf("exec ID echo -t --x printed %q", r.Stdout)
+	}
+	h.Must("kill", id, "KILL", "--all")
+	if !waitFor(10*time.Second, func() bool { return h.Status(id) == "stopped" }) {
+		t.Fatalf("still %s after kill ID KILL --all", h.Status(id))
+	}
+	h.Must("delete", id, "--force")
+	lcAssertNothing(t, h)
 }

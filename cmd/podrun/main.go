@@ -63,46 +63,8 @@ type env struct {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var e env
-	app := &cli.App{
-		Name:                 "podrun",
-		Usage:                "OCI container runtime with pods",
-		Version:              version,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/run/podrun", Usage: "root directory for storage of container state"},
-			&cli.StringFlag{Name: "log", Usage: "set the log file to write podrun logs to (default is stderr)"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
-			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\""},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpoint/restore is not supported"},
-		},
-		Before: func(ctx *cli.Context) error {
-			return setup(ctx, &e, stderr)
-		},
-		Commands: []*cli.Command{
-			createCommand(&e), startCommand(&e), runCommand(&e), stateCommand(&e),
-			killCommand(&e), deleteCommand(&e), listCommand(&e), execCommand(&e),
-			psCommand(&e), specCommand(), featuresCommand(),
-			imageCommand(), bundleCommand(), podCommand(&e),
-			pauseCommand(&e), resumeCommand(&e), updateCommand(&e), eventsCommand(&e),
-		},
-		CommandNotFound: func(ctx *cli.Context, name string) {
-			fmt.Fprintf(stderr, "podrun: unknown command %q\n", name)
-			os.Exit(1)
-		},
-	}
-	cli.VersionPrinter = func(ctx *cli.Context) {
-		fmt.Fprintf(ctx.App.Writer, "podrun version %s\n", version)
-		if commit != "" {
-			fmt.Fprintf(ctx.App.Writer, "commit: %s\n", commit)
-		}
-		fmt.Fprintf(ctx.App.Writer, "spec: %s\ngo: %s\n", specVersion(), goruntime.Version())
-	}
-	err := app.Run(args)
+	app := newApp(&e, stdout, stderr)
+	err := app.Run(reorderRuncArgs(app, args))
 	if err == nil {
 		return 0
 	}
@@ -116,4 +78,52 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "podrun: "+msg)
 	return 1
+}
+
+// newApp is podrun's command line; the commands work on e, which the global
+// flags fill in before any command runs.
+func newApp(e *env, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "podrun",
+		Usage:                "OCI container runtime with pods",
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		// urfave/cli v1 (runc's) takes `-e A=1,2` as one value; v2 would
+		// split it at the comma.
+		DisableSliceFlagSeparator: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/podrun", Usage: "root directory for storage of container state"},
+			&cli.StringFlag{Name: "log", Usage: "set the log file to write podrun logs to (default is stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\""},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpoint/restore is not supported"},
+		},
+		Before: func(ctx *cli.Context) error {
+			return setup(ctx, e, stderr)
+		},
+		Commands: []*cli.Command{
+			createCommand(e), startCommand(e), runCommand(e), stateCommand(e),
+			killCommand(e), deleteCommand(e), listCommand(e), execCommand(e),
+			psCommand(e), specCommand(), featuresCommand(),
+			imageCommand(), bundleCommand(), podCommand(e),
+			pauseCommand(e), resumeCommand(e), updateCommand(e), eventsCommand(e),
+		},
+		CommandNotFound: func(ctx *cli.Context, name string) {
+			fmt.Fprintf(stderr, "podrun: unknown command %q\n", name)
+			os.Exit(1)
+		},
+	}
+	cli.VersionPrinter = func(ctx *cli.Context) {
+		fmt.Fprintf(ctx.App.Writer, "podrun version %s\n", version)
+		if commit != "" {
+			fmt.Fprintf(ctx.App.Writer, "commit: %s\n", commit)
+		}
+		fmt.Fprintf(ctx.App.Writer, "spec: %s\ngo: %s\n", specVersion(), goruntime.Version())
+	}
+	return app
 }
