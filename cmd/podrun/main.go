@@ -48,10 +48,21 @@ func main() {
 }
 
 // exitError carries an exit status that is not a failure of podrun itself
-// (the container's status for `run` and `exec`).
-type exitError struct{ code int }
+// (the container's status for `run` and `exec`), or, with err, a failure
+// that exits with a code of its own (`exec`: 255, as runc).
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e *exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // env is what every command gets: the runtime and the logger, built once
 // from the global flags.
@@ -68,16 +79,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		if ee.err == nil {
+			return ee.code
+		}
+		code = ee.code
 	}
 	msg := errorText(err)
 	if e.log != nil && e.logToFile {
 		e.log.Errorf("%s", msg)
 	}
 	fmt.Fprintln(stderr, "podrun: "+msg)
-	return 1
+	return code
 }
 
 // newApp is podrun's command line; the commands work on e, which the global
