@@ -806,3 +806,72 @@ func TestCgroupSystemdDriver(t *testing.T) {
 		t.Errorf("scope %s still active after delete", unit)
 	}
 }
+
+// TestCgroupCreateFrozen: a container whose cgroup (or, before it exists,
+// its parent) is frozen fails create and run at once with runc's error,
+// instead of waiting forever for an init that cannot run, and leaves
+// nothing behind. A cgroup with processes in it gets runc's warning.
+func TestCgroupCreateFrozen(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	// A frozen cgroup of the test's own, in the hierarchy that freezes.
+	frozenPath := fmt.Sprintf("/%s/frozen-%d", cgParent(), os.Getpid())
+	dir := filepath.Join("/sys/fs/cgroup/freezer", frozenPath)
+	freeze, thaw := "freezer.state", []string{"FROZEN", "THAWED"}
+	if cgV2() {
+		dir = filepath.Join("/sys/fs/cgroup", frozenPath)
+		freeze, thaw = "cgroup.freeze", []string{"1", "0"}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[1]), 0)
+		// Gone already when a container's delete removed it.
+		if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT {
+			t.Errorf("removing the test's frozen cgroup: %v", err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[0]), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cmd, cgroupsPath string }{
+		{"create", frozenPath},
+		{"run", frozenPath},
+		{"create", frozenPath + "/child"}, // a new cgroup starts frozen
+	} {
+		id := h.ID()
+		b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = tc.cgroupsPath }, "true")
+		h.Fails("container's cgroup unexpectedly frozen", tc.cmd, "--bundle", b, id)
+		lcAssertNothing(t, h)
+		// Not even the other hierarchies' directories were made.
+		hs, _ := os.ReadDir("/sys/fs/cgroup")
+		for _, hd := range append(hs, nil) {
+			base := "/sys/fs/cgroup"
+			if hd != nil {
+				base = filepath.Join(base, hd.Name())
+			}
+			for _, p := range []string{filepath.Join(base, frozenPath), filepath.Join(base, frozenPath, "child")} {
+				if _, err := os.Stat(p); err == nil && p != dir {
+					t.Errorf("%s %s: cgroup %s made", tc.cmd, tc.cgroupsPath, p)
+				}
+			}
+		}
+	}
+	// Thawed, with a process in it: the create works and warns as runc.
+	if err := os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[1]), 0); err != nil {
+		t.Fatal(err)
+	}
+	id := h.ID()
+	b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = frozenPath }, "true")
+	h.MustNoPipes(h.Cmd("create", "--bundle", b, id))
+	logFile := filepath.Join(t.TempDir(), "log")
+	h.MustNoPipes(h.Cmd("--log", logFile, "create", "--bundle", b, id+"-2"))
+	if msg, _ := os.ReadFile(logFile); !strings.Contains(string(msg), "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create into a cgroup with a process: log %q, want runc's warning", msg)
+	}
+	h.Must("delete", "--force", id+"-2")
+	h.Must("delete", "--force", id)
+}

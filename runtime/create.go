@@ -82,6 +82,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkCgroupUsable(cg); err != nil {
+		return nil, err
+	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("creating root %s: %w", r.Root, err)
@@ -251,6 +254,23 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	child.Close()
 	return child, nil
+}
+
+// checkCgroupUsable is runc's check of the cgroup before a create: a
+// frozen one would stop the init before it ever reports back, so create
+// would wait forever; one with processes is only warned about.
+func (r *Runtime) checkCgroupUsable(cg cgroups.Manager) error {
+	if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
+		r.Log.Warnf("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
+	frozen, err := cg.FrozenInEffect()
+	if err != nil {
+		return fmt.Errorf("unable to get cgroup freezer state: %w", err)
+	}
+	if frozen {
+		return errors.New("container's cgroup unexpectedly frozen")
+	}
+	return nil
 }
 
 // startInCgroup starts the child. Unless it is placed already (inCgroup:
