@@ -875,3 +875,78 @@ func TestCgroupCreateFrozen(t *testing.T) {
 	h.Must("delete", "--force", id+"-2")
 	h.Must("delete", "--force", id)
 }
+
+// TestCgroupDeleteLeavesNoCgroup: once delete returns, no process and no
+// cgroup directory of the container is left in any hierarchy, so the
+// parent can be removed at once (podman's `pod rm` removes its pod's
+// cgroup right after deleting the containers). Looped, over the ways a
+// container ends: delete --force of a running one, kill then delete, and
+// an init killed under children that outlive it (no pid namespace).
+func TestCgroupDeleteLeavesNoCgroup(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	parent := fmt.Sprintf("/%s/rmparent-%d", cgParent(), os.Getpid())
+	hierarchies := []string{"/sys/fs/cgroup"}
+	if !cgV2() {
+		hierarchies = nil
+		ents, err := os.ReadDir("/sys/fs/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			var st unix.Statfs_t
+			p := filepath.Join("/sys/fs/cgroup", e.Name())
+			if e.IsDir() && unix.Statfs(p, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
+				hierarchies = append(hierarchies, p)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, hd := range hierarchies {
+			_ = unix.Rmdir(filepath.Join(hd, parent))
+		}
+	})
+	withChildren := `sleep 1000 & sleep 1000 & exec sleep 1000`
+	noPidNS := func(s *Spec) {
+		s.Linux.Namespaces = slicesDelete(s.Linux.Namespaces, specs.PIDNamespace)
+	}
+	for i := 0; i < 12; i++ {
+		id := h.ID()
+		var edit func(*Spec)
+		if i%3 == 2 {
+			edit = noPidNS
+		}
+		b := h.EditedBundle(func(s *Spec) {
+			s.Linux.CgroupsPath = parent + "/" + id
+			if edit != nil {
+				edit(s)
+			}
+		}, "sh", "-c", withChildren)
+		h.MustNoPipes(h.Cmd("create", "--bundle", b, id))
+		h.Must("start", id)
+		pid := h.Pid(id)
+		switch i % 3 {
+		case 0:
+			h.Must("delete", "--force", id)
+		default:
+			// Only the init: with no pid namespace its children live on.
+			h.Must("kill", id, "KILL")
+			h.WaitStatus(id, "stopped")
+			h.Must("delete", id)
+		}
+		if running(pid) {
+			t.Errorf("round %d: init %d still running after delete", i, pid)
+		}
+		for _, hd := range hierarchies {
+			dir := filepath.Join(hd, parent, id)
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("round %d: %s left after delete (%v)", i, dir, err)
+			}
+			if err := unix.Rmdir(filepath.Join(hd, parent)); err != nil && err != unix.ENOENT {
+				t.Errorf("round %d: removing the parent %s right after delete: %v", i, filepath.Join(hd, parent), err)
+			}
+		}
+	}
+}
