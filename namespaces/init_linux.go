@@ -198,7 +198,7 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return fmt.Errorf("joining session keyring: %w", err)
 		}
 	}
-	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot}
+	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot, MountFds: cfg.MountFds}
 	if cfg.Overlay != nil {
 		if !cfg.NewMountNS {
 			return errors.New("an image rootfs needs a new mount namespace")
@@ -210,6 +210,13 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 	if cfg.NewMountNS {
 		if err := rootfs.Prepare(rc); err != nil {
 			return err
+		}
+	}
+	// The mount sources' fds reach host paths: none may stay open in the
+	// init, where the container could find them (/proc/1/fd).
+	for _, fd := range cfg.MountFds {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 	}
 	// prestart and createRuntime hooks run in the parent (runtime namespace).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -176,7 +177,11 @@ func (p *preparer) mountTmpfs(m *mnt) error {
 // bindMount bind-mounts m.source, then remounts to apply the flags (a bind
 // mount ignores them), keeping flags the kernel has locked if needed.
 func (p *preparer) bindMount(m *mnt) error {
-	st, err := os.Stat(m.source)
+	src := m.source
+	if m.tree > 0 {
+		src = "/proc/self/fd/" + strconv.Itoa(m.tree)
+	}
+	st, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
@@ -184,7 +189,7 @@ func (p *preparer) bindMount(m *mnt) error {
 	if err != nil {
 		return err
 	}
-	if err := checkProcMount(rel, m.source); err != nil {
+	if err := checkProcMount(rel, src); err != nil {
 		return err
 	}
 	h, rel, err := p.root.target(m.dest, st.IsDir())
@@ -192,8 +197,15 @@ func (p *preparer) bindMount(m *mnt) error {
 		return err
 	}
 	defer h.Close()
-	if m.opts.flags&unix.MS_REMOUNT == 0 {
-		if err := mountAt(m.source, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
+	switch {
+	case m.opts.flags&unix.MS_REMOUNT != 0:
+	case m.tree > 0:
+		if err := unix.MoveMount(m.tree, "", int(h.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+			return &mountError{op: "bind-mount", source: m.source, dest: m.dest, flags: unix.MS_BIND | m.opts.flags&unix.MS_REC,
+				err: &os.SyscallError{Syscall: "move_mount", Err: err}}
+		}
+	default:
+		if err := mountAt(src, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,14 @@ type Config struct {
 	// NoPivot moves the rootfs onto "/" and chroots instead of pivot_root
 	// (runc's --no-pivot).
 	NoPivot bool
+	// MountFds, when set, has one entry per Spec.Mounts: -1, or the fd of
+	// a detached copy of a bind mount's source (open_tree with
+	// OPEN_TREE_CLONE, recursive for rbind) that the runtime made before
+	// the init entered its user namespace, from where the source's path
+	// may not be reachable (runc's mountFds). Prepare attaches it at the
+	// destination instead of bind-mounting the path, and leaves the fd
+	// open.
+	MountFds []int
 }
 
 // mnt is a spec mount with its options parsed and its source resolved.
@@ -42,6 +50,10 @@ type mnt struct {
 	dest   string // cleaned, absolute container path
 	fstype string
 	opts   mountOptions
+
+	// tree is the fd of a detached copy of source to attach (see
+	// Config.MountFds), or 0 for none (fds 0-2 are stdio).
+	tree int
 }
 
 func (c *Config) rootfsPath() (string, error) {
@@ -173,6 +185,9 @@ func Prepare(c *Config) error {
 	for i, m := range c.Spec.Mounts {
 		if mounts[i], err = c.parseMount(m); err != nil {
 			return mountErr(m, err)
+		}
+		if i < len(c.MountFds) && c.MountFds[i] > 2 && mounts[i].opts.isBind() {
+			mounts[i].tree = c.MountFds[i]
 		}
 	}
 	setupDev := needsSetupDev(c.Spec)

@@ -162,6 +162,8 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err != nil {
 		return nil, err
 	}
+	mountSources := openMountSources(spec, bundle)
+	defer closeFiles(mountSources)
 
 	if err := cg.Create(); err != nil {
 		return nil, err
@@ -186,7 +188,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
 		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
-		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets,
+		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets, MountSources: mountSources,
 	}
 	inCgroup := cgroupFD >= 0
 	child, inCgroup, err = startInCgroup(cg, so, inCgroup)
