@@ -127,6 +127,10 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
 		return nil, err
 	}
+	if s == Paused {
+		// The child is frozen until a resume, which needs the lock.
+		c.Close()
+	}
 	if err := child.SendConfig(cfg); err != nil {
 		return nil, initFailed(child, err)
 	}
