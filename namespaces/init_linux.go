@@ -212,13 +212,6 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 			return err
 		}
 	}
-	// The mount sources' fds reach host paths: none may stay open in the
-	// init, where the container could find them (/proc/1/fd).
-	for _, fd := range cfg.MountFds {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}
 	// prestart and createRuntime hooks run in the parent (runtime namespace).
 	if err := c.send(message{Type: msgCreateRuntime}); err != nil {
 		return err

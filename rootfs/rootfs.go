@@ -39,8 +39,9 @@ type Config struct {
 	// OPEN_TREE_CLONE, recursive for rbind) that the runtime made before
 	// the init entered its user namespace, from where the source's path
 	// may not be reachable (runc's mountFds). Prepare attaches it at the
-	// destination instead of bind-mounting the path, and leaves the fd
-	// open.
+	// destination instead of bind-mounting the path, and closes every one
+	// of them: they reach host paths, and the container could find them
+	// in the init (/proc/1/fd).
 	MountFds []int
 }
 
@@ -173,6 +174,13 @@ func mountErr(m specs.Mount, err error) error {
 // the /dev symlinks. Mount option errors are reported before anything is
 // mounted.
 func Prepare(c *Config) error {
+	defer func() {
+		for _, fd := range c.MountFds {
+			if fd > 2 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	rootfs, err := c.rootfsPath()
 	if err != nil {
 		return err
