@@ -60,9 +60,6 @@ type InitConfig struct {
 	FifoFd    int            `json:"fifoFd,omitempty"`
 	ConsoleFd int            `json:"consoleFd,omitempty"`
 	JoinFds   map[string]int `json:"joinFds,omitempty"`
-	// MountFds are the child's fds of bind-mount sources the runtime
-	// opened, one per spec mount, -1 for none (rootfs.Config.MountFds).
-	MountFds []int `json:"mountFds,omitempty"`
 	// NewMountNS is true when the child was cloned into a new mount namespace
 	// and must set up the rootfs.
 	NewMountNS bool `json:"newMountNS,omitempty"`
@@ -78,6 +75,9 @@ type InitConfig struct {
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// State is the OCI state given to createContainer/startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
+	// MountFds are the child's fds of bind-mount sources the runtime
+	// made, one per spec mount, -1 for none (rootfs.Config.MountFds).
+	MountFds []int `json:"mountFds,omitempty"`
 }
 
 // message is one step of the protocol.

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -109,23 +107,6 @@ func infraSpec(sb *Sandbox, pauseBin string) *specs.Spec {
 	return s
 }
 
-// addPauseLibs bind-mounts what a dynamically linked pause binary needs
-// (see pauseLibs) read-only into the infra spec s, and points the loader
-// at their directories.
-func addPauseLibs(s *specs.Spec, libs []libMount) {
-	var dirs []string
-	for _, l := range libs {
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: l.Dest, Type: "bind", Source: l.Source,
-			Options: []string{"bind", "ro", "nosuid", "nodev"}})
-		if d := filepath.Dir(l.Dest); !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	if len(libs) > 0 {
-		s.Process.Env = append(s.Process.Env, "LD_LIBRARY_PATH="+strings.Join(dirs, ":"))
-	}
-}
-
 func podAnnotations(sb *Sandbox, ctr string, attempt int) map[string]string {
 	return map[string]string{
 		AnnotationPodName: sb.Name, AnnotationPodUID: sb.UID,
@@ -165,28 +146,17 @@ func (m *Manager) startInfra(sb *Sandbox) error {
 	if err != nil {
 		return fmt.Errorf("pause binary: %w", err)
 	}
-	libs, err := pauseLibs(bin)
-	if err != nil {
-		return fmt.Errorf("pause binary: %w", err)
-	}
 	dir := filepath.Join(sb.StateDir, "infra")
 	s := infraSpec(sb, bin)
-	addPauseLibs(s, libs)
+	if err := addPauseLibs(s, filepath.Join(dir, "rootfs"), bin); err != nil {
+		return fmt.Errorf("pause binary: %w", err)
+	}
 	if err := writeBundle(dir, s); err != nil {
 		return err
 	}
-	// The bind-mount targets exist in the host dir: the root is read-only.
+	// The bind-mount target exists in the host dir: the root is read-only.
 	if err := os.WriteFile(filepath.Join(dir, "rootfs", "pause"), nil, 0o755); err != nil {
 		return err
-	}
-	for _, l := range libs {
-		target := filepath.Join(dir, "rootfs", l.Dest)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, nil, 0o755); err != nil {
-			return err
-		}
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {

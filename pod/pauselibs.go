@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // libMount is a file a dynamically linked pause binary needs inside the
@@ -133,4 +136,32 @@ func findLib(name string, dirs []string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("not found in %v", dirs)
+}
+
+// addPauseLibs bind-mounts what the pause binary bin needs if it is
+// dynamically linked (see pauseLibs) read-only into the infra spec s,
+// points the loader at their directories and makes the mount targets in
+// rootfs (the infra's root is read-only).
+func addPauseLibs(s *specs.Spec, rootfs, bin string) error {
+	libs, err := pauseLibs(bin)
+	if err != nil || len(libs) == 0 {
+		return err
+	}
+	var dirs []string
+	for _, l := range libs {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: l.Dest, Type: "bind", Source: l.Source,
+			Options: []string{"bind", "ro", "nosuid", "nodev"}})
+		if d := filepath.Dir(l.Dest); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+		target := filepath.Join(rootfs, l.Dest)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, nil, 0o755); err != nil {
+			return err
+		}
+	}
+	s.Process.Env = append(s.Process.Env, "LD_LIBRARY_PATH="+strings.Join(dirs, ":"))
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +30,9 @@ type preparer struct {
 
 func (p *preparer) mount(m *mnt) error {
 	if m.opts.isBind() {
+		if m.tree > 0 {
+			return p.attachTree(m)
+		}
 		return p.bindMount(m)
 	}
 	if err := p.checkIDOptions(m); err != nil {
@@ -177,11 +179,7 @@ func (p *preparer) mountTmpfs(m *mnt) error {
 // bindMount bind-mounts m.source, then remounts to apply the flags (a bind
 // mount ignores them), keeping flags the kernel has locked if needed.
 func (p *preparer) bindMount(m *mnt) error {
-	src := m.source
-	if m.tree > 0 {
-		src = "/proc/self/fd/" + strconv.Itoa(m.tree)
-	}
-	st, err := os.Stat(src)
+	st, err := os.Stat(m.source)
 	if err != nil {
 		return err
 	}
@@ -189,7 +187,7 @@ func (p *preparer) bindMount(m *mnt) error {
 	if err != nil {
 		return err
 	}
-	if err := checkProcMount(rel, src); err != nil {
+	if err := checkProcMount(rel, m.source); err != nil {
 		return err
 	}
 	h, rel, err := p.root.target(m.dest, st.IsDir())
@@ -197,15 +195,8 @@ func (p *preparer) bindMount(m *mnt) error {
 		return err
 	}
 	defer h.Close()
-	switch {
-	case m.opts.flags&unix.MS_REMOUNT != 0:
-	case m.tree > 0:
-		if err := unix.MoveMount(m.tree, "", int(h.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-			return &mountError{op: "bind-mount", source: m.source, dest: m.dest, flags: unix.MS_BIND | m.opts.flags&unix.MS_REC,
-				err: &os.SyscallError{Syscall: "move_mount", Err: err}}
-		}
-	default:
-		if err := mountAt(src, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
+	if m.opts.flags&unix.MS_REMOUNT == 0 {
+		if err := mountAt(m.source, h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
 			return err
 		}
 	}

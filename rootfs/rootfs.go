@@ -31,9 +31,6 @@ type Config struct {
 	// Spec supplies mounts, root.readonly and the linux devices, masked and
 	// readonly paths, rootfsPropagation and namespaces.
 	Spec *specs.Spec
-	// NoPivot moves the rootfs onto "/" and chroots instead of pivot_root
-	// (runc's --no-pivot).
-	NoPivot bool
 	// MountFds, when set, has one entry per Spec.Mounts: -1, or the fd of
 	// a detached copy of a bind mount's source (open_tree with
 	// OPEN_TREE_CLONE, recursive for rbind) that the runtime made before
@@ -43,18 +40,20 @@ type Config struct {
 	// of them: they reach host paths, and the container could find them
 	// in the init (/proc/1/fd).
 	MountFds []int
+	// NoPivot moves the rootfs onto "/" and chroots instead of pivot_root
+	// (runc's --no-pivot).
+	NoPivot bool
 }
 
 // mnt is a spec mount with its options parsed and its source resolved.
 type mnt struct {
 	source string
+	// tree is the fd of a detached copy of source to attach (see
+	// Config.MountFds), or 0 for none (fds 0-2 are stdio).
+	tree   int
 	dest   string // cleaned, absolute container path
 	fstype string
 	opts   mountOptions
-
-	// tree is the fd of a detached copy of source to attach (see
-	// Config.MountFds), or 0 for none (fds 0-2 are stdio).
-	tree int
 }
 
 func (c *Config) rootfsPath() (string, error) {
