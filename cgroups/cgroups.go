@@ -89,6 +89,13 @@ type Manager interface {
 	// Frozen reports whether the cgroup is frozen (or still freezing).
 	Frozen() (bool, error)
 
+	// FrozenInEffect reports whether a process put in the cgroup would be
+	// stopped at once: the cgroup, or the nearest existing ancestor if it
+	// does not exist yet, is frozen (or freezing) by itself or by an
+	// ancestor (v1 freezer.state, v2 "frozen 1" in cgroup.events). The
+	// root of a v2 hierarchy, which cannot be frozen, reads as thawed.
+	FrozenInEffect() (bool, error)
+
 	// OOMKillCount returns the number of processes the OOM killer has
 	// killed in the cgroup (v2 memory.events oom_kill; v1
 	// memory.oom_control oom_kill, kernel 4.13 and later).

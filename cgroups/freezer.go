@@ -174,3 +174,37 @@ func setFreezeV2(dir string, freeze bool) error {
 	}
 	return err
 }
+
+func (m *manager) FrozenInEffect() (bool, error) {
+	d, err := m.freezerDir("freezer state")
+	if err != nil {
+		return false, nil // no freezer, nothing can be frozen
+	}
+	// The cgroup or, before it exists, the nearest existing ancestor (a
+	// new cgroup starts in its parent's state).
+	for {
+		var frozen bool
+		if m.onlyUnified {
+			var s string
+			if s, err = readTrim(filepath.Join(d, "cgroup.events")); err == nil {
+				frozen = strings.Contains("\n"+s+"\n", "\nfrozen 1\n")
+			}
+		} else {
+			var s string
+			if s, err = readTrim(filepath.Join(d, "freezer.state")); err == nil {
+				frozen = s != "THAWED"
+			}
+		}
+		switch {
+		case err == nil:
+			return frozen, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return false, m.err("freezer state", d, err)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return false, nil
+		}
+		d = parent
+	}
+}

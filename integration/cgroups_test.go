@@ -806,3 +806,147 @@ func TestCgroupSystemdDriver(t *testing.T) {
 		t.Errorf("scope %s still active after delete", unit)
 	}
 }
+
+// TestCgroupCreateFrozen: a container whose cgroup (or, before it exists,
+// its parent) is frozen fails create and run at once with runc's error,
+// instead of waiting forever for an init that cannot run, and leaves
+// nothing behind. A cgroup with processes in it gets runc's warning.
+func TestCgroupCreateFrozen(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	// A frozen cgroup of the test's own, in the hierarchy that freezes.
+	frozenPath := fmt.Sprintf("/%s/frozen-%d", cgParent(), os.Getpid())
+	dir := filepath.Join("/sys/fs/cgroup/freezer", frozenPath)
+	freeze, thaw := "freezer.state", []string{"FROZEN", "THAWED"}
+	if cgV2() {
+		dir = filepath.Join("/sys/fs/cgroup", frozenPath)
+		freeze, thaw = "cgroup.freeze", []string{"1", "0"}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[1]), 0)
+		// Gone already when a container's delete removed it.
+		if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT {
+			t.Errorf("removing the test's frozen cgroup: %v", err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[0]), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cmd, cgroupsPath string }{
+		{"create", frozenPath},
+		{"run", frozenPath},
+		{"create", frozenPath + "/child"}, // a new cgroup starts frozen
+	} {
+		id := h.ID()
+		b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = tc.cgroupsPath }, "true")
+		h.Fails("container's cgroup unexpectedly frozen", tc.cmd, "--bundle", b, id)
+		lcAssertNothing(t, h)
+		// Not even the other hierarchies' directories were made.
+		hs, _ := os.ReadDir("/sys/fs/cgroup")
+		for _, hd := range append(hs, nil) {
+			base := "/sys/fs/cgroup"
+			if hd != nil {
+				base = filepath.Join(base, hd.Name())
+			}
+			for _, p := range []string{filepath.Join(base, frozenPath), filepath.Join(base, frozenPath, "child")} {
+				if _, err := os.Stat(p); err == nil && p != dir {
+					t.Errorf("%s %s: cgroup %s made", tc.cmd, tc.cgroupsPath, p)
+				}
+			}
+		}
+	}
+	// Thawed, with a process in it: the create works and warns as runc.
+	if err := os.WriteFile(filepath.Join(dir, freeze), []byte(thaw[1]), 0); err != nil {
+		t.Fatal(err)
+	}
+	id := h.ID()
+	b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = frozenPath }, "true")
+	h.MustNoPipes(h.Cmd("create", "--bundle", b, id))
+	logFile := filepath.Join(t.TempDir(), "log")
+	h.MustNoPipes(h.Cmd("--log", logFile, "create", "--bundle", b, id+"-2"))
+	if msg, _ := os.ReadFile(logFile); !strings.Contains(string(msg), "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create into a cgroup with a process: log %q, want runc's warning", msg)
+	}
+	h.Must("delete", "--force", id+"-2")
+	h.Must("delete", "--force", id)
+}
+
+// TestCgroupDeleteLeavesNoCgroup: once delete returns, no process and no
+// cgroup directory of the container is left in any hierarchy, so the
+// parent can be removed at once (podman's `pod rm` removes its pod's
+// cgroup right after deleting the containers). Looped, over the ways a
+// container ends: delete --force of a running one, kill then delete, and
+// an init killed under children that outlive it (no pid namespace).
+func TestCgroupDeleteLeavesNoCgroup(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	parent := fmt.Sprintf("/%s/rmparent-%d", cgParent(), os.Getpid())
+	hierarchies := []string{"/sys/fs/cgroup"}
+	if !cgV2() {
+		hierarchies = nil
+		ents, err := os.ReadDir("/sys/fs/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			var st unix.Statfs_t
+			p := filepath.Join("/sys/fs/cgroup", e.Name())
+			if e.IsDir() && unix.Statfs(p, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
+				hierarchies = append(hierarchies, p)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, hd := range hierarchies {
+			_ = unix.Rmdir(filepath.Join(hd, parent))
+		}
+	})
+	withChildren := `sleep 1000 & sleep 1000 & exec sleep 1000`
+	noPidNS := func(s *Spec) {
+		s.Linux.Namespaces = slicesDelete(s.Linux.Namespaces, specs.PIDNamespace)
+	}
+	for i := 0; i < 12; i++ {
+		id := h.ID()
+		var edit func(*Spec)
+		if i%3 == 2 {
+			edit = noPidNS
+		}
+		b := h.EditedBundle(func(s *Spec) {
+			s.Linux.CgroupsPath = parent + "/" + id
+			if edit != nil {
+				edit(s)
+			}
+		}, "sh", "-c", withChildren)
+		h.MustNoPipes(h.Cmd("create", "--bundle", b, id))
+		h.Must("start", id)
+		pid := h.Pid(id)
+		switch i % 3 {
+		case 0:
+			h.Must("delete", "--force", id)
+		default:
+			// Only the init: with no pid namespace its children live on.
+			h.Must("kill", id, "KILL")
+			h.WaitStatus(id, "stopped")
+			h.Must("delete", id)
+		}
+		if running(pid) {
+			t.Errorf("round %d: init %d still running after delete", i, pid)
+		}
+		for _, hd := range hierarchies {
+			dir := filepath.Join(hd, parent, id)
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("round %d: %s left after delete (%v)", i, dir, err)
+			}
+			if err := unix.Rmdir(filepath.Join(hd, parent)); err != nil && err != unix.ENOENT {
+				t.Errorf("round %d: removing the parent %s right after delete: %v", i, filepath.Join(hd, parent), err)
+			}
+		}
+	}
+}

@@ -2,11 +2,14 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -188,4 +191,134 @@ func TestCLIGlobalFlagsAccepted(t *testing.T) {
 	if r := h.RunCmd(cmd); r.Code != 0 || r.Stdout != "" {
 		t.Errorf("list with a missing root: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
+}
+
+// TestCLIFlagsAfterID runs a container's life with the flags after the
+// container id, orders runc 1.1 accepts (urfave/cli v1 moves a command's
+// flags before its arguments; exec and ps do not, there what follows the id
+// is the command).
+func TestCLIFlagsAfterID(t *testing.T) {
+	h := cgNew(t)
+	bundle := h.Bundle("sleep", "1000")
+	id := h.ID()
+	args := cgCreateArgs(h, "run", "-d", "--bundle", bundle, id)
+	// run ID -d --bundle B (runc's own parser fails on `run -d ID --bundle B`).
+	args = append([]string{"run", id}, args[1:len(args)-1]...)
+	h.MustNoPipes(h.Cmd(args...))
+	h.Must("update", id, "--pids-limit", "77")
+	if got := readTrim(t, cgHostFile(t, h.Pid(id), "pids", "pids.max", "pids.max")); got != "77" {
+		t.Errorf("update ID --pids-limit 77: pids.max = %q", got)
+	}
+	h.Must("pause", id)
+	h.Must("resume", id)
+	// exec does not reorder: "-t" after the id is the command to run, as
+	// in runc ("exec failed: ... \"-t\": executable file not found").
+	if r := h.Run("exec", id, "-t", "true"); r.Code == 0 || !strings.Contains(r.Stderr, `"-t"`) {
+		t.Errorf("exec ID -t true: exit %d %q, want the command -t not found", r.Code, r.Stderr)
+	}
+	if r := h.Must("exec", id, "echo", "-t", "--x"); strings.TrimSpace(r.Stdout) != "-t --x" {
+		t.Errorf("exec ID echo -t --x printed %q", r.Stdout)
+	}
+	h.Must("kill", id, "KILL", "--all")
+	if !waitFor(10*time.Second, func() bool { return h.Status(id) == "stopped" }) {
+		t.Fatalf("still %s after kill ID KILL --all", h.Status(id))
+	}
+	h.Must("delete", id, "--force")
+	lcAssertNothing(t, h)
+}
+
+// TestCLIArgOrdersAsRunc runs one container's life, flags after the id,
+// under runc and podrun, and wants the same exit status at every step:
+// runc 1.1's argument orders and exec's 255 on failure.
+func TestCLIArgOrdersAsRunc(t *testing.T) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("runc is not installed")
+	}
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	bundle := h.Bundle("sleep", "1000")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	type runtime struct {
+		name, bin, root, id, bundle string
+	}
+	var rts []*runtime
+	for _, name := range []string{"runc", "podrun"} {
+		id := h.ID()
+		rt := &runtime{name: name, bin: runc, root: t.TempDir(), id: id, bundle: cgContainerBundle(h, bundle, id)}
+		if name == "podrun" {
+			rt.bin, rt.root = podrunBin, h.Root
+		}
+		rts = append(rts, rt)
+		t.Cleanup(func() { _ = exec.Command(rt.bin, "--root", rt.root, "delete", "--force", rt.id).Run() })
+	}
+	// Each step's args; "ID" and "B" stand for the container and bundle.
+	steps := [][]string{
+		{"run", "ID", "-d", "--bundle", "B"},
+		{"update", "ID", "--pids-limit", "50"},
+		{"update", "ID", "--memory", "100000000", "--pids-limit=60"},
+		{"pause", "ID"},
+		{"exec", "ID", "true"}, // paused: 255
+		{"resume", "ID"},
+		{"exec", "ID", "-t", "true"},                      // the command "-t": 255
+		{"exec", "--cgroup", "no-such-sub", "ID", "true"}, // 255
+		{"ps", "ID", "--format", "json"},                  // ps(1) gets --format: fails
+		{"kill", "ID", "KILL", "--all"},
+	}
+	for _, step := range steps {
+		var codes []int
+		for _, rt := range rts {
+			args := []string{"--root", rt.root}
+			for _, a := range step {
+				switch a {
+				case "ID":
+					a = rt.id
+				case "B":
+					a = rt.bundle
+				}
+				args = append(args, a)
+			}
+			cmd := exec.Command(rt.bin, args...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+			code := 0
+			if err := waitTimeout(startCmd(t, cmd), 60*time.Second); err != nil {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					t.Fatalf("%s %v: %v", rt.name, step, err)
+				}
+				code = ee.ExitCode()
+			}
+			codes = append(codes, code)
+		}
+		t.Logf("%v: runc %d podrun %d", step, codes[0], codes[1])
+		if codes[0] != codes[1] {
+			t.Errorf("%v: runc exits %d, podrun %d", step, codes[0], codes[1])
+		}
+	}
+	for _, rt := range rts {
+		rt := rt
+		if !waitFor(10*time.Second, func() bool {
+			out, _ := exec.Command(rt.bin, "--root", rt.root, "state", rt.id).Output()
+			return strings.Contains(string(out), `"stopped"`)
+		}) {
+			t.Fatalf("%s: container not stopped after kill", rt.name)
+		}
+		if out, err := exec.Command(rt.bin, "--root", rt.root, "delete", rt.id, "--force").CombinedOutput(); err != nil {
+			t.Errorf("%s delete ID --force: %v %s", rt.name, err, out)
+		}
+	}
+}
+
+func startCmd(t *testing.T, cmd *exec.Cmd) *exec.Cmd {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }

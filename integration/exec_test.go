@@ -276,9 +276,17 @@ func TestExecExitStatus(t *testing.T) {
 func TestExecErrors(t *testing.T) {
 	h := New(t)
 	id, _ := coreSleeper(h, nil)
-	h.Fails("executable file not found in $PATH", "exec", id, "no-such-binary")
-	h.Fails("no such file or directory", "exec", id, "/no/such/binary")
-	h.Fails("does not exist", "exec", h.ID()+"-unknown", "true")
+	// A process that cannot be run exits 255, runc's code for "exec
+	// failed" (shims tell it from the process's own status so).
+	for _, r := range []Result{
+		h.Fails("executable file not found in $PATH", "exec", id, "no-such-binary"),
+		h.Fails("no such file or directory", "exec", id, "/no/such/binary"),
+		h.Fails("does not exist", "exec", h.ID()+"-unknown", "true"),
+	} {
+		if r.Code != 255 || !strings.Contains(r.Stderr, "exec failed: ") {
+			t.Errorf("failed exec: exit %d %q, want 255 and exec failed: ...", r.Code, r.Stderr)
+		}
+	}
 	// The failed execs left no process in the container.
 	var pids []int
 	if err := json.Unmarshal([]byte(h.Must("ps", "--format", "json", id).Stdout), &pids); err != nil {
@@ -309,5 +317,85 @@ func TestExecCreated(t *testing.T) {
 	}
 	if s := h.Status(id); s != "created" {
 		t.Errorf("status after exec = %s, want created", s)
+	}
+}
+
+// TestExecPaused: exec into a paused container fails (255) unless
+// --ignore-paused; then the process runs once the container is resumed.
+func TestExecPaused(t *testing.T) {
+	h := cgNew(t)
+	id := h.ID()
+	cgStart(h, h.Bundle("sleep", "1000"), id)
+	h.Must("pause", id)
+	r := h.Fails("cannot exec in a paused container (use --ignore-paused to override)", "exec", id, "true")
+	if r.Code != 255 {
+		t.Errorf("exec into a paused container: exit %d, want 255", r.Code)
+	}
+	out := filepath.Join(h.t.TempDir(), "out")
+	cmd := h.Cmd("exec", "--ignore-paused", id, "sh", "-c", "echo ran")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.Must("resume", id)
+	if err := waitTimeout(cmd, 30*time.Second); err != nil {
+		t.Fatalf("exec --ignore-paused: %v", err)
+	}
+	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != "ran" {
+		t.Errorf("exec --ignore-paused printed %q", b)
+	}
+}
+
+// TestExecSubCgroup: exec --cgroup puts the process in an existing
+// sub-cgroup of the container's (v1: <controller>:<path> moves that
+// hierarchy only; v2: <path>), and fails with 255 when it does not exist.
+func TestExecSubCgroup(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("the cgroupfs layout of this test")
+	}
+	h := cgNew(t)
+	id := h.ID()
+	pid := cgStart(h, h.Bundle("sleep", "1000"), id)
+	// The sub-cgroup, in the memory hierarchy (v1) or the only one (v2).
+	dir := filepath.Join(filepath.Dir(cgHostFile(t, pid, "memory", "x", "x")), "sub1")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	arg, other := "memory:sub1", "pids"
+	if cgV2() {
+		arg, other = "sub1", ""
+	}
+	r := h.Fails("no such file or directory", "exec", "--cgroup", arg+"-missing", id, "true")
+	if r.Code != 255 {
+		t.Errorf("exec --cgroup missing: exit %d, want 255", r.Code)
+	}
+	pidFile := filepath.Join(h.t.TempDir(), "pid")
+	h.MustNoPipes(h.Cmd("exec", "-d", "--pid-file", pidFile, "--cgroup", arg, id, "sleep", "1000"))
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := filepath.Dir(cgHostFile(t, epid, "memory", "x", "x")); got != dir {
+		t.Errorf("exec --cgroup %s: memory cgroup %s, want %s", arg, got, dir)
+	}
+	if other != "" {
+		// The hierarchies not named stay the container's.
+		if got, want := cgHostFile(t, epid, other, "x", ""), cgHostFile(t, pid, other, "x", ""); got != want {
+			t.Errorf("exec --cgroup %s: %s cgroup %s, want the container's %s", arg, other, got, want)
+		}
+	}
+	h.Fails("not a sub cgroup path", "exec", "--cgroup", strings.Replace(arg, "sub1", "../x", 1), id, "true")
+	h.Must("delete", "--force", id)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("sub-cgroup %s left after delete: %v", dir, err)
 	}
 }

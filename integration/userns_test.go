@@ -282,3 +282,58 @@ func TestUserNSSetgroupsDenied(t *testing.T) {
 	h.Fails(`process.user.additionalGids: the container's user namespace denies setgroups`,
 		"run", "--bundle", coreUserNSBundle(h, join([]uint32{10}), "true"), h.ID())
 }
+
+// TestUserNSBindSourceRootOnly: bind-mount sources that only host root
+// can reach (below a 0700 root-owned directory) work in a user namespace,
+// as in runc: the runtime opens them before the init enters the namespace
+// and the init mounts them from the fds, which it then closes.
+func TestUserNSBindSourceRootOnly(t *testing.T) {
+	h := New(t)
+	secret := filepath.Join(t.TempDir(), "rootonly")
+	if err := os.MkdirAll(filepath.Join(secret, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(secret, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secret, "dir", "data"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secret, "file"), []byte("file-from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle := coreUserNSBundle(h, func(s *Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/mnt/dir", Type: "bind", Source: filepath.Join(secret, "dir"), Options: []string{"rbind", "ro"}},
+			specs.Mount{Destination: "/mnt/file", Type: "bind", Source: filepath.Join(secret, "file"), Options: []string{"bind"}})
+	}, "sh", "-c", "cat /mnt/dir/data /mnt/file; touch /mnt/dir/x 2>/dev/null || echo read-only")
+	r := h.Run("run", "--bundle", bundle, h.ID())
+	if r.Code != 0 || r.Stdout != "from-host\nfile-from-host\nread-only\n" {
+		t.Errorf("run: exit %d stdout %q stderr %q; want both files read, ro kept", r.Code, r.Stdout, r.Stderr)
+	}
+	// The created init holds no fd of the sources.
+	id := h.ID()
+	h.MustNoPipes(h.Cmd("create", "--bundle", bundle, id))
+	pid := h.Pid(id)
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []os.FileInfo
+	for _, p := range []string{filepath.Join(secret, "dir"), filepath.Join(secret, "file")} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, st)
+	}
+	for _, fd := range fds {
+		st, err := os.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		for _, src := range sources {
+			if err == nil && os.SameFile(st, src) {
+				t.Errorf("created init holds fd %s of %s", fd.Name(), src.Name())
+			}
+		}
+	}
+	h.Must("delete", "--force", id)
+}

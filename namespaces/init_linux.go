@@ -231,7 +231,7 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 	}
 	// The rootfs is set up in the container's mount namespace, new or
 	// joined by path, and without one in ours, as runc does.
-	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot,
+	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot, MountFds: cfg.MountFds,
 		SharedMountNS: spec.Linux == nil || !Has(spec.Linux.Namespaces, specs.MountNamespace)}
 	if cfg.Overlay != nil {
 		if !cfg.NewMountNS {

@@ -75,6 +75,9 @@ type InitConfig struct {
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// State is the OCI state given to createContainer/startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
+	// MountFds are the child's fds of bind-mount sources the runtime
+	// made, one per spec mount, -1 for none (rootfs.Config.MountFds).
+	MountFds []int `json:"mountFds,omitempty"`
 }
 
 // message is one step of the protocol.

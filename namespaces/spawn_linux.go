@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -43,6 +44,11 @@ type StartOptions struct {
 	Fifo *os.File
 	// Console is the connection to the --console-socket, when a terminal is asked for.
 	Console *os.File
+	// MountSources (create only), when set, has one entry per spec mount:
+	// the bind mount's source opened O_PATH by the runtime, or nil. The
+	// init mounts from these, where the path may be out of its reach
+	// (a user namespace), and closes them after.
+	MountSources []*os.File
 	// CgroupFD, when >= 0, places the child in that cgroup v2 at clone time.
 	CgroupFD int
 	// TimeOffsets (linux.timeOffsets) apply to the new time namespace.
@@ -114,6 +120,16 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		cfg.ConsoleFd = nextFd(o.Console)
 	}
 	cfg.PreserveFds = len(o.Preserve)
+	cfg.MountFds = nil
+	for i, f := range o.MountSources {
+		if f == nil {
+			continue
+		}
+		if cfg.MountFds == nil {
+			cfg.MountFds = slices.Repeat([]int{-1}, len(o.MountSources))
+		}
+		cfg.MountFds[i] = nextFd(f)
+	}
 	// Executed as /proc/self/fd/<n> of the child, then closed by it: an fd
 	// the child inherits has a known number, where the parent's own could
 	// be overwritten while the child's fds are arranged.

@@ -139,6 +139,9 @@ func (m *Manager) startInfra(sb *Sandbox) error {
 	}
 	dir := filepath.Join(sb.StateDir, "infra")
 	s := infraSpec(sb, bin)
+	if err := addPauseLibs(s, filepath.Join(dir, "rootfs"), bin); err != nil {
+		return fmt.Errorf("pause binary: %w", err)
+	}
 	if err := writeBundle(dir, s); err != nil {
 		return err
 	}

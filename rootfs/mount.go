@@ -30,6 +30,9 @@ type preparer struct {
 
 func (p *preparer) mount(m *mnt) error {
 	if m.opts.isBind() {
+		if m.tree > 0 {
+			return p.attachTree(m)
+		}
 		return p.bindMount(m)
 	}
 	if err := p.checkIDOptions(m); err != nil {

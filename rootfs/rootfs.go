@@ -31,6 +31,15 @@ type Config struct {
 	// Spec supplies mounts, root.readonly and the linux devices, masked and
 	// readonly paths, rootfsPropagation and namespaces.
 	Spec *specs.Spec
+	// MountFds, when set, has one entry per Spec.Mounts: -1, or the fd of
+	// a detached copy of a bind mount's source (open_tree with
+	// OPEN_TREE_CLONE, recursive for rbind) that the runtime made before
+	// the init entered its user namespace, from where the source's path
+	// may not be reachable (runc's mountFds). Prepare attaches it at the
+	// destination instead of bind-mounting the path, and closes every one
+	// of them: they reach host paths, and the container could find them
+	// in the init (/proc/1/fd).
+	MountFds []int
 	// NoPivot moves the rootfs onto "/" and chroots instead of pivot_root
 	// (runc's --no-pivot).
 	NoPivot bool
@@ -47,6 +56,9 @@ type Config struct {
 // mnt is a spec mount with its options parsed and its source resolved.
 type mnt struct {
 	source string
+	// tree is the fd of a detached copy of source to attach (see
+	// Config.MountFds), or 0 for none (fds 0-2 are stdio).
+	tree   int
 	dest   string // cleaned, absolute container path
 	fstype string
 	opts   mountOptions
@@ -171,6 +183,13 @@ func mountErr(m specs.Mount, err error) error {
 // the /dev symlinks. Mount option errors are reported before anything is
 // mounted.
 func Prepare(c *Config) error {
+	defer func() {
+		for _, fd := range c.MountFds {
+			if fd > 2 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	rootfs, err := c.rootfsPath()
 	if err != nil {
 		return err
@@ -183,6 +202,9 @@ func Prepare(c *Config) error {
 	for i, m := range c.Spec.Mounts {
 		if mounts[i], err = c.parseMount(m); err != nil {
 			return mountErr(m, err)
+		}
+		if i < len(c.MountFds) && c.MountFds[i] > 2 && mounts[i].opts.isBind() {
+			mounts[i].tree = c.MountFds[i]
 		}
 	}
 	setupDev := needsSetupDev(c.Spec)

@@ -83,6 +83,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkCgroupUsable(cg); err != nil {
+		return nil, err
+	}
 
 	// Root only, as runc's: the state dirs hold pod control sockets and
 	// container state; the init reaches its exec fifo by fd, not by path.
@@ -169,6 +172,8 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err != nil {
 		return nil, err
 	}
+	mountSources := openMountSources(spec, bundle)
+	defer closeFiles(mountSources)
 
 	if err := cg.Create(); err != nil {
 		return nil, err
@@ -193,7 +198,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
 		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
-		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets,
+		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets, MountSources: mountSources,
 	}
 	inCgroup := cgroupFD >= 0
 	child, inCgroup, err = startInCgroup(cg, so, inCgroup)
@@ -261,6 +266,23 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}
 	child.Close()
 	return child, nil
+}
+
+// checkCgroupUsable is runc's check of the cgroup before a create: a
+// frozen one would stop the init before it ever reports back, so create
+// would wait forever; one with processes is only warned about.
+func (r *Runtime) checkCgroupUsable(cg cgroups.Manager) error {
+	if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
+		r.Log.Warnf("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
+	frozen, err := cg.FrozenInEffect()
+	if err != nil {
+		return fmt.Errorf("unable to get cgroup freezer state: %w", err)
+	}
+	if frozen {
+		return errors.New("container's cgroup unexpectedly frozen")
+	}
+	return nil
 }
 
 // startInCgroup starts the child. Unless it is placed already (inCgroup:

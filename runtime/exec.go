@@ -9,6 +9,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/cgroups/systemd"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/procattr"
 )
@@ -21,6 +23,12 @@ type ExecOpts struct {
 	ConsoleSocket string
 	PreserveFds   int
 	Stdio         [3]*os.File
+	// IgnorePaused allows an exec into a paused container (the process
+	// starts frozen; Exec returns once the container is resumed).
+	IgnorePaused bool
+	// SubCgroups are `exec --cgroup` arguments: existing sub-cgroups of
+	// the container's to run the process in (see cgroups.SubPaths).
+	SubCgroups []string
 }
 
 // Exec starts an additional process in every namespace and the cgroup of a
@@ -32,7 +40,11 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		return nil, err
 	}
 	defer c.Close()
-	if s := c.Status(); s != Running && s != Created {
+	s := c.Status()
+	switch {
+	case s == Paused && !o.IgnorePaused:
+		return nil, stateErrorf("cannot exec in a paused container (use --ignore-paused to override)")
+	case s != Running && s != Created && s != Paused:
 		return nil, transitionError("exec", id, s)
 	}
 	p := o.Process
@@ -46,7 +58,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	if err != nil {
 		return nil, err
 	}
-	cg, err := c.cgroup()
+	cg, err := c.execCgroup(o.SubCgroups)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +89,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	// cgroup, so then it cannot be born there.
 	var child *namespaces.Child
 	inCgroup := false
-	if p.ExecCPUAffinity == nil {
+	// Into a frozen cgroup (--ignore-paused) the process is moved after
+	// the start, not born there: the thread forking it would freeze too.
+	if p.ExecCPUAffinity == nil && s != Paused {
 		// On cgroup v2 the child is cloned into the cgroup
 		// (CLONE_INTO_CGROUP): a migration would wait an RCU grace
 		// period. Should the kernel refuse that, it is migrated.
@@ -113,6 +127,10 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
 		return nil, err
 	}
+	if s == Paused {
+		// The child is frozen until a resume, which needs the lock.
+		c.Close()
+	}
 	if err := child.SendConfig(cfg); err != nil {
 		return nil, initFailed(child, err)
 	}
@@ -132,6 +150,25 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		}
 	}
 	return child, nil
+}
+
+// execCgroup is the cgroup an exec'd process joins: the container's, or
+// the existing sub-cgroups of it named by subs (`exec --cgroup`).
+func (c *Container) execCgroup(subs []string) (cgroups.Manager, error) {
+	if len(subs) == 0 {
+		return c.cgroup()
+	}
+	paths, err := cgroups.SubPaths(c.State.CgroupPaths, subs, systemd.UnitKey)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range paths {
+		// Joining must not create it (runc: "which must exist").
+		if _, err := os.Stat(d); err != nil {
+			return nil, fmt.Errorf("--cgroup: sub-cgroup %w", err)
+		}
+	}
+	return cgroups.Load(paths)
 }
 
 // joinNamespaces lists the init's namespaces (by /proc path) that differ

@@ -70,7 +70,7 @@ v2_extra_pkgs=(
 	'runtime:^TestExecLight$'
 	'internal/exeseal:.'
 )
-v2_extra='TestExecNamespacesAndCgroup|TestExecDetachPidFile|TestSeccompErrnoDenyList|TestSeccompNotifyExec|TestHostileDevices|TestFdsExec|TestPodOOMKilled|TestPodCLIInitOrderExecRm|TestPodReadinessFlips'
+v2_extra='TestExecNamespacesAndCgroup|TestExecSubCgroup|TestExecPaused|TestExecDetachPidFile|TestSeccompErrnoDenyList|TestSeccompNotifyExec|TestHostileDevices|TestFdsExec|TestPodOOMKilled|TestPodCLIInitOrderExecRm|TestPodReadinessFlips'
 
 # The guest script: each package's tests from its own directory (as go
 # test runs them), then the integration tests; all run, the status is

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,54 +37,69 @@ func execCommand(e *env) *cli.Command {
 			&cli.UintFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container"},
 			&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
 			&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
-			&cli.BoolFlag{Name: "ignore-paused", Hidden: true},
-			&cli.StringSliceFlag{Name: "cgroup", Hidden: true, Usage: "run the process in a (sub)cgroup (not supported yet)"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 		},
-		SkipFlagParsing: false,
 		Action: func(ctx *cli.Context) error {
 			id, err := requireID(ctx, "exec")
 			if err != nil {
 				return err
 			}
-			p, err := execProcess(ctx, e.rt, id)
-			if err != nil {
-				return err
-			}
-			detach := ctx.Bool("detach")
-			o := runtime.ExecOpts{Process: p, PidFile: ctx.String("pid-file"),
-				ConsoleSocket: ctx.String("console-socket"), PreserveFds: int(ctx.Uint("preserve-fds"))}
-			var tty *foregroundTTY
-			if p.Terminal && o.ConsoleSocket == "" && !detach {
-				if tty, err = newTTYForProcess(); err != nil {
+			if err := execContainer(ctx, e, id); err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) {
 					return err
 				}
-				defer tty.Close()
-				o.ConsoleSocket = tty.SocketPath()
-			}
-			var sigc chan os.Signal
-			caught := func() {}
-			if !detach {
-				sigc = make(chan os.Signal, 128)
-				caught = catchSignals(sigc)
-			}
-			child, err := e.rt.Exec(id, o)
-			if err != nil {
-				return err
-			}
-			if detach {
-				return nil
-			}
-			if tty != nil {
-				if err := tty.Attach(); err != nil {
-					e.log.Warnf("console: %v", err)
-				}
-			}
-			if code := waitForwardingAfter(child.Cmd.Process, sigc, caught); code != 0 {
-				return &exitError{code: code}
+				// runc exits 255 when the process could not be run;
+				// shims tell it from the process's own status this way.
+				return &exitError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
 			}
 			return nil
 		},
 	}
+}
+
+// execContainer runs the process of `exec` in container id; an exitError
+// is the process's status.
+func execContainer(ctx *cli.Context, e *env, id string) error {
+	p, err := execProcess(ctx, e.rt, id)
+	if err != nil {
+		return err
+	}
+	detach := ctx.Bool("detach")
+	o := runtime.ExecOpts{Process: p, PidFile: ctx.String("pid-file"),
+		ConsoleSocket: ctx.String("console-socket"), PreserveFds: int(ctx.Uint("preserve-fds")),
+		IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: ctx.StringSlice("cgroup")}
+	var tty *foregroundTTY
+	if p.Terminal && o.ConsoleSocket == "" && !detach {
+		if tty, err = newTTYForProcess(); err != nil {
+			return err
+		}
+		defer tty.Close()
+		o.ConsoleSocket = tty.SocketPath()
+	}
+	var sigc chan os.Signal
+	caught := func() {}
+	if !detach {
+		sigc = make(chan os.Signal, 128)
+		caught = catchSignals(sigc)
+	}
+	child, err := e.rt.Exec(id, o)
+	if err != nil {
+		return err
+	}
+	if detach {
+		return nil
+	}
+	if tty != nil {
+		if err := tty.Attach(); err != nil {
+			e.log.Warnf("console: %v", err)
+		}
+	}
+	if code := waitForwardingAfter(child.Cmd.Process, sigc, caught); code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
 }
 
 // execProcess reads --process, or builds the process from the container's
@@ -99,9 +115,6 @@ func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Proce
 			return nil, fmt.Errorf("--process %s: %v", path, err)
 		}
 		return &p, nil
-	}
-	if len(ctx.StringSlice("cgroup")) > 0 {
-		return nil, fmt.Errorf("--cgroup: running exec in a sub-cgroup is not supported yet")
 	}
 	args := ctx.Args().Tail()
 	if len(args) == 0 {

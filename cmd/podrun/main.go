@@ -48,10 +48,21 @@ func main() {
 }
 
 // exitError carries an exit status that is not a failure of podrun itself
-// (the container's status for `run` and `exec`).
-type exitError struct{ code int }
+// (the container's status for `run` and `exec`), or, with err, a failure
+// that exits with a code of its own (`exec`: 255, as runc).
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e *exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // env is what every command gets: the runtime and the logger, built once
 // from the global flags.
@@ -63,6 +74,30 @@ type env struct {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var e env
+	app := newApp(&e, stdout, stderr)
+	err := app.Run(reorderRuncArgs(app, args))
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err == nil {
+			return ee.code
+		}
+		code = ee.code
+	}
+	msg := errorText(err)
+	if e.log != nil && e.logToFile {
+		e.log.Errorf("%s", msg)
+	}
+	fmt.Fprintln(stderr, "podrun: "+msg)
+	return code
+}
+
+// newApp is podrun's command line; the commands work on e, which the global
+// flags fill in before any command runs.
+func newApp(e *env, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "podrun",
 		Usage:                "OCI container runtime with pods",
@@ -71,6 +106,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
+		// urfave/cli v1 (runc's) takes `-e A=1,2` as one value; v2 would
+		// split it at the comma.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/podrun", Usage: "root directory for storage of container state"},
 			&cli.StringFlag{Name: "log", Usage: "set the log file to write podrun logs to (default is stderr)"},
@@ -81,14 +119,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpoint/restore is not supported"},
 		},
 		Before: func(ctx *cli.Context) error {
-			return setup(ctx, &e, stderr)
+			return setup(ctx, e, stderr)
 		},
 		Commands: []*cli.Command{
-			createCommand(&e), startCommand(&e), runCommand(&e), stateCommand(&e),
-			killCommand(&e), deleteCommand(&e), listCommand(&e), execCommand(&e),
-			psCommand(&e), specCommand(), featuresCommand(),
-			imageCommand(), bundleCommand(), podCommand(&e),
-			pauseCommand(&e), resumeCommand(&e), updateCommand(&e), eventsCommand(&e),
+			createCommand(e), startCommand(e), runCommand(e), stateCommand(e),
+			killCommand(e), deleteCommand(e), listCommand(e), execCommand(e),
+			psCommand(e), specCommand(), featuresCommand(),
+			imageCommand(), bundleCommand(), podCommand(e),
+			pauseCommand(e), resumeCommand(e), updateCommand(e), eventsCommand(e),
 		},
 		CommandNotFound: func(ctx *cli.Context, name string) {
 			fmt.Fprintf(stderr, "podrun: unknown command %q\n", name)
@@ -102,18 +140,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(ctx.App.Writer, "spec: %s\ngo: %s\n", specVersion(), goruntime.Version())
 	}
-	err := app.Run(args)
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	msg := errorText(err)
-	if e.log != nil && e.logToFile {
-		e.log.Errorf("%s", msg)
-	}
-	fmt.Fprintln(stderr, "podrun: "+msg)
-	return 1
+	return app
 }
