@@ -6,8 +6,6 @@
 package pod
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,15 +171,6 @@ func (sb *Sandbox) Save() error {
 	return atomicfile.WriteSync(filepath.Join(sb.StateDir, recordName), append(data, '\n'), 0o600)
 }
 
-func newUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 // ContainerID is the OCI id of one run of a container of the pod: names
 // of pods and containers have no "_", so the parts cannot collide.
 func ContainerID(podName, ctr string, attempt int) string {
@@ -210,7 +199,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	}
 	uid := p.Metadata.UID
 	if uid == "" {
-		uid = newUID()
+		uid = manifest.NewUID()
 		p.Metadata.UID = uid
 	}
 	if err := os.MkdirAll(m.StateDir, 0o711); err != nil {
@@ -223,19 +212,35 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		}
 		return nil, err
 	}
+	// The uid names the pod's data dir, cgroup and CNI attachment. Claim it
+	// with an exclusive mkdir before anything may be undone in its name: a
+	// uid another pod holds fails here, without touching that pod.
+	dataDir := filepath.Join(m.DataDir, uid)
+	if err := os.MkdirAll(m.DataDir, 0o711); err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	if err := os.Mkdir(dataDir, 0o711); err != nil {
+		os.Remove(dir)
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("metadata.uid: %s is the uid of another pod", uid)
+		}
+		return nil, err
+	}
 	ns := p.Metadata.Namespace
 	if ns == "" {
 		ns = "default"
 	}
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
-		InfraID: infraID(name), StateDir: dir, DataDir: filepath.Join(m.DataDir, uid),
+		InfraID: infraID(name), StateDir: dir, DataDir: dataDir,
 		CgroupParent: "/" + podsCgroup + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or
 	// later after a crash) finds what to remove.
 	if err := sb.Save(); err != nil {
 		os.RemoveAll(dir)
+		os.Remove(dataDir)
 		return nil, err
 	}
 	defer func() {
@@ -245,9 +250,6 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 			}
 		}
 	}()
-	if err := os.MkdirAll(sb.DataDir, 0o711); err != nil {
-		return nil, err
-	}
 	if err := m.makeVolumes(sb); err != nil {
 		return nil, err
 	}

@@ -73,8 +73,8 @@ const maxManifest = userfile.MaxSize
 // Parse reads one Pod from JSON or from a YAML stream holding exactly one
 // non-empty document. Decoding is strict: an unknown field is an error naming
 // its path, as is a value of the wrong type. Cluster-only fields are accepted
-// and listed by Ignored. A status in the manifest is dropped (and listed):
-// podrun computes its own. Parse neither defaults nor validates; call
+// and listed by Ignored. A status and a metadata.uid in the manifest are
+// dropped (and listed): podrun computes its own, as the API server does. Parse neither defaults nor validates; call
 // Default then Validate.
 //
 // Hostile input is bounded: more than userfile.MaxSize bytes, or objects
@@ -140,6 +140,16 @@ func Parse(data []byte) (*Pod, error) {
 		delete(obj, "status")
 		if m, ok := st.(map[string]any); !ok || len(m) > 0 {
 			dropped = append(dropped, "status")
+		}
+	}
+	// The uid is the API server's to assign, to every new pod: it names the
+	// pod's data dir, cgroup and CNI attachment, so a uid from the manifest
+	// (another pod's, or one with a ';' that CNI refuses) is dropped and
+	// reported, and Default generates one.
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if _, ok := md["uid"]; ok {
+			delete(md, "uid")
+			dropped = append(dropped, "metadata.uid")
 		}
 	}
 
