@@ -32,25 +32,32 @@ var (
 	ErrTooDeep    = fmt.Errorf("nested more than %d levels deep", MaxDepth)
 )
 
-// Read returns the content of path, or of stdin when path is "-", at most
-// MaxSize bytes. path must name a regular file: it is opened non-blocking
-// and checked with fstat before any read, so a FIFO (whose open or read
-// would block) or a device such as /dev/zero (which never ends) is refused
-// at once. Errors are one line and name the limit, not the path: callers
-// prefix what the file is ("--process: ...").
+// Read returns the content of path, or of stdin when path is "-" (a
+// command's "-f -"); see ReadFile.
 func Read(path string, stdin io.Reader) ([]byte, error) {
 	if path == "-" {
-		return readCapped(stdin, "stdin")
+		return readCapped(stdin)
 	}
+	return ReadFile(path)
+}
+
+// ReadFile returns the content of path, at most MaxSize bytes. path must
+// name a regular file: it is opened non-blocking and checked with fstat
+// before any read, so a FIFO (whose open or read would block) or a device
+// such as /dev/zero (which never ends) is refused at once. Errors are one
+// line, name the limit and not the path (callers say which file it is):
+// ErrTooLarge, ErrNotRegular, or the open's errno (errors.Is(err,
+// fs.ErrNotExist) holds for a missing file).
+func ReadFile(path string) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, typeName(st.Mode))
@@ -58,13 +65,13 @@ func Read(path string, stdin io.Reader) ([]byte, error) {
 	if st.Size > MaxSize {
 		return nil, ErrTooLarge
 	}
-	return readCapped(f, path)
+	return readCapped(f)
 }
 
-func readCapped(r io.Reader, name string) ([]byte, error) {
+func readCapped(r io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
 	if len(b) > MaxSize {
 		return nil, ErrTooLarge
