@@ -179,6 +179,28 @@ func ContainerID(podName, ctr string, attempt int) string {
 
 func infraID(podName string) string { return podName + "_" + InfraName }
 
+// maxIDLength bounds an OCI id: it names the container's state directory.
+const maxIDLength = 255 // NAME_MAX
+
+// checkIDLength refuses a pod whose container ids would not fit a
+// directory name (a Kubernetes pod name may have 253 characters): the
+// pod's name with its longest container name and a 10-digit attempt.
+func checkIDLength(p *manifest.Pod) error {
+	longest := InfraName
+	for _, cs := range [][]manifest.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range cs {
+			if len(c.Name) > len(longest) {
+				longest = c.Name
+			}
+		}
+	}
+	if n := len(ContainerID(p.Metadata.Name, longest, 1<<31-1)); n > maxIDLength {
+		return fmt.Errorf("metadata.name: %d characters is too long: the id of container %q would have %d, more than %d",
+			len(p.Metadata.Name), longest, n, maxIDLength)
+	}
+	return nil
+}
+
 // Create makes the sandbox of p (defaulted and valid): records it, resolves
 // its images, makes volumes, the pod cgroup, the infra container (started)
 // with its network, and the hosts files. On error everything is undone.
@@ -189,6 +211,9 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	name := p.Metadata.Name
 	if !nameRegexp.MatchString(name) {
 		return nil, fmt.Errorf("metadata.name: %q is not a valid pod name", name)
+	}
+	if err := checkIDLength(p); err != nil {
+		return nil, err
 	}
 	images := o.Images
 	if !coversAll(images, p) {

@@ -324,8 +324,8 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 
 	for i, e := range c.Env {
 		ep := fmt.Sprintf("%s.env[%d]", fp, i)
-		if e.Name == "" || strings.ContainsAny(e.Name, "=\x00") {
-			v.add(ep+".name", "%q is not a valid environment variable name", e.Name)
+		if !validEnvName(e.Name) {
+			v.add(ep+".name", "%q is not a valid environment variable name (printable ASCII other than '=')", e.Name)
 		}
 		if e.ValueFrom != nil {
 			if e.Value != "" {
@@ -471,6 +471,21 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 			v.lifecycleHandler(fp+".lifecycle.preStop", l.PreStop, c, grace)
 		}
 	}
+}
+
+// validEnvName is Kubernetes' relaxed rule: printable ASCII other than '='
+// (a control character or a newline would corrupt the environment block
+// and what is logged of it).
+func validEnvName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c < ' ' || c > '~' || c == '=' {
+			return false
+		}
+	}
+	return true
 }
 
 func validPortName(n string) bool {

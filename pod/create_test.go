@@ -83,3 +83,33 @@ func TestCreateRefusesANameInUse(t *testing.T) {
 		t.Errorf("the existing pod's state was touched: %v", err)
 	}
 }
+
+// A valid pod name of up to 253 characters would make container ids longer
+// than a directory name: refused up front, naming the field.
+func TestCheckIDLength(t *testing.T) {
+	p, _ := uidPod(t, "x", "default")
+	// "_" + container "a" (the infra's "POD" is longer) + "_" + 10 digits
+	fits := strings.Repeat("a", maxIDLength-len("_POD_2147483647"))
+	for name, ok := range map[string]bool{fits: true, fits + "a": false, strings.Repeat("a", 253): false} {
+		p.Metadata.Name = name
+		err := checkIDLength(p)
+		if (err == nil) != ok || (err != nil && !strings.HasPrefix(err.Error(), "metadata.name: ")) {
+			t.Errorf("name of %d: %v", len(name), err)
+		}
+	}
+	p.Metadata.Name = fits
+	p.Spec.Containers[0].Name = "abcd"
+	if err := checkIDLength(p); err == nil || !strings.Contains(err.Error(), `"abcd"`) {
+		t.Errorf("a container name longer than POD: %v", err)
+	}
+
+	base := t.TempDir()
+	m := &Manager{StateDir: filepath.Join(base, "pods"), DataDir: filepath.Join(base, "data")}
+	p, o := uidPod(t, strings.Repeat("a", 253), "default")
+	if _, err := m.Create(p, o); err == nil || !strings.HasPrefix(err.Error(), "metadata.name: ") {
+		t.Errorf("Create: %v", err)
+	}
+	if ents, _ := os.ReadDir(base); len(ents) != 0 {
+		t.Errorf("refused pod left %v", ents)
+	}
+}
