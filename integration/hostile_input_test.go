@@ -93,7 +93,7 @@ spec:
 // Two pods given the same metadata.uid once shared volumes, logs and the
 // cgroup, and pod rm of one killed the other's infra. Each now gets its
 // own uid, the manifest's is reported ignored, and removing one leaves the
-// other running with its own volume.
+// other running with its own volume. A pod of the same name is refused.
 func TestPodSameManifestUID(t *testing.T) {
 	p := newPodEnv(t)
 	const shared = "6b0c3a2e-7d1f-4e59-9a61-0c4b2f3e8d17"
@@ -107,6 +107,16 @@ func TestPodSameManifestUID(t *testing.T) {
 	a, b := p.inspect("uid-a").Metadata.UID, p.inspect("uid-b").Metadata.UID
 	if a == b || a == shared || b == shared || !uuidRE.MatchString(a) || !uuidRE.MatchString(b) {
 		t.Fatalf("uids %q and %q (manifest: %q)", a, b, shared)
+	}
+	// Pods are keyed by name: the same name (in any namespace) is refused.
+	for _, ns := range []string{"default", "other"} {
+		m := strings.Replace(fmt.Sprintf(uidPod, "uid-a", shared, "again"), "metadata: {", "metadata: {namespace: "+ns+", ", 1)
+		if r := p.pod("run", "-d", "-f", p.manifest(m)); r.Code == 0 || !strings.Contains(r.Stderr, "already exists") {
+			t.Errorf("a second uid-a in namespace %s: exit %d, stderr %q", ns, r.Code, r.Stderr)
+		}
+	}
+	if r := p.mustPod("exec", "uid-a", "--", "cat", "/v/who"); r.Stdout != "uid-a\n" {
+		t.Errorf("uid-a's volume holds %q", r.Stdout)
 	}
 	p.mustPod("rm", "-f", "uid-a")
 	if in := p.inspect("uid-b"); in.Status.Phase != "Running" || len(in.Status.ContainerStatuses) != 1 || in.Status.ContainerStatuses[0].State.Running == nil {
