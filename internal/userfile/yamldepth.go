@@ -8,91 +8,207 @@ package userfile
 // it on the JSON the YAML becomes (CheckDepth).
 //
 // It is a single pass that allocates nothing. Inside a flow collection it
-// tokenizes as YAML does (quoted scalars, plain scalars, tags, anchors,
+// tokenizes as YAML does (quoted and plain scalars, tags, anchors,
 // comments). In block context a flow collection starts only where a node
 // starts (line start, after "- ", "? ", ": ", "--- ", a tag or an anchor);
-// the content lines of a block scalar ("|", ">") are skipped; a quoted
-// scalar is taken to end at the end of its line at the latest. Where it
-// cannot tell, it counts a bracket rather than skip it, so a document it
-// passes cannot nest deeper than the limit.
+// the content lines of a block scalar ("|", ">") and the continuation
+// lines of a plain scalar are skipped, by the indentation of the node
+// holding them as YAML does. Where it cannot know that indentation (a
+// scalar alone on its line) and a line may be text to YAML but structure
+// to it, it stops tokenizing at the first bracket or unclosed quote of
+// such a line and counts every '[' and '{' after it as a level. So a
+// document it passes cannot nest deeper than the limit.
 func CheckYAMLDepth(data []byte) error {
-	n := len(data)
+	s := yamlScanner{data: data, ambig: none, prev: -1, open: none}
+	return s.run()
+}
+
+const none = -2
+
+type yamlScanner struct {
+	data []byte
+	// ambig: lines indented more than this continue a scalar of a line
+	// before (none: no line does). exact: ambig is the indentation of the
+	// node holding the scalar, so such a line is the scalar's text; else
+	// it is a lower bound and the line may be text or structure.
+	ambig int
+	exact bool
+	// prev is the indentation of the last line scanned; open, the column of
+	// the node it left open for the next lines ("key:", "-"), or none.
+	prev, open int
+}
+
+func (s *yamlScanner) run() error {
+	data, n := s.data, len(s.data)
 	i := 0
 	for i < n {
-		// One line in block context.
 		ls := i
-		for i < n && data[i] == ' ' {
-			i++
-		}
-		if i < n && i == ls && data[i] == '%' { // a directive
-			i = lineEnd(data, i)
+		ind, blank := indent(data, i)
+		if blank {
+			i = skipLine(data, i)
 			continue
 		}
-		if i == ls && i+3 <= n && (string(data[i:i+3]) == "---" || string(data[i:i+3]) == "...") && (i+3 == n || blankOrBreak(data[i+3])) {
+		amb := s.ambig != none && ind > s.ambig
+		if !amb {
+			s.ambig = none
+		}
+		i += ind
+		switch {
+		case amb && s.exact, // a plain scalar's next line: text
+			data[i] == '#',             // a comment
+			ind == 0 && data[i] == '%': // a directive
+			i = skipLine(data, i)
+			continue
+		}
+		if ind == 0 && i+3 <= n && (string(data[i:i+3]) == "---" || string(data[i:i+3]) == "...") && (i+3 == n || blankOrBreak(data[i+3])) {
 			i += 3
 		}
 		var err error
-		if i, err = blockLine(data, ls, i); err != nil {
+		if i, err = s.line(ls, i, amb); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// blockLine scans the rest of the line starting at ls from i (a token
-// start), entering flow collections, and returns where the next line starts.
-func blockLine(data []byte, ls, i int) (int, error) {
-	n := len(data)
+// paranoid is the fallback where the scanner cannot tell text from
+// structure: every '[' and '{' from i on is taken for a level.
+func (s *yamlScanner) paranoid(i int) error {
+	depth := 0
+	for _, c := range s.data[i:] {
+		if c == '[' || c == '{' {
+			if depth++; depth > MaxDepth {
+				return ErrTooDeep
+			}
+		}
+	}
+	return nil
+}
+
+// holder returns the indentation of the block collection holding a node
+// on the line: node, the column of the line's innermost key or "-"/"?"
+// indicator, else the node the line before left open; exact is false when
+// neither is known and the result is only a lower bound.
+func (s *yamlScanner) holder(node int) (int, bool) {
+	switch {
+	case node >= 0:
+		return node, true
+	case s.open != none:
+		return s.open, true
+	}
+	return s.prev, false
+}
+
+// markAmbiguous records that the lines indented more than indent may be a
+// scalar's text.
+func (s *yamlScanner) markAmbiguous(indent int, exact bool) {
+	if s.ambig == none || indent < s.ambig {
+		s.ambig = indent
+		s.exact = exact
+	} else if indent == s.ambig {
+		s.exact = s.exact && exact
+	}
+}
+
+// line scans the line starting at ls in block context from i (a token
+// start), entering flow collections, and returns where the next line
+// starts. amb: the line may be a scalar's text, not structure.
+func (s *yamlScanner) line(ls, i int, amb bool) (int, error) {
+	data, n := s.data, len(s.data)
+	node := -1     // column of the line's innermost key or "-"/"?" indicator
+	tokStart := -1 // column of the last scalar, a key if ": " follows
+	opener := false
+	done := func(next int) (int, error) {
+		s.prev = indentAt(data, ls)
+		s.open = none
+		if opener {
+			s.open = node
+		}
+		return next, nil
+	}
 	for i < n && data[i] != '\n' {
 		c := data[i]
+		if c != ' ' && c != '\t' && c != '\r' && c != '#' {
+			opener = false
+		}
 		switch {
 		case c == ' ' || c == '\t' || c == '\r':
 			i++
 		case c == '#':
-			return skipLine(data, i), nil
-		case (c == '-' || c == '?' || c == ':') && (i+1 == n || blankOrBreak(data[i+1])):
+			return done(skipLine(data, i))
+		case (c == '-' || c == '?') && (i+1 == n || blankOrBreak(data[i+1])):
+			node, opener = i-ls, true
+			i++
+		case c == ':' && (i+1 == n || blankOrBreak(data[i+1])):
+			node, opener = i-ls, true // an explicit ": value"
+			if tokStart >= 0 {
+				node = tokStart // the key's
+			}
 			i++
 		case c == '[' || c == '{':
+			if amb {
+				return n, s.paranoid(i)
+			}
 			end, err := flow(data, i)
-			if err != nil {
-				return 0, err
+			if err != nil || end >= n {
+				return n, err
 			}
-			if end >= n {
-				return n, nil
-			}
-			// The collection may have ended on a later line.
-			for j := end - 1; j >= i; j-- {
-				if data[j] == '\n' {
-					ls = j + 1
-					break
-				}
-			}
+			ls = lineOf(data, i, end)
+			tokStart = i - ls
 			i = end
 		case c == '\'' || c == '"':
-			i = quoted(data, i, true)
+			end, closed := quoted(data, i, false)
+			if !closed || (amb && lineOf(data, i, end) != ls) {
+				// Over lines that may not be its text to YAML.
+				return n, s.paranoid(i)
+			}
+			ls = lineOf(data, i, end)
+			tokStart = i - ls
+			i = end
 		case c == '!' || c == '&' || c == '*':
 			for i < n && !blankOrBreak(data[i]) {
 				i++
 			}
+			opener = c != '*'
 		case c == '|' || c == '>':
-			return skipBlockScalar(data, ls, i), nil
+			return done(s.blockScalar(i, node, indentAt(data, ls)))
 		default:
 			// A plain scalar: to ": ", " #" or the end of the line.
+			tokStart = i - ls
 			for i < n && data[i] != '\n' {
 				if data[i] == ':' && (i+1 == n || blankOrBreak(data[i+1])) {
 					break
 				}
-				if data[i] == '#' && i > 0 && (data[i-1] == ' ' || data[i-1] == '\t') {
-					return skipLine(data, i), nil
+				if data[i] == '#' && (data[i-1] == ' ' || data[i-1] == '\t') {
+					return done(skipLine(data, i))
 				}
 				i++
+			}
+			if i == n || data[i] == '\n' {
+				// It goes on over the lines indented more than the
+				// collection holding it.
+				s.markAmbiguous(s.holder(node))
 			}
 		}
 	}
 	if i < n {
 		i++ // the '\n'
 	}
-	return i, nil
+	return done(i)
+}
+
+// lineOf returns the start of the line holding end-1, a token that began
+// at i.
+func lineOf(data []byte, i, end int) int {
+	for j := end - 1; j >= i; j-- {
+		if data[j] == '\n' {
+			return j + 1
+		}
+	}
+	for i > 0 && data[i-1] != '\n' {
+		i--
+	}
+	return i
 }
 
 // flow scans the flow collection opening at i and returns the index after
@@ -118,7 +234,7 @@ func flow(data []byte, i int) (int, error) {
 				return i, nil
 			}
 		case c == '\'' || c == '"':
-			i = quoted(data, i, false)
+			i, _ = quoted(data, i, false)
 		case c == '!':
 			// A tag ends at a blank only: it may hold brackets.
 			for i < n && !blankOrBreak(data[i]) {
@@ -148,70 +264,82 @@ func flow(data []byte, i int) (int, error) {
 	return n, nil
 }
 
-// quoted returns the index after the quoted scalar opening at i; in block
-// context (oneLine) it ends at the end of its line at the latest.
-func quoted(data []byte, i int, oneLine bool) int {
+// quoted returns the index after the quoted scalar opening at i and
+// whether it closed; in block context (oneLine) it ends at the end of its
+// line at the latest.
+func quoted(data []byte, i int, oneLine bool) (int, bool) {
 	n := len(data)
 	q := data[i]
 	for i++; i < n; i++ {
 		switch c := data[i]; {
 		case c == '\n' && oneLine:
-			return i
+			return i, false
 		case q == '"' && c == '\\':
-			if i+1 < n && data[i+1] == '\n' && oneLine {
-				return i + 1
-			}
 			i++
+			if i < n && data[i] == '\n' && oneLine {
+				return i, false
+			}
 		case c == q:
 			if q == '\'' && i+1 < n && data[i+1] == '\'' {
 				i++ // '' is a quote inside
 				continue
 			}
-			return i + 1
+			return i + 1, true
 		}
 	}
-	return n
+	return n, false
 }
 
-// skipBlockScalar skips the content of the block scalar whose indicator is
-// on the line starting at ls, and returns where the next line to scan
-// starts. The content is the lines after it indented as much as the first
-// non-blank one, which must be indented more than the node holding the
-// scalar; that node is taken to start at the first column after the line's
-// indentation and "- " / "? " / ": " indicators, which is never left of it.
-func skipBlockScalar(data []byte, ls, i int) int {
-	n := len(data)
-	node := ls
-	for node < n {
-		c := data[node]
-		if c == ' ' {
-			node++
-			continue
-		}
-		if (c == '-' || c == '?' || c == ':') && node+1 < n && blankOrBreak(data[node+1]) {
-			node++
-			continue
-		}
-		break
+// blockScalar skips the content of the block scalar whose indicator is at
+// i, held by the node at column node (-1: none on the line, which is
+// indented ind), and returns where the next line to scan starts. The
+// content is the lines indented more than the collection holding the node,
+// as much as the first non-blank one or as the explicit indentation says.
+// When that collection's indentation is not known, it skips the lines
+// indented more than the node (an upper bound of it), and the lines
+// indented more than a lower bound are ambiguous.
+func (s *yamlScanner) blockScalar(i, node, ind int) int {
+	data, n := s.data, len(s.data)
+	parent, exact := s.holder(node)
+	lower := parent
+	if !exact {
+		parent = ind - 1
 	}
-	parent := node - ls
+	step := 0
+	for j := i + 1; j < n && !blankOrBreak(data[j]) && data[j] != '#'; j++ {
+		if data[j] >= '1' && data[j] <= '9' {
+			step = int(data[j] - '0')
+		}
+	}
 	i = skipLine(data, i)
 	content := -1
+	if step > 0 && exact {
+		content = max(parent, 0) + step
+	}
 	for i < n {
 		ind, blank := indent(data, i)
 		if !blank {
 			if content < 0 {
 				if ind <= parent {
-					return i
+					break
 				}
 				content = ind
-			} else if ind < content {
-				return i
+			}
+			if ind < content {
+				break
 			}
 		}
 		i = skipLine(data, i)
 	}
-	return n
+	if !exact || step > 0 {
+		s.markAmbiguous(lower, false)
+	}
+	return i
+}
+
+func indentAt(data []byte, i int) int {
+	ind, _ := indent(data, i)
+	return ind
 }
 
 // indent returns the number of leading spaces of the line at i and whether

@@ -41,6 +41,17 @@ func TestCheckYAMLDepthRefusesDeepFlow(t *testing.T) {
 		strings.Repeat("{a: \n", MaxDepth+1),
 		// a plain scalar continued on a line starting with a quote
 		"a: plain\n  'x\nb: " + deep,
+		// ... or with a bracket, then a quote YAML reads in block context
+		"a: plain\n  [\nx, 'y: " + deep,
+		"a:\n  plain\n  [\nx, 'y: " + deep,
+		"- a: plain\n     { 'z\n  b: " + deep,
+		// a block scalar's first content line indented less than its key
+		"a:\n- |\n 'x\nb: " + deep,
+		"a:\n- |\n [ 'x\nb: " + deep,
+		// an explicit indentation: later lines indented less are content
+		"a: |1\n    x\n  [ 'x\nb: " + deep,
+		// a quoted scalar over several lines in block context
+		"a: \"x\n  [ 'y\"\nb: " + deep,
 	} {
 		if err := CheckYAMLDepth([]byte(doc)); !errors.Is(err, ErrTooDeep) {
 			t.Errorf("CheckYAMLDepth(%.60q) = %v, want ErrTooDeep", doc, err)
@@ -64,6 +75,11 @@ func TestCheckYAMLDepthAcceptsManifests(t *testing.T) {
 		"command:\n- sh\n- -c\n- |\n  " + strings.Repeat("if [ -f x ]; then { echo \"it's\"; }; fi\n  ", 200) + "\n" + "x: " + ok,
 		"args: [sh, -c, 'echo {a}; " + strings.Repeat("[", 500) + "']",
 		"a: >-\n    " + strings.Repeat("[", 1000) + "\n\n    " + strings.Repeat("{", 1000) + "\nb: 1",
+		// multi-line plain scalars, then many flow collections (not one
+		// deep one): nothing makes the scanner fall back to counting
+		"metadata:\n  annotations:\n    text: some\n      more text\n  labels: {a: b}\nspec:\n  containers:\n" +
+			strings.Repeat("  - name: a\n    image: b\n    args: [sh, -c, 'echo [x']\n    ports: [{containerPort: 80}]\n    env:\n    - {name: A, value: x}\n", 200),
+		"description:\n  some text\n  continued\nother: " + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "\nmore: [" + strings.Repeat("[1],", 500) + "]",
 		`apiVersion: v1
 kind: Pod
 metadata: {name: x, labels: {app: web}}
