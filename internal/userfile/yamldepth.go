@@ -153,8 +153,7 @@ func (s *yamlScanner) line(ls, i int, amb bool) (int, error) {
 			if err != nil || end >= n {
 				return n, err
 			}
-			ls = lineOf(data, i, end)
-			tokStart = i - ls
+			tokStart = s.tokenOn(&ls, i, end)
 			i = end
 		case c == '\'' || c == '"':
 			end, closed := quoted(data, i, false)
@@ -162,8 +161,7 @@ func (s *yamlScanner) line(ls, i int, amb bool) (int, error) {
 				// Over lines that may not be its text to YAML.
 				return n, s.paranoid(i)
 			}
-			ls = lineOf(data, i, end)
-			tokStart = i - ls
+			tokStart = s.tokenOn(&ls, i, end)
 			i = end
 		case c == '!' || c == '&' || c == '*':
 			for i < n && !blankOrBreak(data[i]) {
@@ -195,6 +193,16 @@ func (s *yamlScanner) line(ls, i int, amb bool) (int, error) {
 		i++ // the '\n'
 	}
 	return done(i)
+}
+
+// tokenOn moves *ls to the line a token from i to end ends on, and returns
+// the token's column, or -1 when it took several lines (it cannot be a key).
+func (s *yamlScanner) tokenOn(ls *int, i, end int) int {
+	if l := lineOf(s.data, i, end); l != *ls {
+		*ls = l
+		return -1
+	}
+	return i - *ls
 }
 
 // lineOf returns the start of the line holding end-1, a token that began
