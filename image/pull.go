@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/ocispec"
+	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/overlay"
 )
 
@@ -612,7 +613,12 @@ func dockerCredentials(path, registry string) (string, string, bool) {
 		}
 		path = filepath.Join(dir, "config.json")
 	}
-	data, err := os.ReadFile(path)
+	// As every file a user hands podrun: a FIFO or a device there must not
+	// hang or exhaust the pull.
+	data, err := userfile.ReadFile(path)
+	if err == nil {
+		err = userfile.CheckDepth(data)
+	}
 	if err != nil {
 		return "", "", false
 	}

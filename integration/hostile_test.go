@@ -585,19 +585,19 @@ func TestHostileConfigFiles(t *testing.T) {
 				fmt.Fprint(f, chunk)
 			}
 			fmt.Fprint(f, `"}}`)
-		}, "more than the 16777216 allowed"},
+		}, "config.json: larger than 4 MiB"},
 		{"deeply-nested", func(t *testing.T, p string) {
-			n := 4 << 20
+			n := 1 << 20
 			data := `{"ociVersion": "1.0.2", "x": ` + strings.Repeat("[", n) + strings.Repeat("]", n) + "}"
 			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "config.json: malformed JSON"},
+		}, "config.json: nested more than 100 levels deep"},
 		{"fifo", func(t *testing.T, p string) {
 			if err := unix.Mkfifo(p, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "config.json is not a regular file"},
+		}, "config.json: not a regular file (a FIFO)"},
 		{"directory", func(t *testing.T, p string) {
 			if err := os.Mkdir(p, 0o755); err != nil {
 				t.Fatal(err)

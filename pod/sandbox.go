@@ -6,8 +6,6 @@
 package pod
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,15 +184,6 @@ func (sb *Sandbox) Save() error {
 	return atomicfile.WriteSync(filepath.Join(sb.StateDir, recordName), append(data, '\n'), 0o600)
 }
 
-func newUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 // ContainerID is the OCI id of one run of a container of the pod: names
 // of pods and containers have no "_", so the parts cannot collide.
 func ContainerID(podName, ctr string, attempt int) string {
@@ -202,6 +191,28 @@ func ContainerID(podName, ctr string, attempt int) string {
 }
 
 func infraID(podName string) string { return podName + "_" + InfraName }
+
+// maxIDLength bounds an OCI id: it names the container's state directory.
+const maxIDLength = 255 // NAME_MAX
+
+// checkIDLength refuses a pod whose container ids would not fit a
+// directory name (a Kubernetes pod name may have 253 characters): the
+// pod's name with its longest container name and a 10-digit attempt.
+func checkIDLength(p *manifest.Pod) error {
+	longest := InfraName
+	for _, cs := range [][]manifest.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range cs {
+			if len(c.Name) > len(longest) {
+				longest = c.Name
+			}
+		}
+	}
+	if n := len(ContainerID(p.Metadata.Name, longest, 1<<31-1)); n > maxIDLength {
+		return fmt.Errorf("metadata.name: %d characters is too long: the id of container %q would have %d, more than %d",
+			len(p.Metadata.Name), longest, n, maxIDLength)
+	}
+	return nil
+}
 
 // Create makes the sandbox of p (defaulted and valid): records it, resolves
 // its images, makes volumes, the pod cgroup, the infra container (started)
@@ -213,6 +224,9 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	name := p.Metadata.Name
 	if !nameRegexp.MatchString(name) {
 		return nil, fmt.Errorf("metadata.name: %q is not a valid pod name", name)
+	}
+	if err := checkIDLength(p); err != nil {
+		return nil, err
 	}
 	cgRoot, err := m.cgroupRoot()
 	if err != nil {
@@ -231,7 +245,7 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 	}
 	uid := p.Metadata.UID
 	if uid == "" {
-		uid = newUID()
+		uid = manifest.NewUID()
 		p.Metadata.UID = uid
 	}
 	if err := m.privateDirs(); err != nil {
@@ -244,19 +258,32 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		}
 		return nil, err
 	}
+	// The uid names the pod's data dir, cgroup and CNI attachment. Claim it
+	// with an exclusive mkdir before anything may be undone in its name: a
+	// uid another pod holds fails here, without touching that pod.
+	// (privateDirs made the root-only parent.)
+	dataDir := filepath.Join(m.DataDir, uid)
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		os.Remove(dir)
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("metadata.uid: %s is the uid of another pod", uid)
+		}
+		return nil, err
+	}
 	ns := p.Metadata.Namespace
 	if ns == "" {
 		ns = "default"
 	}
 	sb := &Sandbox{
 		Name: name, Namespace: ns, UID: uid, Pod: p, Images: images,
-		HostIPs: hostIPs(), InfraID: infraID(name), StateDir: dir, ClaimsDir: m.ClaimsDir(), DataDir: filepath.Join(m.DataDir, uid),
+		HostIPs: hostIPs(), InfraID: infraID(name), StateDir: dir, ClaimsDir: m.ClaimsDir(), DataDir: dataDir,
 		CgroupParent: "/" + cgRoot + "/pod-" + uid, Created: m.now().UTC(),
 	}
 	// The record exists before anything else, so Destroy (now on error, or
 	// later after a crash) finds what to remove.
 	if err := sb.Save(); err != nil {
 		os.RemoveAll(dir)
+		os.Remove(dataDir)
 		return nil, err
 	}
 	defer func() {

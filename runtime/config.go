@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,51 +15,39 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/devices"
+	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/rootfs"
 	"github.com/podrun/podrun/seccomp"
 )
 
-// MaxConfigSize bounds config.json. Real configs are a few KiB (a large
-// seccomp profile makes tens); a bigger file is a mistake or an attack on
-// the runtime's memory, refused before it is read.
-const MaxConfigSize = 16 << 20
+// MaxConfigSize bounds config.json: the size every file a user hands
+// podrun is held to. Real configs are a few KiB (a large seccomp profile
+// makes tens); a bigger file is a mistake or an attack on the runtime's
+// memory, refused before it is read.
+const MaxConfigSize = userfile.MaxSize
 
-// LoadSpec reads and parses <bundle>/config.json. Errors name the file or
-// the field.
+// LoadSpec reads and parses <bundle>/config.json: a regular file (a FIFO
+// planted there must not hang us), at most MaxConfigSize bytes. Errors name
+// the file or the field.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	// O_NONBLOCK: a FIFO planted as config.json must not hang us in open.
-	f, err := os.OpenFile(filepath.Join(bundle, "config.json"), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	b, err := userfile.ReadFile(filepath.Join(bundle, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
-		}
-		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("bundle %q: config.json is not a regular file", bundle)
-	}
-	if st.Size() > MaxConfigSize {
-		return nil, fmt.Errorf("bundle %q: config.json is %d bytes, more than the %d allowed", bundle, st.Size(), MaxConfigSize)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("bundle %q: reading config.json: %w", bundle, err)
-	}
-	if len(b) > MaxConfigSize {
-		return nil, fmt.Errorf("bundle %q: config.json is more than the %d bytes allowed", bundle, MaxConfigSize)
+		return nil, fmt.Errorf("bundle %q: config.json: %w", bundle, err)
 	}
 	return ParseSpec(b)
 }
 
 // ParseSpec parses the content of a config.json. Errors name the file and
-// the field; encoding/json bounds the nesting depth.
+// the field; nesting deeper than userfile.MaxDepth is refused before
+// decoding.
 func ParseSpec(b []byte) (*specs.Spec, error) {
+	if err := userfile.CheckDepth(b); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("config.json: %s", jsonErrorText(err))

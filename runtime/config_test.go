@@ -22,13 +22,13 @@ func TestLoadSpecHostileFiles(t *testing.T) {
 				return err
 			}
 			return os.Truncate(p, MaxConfigSize+1)
-		}, "more than the 16777216 allowed"},
-		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, "not a regular file"},
+		}, "config.json: larger than 4 MiB"},
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, "config.json: not a regular file (a FIFO)"},
 		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, "not a regular file"},
 		{"deeply-nested", func(p string) error {
 			n := 100000
 			return os.WriteFile(p, []byte(`{"x":`+strings.Repeat("[", n)+strings.Repeat("]", n)+"}"), 0o644)
-		}, "config.json: malformed JSON"},
+		}, "config.json: nested more than 100 levels deep"},
 		{"dangling-symlink", func(p string) error { return os.Symlink("/nonexistent/podrun", p) }, "config.json does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/runtime"
 )
 
@@ -106,9 +107,12 @@ func execContainer(ctx *cli.Context, e *env, id string) error {
 // config and the flags, like runc exec.
 func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Process, error) {
 	if path := ctx.String("process"); path != "" {
-		b, err := os.ReadFile(path)
+		b, err := userfile.ReadFile(path)
+		if err == nil {
+			err = userfile.CheckDepth(b)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("--process: %w", err)
+			return nil, fmt.Errorf("--process %s: %w", path, err)
 		}
 		var p specs.Process
 		if err := json.Unmarshal(b, &p); err != nil {

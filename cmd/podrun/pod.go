@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -135,17 +136,12 @@ func loadPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, 
 	return m, sb, nil
 }
 
-// readManifest parses, defaults and validates the manifest of -f.
+// readManifest parses, defaults and validates the manifest of -f: a
+// regular file or "-" (stdin), at most userfile.MaxSize bytes.
 func readManifest(path string, stdin io.Reader) (*manifest.Pod, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+	data, err := userfile.Read(path, stdin)
 	if err != nil {
-		return nil, fmt.Errorf("-f: %w", err)
+		return nil, fmt.Errorf("pod run: manifest %s: %w", path, err)
 	}
 	p, err := manifest.Parse(data)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/runtime"
 )
 
@@ -121,17 +123,16 @@ func updateCommand(e *env) *cli.Command {
 // runc. Flags left out leave their field nil (unchanged).
 func updateResources(ctx *cli.Context, stdin io.Reader) (*specs.LinuxResources, error) {
 	if in := ctx.String("resources"); in != "" {
-		var rd io.Reader = stdin
-		if in != "-" {
-			f, err := os.Open(in)
-			if err != nil {
-				return nil, fmt.Errorf("--resources: %w", err)
-			}
-			defer f.Close()
-			rd = f
+		b, err := userfile.Read(in, stdin)
+		if err == nil {
+			err = userfile.CheckDepth(b)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("--resources %s: %w", in, err)
+		}
+		// A Decoder, as runc: what follows the first JSON value is ignored.
 		var r specs.LinuxResources
-		if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&r); err != nil {
 			return nil, fmt.Errorf("--resources: decoding %s: %v", in, err)
 		}
 		return &r, nil

@@ -2,10 +2,13 @@ package main
 
 import (
 	"flag"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 func TestRAMInBytes(t *testing.T) {
@@ -79,3 +82,32 @@ func TestUpdateResourcesJSON(t *testing.T) {
 		t.Error("malformed JSON accepted")
 	}
 }
+
+// --resources is read as every user file is (userfile): a FIFO or a device
+// is refused without blocking, stdin is capped, deep nesting is refused.
+func TestUpdateResourcesHostileInput(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat("[", 200000)
+	for _, c := range []struct {
+		arg   string
+		stdin io.Reader
+		want  string
+	}{
+		{"--resources=/dev/zero", nil, "--resources /dev/zero: not a regular file (a character device)"},
+		{"--resources=" + fifo, nil, "not a regular file (a FIFO)"},
+		{"--resources=-", io.LimitReader(zeros{}, 1<<30), "--resources -: larger than 4 MiB"},
+		{"--resources=-", strings.NewReader(`{"memory":` + deep), "--resources -: nested more than 100 levels deep"},
+	} {
+		_, err := updateResources(parseUpdate(t, c.arg), c.stdin)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line with %q", c.arg, err, c.want)
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

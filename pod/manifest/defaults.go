@@ -32,7 +32,7 @@ func (p *Pod) Default() {
 		m.Name = m.GenerateName + randomSuffix(5)
 	}
 	if m.UID == "" {
-		m.UID = newUID()
+		m.UID = NewUID()
 	}
 	if m.CreationTimestamp == nil {
 		m.CreationTimestamp = NewTime(time.Now().Truncate(time.Second))
@@ -132,8 +132,8 @@ func imageTag(ref string) string {
 	return ""
 }
 
-// newUID returns a random (version 4) UUID, as the apiserver assigns.
-func newUID() string {
+// NewUID returns a random (version 4) UUID, as the apiserver assigns.
+func NewUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
 	b[6] = b[6]&0x0f | 0x40

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/podrun/podrun/internal/userfile"
 )
 
 // ErrInvalid is wrapped by every parse and validation error.
@@ -66,17 +68,21 @@ func (l ErrorList) err() error {
 }
 
 // maxManifest bounds the input; a Pod manifest is a few kB.
-const maxManifest = 4 << 20
+const maxManifest = userfile.MaxSize
 
 // Parse reads one Pod from JSON or from a YAML stream holding exactly one
 // non-empty document. Decoding is strict: an unknown field is an error naming
 // its path, as is a value of the wrong type. Cluster-only fields are accepted
-// and listed by Ignored. A status in the manifest is dropped (and listed):
-// podrun computes its own. Parse neither defaults nor validates; call
+// and listed by Ignored. A status and a metadata.uid in the manifest are
+// dropped (and listed): podrun computes its own, as the API server does. Parse neither defaults nor validates; call
 // Default then Validate.
+//
+// Hostile input is bounded: more than userfile.MaxSize bytes, or objects
+// and lists nested more than userfile.MaxDepth deep, are refused before a
+// parser recurses into them.
 func Parse(data []byte) (*Pod, error) {
 	if len(data) > maxManifest {
-		return nil, &FieldError{Msg: fmt.Sprintf("manifest larger than %d bytes", maxManifest)}
+		return nil, &FieldError{Msg: "manifest " + userfile.ErrTooLarge.Error()}
 	}
 	trimmed := bytes.TrimSpace(data)
 	var js []byte
@@ -91,6 +97,9 @@ func Parse(data []byte) (*Pod, error) {
 		default:
 			return nil, &FieldError{Msg: fmt.Sprintf("%d YAML documents: want exactly one Pod", len(docs))}
 		}
+		if err := userfile.CheckYAMLDepth(docs[0]); err != nil {
+			return nil, &FieldError{Msg: "manifest " + err.Error()}
+		}
 		var err error
 		// Strict: a key given twice is an error, as in Kubernetes' strict
 		// field validation, not a silent last-one-wins.
@@ -100,9 +109,12 @@ func Parse(data []byte) (*Pod, error) {
 		}
 	}
 
+	if err := userfile.CheckDepth(js); err != nil {
+		return nil, &FieldError{Msg: "manifest " + err.Error()}
+	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
-	tree, err := decodeTree(dec, "")
+	tree, err := (&treeDecoder{dec: dec}).value()
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +142,16 @@ func Parse(data []byte) (*Pod, error) {
 			dropped = append(dropped, "status")
 		}
 	}
+	// The uid is the API server's to assign, to every new pod: it names the
+	// pod's data dir, cgroup and CNI attachment, so a uid from the manifest
+	// (another pod's, or one with a ';' that CNI refuses) is dropped and
+	// reported, and Default generates one.
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if _, ok := md["uid"]; ok {
+			delete(md, "uid")
+			dropped = append(dropped, "metadata.uid")
+		}
+	}
 
 	s := strictWalker{}
 	obj2 := s.walk(obj, reflect.TypeFor[Pod](), "")
@@ -150,51 +172,85 @@ func Parse(data []byte) (*Pod, error) {
 	return p, nil
 }
 
-// decodeTree decodes one JSON value like Decode into an any (numbers as
-// json.Number), but fails on a key given twice in an object, naming it.
-func decodeTree(dec *json.Decoder, path string) (any, error) {
-	tok, err := dec.Token()
+// treeDecoder decodes one JSON value like Decode into an any (numbers as
+// json.Number), but fails on a key given twice in an object, naming it. The
+// path of the value being decoded is kept as a stack of segments and made
+// a string only for an error: building it per value cost a 4 MiB manifest
+// hundreds of MiB.
+type treeDecoder struct {
+	dec  *json.Decoder
+	path []pathSeg
+}
+
+// pathSeg is an object key, or a list index when key is "" and index >= 0.
+type pathSeg struct {
+	key   string
+	index int
+}
+
+func (d *treeDecoder) pathString() string {
+	var b strings.Builder
+	for _, s := range d.path {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+func (d *treeDecoder) fail(err error) *FieldError { return jsonErr(d.pathString(), err) }
+
+func (d *treeDecoder) value() (any, error) {
+	tok, err := d.dec.Token()
 	if err != nil {
-		return nil, jsonErr(path, err)
+		return nil, d.fail(err)
 	}
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
 		case '{':
 			m := map[string]any{}
-			for dec.More() {
-				kt, err := dec.Token()
+			for d.dec.More() {
+				kt, err := d.dec.Token()
 				if err != nil {
-					return nil, jsonErr(path, err)
+					return nil, d.fail(err)
 				}
 				k, _ := kt.(string)
-				kp := join(path, k)
+				d.path = append(d.path, pathSeg{key: k, index: -1})
 				if _, dup := m[k]; dup {
-					return nil, &FieldError{Path: kp, Msg: "duplicate field"}
+					return nil, &FieldError{Path: d.pathString(), Msg: "duplicate field"}
 				}
-				if m[k], err = decodeTree(dec, kp); err != nil {
+				if m[k], err = d.value(); err != nil {
 					return nil, err
 				}
+				d.path = d.path[:len(d.path)-1]
 			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return nil, jsonErr(path, err)
+			if _, err := d.dec.Token(); err != nil { // '}'
+				return nil, d.fail(err)
 			}
 			return m, nil
 		case '[':
 			l := []any{}
-			for i := 0; dec.More(); i++ {
-				v, err := decodeTree(dec, fmt.Sprintf("%s[%d]", path, i))
+			for i := 0; d.dec.More(); i++ {
+				d.path = append(d.path, pathSeg{index: i})
+				v, err := d.value()
 				if err != nil {
 					return nil, err
 				}
+				d.path = d.path[:len(d.path)-1]
 				l = append(l, v)
 			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return nil, jsonErr(path, err)
+			if _, err := d.dec.Token(); err != nil { // ']'
+				return nil, d.fail(err)
 			}
 			return l, nil
 		}
-		return nil, &FieldError{Path: path, Msg: fmt.Sprintf("json: unexpected %v", t)}
+		return nil, &FieldError{Path: d.pathString(), Msg: fmt.Sprintf("json: unexpected %v", t)}
 	}
 	return tok, nil
 }

@@ -24,7 +24,13 @@ var (
 	sysctlName       = lazyRE(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
 	qualifiedName    = lazyRE(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
 	labelValue       = lazyRE(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	uuidRE           = lazyRE(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
+
+// ValidUID reports whether uid is a UUID in the canonical lowercase form the
+// API server (and Default) assigns: it becomes a directory, a cgroup and a
+// CNI container ID, which must not hold anything else.
+func ValidUID(uid string) bool { return uuidRE.MatchString(uid) }
 
 type lazyRegexp func() *regexp.Regexp
 
@@ -86,8 +92,8 @@ func (v *validator) meta(m *ObjectMeta) {
 	if m.Namespace != "" {
 		v.label("metadata.namespace", m.Namespace)
 	}
-	if m.UID != "" && (len(m.UID) > 128 || strings.ContainsAny(m.UID, "/\x00 ") || m.UID == "." || m.UID == "..") {
-		v.add("metadata.uid", "%q is not a usable uid", m.UID)
+	if m.UID != "" && !ValidUID(m.UID) {
+		v.add("metadata.uid", "%q is not a UUID (8-4-4-4-12 lowercase hex digits)", m.UID)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
 		val := m.Labels[k]
@@ -351,8 +357,8 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 
 	for i, e := range c.Env {
 		ep := fmt.Sprintf("%s.env[%d]", fp, i)
-		if e.Name == "" || strings.ContainsAny(e.Name, "=\x00") {
-			v.add(ep+".name", "%q is not a valid environment variable name", e.Name)
+		if !validEnvName(e.Name) {
+			v.add(ep+".name", "%q is not a valid environment variable name (printable ASCII other than '=')", e.Name)
 		}
 		if e.ValueFrom != nil {
 			if e.Value != "" {
@@ -501,6 +507,21 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 			v.lifecycleHandler(fp+".lifecycle.preStop", l.PreStop, c, grace)
 		}
 	}
+}
+
+// validEnvName is Kubernetes' relaxed rule: printable ASCII other than '='
+// (a control character or a newline would corrupt the environment block
+// and what is logged of it).
+func validEnvName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c < ' ' || c > '~' || c == '=' {
+			return false
+		}
+	}
+	return true
 }
 
 func validPortName(n string) bool {
