@@ -77,9 +77,9 @@ func takesValue(flags []cli.Flag) map[string]bool {
 // value: flags (with their values) first, in order, then the positional
 // arguments, in order. "--" and everything after it stay positional, and
 // "-" is positional. A flag taking a value written without "=" takes the
-// next word whatever it is, as Go's flag package does. An unknown flag is
-// moved too (parsing then rejects it); like v1, it takes the next word if
-// that does not start with "-".
+// next word whatever it is, as Go's flag package does. A word that is not
+// one of the command's flags stays where it is, as v1's argIsFlag decides:
+// `runc kill ID -1` is signal "-1" (refused as unknown), not a flag.
 func reorderArgs(value map[string]bool, args []string) []string {
 	var flags, positional []string
 	for i := 0; i < len(args); i++ {
@@ -88,19 +88,15 @@ func reorderArgs(value map[string]bool, args []string) []string {
 			positional = append(positional, args[i:]...)
 			break
 		}
-		if arg == "-" || !strings.HasPrefix(arg, "-") {
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-"), "=")
+		tv, known := value[name]
+		if arg == "-" || !strings.HasPrefix(arg, "-") || !known {
 			positional = append(positional, arg)
 			continue
 		}
 		flags = append(flags, arg)
-		name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
-		if strings.Contains(name, "=") || i+1 == len(args) {
-			continue
-		}
-		tv, known := value[name]
-		next := args[i+1]
-		if (known && tv) || (!known && !strings.HasPrefix(next, "-")) {
-			flags = append(flags, next)
+		if !hasValue && tv && i+1 < len(args) {
+			flags = append(flags, args[i+1])
 			i++
 		}
 	}
