@@ -260,7 +260,9 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 			return nil, err
 		}
 	}
-	c.State.Status = Created
+	if err := c.setStatus(Created); err != nil {
+		return nil, err
+	}
 	if err := c.save(); err != nil {
 		return nil, err
 	}

@@ -40,12 +40,13 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 		return nil, err
 	}
 	defer c.Close()
-	s := c.Status()
-	switch {
-	case s == Paused && !o.IgnorePaused:
-		return nil, stateErrorf("cannot exec in a paused container (use --ignore-paused to override)")
-	case s != Running && s != Created && s != Paused:
-		return nil, transitionError("exec", id, s)
+	op := OpExec
+	if o.IgnorePaused {
+		op = OpIgnorePause
+	}
+	s, err := c.require(op)
+	if err != nil {
+		return nil, err
 	}
 	p := o.Process
 	if err := r.validateProcess(p, "process"); err != nil {

@@ -66,8 +66,8 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 		return nil, err
 	}
 	defer c.Close()
-	if s := c.Status(); s != Running && s != Created {
-		return nil, transitionError("exec", id, s)
+	if _, err := c.require(OpExec); err != nil {
+		return nil, err
 	}
 	// In namespaces.Types order, as runtime.Exec joins them: the user
 	// namespace first (it owns the others), the mount namespace last

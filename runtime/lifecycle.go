@@ -24,8 +24,8 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	defer c.Close()
-	if s := c.Status(); !canTransition(s, Running) || s != Created {
-		return transitionError("start", id, s)
+	if _, err := c.require(OpStart); err != nil {
+		return err
 	}
 	h := c.State.Spec.Hooks
 	if err := c.releaseInit(h != nil && len(h.StartContainer) > 0); err != nil {
@@ -133,17 +133,18 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer c.Close()
-	status := c.Status()
-	switch status {
-	case Stopped:
-		if !all {
-			return ErrNotRunning
-		}
+	op := OpKill
+	if all {
+		op = OpKillAll
+	}
+	status, err := c.require(op)
+	if err != nil {
+		return err
+	}
+	if status == Stopped {
 		// kill --all after the init died still reaches what is left in the
 		// cgroup (containerd does this for shared pid namespaces).
 		return c.signalCgroup(sig)
-	case Creating:
-		return ErrNotRunning
 	}
 	if all {
 		if err := c.signalCgroup(sig); err != nil {
@@ -222,13 +223,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return err
 	}
 	defer c.Close()
-	switch s := c.Status(); s {
-	case Stopped:
-	case Created:
-	case Creating, Running, Paused:
-		if !force {
-			return transitionError("delete", id, s)
-		}
+	if _, err := c.require(OpDelete); err != nil && !force {
+		return err
 	}
 	return c.destroy(true)
 }

@@ -40,9 +40,8 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 		return err
 	}
 	defer c.Close()
-	switch c.Status() {
-	case Stopped, Creating:
-		return ErrNotRunning
+	if _, err := c.require(OpUpdate); err != nil {
+		return err
 	}
 	if u == nil {
 		u = &specs.LinuxResources{}
@@ -239,10 +238,8 @@ func (r *Runtime) Pause(id string) error {
 		return err
 	}
 	defer c.Close()
-	// runc: only a running or created container can be paused; anything
-	// else (paused already, stopped) is "container not running".
-	if s := c.Status(); s != Running && s != Created {
-		return ErrNotRunning
+	if _, err := c.require(OpPause); err != nil {
+		return err
 	}
 	cg, err := c.cgroup()
 	if err != nil {
@@ -252,7 +249,10 @@ func (r *Runtime) Pause(id string) error {
 		_ = cg.Thaw()
 		return err
 	}
-	c.State.Status = Paused
+	if err := c.setStatus(Paused); err != nil {
+		_ = cg.Thaw()
+		return err
+	}
 	if err := c.save(); err != nil {
 		_ = cg.Thaw()
 		return err
@@ -270,8 +270,8 @@ func (r *Runtime) Resume(id string) error {
 		return err
 	}
 	defer c.Close()
-	if s := c.Status(); s != Paused {
-		return ErrNotPaused
+	if _, err := c.require(OpResume); err != nil {
+		return err
 	}
 	cg, err := c.cgroup()
 	if err != nil {
@@ -282,7 +282,9 @@ func (r *Runtime) Resume(id string) error {
 	}
 	// A container paused before start has its exec fifo still: Status
 	// reports it created again.
-	c.State.Status = Running
+	if err := c.setStatus(Running); err != nil {
+		return err
+	}
 	return c.save()
 }
 
@@ -333,8 +335,8 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 		return nil, err
 	}
 	defer c.Close()
-	if c.Status() == Stopped {
-		return nil, fmt.Errorf("container with id %s is not running", id)
+	if _, err := c.require(OpStats); err != nil {
+		return nil, err
 	}
 	cg, err := c.cgroup()
 	if err != nil {
@@ -374,9 +376,9 @@ func (r *Runtime) Events(ctx context.Context, id string, o EventsOpts, emit func
 	if err != nil {
 		return err
 	}
-	if c.Status() == Stopped {
+	if _, err := c.require(OpStats); err != nil {
 		c.Close()
-		return fmt.Errorf("container with id %s is not running", id)
+		return err
 	}
 	pid, pidStart := c.State.Pid, c.State.PidStart
 	cg, err := c.cgroup()
