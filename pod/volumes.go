@@ -26,8 +26,18 @@ func (sb *Sandbox) volumeDir(name string) string {
 // sizeLimit) and checks the hostPaths per their type, creating those of
 // the *OrCreate types.
 func (m *Manager) makeVolumes(sb *Sandbox) error {
+	objs, err := sb.objects()
+	if err != nil {
+		return err
+	}
 	for i, v := range sb.Pod.Spec.Volumes {
 		field := fmt.Sprintf("spec.volumes[%d]", i)
+		if ok, _ := objectVolume(&v); ok {
+			if err := m.makeObjectVolume(sb, &v, objs); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+			continue
+		}
 		switch {
 		case v.EmptyDir != nil:
 			dir := sb.volumeDir(v.Name)
@@ -59,7 +69,7 @@ func (m *Manager) makeVolumes(sb *Sandbox) error {
 				return fmt.Errorf("%s.hostPath: %w", field, err)
 			}
 		default:
-			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath)", field)
+			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath, configMap, secret, downwardAPI, projected)", field)
 		}
 	}
 	return nil
@@ -153,11 +163,27 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			return nil, fmt.Errorf("%s.name: no volume %q", f, vm.Name)
 		}
 		src := ""
+		readOnly := vm.ReadOnly
 		switch {
 		case v.EmptyDir != nil:
 			src = sb.volumeDir(v.Name)
 		case v.HostPath != nil:
 			src = v.HostPath.Path
+		default: // configMap, secret, downwardAPI, projected
+			src = sb.volumeDir(v.Name)
+			// kubelet mounts them read-only whatever readOnly says.
+			readOnly = true
+			if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+				// Not made: its payload failed (makeObjectVolume).
+				objs, err := sb.objects()
+				if err == nil {
+					_, err = volumePayload(sb, v, objs)
+				}
+				if err == nil {
+					err = errors.New("volume was not set up")
+				}
+				return nil, fmt.Errorf("%s: MountVolume.SetUp failed for volume %q : %w", f, v.Name, err)
+			}
 		}
 		if vm.SubPath != "" {
 			p, err := st.stage(src, vm.SubPath, i)
@@ -167,7 +193,7 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			src = p
 		}
 		opts := []string{"rbind", "rprivate"}
-		if vm.ReadOnly {
+		if readOnly {
 			opts = append(opts, "ro")
 		}
 		out = append(out, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: opts})

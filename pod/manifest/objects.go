@@ -3,7 +3,6 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -438,15 +437,6 @@ func (v *validator) secretType(s *Secret) {
 	}
 }
 
-// ErrObjectNotFound marks a missing ConfigMap or Secret, or a missing key
-// of one, that a container or volume needs (not optional).
-var ErrObjectNotFound = errors.New("object not found")
-
-type notFound struct{ msg string }
-
-func (e notFound) Error() string        { return e.msg }
-func (e notFound) Is(target error) bool { return target == ErrObjectNotFound }
-
 // ConfigMap returns the ConfigMap name; a missing one is an error worded
 // as kubelet's (`configmap "name" not found`) unless optional, which
 // gives nil.
@@ -457,7 +447,7 @@ func (o *Objects) ConfigMap(name string, optional *bool) (*ConfigMap, error) {
 	if optional != nil && *optional {
 		return nil, nil
 	}
-	return nil, notFound{fmt.Sprintf("configmap %q not found", name)}
+	return nil, fmt.Errorf("configmap %q not found", name)
 }
 
 // Secret is ConfigMap for Secrets.
@@ -468,7 +458,7 @@ func (o *Objects) Secret(name string, optional *bool) (*Secret, error) {
 	if optional != nil && *optional {
 		return nil, nil
 	}
-	return nil, notFound{fmt.Sprintf("secret %q not found", name)}
+	return nil, fmt.Errorf("secret %q not found", name)
 }
 
 // keyRef resolves a configMapKeyRef or secretKeyRef as kubelet does: ok is
@@ -486,7 +476,7 @@ func (o *Objects) keyRef(s *EnvVarSource, ns string) (string, bool, error) {
 		if r.Optional != nil && *r.Optional {
 			return "", false, nil
 		}
-		return "", false, notFound{fmt.Sprintf("couldn't find key %s in ConfigMap %s/%s", r.Key, ns, r.Name)}
+		return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", r.Key, ns, r.Name)
 	}
 	r := s.SecretKeyRef
 	sec, err := o.Secret(r.Name, r.Optional)
@@ -499,7 +489,7 @@ func (o *Objects) keyRef(s *EnvVarSource, ns string) (string, bool, error) {
 	if r.Optional != nil && *r.Optional {
 		return "", false, nil
 	}
-	return "", false, notFound{fmt.Sprintf("couldn't find key %s in Secret %s/%s", r.Key, ns, r.Name)}
+	return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", r.Key, ns, r.Name)
 }
 
 // envFromData is the data an envFrom source adds: a ConfigMap's data (not
