@@ -464,3 +464,42 @@ spec:
 		t.Errorf("bad base64: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
+
+// A restarted container resolves its Secret again, also after the
+// supervisor was killed and a new one recovered the pod: the objects
+// outlive the supervisor (on their tmpfs), not only its memory.
+func TestPodSecretsAfterRecovery(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("sec-rec", `apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sec-rec}
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - name: crasher
+    image: busybox:test
+    command: ["sh", "-c", "echo $PASS; sleep 0.3; exit 1"]
+    env:
+    - name: PASS
+      valueFrom: {secretKeyRef: {name: creds, key: password}}
+`)
+	e.waitStatus("sec-rec", "crasher restarted", func(s manifest.PodStatus) bool { return ctrStatus(s, "crasher").RestartCount >= 1 })
+	e.killSupervisor("sec-rec")
+	before := ctrStatus(e.status("sec-rec"), "crasher").RestartCount
+	e.mustPod("recover", "sec-rec")
+	s := e.waitStatus("sec-rec", "crasher restarted by the new supervisor", func(s manifest.PodStatus) bool {
+		c := ctrStatus(s, "crasher")
+		return c.RestartCount >= before+2 && c.State.Waiting == nil
+	})
+	if w := ctrStatus(s, "crasher").State.Waiting; w != nil {
+		t.Fatalf("crasher waits: %+v", w)
+	}
+	if got := e.mustPod("logs", "--previous", "sec-rec").Stdout; got != "hunter2\n" {
+		t.Errorf("the restarted run printed %q, want hunter2", got)
+	}
+}
