@@ -35,10 +35,8 @@ const (
 // in the payload are removed afterwards. An unchanged payload writes
 // nothing.
 func writeAtomic(dir string, payload map[string]fileProjection, now time.Time) error {
-	for p := range payload {
-		if err := validatePayloadPath(p); err != nil {
-			return err
-		}
+	if err := validatePayload(payload); err != nil {
+		return err
 	}
 	oldTs, err := os.Readlink(filepath.Join(dir, dataDirName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -107,6 +105,22 @@ func writeAtomic(dir string, payload map[string]fileProjection, now time.Time) e
 		if !strings.HasPrefix(e.Name(), "..") && !visible[e.Name()] {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validatePayload checks every path, and that no file's path is the
+// directory of another's ("a" and "a/b"), which could not both be written.
+func validatePayload(payload map[string]fileProjection) error {
+	for p := range payload {
+		if err := validatePayloadPath(p); err != nil {
+			return err
+		}
+		for d := filepath.Dir(p); d != "."; d = filepath.Dir(d) {
+			if _, ok := payload[d]; ok {
+				return fmt.Errorf("payload path %q is a file and the directory of %q", d, p)
 			}
 		}
 	}

@@ -78,6 +78,14 @@ func TestWriteAtomicRefusesPaths(t *testing.T) {
 			t.Errorf("path %.20q accepted", p)
 		}
 	}
+	dir := t.TempDir()
+	err := writeAtomic(dir, map[string]fileProjection{"a": {Mode: 0o644}, "a/b/c": {Mode: 0o644}}, time.Now())
+	if err == nil || !strings.Contains(err.Error(), `"a" is a file and the directory of "a/b/c"`) {
+		t.Errorf("a and a/b/c: err = %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("a refused payload wrote %d entries", len(ents))
+	}
 }
 
 func TestFormatMap(t *testing.T) {

@@ -25,10 +25,6 @@ const (
 	objectsFile = "objects.json"
 )
 
-// kubelet's (and the apiserver's) default mode of the files of configMap,
-// secret, downwardAPI and projected volumes.
-const defaultVolumeFileMode = 0o644
-
 func (sb *Sandbox) objectsPath() string { return filepath.Join(sb.DataDir, objectsDir, objectsFile) }
 
 // saveObjects puts o on the pod's objects tmpfs (nothing when empty).
@@ -87,7 +83,7 @@ func objectVolume(v *manifest.Volume) (ok, tmpfs bool) {
 func (m *Manager) makeObjectVolume(sb *Sandbox, v *manifest.Volume, o *manifest.Objects) error {
 	payload, err := volumePayload(sb, v, o)
 	if err != nil {
-		return nil
+		return nil // reported by volumeMounts
 	}
 	dir := sb.volumeDir(v.Name)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -120,6 +116,14 @@ func (m *Manager) makeObjectVolume(sb *Sandbox, v *manifest.Volume, o *manifest.
 // volumePayload is the files of an object volume, as kubelet's
 // configmap/secret/downwardapi/projected plugins make them.
 func volumePayload(sb *Sandbox, v *manifest.Volume, o *manifest.Objects) (map[string]fileProjection, error) {
+	out, err := makePayload(sb, v, o)
+	if err != nil {
+		return nil, err
+	}
+	return out, validatePayload(out)
+}
+
+func makePayload(sb *Sandbox, v *manifest.Volume, o *manifest.Objects) (map[string]fileProjection, error) {
 	out := map[string]fileProjection{}
 	switch {
 	case v.ConfigMap != nil:
@@ -153,9 +157,11 @@ func volumePayload(sb *Sandbox, v *manifest.Volume, o *manifest.Objects) (map[st
 	return nil, errors.New("not an object volume")
 }
 
+// mode is a defaultMode, the apiserver's default when unset (a pod that
+// was not defaulted).
 func mode(m *int32) int32 {
 	if m == nil {
-		return defaultVolumeFileMode
+		return manifest.DefaultVolumeMode
 	}
 	return *m
 }

@@ -165,6 +165,31 @@ type SecretEnvSource struct {
 	Optional *bool  `json:"optional,omitempty"`
 }
 
+// DefaultVolumeMode is the apiserver's defaultMode of configMap, secret,
+// downwardAPI and projected volumes (0644).
+const DefaultVolumeMode int32 = 0o644
+
+// defaults sets the defaultMode of an object volume, as the apiserver.
+func (v *Volume) defaults() {
+	var m **int32
+	switch {
+	case v.ConfigMap != nil:
+		m = &v.ConfigMap.DefaultMode
+	case v.Secret != nil:
+		m = &v.Secret.DefaultMode
+	case v.DownwardAPI != nil:
+		m = &v.DownwardAPI.DefaultMode
+	case v.Projected != nil:
+		m = &v.Projected.DefaultMode
+	default:
+		return
+	}
+	if *m == nil {
+		d := DefaultVolumeMode
+		*m = &d
+	}
+}
+
 // Objects are the ConfigMaps and Secrets a pod may reference (from its
 // YAML stream and from --configmap/--secret), by name.
 type Objects struct {

@@ -149,7 +149,7 @@ func TestAddObject(t *testing.T) {
 func TestObjectVolumesValidate(t *testing.T) {
 	base := "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: busybox}]\n  volumes:\n"
 	for name, tc := range map[string]struct{ vol, want string }{
-		"ok": {`  - {name: v, projected: {defaultMode: 0400, sources: [{configMap: {name: c, items: [{key: k, path: a/b, mode: 0600}]}}, {secret: {name: s}}, {downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}]}}`, ""},
+		"ok":            {`  - {name: v, projected: {defaultMode: 0400, sources: [{configMap: {name: c, items: [{key: k, path: a/b, mode: 0600}]}}, {secret: {name: s}}, {downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}]}}`, ""},
 		"mode":          {`  - {name: v, configMap: {name: c, defaultMode: 1000}}`, "spec.volumes[0].configMap.defaultMode: 1000 must be a file mode"},
 		"secret name":   {`  - {name: v, secret: {}}`, "spec.volumes[0].secret.secretName: required"},
 		"dup path":      {`  - {name: v, projected: {sources: [{configMap: {name: c, items: [{key: k, path: p}]}}, {secret: {name: s, items: [{key: k, path: p}]}}]}}`, `projected.sources[1].secret.items[0].path: conflicting duplicate path "p"`},
@@ -170,5 +170,19 @@ func TestObjectVolumesValidate(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
 		}
+	}
+}
+
+func TestObjectVolumeDefaultMode(t *testing.T) {
+	p, err := Parse([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: busybox}]\n  volumes:\n  - {name: a, configMap: {name: c}}\n  - {name: b, secret: {secretName: s, defaultMode: 0400}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Default()
+	if m := p.Spec.Volumes[0].ConfigMap.DefaultMode; m == nil || *m != 0o644 {
+		t.Errorf("configMap defaultMode = %v, want 0644", m)
+	}
+	if m := p.Spec.Volumes[1].Secret.DefaultMode; m == nil || *m != 0o400 {
+		t.Errorf("secret defaultMode = %v, want the manifest's 0400", m)
 	}
 }
