@@ -105,8 +105,9 @@ func (m *Manager) makeObjectVolume(sb *Sandbox, v *manifest.Volume, o *manifest.
 	}
 	if sc := sb.Pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 		// kubelet: these volumes are read-only (GetAttributes), so the
-		// group gets read, not write.
-		if err := setVolumeOwnership(dir, *sc.FSGroup, sc.FSGroupChangePolicy, true); err != nil {
+		// group gets read, not write; their plugins pass no change
+		// policy, so OnRootMismatch does not apply to them.
+		if err := setVolumeOwnership(dir, *sc.FSGroup, manifest.FSGroupChangeAlways, true); err != nil {
 			return fmt.Errorf("fsGroup: %w", err)
 		}
 	}
