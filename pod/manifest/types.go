@@ -198,7 +198,7 @@ type Volume struct {
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
 	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
 	// ConfigMap, Secret, DownwardAPI and Projected are written as
-	// kubelet's AtomicWriter does (volumes_objects.go in package pod).
+	// kubelet's AtomicWriter does (objectvolumes.go in package pod).
 	ConfigMap   *ConfigMapVolumeSource   `json:"configMap,omitempty"`
 	Secret      *SecretVolumeSource      `json:"secret,omitempty"`
 	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
