@@ -194,7 +194,11 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	}
 	p := s.Process
 
-	env, err := sb.Pod.ContainerEnv(c, sb.FieldValues())
+	fv := sb.FieldValues()
+	if fv.Objects, err = sb.objects(); err != nil {
+		return nil, err
+	}
+	env, err := sb.Pod.ContainerEnv(c, fv)
 	if err != nil {
 		return nil, configError{fmt.Errorf("%s.env: %w", field, err)}
 	}

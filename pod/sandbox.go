@@ -119,6 +119,9 @@ type CreateOptions struct {
 	// before asking for the sandbox: Create then skips the second lookup.
 	// A container it lacks makes Create resolve them all itself.
 	Images map[string]string `json:",omitempty"`
+	// Objects are the ConfigMaps and Secrets the pod may reference; they
+	// are kept on a tmpfs for the pod's life (objectvolumes.go).
+	Objects *manifest.Objects `json:",omitempty"`
 }
 
 const recordName = "pod.json"
@@ -294,6 +297,14 @@ func (m *Manager) Create(p *manifest.Pod, o CreateOptions) (_ *Sandbox, retErr e
 		}
 	}()
 	if err := rootonly.Dir(sb.DataDir); err != nil {
+		return nil, err
+	}
+	if o.Objects != nil {
+		if err := o.Objects.CheckNamespace(ns); err != nil {
+			return nil, err
+		}
+	}
+	if err := sb.saveObjects(o.Objects); err != nil {
 		return nil, err
 	}
 	if err := m.makeVolumes(sb); err != nil {

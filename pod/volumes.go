@@ -26,8 +26,18 @@ func (sb *Sandbox) volumeDir(name string) string {
 // sizeLimit) and checks the hostPaths per their type, creating those of
 // the *OrCreate types.
 func (m *Manager) makeVolumes(sb *Sandbox) error {
+	objs, err := sb.objects()
+	if err != nil {
+		return err
+	}
 	for i, v := range sb.Pod.Spec.Volumes {
 		field := fmt.Sprintf("spec.volumes[%d]", i)
+		if ok, _ := objectVolume(&v); ok {
+			if err := m.makeObjectVolume(sb, &v, objs); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+			continue
+		}
 		switch {
 		case v.EmptyDir != nil:
 			dir := sb.volumeDir(v.Name)
@@ -69,7 +79,7 @@ func (m *Manager) makeVolumes(sb *Sandbox) error {
 				}
 			}
 		default:
-			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath, persistentVolumeClaim)", field)
+			return fmt.Errorf("%s: no supported volume source (emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected)", field)
 		}
 	}
 	return nil
@@ -163,6 +173,7 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			return nil, fmt.Errorf("%s.name: no volume %q", f, vm.Name)
 		}
 		src := ""
+		readOnly := vm.ReadOnly
 		switch {
 		case v.EmptyDir != nil:
 			src = sb.volumeDir(v.Name)
@@ -170,6 +181,21 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			src = v.HostPath.Path
 		case v.PersistentVolumeClaim != nil:
 			src = claimData(sb.ClaimsDir, v.PersistentVolumeClaim.ClaimName)
+		default: // configMap, secret, downwardAPI, projected
+			src = sb.volumeDir(v.Name)
+			// kubelet mounts them read-only whatever readOnly says.
+			readOnly = true
+			if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+				// Not made: its payload failed (makeObjectVolume).
+				objs, err := sb.objects()
+				if err == nil {
+					_, err = volumePayload(sb, v, objs)
+				}
+				if err == nil {
+					err = errors.New("volume was not set up")
+				}
+				return nil, fmt.Errorf("%s: MountVolume.SetUp failed for volume %q : %w", f, v.Name, err)
+			}
 		}
 		if vm.SubPath != "" {
 			p, err := st.stage(src, vm.SubPath, i)
@@ -179,7 +205,7 @@ func volumeMounts(sb *Sandbox, c *manifest.Container, field string, st subPathSt
 			src = p
 		}
 		opts := []string{"rbind", "rprivate"}
-		if vm.ReadOnly || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly) {
+		if readOnly || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly) {
 			opts = append(opts, "ro")
 		}
 		out = append(out, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: opts})

@@ -136,29 +136,51 @@ func loadPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, 
 	return m, sb, nil
 }
 
-// readManifest parses, defaults and validates the manifest of -f: a
-// regular file or "-" (stdin), at most userfile.MaxSize bytes.
-func readManifest(path string, stdin io.Reader) (*manifest.Pod, error) {
+// readManifest parses, defaults and validates the manifest of -f (a
+// regular file or "-" for stdin, at most userfile.MaxSize bytes): a Pod
+// and the ConfigMaps and Secrets beside it, to which those of
+// --configmap and --secret are added.
+func readManifest(path string, stdin io.Reader, configMaps, secrets []string) (*manifest.Pod, *manifest.Objects, error) {
 	data, err := userfile.Read(path, stdin)
 	if err != nil {
-		return nil, fmt.Errorf("pod run: manifest %s: %w", path, err)
+		return nil, nil, fmt.Errorf("pod run: manifest %s: %w", path, err)
 	}
-	p, err := manifest.Parse(data)
+	st, err := manifest.ParseStream(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	for _, f := range []struct {
+		flag, kind string
+		files      []string
+	}{{"--configmap", "ConfigMap", configMaps}, {"--secret", "Secret", secrets}} {
+		for _, path := range f.files {
+			data, err := userfile.ReadFile(path)
+			if err == nil {
+				err = st.Objects.AddObject(data, f.kind)
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s %s: %w", f.flag, path, err)
+			}
+		}
+	}
+	p := st.Pod
 	p.Default()
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p, nil
+	if err := st.Objects.CheckNamespace(p.Metadata.Namespace); err != nil {
+		return nil, nil, err
+	}
+	return p, &st.Objects, nil
 }
 
 func podRunCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name: "run", Usage: "run a pod from a manifest", ArgsUsage: " ",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "the Pod manifest (YAML or JSON; - for stdin)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "the Pod manifest (YAML or JSON; - for stdin); a YAML stream may add ConfigMaps, Secrets and PersistentVolumeClaims"},
+			&cli.StringSliceFlag{Name: "configmap", Usage: "a ConfigMap (YAML or JSON file) the pod may use (repeatable)"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "a Secret (YAML or JSON file) the pod may use (repeatable)"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the pod is started"},
 			&cli.StringFlag{Name: "network", Usage: "CNI network (a conflist name in --cni-conf-dir); default: loopback only"},
 		},
@@ -166,7 +188,7 @@ func podRunCommand(e *env) *cli.Command {
 			if ctx.NArg() > 0 {
 				return fmt.Errorf("pod run: unexpected argument %q (the manifest comes with -f)", ctx.Args().First())
 			}
-			p, err := readManifest(ctx.String("file"), os.Stdin)
+			p, objs, err := readManifest(ctx.String("file"), os.Stdin, ctx.StringSlice("configmap"), ctx.StringSlice("secret"))
 			if err != nil {
 				return err
 			}
@@ -190,7 +212,7 @@ func podRunCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			o.Pod, o.Options = p, pod.CreateOptions{Network: ctx.String("network"), Images: images}
+			o.Pod, o.Options = p, pod.CreateOptions{Network: ctx.String("network"), Images: images, Objects: objs}
 			// Ctrl-C from here on stops the pod rather than killing us.
 			sigc := make(chan os.Signal, 2)
 			if !ctx.Bool("detach") {

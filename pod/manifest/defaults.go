@@ -22,7 +22,9 @@ const (
 // restartPolicy Always, terminationGracePeriodSeconds 30, imagePullPolicy
 // (Always for an untagged or :latest image, else IfNotPresent), port
 // protocol TCP, probe timings 1s/10s/1/3, httpGet path "/" and scheme HTTP,
-// fieldRef apiVersion v1. It keeps anything already set, so it is idempotent.
+// fieldRef apiVersion v1, defaultMode 0644 of configMap, secret,
+// downwardAPI and projected volumes. It keeps anything already set, so it
+// is idempotent.
 func (p *Pod) Default() {
 	m := &p.Metadata
 	if m.Namespace == "" {
@@ -47,6 +49,9 @@ func (p *Pod) Default() {
 	if s.TerminationGracePeriodSeconds == nil {
 		g := int64(DefaultTerminationGracePeriodSeconds)
 		s.TerminationGracePeriodSeconds = &g
+	}
+	for i := range s.Volumes {
+		s.Volumes[i].defaults()
 	}
 	for i := range s.InitContainers {
 		s.InitContainers[i].defaults()

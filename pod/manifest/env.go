@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -16,6 +17,9 @@ type FieldValues struct {
 	HostIPs  []string
 	// Node is the node's allocatable resources (resourceFieldRef).
 	Node NodeAllocatable
+	// Objects are the ConfigMaps and Secrets given with the pod
+	// (configMapKeyRef, secretKeyRef, envFrom); nil is none.
+	Objects *Objects
 }
 
 // SupportedFieldPath reports whether podrun can resolve an env fieldRef path
@@ -106,9 +110,37 @@ func (p *Pod) Environment(c *Container, imageEnv []string, v FieldValues) ([]str
 func (p *Pod) ContainerEnv(c *Container, v FieldValues) ([]string, error) {
 	vals := map[string]string{}
 	var order []string
+	set := func(k, val string) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = val
+	}
+	// envFrom first, env overrides (kubelet's makeEnvironmentVariables).
+	// kubelet skips keys that are not valid variable names, with an
+	// event; under the relaxed rule (the default since 1.32) every valid
+	// key with a valid prefix is one (kubernetes#130099), so none is.
+	for _, ef := range c.EnvFrom {
+		data, err := v.Objects.envFromData(ef)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			set(ef.Prefix+k, data[k])
+		}
+	}
 	for _, e := range c.Env {
 		var val string
 		switch {
+		case e.ValueFrom != nil && (e.ValueFrom.ConfigMapKeyRef != nil || e.ValueFrom.SecretKeyRef != nil):
+			s, ok, err := v.Objects.keyRef(e.ValueFrom, p.Metadata.Namespace)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue // optional and missing: not set at all
+			}
+			val = s
 		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
 			s, err := p.FieldRef(e.ValueFrom.FieldRef.FieldPath, v)
 			if err != nil {
@@ -127,10 +159,7 @@ func (p *Pod) ContainerEnv(c *Container, v FieldValues) ([]string, error) {
 				return s, ok
 			})
 		}
-		if _, ok := vals[e.Name]; !ok {
-			order = append(order, e.Name)
-		}
-		vals[e.Name] = val
+		set(e.Name, val)
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,11 +85,8 @@ func Parse(data []byte) (*Pod, error) {
 	if len(data) > maxManifest {
 		return nil, &FieldError{Msg: "manifest " + userfile.ErrTooLarge.Error()}
 	}
-	trimmed := bytes.TrimSpace(data)
-	var js []byte
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		js = trimmed
-	} else {
+	doc := data
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
 		docs := splitYAML(data)
 		switch len(docs) {
 		case 0:
@@ -97,33 +95,11 @@ func Parse(data []byte) (*Pod, error) {
 		default:
 			return nil, &FieldError{Msg: fmt.Sprintf("%d YAML documents: want exactly one Pod", len(docs))}
 		}
-		if err := userfile.CheckYAMLDepth(docs[0]); err != nil {
-			return nil, &FieldError{Msg: "manifest " + err.Error()}
-		}
-		var err error
-		// Strict: a key given twice is an error, as in Kubernetes' strict
-		// field validation, not a silent last-one-wins.
-		if js, err = yaml.YAMLToJSONStrict(docs[0]); err != nil {
-			msg := strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: ")), " ")
-			return nil, &FieldError{Msg: "yaml: " + msg}
-		}
+		doc = docs[0]
 	}
-
-	if err := userfile.CheckDepth(js); err != nil {
-		return nil, &FieldError{Msg: "manifest " + err.Error()}
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	tree, err := (&treeDecoder{dec: dec}).value()
+	obj, err := decodeDocument(doc)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{Msg: "trailing data after the Pod object"}
-	}
-	obj, ok := tree.(map[string]any)
-	if !ok {
-		return nil, &FieldError{Msg: "manifest is not an object"}
 	}
 	var errs ErrorList
 	if v, _ := obj["apiVersion"].(string); v != "v1" {
@@ -153,23 +129,67 @@ func Parse(data []byte) (*Pod, error) {
 		}
 	}
 
-	s := strictWalker{}
-	obj2 := s.walk(obj, reflect.TypeFor[Pod](), "")
-	if len(s.errs) > 0 {
-		return nil, s.errs
-	}
-	norm, err := json.Marshal(obj2)
-	if err != nil {
-		return nil, &FieldError{Msg: err.Error()}
-	}
 	p := &Pod{}
-	if err := json.Unmarshal(norm, p); err != nil {
-		// The walker checked every type; reaching this is a bug, still
-		// reported as an error rather than a panic.
-		return nil, &FieldError{Msg: err.Error()}
+	if err := strictUnmarshal(obj, reflect.TypeFor[Pod](), p); err != nil {
+		return nil, err
 	}
 	p.ignored = dropped
 	return p, nil
+}
+
+// decodeDocument decodes one JSON object or YAML document into a tree
+// (numbers as json.Number), refusing a key given twice.
+func decodeDocument(doc []byte) (map[string]any, error) {
+	js := bytes.TrimSpace(doc)
+	if len(js) == 0 || js[0] != '{' {
+		if err := userfile.CheckYAMLDepth(doc); err != nil {
+			return nil, &FieldError{Msg: "manifest " + err.Error()}
+		}
+		var err error
+		// Strict: a key given twice is an error, as in Kubernetes' strict
+		// field validation, not a silent last-one-wins.
+		if js, err = yaml.YAMLToJSONStrict(doc); err != nil {
+			msg := strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: ")), " ")
+			return nil, &FieldError{Msg: "yaml: " + msg}
+		}
+	}
+	if err := userfile.CheckDepth(js); err != nil {
+		return nil, &FieldError{Msg: "manifest " + err.Error()}
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	tree, err := (&treeDecoder{dec: dec}).value()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &FieldError{Msg: "trailing data after the object"}
+	}
+	obj, ok := tree.(map[string]any)
+	if !ok {
+		return nil, &FieldError{Msg: "manifest is not an object"}
+	}
+	return obj, nil
+}
+
+// strictUnmarshal checks obj against t (unknown fields, wrong types) and
+// decodes it into out, a *t.
+func strictUnmarshal(obj map[string]any, t reflect.Type, out any) error {
+	s := strictWalker{}
+	obj2 := s.walk(obj, t, "")
+	if len(s.errs) > 0 {
+		return s.errs
+	}
+	norm, err := json.Marshal(obj2)
+	if err != nil {
+		return &FieldError{Msg: err.Error()}
+	}
+	if err := json.Unmarshal(norm, out); err != nil {
+		// The walker checked every type; reaching this is a bug, still
+		// reported as an error rather than a panic.
+		return &FieldError{Msg: err.Error()}
+	}
+	return nil
 }
 
 // treeDecoder decodes one JSON value like Decode into an any (numbers as
@@ -315,6 +335,7 @@ var (
 	rawType   = reflect.TypeFor[json.RawMessage]()
 	intOrType = reflect.TypeFor[IntOrString]()
 	timeType  = reflect.TypeFor[Time]()
+	bytesType = reflect.TypeFor[[]byte]()
 )
 
 func (s *strictWalker) fail(path, format string, a ...any) {
@@ -365,6 +386,14 @@ func (s *strictWalker) walk(v any, t reflect.Type, path string) any {
 			}
 		default:
 			s.fail(path, "must be an integer or a string, not %s", kindName(v))
+		}
+		return v
+	case bytesType: // base64, as encoding/json decodes []byte
+		str, ok := v.(string)
+		if !ok {
+			s.fail(path, "must be a base64 string, not %s", kindName(v))
+		} else if _, err := base64.StdEncoding.DecodeString(str); err != nil {
+			s.fail(path, "not valid base64: %v", err)
 		}
 		return v
 	case timeType:

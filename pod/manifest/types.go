@@ -209,8 +209,8 @@ type Sysctl struct {
 	Value string `json:"value"`
 }
 
-// Volume is v1.Volume; only emptyDir and hostPath are supported, the other
-// sources are kept raw so Validate can name them.
+// Volume is v1.Volume; the sources podrun does not support are kept raw
+// so Validate can name them.
 type Volume struct {
 	Name     string                `json:"name"`
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
@@ -218,17 +218,19 @@ type Volume struct {
 	// PersistentVolumeClaim is a named volume of the host that outlives
 	// the pod (podrun pod volume ls/rm), as podman's kube play maps claims.
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+	// ConfigMap, Secret, DownwardAPI and Projected are written as
+	// kubelet's AtomicWriter does (objectvolumes.go in package pod).
+	ConfigMap   *ConfigMapVolumeSource   `json:"configMap,omitempty"`
+	Secret      *SecretVolumeSource      `json:"secret,omitempty"`
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
+	Projected   *ProjectedVolumeSource   `json:"projected,omitempty"`
 
-	ConfigMap   json.RawMessage `json:"configMap,omitempty" podrun:"unsupported"`
-	Secret      json.RawMessage `json:"secret,omitempty" podrun:"unsupported"`
-	Projected   json.RawMessage `json:"projected,omitempty" podrun:"unsupported"`
-	DownwardAPI json.RawMessage `json:"downwardAPI,omitempty" podrun:"unsupported"`
-	Ephemeral   json.RawMessage `json:"ephemeral,omitempty" podrun:"unsupported"`
-	CSI         json.RawMessage `json:"csi,omitempty" podrun:"unsupported"`
-	NFS         json.RawMessage `json:"nfs,omitempty" podrun:"unsupported"`
-	Image       json.RawMessage `json:"image,omitempty" podrun:"unsupported"`
-	ISCSI       json.RawMessage `json:"iscsi,omitempty" podrun:"unsupported"`
-	GitRepo     json.RawMessage `json:"gitRepo,omitempty" podrun:"unsupported"`
+	Ephemeral json.RawMessage `json:"ephemeral,omitempty" podrun:"unsupported"`
+	CSI       json.RawMessage `json:"csi,omitempty" podrun:"unsupported"`
+	NFS       json.RawMessage `json:"nfs,omitempty" podrun:"unsupported"`
+	Image     json.RawMessage `json:"image,omitempty" podrun:"unsupported"`
+	ISCSI     json.RawMessage `json:"iscsi,omitempty" podrun:"unsupported"`
+	GitRepo   json.RawMessage `json:"gitRepo,omitempty" podrun:"unsupported"`
 }
 
 // PersistentVolumeClaimVolumeSource is v1.PersistentVolumeClaimVolumeSource.
@@ -306,8 +308,9 @@ type Container struct {
 	// content in the terminated state's message, as kubelet does.
 	TerminationMessagePath   string                   `json:"terminationMessagePath,omitempty"`
 	TerminationMessagePolicy TerminationMessagePolicy `json:"terminationMessagePolicy,omitempty"`
+	// EnvFrom adds every key of ConfigMaps and Secrets, before Env.
+	EnvFrom []EnvFromSource `json:"envFrom,omitempty"`
 	// Unsupported and behaviour-changing: rejected by Validate when set.
-	EnvFrom       json.RawMessage `json:"envFrom,omitempty" podrun:"unsupported"`
 	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty" podrun:"unsupported"`
 	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty" podrun:"unsupported"`
 	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty" podrun:"unsupported"`
@@ -338,8 +341,8 @@ type EnvVarSource struct {
 	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
 	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
 
-	ConfigMapKeyRef json.RawMessage `json:"configMapKeyRef,omitempty" podrun:"unsupported"`
-	SecretKeyRef    json.RawMessage `json:"secretKeyRef,omitempty" podrun:"unsupported"`
+	ConfigMapKeyRef *ConfigMapKeySelector `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef    *SecretKeySelector    `json:"secretKeyRef,omitempty"`
 }
 
 // ResourceFieldSelector is v1.ResourceFieldSelector: a container's

@@ -286,11 +286,16 @@ func (v *validator) volume(fp string, vol *Volume) {
 			v.add(fp+".persistentVolumeClaim.claimName", "%q must be a DNS-1123 subdomain", c.ClaimName)
 		}
 	}
+	n += v.objectVolume(fp, vol)
 	var others []string
 	tagged(reflect.ValueOf(vol).Elem(), "", "unsupported", &others)
-	n += len(others) // reported by Validate's generic pass
+	for _, o := range others { // reported by Validate's generic pass
+		if !strings.Contains(o, ".") { // a source, not a field inside one
+			n++
+		}
+	}
 	if n == 0 {
-		v.add(fp, "a volume source is required (emptyDir, hostPath or persistentVolumeClaim)")
+		v.add(fp, "a volume source is required (emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected)")
 	} else if n > 1 {
 		v.add(fp, "exactly one volume source may be given")
 	}
@@ -373,11 +378,12 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 				}
 			} else if f := e.ValueFrom.ResourceFieldRef; f != nil {
 				v.resourceField(ep+".valueFrom.resourceFieldRef", f)
-			} else if !present(e.ValueFrom.ConfigMapKeyRef) && !present(e.ValueFrom.SecretKeyRef) {
-				v.add(ep+".valueFrom", "a source is required")
+			} else {
+				v.keyRefs(ep+".valueFrom", e.ValueFrom)
 			}
 		}
 	}
+	v.envFrom(fp, c.EnvFrom)
 
 	portNames := map[string]bool{}
 	for i, pt := range c.Ports {
