@@ -1240,11 +1240,18 @@ func TestPodPersistentVolumeClaim(t *testing.T) {
 	}
 	e.mustPod("rm", "writer")
 	e.pods = nil
-	e.run("reader", claimPod("reader", "cat /data/f", ""))
+	// A PersistentVolumeClaim document in the stream makes its volume
+	// even when no pod volume names it (as kube play).
+	e.run("reader", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: stream-claim}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n---\n"+
+		claimPod("reader", "cat /data/f", ""))
 	e.waitStatus("reader", "Succeeded", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodSucceeded })
 	if out := e.mustPod("logs", "reader").Stdout; out != "kept\n" {
 		t.Errorf("the claim's data did not outlive its pod: %q", out)
 	}
+	if out := e.mustPod("volume", "ls").Stdout; !strings.Contains(out, "stream-claim") {
+		t.Errorf("volume ls lacks the stream's claim:\n%s", out)
+	}
+	e.mustPod("volume", "rm", "stream-claim")
 	e.mustPod("rm", "reader")
 	e.pods = nil
 	e.mustPod("volume", "rm", "my-claim")

@@ -46,6 +46,16 @@ func ensureClaim(claimsDir, name string) (string, error) {
 	return data, os.Chmod(data, 0o777)
 }
 
+// EnsureClaim makes the volume of a claim (a PersistentVolumeClaim of the
+// manifest stream) if it does not exist.
+func (m *Manager) EnsureClaim(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return fmt.Errorf("volume %q: not a volume name", name)
+	}
+	_, err := ensureClaim(m.ClaimsDir(), name)
+	return err
+}
+
 // Claim is a named volume and the pods that use it.
 type Claim struct {
 	Name string   `json:"name"`

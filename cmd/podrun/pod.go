@@ -139,15 +139,16 @@ func loadPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, 
 // readManifest parses, defaults and validates the manifest of -f (a
 // regular file or "-" for stdin, at most userfile.MaxSize bytes): a Pod
 // and the ConfigMaps and Secrets beside it, to which those of
-// --configmap and --secret are added.
-func readManifest(path string, stdin io.Reader, configMaps, secrets []string) (*manifest.Pod, *manifest.Objects, error) {
+// --configmap and --secret are added. Its PersistentVolumeClaims are
+// returned too: each names a claim volume to make.
+func readManifest(path string, stdin io.Reader, configMaps, secrets []string) (*manifest.Pod, *manifest.Objects, []*manifest.PersistentVolumeClaim, error) {
 	data, err := userfile.Read(path, stdin)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pod run: manifest %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("pod run: manifest %s: %w", path, err)
 	}
 	st, err := manifest.ParseStream(data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, f := range []struct {
 		flag, kind string
@@ -159,19 +160,19 @@ func readManifest(path string, stdin io.Reader, configMaps, secrets []string) (*
 				err = st.Objects.AddObject(data, f.kind)
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s %s: %w", f.flag, path, err)
+				return nil, nil, nil, fmt.Errorf("%s %s: %w", f.flag, path, err)
 			}
 		}
 	}
 	p := st.Pod
 	p.Default()
 	if err := p.Validate(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := st.Objects.CheckNamespace(p.Metadata.Namespace); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, &st.Objects, nil
+	return p, &st.Objects, st.PersistentVolumeClaims, nil
 }
 
 func podRunCommand(e *env) *cli.Command {
@@ -188,7 +189,7 @@ func podRunCommand(e *env) *cli.Command {
 			if ctx.NArg() > 0 {
 				return fmt.Errorf("pod run: unexpected argument %q (the manifest comes with -f)", ctx.Args().First())
 			}
-			p, objs, err := readManifest(ctx.String("file"), os.Stdin, ctx.StringSlice("configmap"), ctx.StringSlice("secret"))
+			p, objs, claims, err := readManifest(ctx.String("file"), os.Stdin, ctx.StringSlice("configmap"), ctx.StringSlice("secret"))
 			if err != nil {
 				return err
 			}
@@ -207,6 +208,13 @@ func podRunCommand(e *env) *cli.Command {
 			images, err := m.ResolveImages(p)
 			if err != nil {
 				return err
+			}
+			// A claim in the stream is a named volume, made now if missing
+			// (podman's kube play does the same with a PVC).
+			for _, c := range claims {
+				if err := m.EnsureClaim(c.Metadata.Name); err != nil {
+					return fmt.Errorf("PersistentVolumeClaim %s: %w", c.Metadata.Name, err)
+				}
 			}
 			o, err := launchOptions(ctx, e, name)
 			if err != nil {

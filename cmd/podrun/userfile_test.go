@@ -37,7 +37,7 @@ func TestUserFilesHostileInput(t *testing.T) {
 		return err
 	}
 	manifest := func(path string, stdin io.Reader) error {
-		_, _, err := readManifest(path, stdin, nil, nil)
+		_, _, _, err := readManifest(path, stdin, nil, nil)
 		return err
 	}
 	for _, c := range []struct {
