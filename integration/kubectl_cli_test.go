@@ -158,7 +158,8 @@ func TestKubectlCompletion(t *testing.T) {
 		}
 	}
 
-	// zsh: the script at least parses.
+	// zsh: the script parses, and its function, run with compsys's
+	// compadd and _files stubbed, offers the same names.
 	zsh, err := exec.LookPath("zsh")
 	if err != nil {
 		t.Skip("zsh is not installed (scripts/install-deps.sh installs it)")
@@ -169,5 +170,25 @@ func TestKubectlCompletion(t *testing.T) {
 	}
 	if out, err := exec.Command(zsh, "-n", script).CombinedOutput(); err != nil {
 		t.Errorf("zsh -n: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"--root", p.Root, "pod", "logs", ""}, "demo"},
+		{[]string{"--root", p.Root, "pod", "logs", "demo", "-c", ""}, "web side"},
+		{[]string{"image", "import", ""}, "FILES"},
+	} {
+		cmd := exec.Command(zsh, append([]string{"-f", "-c", `compdef() { :; }
+compadd() { [[ $1 == -a ]] && print -rl -- ${(P)2}; }
+_files() { print FILES; }
+source "$SCRIPT" || exit 1
+words=("$PODRUN" "$@"); CURRENT=$#words
+_podrun`, "zsh"}, c.words...)...)
+		cmd.Env = append(os.Environ(), "PODRUN="+podrunBin, "SCRIPT="+script)
+		out, err := cmd.Output()
+		if got := strings.Join(strings.Fields(string(out)), " "); err != nil || got != c.want {
+			t.Errorf("zsh completion of %q: %q (%v), want %q", c.words, got, err, c.want)
+		}
 	}
 }

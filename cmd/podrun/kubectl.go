@@ -120,19 +120,26 @@ func takesValue(f cli.Flag) bool {
 	return ok && d.TakesValue()
 }
 
-// shortBools reports whether tok is -xyz, single-letter boolean flags of
-// a command that combines them (urfave's UseShortOptionHandling: -it).
-func shortBools(l *cmdLevel, tok string) bool {
-	if l.cmd == nil || !l.cmd.UseShortOptionHandling || len(tok) < 3 || tok[1] == '-' {
-		return false
+// shortOpts reports whether tok is -xyz, single-letter flags of a command
+// that combines them (urfave's UseShortOptionHandling: -it), and whether
+// the last one takes a value (-ic web); the others must be booleans.
+func shortOpts(l *cmdLevel, tok string) (ok, value bool) {
+	if l.cmd == nil || !l.cmd.UseShortOptionHandling || len(tok) < 3 || tok[1] == '-' || strings.Contains(tok, "=") {
+		return false, false
 	}
-	for _, c := range tok[1:] {
+	for i, c := range tok[1:] {
 		f := findFlag(l.flags, string(c))
-		if f == nil || takesValue(f) {
-			return false
+		if f == nil {
+			return false, false
+		}
+		if takesValue(f) {
+			if i != len(tok)-2 {
+				return false, false
+			}
+			return true, true
 		}
 	}
-	return true
+	return true, false
 }
 
 // walk follows a command line (without the program name) down the
@@ -161,10 +168,12 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 				}
 			}
 			if f == nil {
-				if shortBools(cur, tok) {
-					cur.out = append(cur.out, tok)
-					continue
+				if ok, _ := shortOpts(cur, tok); ok {
+					// the last letter's flag: its value follows if it takes one
+					at, f = cur, findFlag(cur.flags, tok[len(tok)-1:])
 				}
+			}
+			if f == nil {
 				if len(w.chain) == 1 {
 					return w, false, nil // urfave reports it
 				}

@@ -47,6 +47,8 @@ func TestKubectlArgs(t *testing.T) {
 		{"pod exec demo -c web -- sh -c x", "pod exec -c web demo -- sh -c x"},
 		{"pod exec demo -it -c web -- sh", "pod exec -it -c web demo -- sh"},
 		{"pod exec -c web demo -- ls -l -- x", "pod exec -c web demo -- ls -l -- x"},
+		{"pod exec demo -ic web -- sh", "pod exec -ic web demo -- sh"},
+		{"pod attach demo -ti", "pod attach -ti demo"},
 		// image import, pull, bundle
 		{"image import busybox.tar --name busybox", "image import --name busybox busybox.tar"},
 		{"image import busybox.tar --name busybox -q --store /s", "image import --name busybox -q --store /s busybox.tar"},
@@ -90,6 +92,9 @@ func TestKubectlArgsErrors(t *testing.T) {
 		{"pod logs demo -c", "pod logs: flag -c needs a value"},
 		{"image import a.tar --name", "image import: flag --name needs a value"},
 		{"pod exec demo -ix -- sh", "pod exec: unknown flag -ix"},
+		{"pod exec demo -ci web -- sh", "pod exec: unknown flag -ci"},
+		{"pod logs demo -fp", "pod logs: unknown flag -fp"}, // logs does not combine
+		{"pod exec demo -ic", "pod exec: flag -ic needs a value"},
 		{"bundle /b --nope", "bundle: unknown flag --nope"},
 	} {
 		_, err := kubectlArgs(app, append([]string{"podrun"}, strings.Fields(c.in)...))
@@ -114,9 +119,17 @@ func TestRunKubectlOrder(t *testing.T) {
 		t.Errorf("unknown flag: exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()
-	code = run([]string{"podrun", "--root", dir, "pod", "exec", "demo", "-c", "web", "sh"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), `pod does not exist`) {
-		t.Errorf("pod exec without a pod: exit %d, stderr %q", code, errb.String())
+	for _, args := range [][]string{
+		{"exec", "demo", "-c", "web", "--", "sh"},
+		{"exec", "demo", "-ic", "web", "--", "sh"},
+		{"logs", "demo", "-f", "-c", "web"},
+		{"status", "demo", "-o", "json", "--data-dir", filepath.Join(dir, "d")},
+	} {
+		errb.Reset()
+		code = run(append([]string{"podrun", "--root", dir, "pod", "--store", filepath.Join(dir, "s"), "--data-dir", filepath.Join(dir, "d0")}, args...), &out, &errb)
+		if code != 1 || errb.String() != "podrun: pod does not exist: demo\n" {
+			t.Errorf("pod %q: exit %d, stderr %q; want the missing pod's error", args, code, errb.String())
+		}
 	}
 }
 
@@ -161,6 +174,7 @@ func TestCompletions(t *testing.T) {
 		{"--root R pod logs -f demo -c w", "web", "none"},
 		{"--root R pod exec -c |", "", "none"}, // no pod yet
 		{"--root R pod exec demo -it -c |", "setup web log", "none"},
+		{"--root R pod exec demo -ic |", "setup web log", "none"},
 		{"--root R pod logs nope -c |", "", "none"},
 		{"--root R pod logs demo |", "", "none"}, // one pod name only
 		{"--root R pod exec demo -- |", "", "files"},
