@@ -147,6 +147,11 @@ func TestKubectlCompletion(t *testing.T) {
 		{[]string{"--root", p.Root, "pod", "logs", "demo", "-c", ""}, "web side"},
 		{[]string{"--root", p.Root, "pod", "exec", "demo", "-it", "-c", "s"}, "side"},
 		{[]string{"--root", p.Root, "pod", "status", "demo", "-o", "j"}, "json"},
+		// bash splits --flag=value at "=": the reply is the value
+		{[]string{"--root", p.Root, "pod", "logs", "demo", "--container", "=", "w"}, "web"},
+		{[]string{"--root", p.Root, "pod", "logs", "demo", "--container", "="}, "web side"},
+		{[]string{"--root", p.Root, "pod", "logs", "demo", "--container", "=", ""}, "web side"},
+		{[]string{"--root", p.Root, "pod", "logs", "demo", "--container", "=", "web", "-f", "--pr"}, "--previous"},
 		{[]string{"--root", p.Root, "pod", "lo"}, "logs"},
 		{[]string{"pod", "logs", "demo", "--fol"}, "--follow"},
 		{[]string{"compl"}, "completion"},

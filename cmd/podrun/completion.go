@@ -85,6 +85,18 @@ func completions(app *cli.App, words []string) ([]string, string) {
 		return flagValues(app, w, w.pending, cur)
 	case err != nil:
 		return nil, directiveNone
+	case strings.HasPrefix(cur, "-") && strings.Contains(cur, "="):
+		// --flag=value: the values, each with its --flag=
+		name, value, _ := splitFlag(cur)
+		f, _ := w.lookup(name)
+		if f == nil || !takesValue(f) {
+			return nil, directiveNone
+		}
+		vals, directive := flagValues(app, w, f, value)
+		for i, v := range vals {
+			vals[i] = cur[:len(cur)-len(value)] + v
+		}
+		return vals, directive
 	case strings.HasPrefix(cur, "-"):
 		return withPrefix(flagNames(w), cur), directiveNone
 	}
@@ -207,20 +219,32 @@ func containerNames(app *cli.App, w *walked, podName string) []string {
 // (the podrun the user typed, so ./bin/podrun works too).
 const bashCompletion = `# bash completion for podrun: source <(podrun completion bash)
 _podrun_complete() {
-	local cur=${COMP_WORDS[COMP_CWORD]} line directive=none c
-	local -a cands=()
+	local cur line directive=none c i
+	local -a words=() cands=()
 	COMPREPLY=()
+	# bash splits --flag=value at "=" (COMP_WORDBREAKS): join it again.
+	for ((i = 1; i <= COMP_CWORD; i++)); do
+		if ((${#words[@]})) && [[ ${words[-1]} == -* && ${words[-1]} != *=*? ]] &&
+			[[ ${COMP_WORDS[i]} == = || ${words[-1]} == *= ]]; then
+			words[-1]+=${COMP_WORDS[i]}
+		else
+			words+=("${COMP_WORDS[i]}")
+		fi
+	done
+	cur=${words[-1]}
 	while IFS= read -r line; do
 		case $line in
 		:*) directive=${line#:} ;;
 		?*) cands+=("$line") ;;
 		esac
-	done < <("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+	done < <("${COMP_WORDS[0]}" __complete "${words[@]}" 2>/dev/null)
 	if ((${#cands[@]})); then
 		for c in "${cands[@]}"; do
-			[[ $c == "$cur"* ]] && COMPREPLY+=("$c")
+			# readline replaces only the text after the "=".
+			[[ $c == "$cur"* ]] && COMPREPLY+=("${c#"${cur%%=*}="}")
 		done
 	elif [[ $directive == files ]]; then
+		cur=${cur#*=}
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 	fi

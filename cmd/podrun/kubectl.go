@@ -142,6 +142,16 @@ func shortOpts(l *cmdLevel, tok string) (ok, value bool) {
 	return true, false
 }
 
+// lookup finds flag NAME in the nearest command of the chain defining it.
+func (w *walked) lookup(name string) (cli.Flag, *cmdLevel) {
+	for j := len(w.chain) - 1; j >= 0; j-- {
+		if f := findFlag(w.chain[j].flags, name); f != nil {
+			return f, w.chain[j]
+		}
+	}
+	return nil, nil
+}
+
 // walk follows a command line (without the program name) down the
 // command tree. Each flag goes to the nearest command of the chain that
 // defines it, its value with it. enter reports whether to go on into a
@@ -160,13 +170,7 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 			return w, true, nil
 		case isFlag(tok):
 			name, _, eq := splitFlag(tok)
-			var at *cmdLevel
-			var f cli.Flag
-			for j := len(w.chain) - 1; j >= 0 && f == nil; j-- {
-				if f = findFlag(w.chain[j].flags, name); f != nil {
-					at = w.chain[j]
-				}
-			}
+			f, at := w.lookup(name)
 			if f == nil {
 				if ok, _ := shortOpts(cur, tok); ok {
 					// the last letter's flag: its value follows if it takes one

@@ -176,6 +176,11 @@ func TestCompletions(t *testing.T) {
 		{"--root R pod exec demo -it -c |", "setup web log", "none"},
 		{"--root R pod exec demo -ic |", "setup web log", "none"},
 		{"--root R pod logs nope -c |", "", "none"},
+		{"--root R pod logs demo --container=w", "--container=web", "none"},
+		{"--root R pod logs demo -c=", "-c=setup -c=web -c=log", "none"},
+		{"pod status demo -o=y", "-o=yaml", "none"},
+		{"pod logs demo --follow=", "", "none"},
+		{"pod run -f=", "", "files"},
 		{"--root R pod logs demo |", "", "none"}, // one pod name only
 		{"--root R pod exec demo -- |", "", "files"},
 		{"--root R pod status demo -o |", "json yaml wide", "none"},
