@@ -155,6 +155,11 @@ func TestKubectlCompletion(t *testing.T) {
 		{[]string{"--root", p.Root, "pod", "lo"}, "logs"},
 		{[]string{"pod", "logs", "demo", "--fol"}, "--follow"},
 		{[]string{"compl"}, "completion"},
+		{[]string{"image", "inspect", "--store", p.store, "busy"}, "busybox:test"},
+		// ... and at ":" (image:tag)
+		{[]string{"image", "inspect", "--store", p.store, "busybox", ":", "t"}, "test"},
+		{[]string{"image", "inspect", "--store", p.store, "busybox", ":"}, "test"},
+		{[]string{"bundle", "b", "--store", "=", p.store, "-i", "busybox", ":", ""}, "test"},
 		// another root has no pods
 		{[]string{"--root", t.TempDir(), "pod", "logs", ""}, ""},
 	} {

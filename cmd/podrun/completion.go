@@ -14,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -117,16 +119,27 @@ func completions(app *cli.App, words []string) ([]string, string) {
 		return nil, directiveNone
 	case l.cmd.Name == "completion":
 		return withPrefix([]string{"bash", "zsh"}, cur), directiveNone
-	case inPodTree(w) && strings.HasPrefix(l.cmd.ArgsUsage, "NAME"):
+	case tree(w) == "pod" && strings.HasPrefix(l.cmd.ArgsUsage, "NAME"):
 		if len(w.positionals) == 0 {
 			return withPrefix(podNames(app, w), cur), directiveNone
+		}
+		return nil, directiveNone
+	case tree(w) == "image" && strings.HasPrefix(l.cmd.ArgsUsage, "NAME|ID"):
+		if len(w.positionals) == 0 || strings.HasSuffix(l.cmd.ArgsUsage, "...") {
+			return withPrefix(imageNames(w), cur), directiveNone
 		}
 		return nil, directiveNone
 	}
 	return nil, directiveFiles
 }
 
-func inPodTree(w *walked) bool { return len(w.chain) > 1 && w.chain[1].cmd.Name == "pod" }
+// tree is the line's top-level command ("" for none).
+func tree(w *walked) string {
+	if len(w.chain) < 2 {
+		return ""
+	}
+	return w.chain[1].cmd.Name
+}
 
 // flagNames are the flags of the command and of the commands above it.
 func flagNames(w *walked) []string {
@@ -153,11 +166,13 @@ func flagNames(w *walked) []string {
 func flagValues(app *cli.App, w *walked, f cli.Flag, cur string) ([]string, string) {
 	name := f.Names()[0]
 	switch {
-	case name == "container" && inPodTree(w):
+	case name == "container" && tree(w) == "pod":
 		if len(w.positionals) == 0 {
 			return nil, directiveNone
 		}
 		return withPrefix(containerNames(app, w, w.positionals[0]), cur), directiveNone
+	case name == "image" && tree(w) == "bundle":
+		return withPrefix(imageNames(w), cur), directiveNone
 	case name == "output":
 		var formats []string
 		if d, ok := f.(cli.DocGenerationFlag); ok {
@@ -202,6 +217,25 @@ func podNames(app *cli.App, w *walked) []string {
 	return names
 }
 
+// imageNames are the names in the line's --store ($PODRUN_STORE), read
+// without opening the store (which would create and chmod it).
+func imageNames(w *walked) []string {
+	dir := w.flagValue("store")
+	if dir == "" {
+		dir = os.Getenv("PODRUN_STORE")
+	}
+	if dir == "" {
+		dir = image.DefaultDir
+	}
+	imgs, _ := (&image.Store{Dir: dir}).Images()
+	var names []string
+	for _, img := range imgs {
+		names = append(names, img.Names...)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // containerNames are the pod's init and app containers.
 func containerNames(app *cli.App, w *walked, podName string) []string {
 	sb, err := podStates(app, w).Get(podName)
@@ -222,13 +256,15 @@ _podrun_complete() {
 	local cur line directive=none c i
 	local -a words=() cands=()
 	COMPREPLY=()
-	# bash splits --flag=value at "=" (COMP_WORDBREAKS): join it again.
+	# bash splits words at "=" and ":" (COMP_WORDBREAKS): --flag=value,
+	# image:tag. Join them again.
 	for ((i = 1; i <= COMP_CWORD; i++)); do
-		if ((${#words[@]})) && [[ ${words[-1]} == -* && ${words[-1]} != *=*? ]] &&
-			[[ ${COMP_WORDS[i]} == = || ${words[-1]} == *= ]]; then
-			words[-1]+=${COMP_WORDS[i]}
+		c=${COMP_WORDS[i]}
+		if ((${#words[@]})) && { [[ $c == : || ${words[-1]} == *: ]] ||
+			[[ ${words[-1]} == -* && ${words[-1]} != *=?* && ($c == = || ${words[-1]} == *=) ]]; }; then
+			words[-1]+=$c
 		else
-			words+=("${COMP_WORDS[i]}")
+			words+=("$c")
 		fi
 	done
 	cur=${words[-1]}
@@ -239,12 +275,13 @@ _podrun_complete() {
 		esac
 	done < <("${COMP_WORDS[0]}" __complete "${words[@]}" 2>/dev/null)
 	if ((${#cands[@]})); then
+		# readline replaces only the text after the last "=" or ":".
+		local tail=${cur##*[=:]}
 		for c in "${cands[@]}"; do
-			# readline replaces only the text after the "=".
-			[[ $c == "$cur"* ]] && COMPREPLY+=("${c#"${cur%%=*}="}")
+			[[ $c == "$cur"* ]] && COMPREPLY+=("${c:${#cur}-${#tail}}")
 		done
 	elif [[ $directive == files ]]; then
-		cur=${cur#*=}
+		cur=${cur##*[=:]}
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 	fi

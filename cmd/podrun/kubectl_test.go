@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -156,9 +157,31 @@ func fakePods(t *testing.T, root string, pods map[string][]string) {
 	}
 }
 
+// fakeStore writes image records as the store keeps them.
+func fakeStore(t *testing.T, dir string, names map[string]string) {
+	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for name, hex := range names {
+		ids[name] = "sha256:" + hex
+		rec := `{"id":"sha256:` + hex + `"}`
+		if err := os.WriteFile(filepath.Join(dir, "images", hex+".json"), []byte(rec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := json.Marshal(ids)
+	if err := os.WriteFile(filepath.Join(dir, "names.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCompletions(t *testing.T) {
 	root := t.TempDir()
 	fakePods(t, root, map[string][]string{"demo": {"init:setup", "web", "log"}, "db": {"pg"}})
+	store := t.TempDir()
+	fakeStore(t, store, map[string]string{"busybox:test": strings.Repeat("a", 64), "alpine:3": strings.Repeat("b", 64)})
+	t.Setenv("PODRUN_STORE", store)
 	// Not a pod: skipped.
 	os.MkdirAll(filepath.Join(root, runtime.PodsDir, "junk"), 0o700)
 	for _, c := range []struct {
@@ -195,8 +218,16 @@ func TestCompletions(t *testing.T) {
 		{"comp", "completion", "none"},
 		{"pod logs demo --nope |", "", "none"},
 		{"|", "create exec kill image bundle pod completion", "none"},
+		// image names from the line's --store, then $PODRUN_STORE
+		{"image inspect --store S |", "alpine:3 busybox:test", "none"},
+		{"image inspect --store S b", "busybox:test", "none"},
+		{"image inspect --store S busybox:test |", "", "none"},
+		{"image rm busybox:test --store=S |", "alpine:3 busybox:test", "none"},
+		{"image inspect |", "alpine:3 busybox:test", "none"},
+		{"image inspect --store S/absent |", "", "none"},
+		{"bundle /b --store S -i |", "alpine:3 busybox:test", "none"},
 	} {
-		words := strings.Fields(strings.ReplaceAll(c.line, "R", root))
+		words := strings.Fields(strings.NewReplacer("R", root, "S", store).Replace(c.line))
 		if last := len(words) - 1; words[last] == "|" {
 			words[last] = ""
 		}
