@@ -53,6 +53,9 @@ type walked struct {
 	afterDash   []string // the arguments after it
 	// pending is the value-taking flag the line ends with (no value yet).
 	pending cli.Flag
+	// help: --help (-h) was given; help is printed, the arguments do not
+	// matter.
+	help bool
 }
 
 // leaf is the command the line runs.
@@ -184,6 +187,7 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 				return w, true, fmt.Errorf("%s: unknown flag %s", path(w.chain), tok)
 			}
 			at.out = append(at.out, tok)
+			w.help = w.help || f == cli.HelpFlag
 			if takesValue(f) && !eq {
 				if i+1 == len(args) {
 					w.pending = f
@@ -240,6 +244,8 @@ func kubectlArgs(app *cli.App, args []string) ([]string, error) {
 		out = append(out, l.out...)
 	}
 	switch {
+	case w.help:
+		// urfave would take an argument after --help for a help topic.
 	case !w.dash:
 		out = append(out, w.positionals...)
 	case dashCommands[path(w.chain)]:

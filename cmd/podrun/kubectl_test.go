@@ -60,7 +60,11 @@ func TestKubectlArgs(t *testing.T) {
 		{"--debug pod --store /s status demo --root=/r -o yaml", "--debug --root=/r pod --store /s status -o yaml demo"},
 		{"pod rm demo -f", "pod rm -f demo"},
 		{"pod run -f - -d", "pod run -f - -d"},
-		{"pod logs demo --help", "pod logs --help demo"},
+		{"pod logs demo --help", "pod logs --help"},
+		{"pod exec demo -h -- sh", "pod exec -h"},
+		{"image import a.tar --help", "image import --help"},
+		{"pod logs demo -c help", "pod logs -c help demo"},
+		{"pod logs demo -c -h", "pod logs -c -h demo"},
 		// "--" elsewhere ends the flags; what follows is positional
 		{"image import -- -odd.tar --name x", "image import -- -odd.tar --name x"},
 		{"image rm a -- -b", "image rm -- a -b"},
