@@ -56,29 +56,16 @@ type walked struct {
 	// help: --help (-h) was given; help is printed, the arguments do not
 	// matter.
 	help bool
+	// values are the values of the flags given, by first name.
+	values map[string]string
 }
 
 // leaf is the command the line runs.
 func (w *walked) leaf() *cmdLevel { return w.chain[len(w.chain)-1] }
 
-// flagValue is the value of the flag NAME given on the line ("" if not).
-func (w *walked) flagValue(name string) string {
-	for _, l := range w.chain {
-		for i := 0; i < len(l.out); i++ {
-			n, v, eq := splitFlag(l.out[i])
-			if n != name {
-				continue
-			}
-			if eq {
-				return v
-			}
-			if i+1 < len(l.out) {
-				return l.out[i+1]
-			}
-		}
-	}
-	return ""
-}
+// flagValue is the value of flag NAME (its first name) on the line, the
+// last one given ("" if none).
+func (w *walked) flagValue(name string) string { return w.values[name] }
 
 // splitFlag is a flag token's name and its =value.
 func splitFlag(tok string) (name, value string, eq bool) {
@@ -124,25 +111,19 @@ func takesValue(f cli.Flag) bool {
 }
 
 // shortOpts reports whether tok is -xyz, single-letter flags of a command
-// that combines them (urfave's UseShortOptionHandling: -it), and whether
-// the last one takes a value (-ic web); the others must be booleans.
-func shortOpts(l *cmdLevel, tok string) (ok, value bool) {
+// that combines them (urfave's UseShortOptionHandling: -it); all but the
+// last must be booleans (-ic web: the value is -c's).
+func shortOpts(l *cmdLevel, tok string) bool {
 	if l.cmd == nil || !l.cmd.UseShortOptionHandling || len(tok) < 3 || tok[1] == '-' || strings.Contains(tok, "=") {
-		return false, false
+		return false
 	}
 	for i, c := range tok[1:] {
 		f := findFlag(l.flags, string(c))
-		if f == nil {
-			return false, false
-		}
-		if takesValue(f) {
-			if i != len(tok)-2 {
-				return false, false
-			}
-			return true, true
+		if f == nil || (takesValue(f) && i != len(tok)-2) {
+			return false
 		}
 	}
-	return true, false
+	return true
 }
 
 // lookup finds flag NAME in the nearest command of the chain defining it.
@@ -160,7 +141,7 @@ func (w *walked) lookup(name string) (cli.Flag, *cmdLevel) {
 // defines it, its value with it. enter reports whether to go on into a
 // top-level command; when it says no, walk stops there (ok false).
 func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked, ok bool, err error) {
-	w = &walked{chain: []*cmdLevel{{flags: levelFlags(app, nil)}}}
+	w = &walked{chain: []*cmdLevel{{flags: levelFlags(app, nil)}}, values: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		tok := args[i]
 		cur := w.leaf()
@@ -172,10 +153,10 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 			w.dash, w.afterDash = true, args[i+1:]
 			return w, true, nil
 		case isFlag(tok):
-			name, _, eq := splitFlag(tok)
+			name, value, eq := splitFlag(tok)
 			f, at := w.lookup(name)
 			if f == nil {
-				if ok, _ := shortOpts(cur, tok); ok {
+				if shortOpts(cur, tok) {
 					// the last letter's flag: its value follows if it takes one
 					at, f = cur, findFlag(cur.flags, tok[len(tok)-1:])
 				}
@@ -195,7 +176,9 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 				}
 				i++
 				at.out = append(at.out, args[i])
+				value = args[i]
 			}
+			w.values[f.Names()[0]] = value
 		default:
 			if len(w.positionals) == 0 {
 				var sub *cli.Command

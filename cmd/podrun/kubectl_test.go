@@ -197,6 +197,7 @@ func TestCompletions(t *testing.T) {
 		{"--root R pod logs d", "db demo", "none"},
 		{"--root R pod logs de", "demo", "none"},
 		{"pod --root=R status |", "db demo", "none"},
+		{"--root /nonexistent pod --data-dir root --root R logs |", "db demo", "none"}, // the last --root
 		{"--root R pod logs demo -c |", "setup web log", "none"},
 		{"--root R pod logs -f demo -c w", "web", "none"},
 		{"--root R pod exec -c |", "", "none"}, // no pod yet
