@@ -45,11 +45,12 @@ have() {
 # and podrun and compares the results.
 # iproute2: network namespaces in the probes and pod tests. time: GNU time
 # measures a command's own peak RSS (integration/hostile_test.go).
-# zsh: `podrun completion zsh` is checked to parse (integration/kubectl_cli_test.go).
-pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc iproute2 time zsh)
+pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc iproute2 time)
 if $bench; then
 	pkgs+=(crun hyperfine strace)
 fi
+# zsh: `podrun completion zsh` is run in integration/kubectl_cli_test.go.
+pkgs+=(zsh)
 
 missing=()
 for p in "${pkgs[@]}"; do

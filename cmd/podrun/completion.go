@@ -91,7 +91,7 @@ func completions(app *cli.App, words []string) ([]string, string) {
 		// --flag=value: the values, each with its --flag=
 		name, value, _ := splitFlag(cur)
 		f, _ := w.lookup(name)
-		if f == nil || !takesValue(f) {
+		if f == nil || !flagTakesValue(f) {
 			return nil, directiveNone
 		}
 		vals, directive := flagValues(app, w, f, value)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -105,7 +106,7 @@ func findFlag(flags []cli.Flag, name string) cli.Flag {
 	return nil
 }
 
-func takesValue(f cli.Flag) bool {
+func flagTakesValue(f cli.Flag) bool {
 	d, ok := f.(cli.DocGenerationFlag)
 	return ok && d.TakesValue()
 }
@@ -119,7 +120,7 @@ func shortOpts(l *cmdLevel, tok string) bool {
 	}
 	for i, c := range tok[1:] {
 		f := findFlag(l.flags, string(c))
-		if f == nil || (takesValue(f) && i != len(tok)-2) {
+		if f == nil || (flagTakesValue(f) && i != len(tok)-2) {
 			return false
 		}
 	}
@@ -169,7 +170,7 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 			}
 			at.out = append(at.out, tok)
 			w.help = w.help || f == cli.HelpFlag
-			if takesValue(f) && !eq {
+			if flagTakesValue(f) && !eq {
 				if i+1 == len(args) {
 					w.pending = f
 					return w, true, fmt.Errorf("%s: flag %s needs a value", path(w.chain), tok)
@@ -202,6 +203,22 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 		}
 	}
 	return w, len(w.chain) > 1, nil
+}
+
+// kubectlLine adds the completion command to the app and prepares the
+// command line: `podrun __complete ...` is answered here (done), a pod,
+// image or bundle line is put in urfave's order (or refused: done, exit 1).
+func kubectlLine(app *cli.App, args []string, stdout, stderr io.Writer) (_ []string, code int, done bool) {
+	app.Commands = append(app.Commands, completionCommand())
+	if len(args) > 1 && args[1] == completeCommand {
+		return nil, complete(app, args[2:], stdout), true
+	}
+	args, err := kubectlArgs(app, args)
+	if err != nil {
+		fmt.Fprintln(stderr, "podrun: "+err.Error())
+		return nil, 1, true
+	}
+	return args, 0, false
 }
 
 // kubectlArgs puts a pod, image or bundle command line in urfave's order:

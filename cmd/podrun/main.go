@@ -89,7 +89,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			psCommand(&e), specCommand(), featuresCommand(),
 			imageCommand(), bundleCommand(), podCommand(&e),
 			pauseCommand(&e), resumeCommand(&e), updateCommand(&e), eventsCommand(&e),
-			completionCommand(),
 		},
 		CommandNotFound: func(ctx *cli.Context, name string) {
 			fmt.Fprintf(stderr, "podrun: unknown command %q\n", name)
@@ -103,15 +102,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(ctx.App.Writer, "spec: %s\ngo: %s\n", specVersion(), goruntime.Version())
 	}
-	if len(args) > 1 && args[1] == completeCommand {
-		return complete(app, args[2:], stdout) // completion.go
+	args, code, done := kubectlLine(app, args, stdout, stderr) // kubectl.go
+	if done {
+		return code
 	}
-	args, err := kubectlArgs(app, args) // kubectl.go
-	if err != nil {
-		fmt.Fprintln(stderr, "podrun: "+err.Error())
-		return 1
-	}
-	err = app.Run(args)
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}
