@@ -102,9 +102,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(ctx.App.Writer, "spec: %s\ngo: %s\n", specVersion(), goruntime.Version())
 	}
-	args, code, done := kubectlLine(app, args, stdout, stderr) // kubectl.go
+	args, status, done := kubectlLine(app, args, stdout, stderr) // kubectl.go
 	if done {
-		return code
+		return status
 	}
 	err := app.Run(args)
 	if err == nil {
