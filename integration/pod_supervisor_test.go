@@ -759,7 +759,7 @@ func TestPodSupervisorCLI(t *testing.T) {
 		{"--for: \"nonsense\"", []string{"wait", "--for", "nonsense", "cli"}},
 		{"timed out waiting for the condition on pods/cli", []string{"wait", "--for", "phase=Succeeded", "--timeout", "200ms", "cli"}},
 		{"--output: unknown format \"xml\"", []string{"status", "-o", "xml", "cli"}},
-		{"flags go first", []string{"status", "cli", "-o", "json"}},
+		{"pod status: unknown flag --nope", []string{"status", "cli", "--nope"}},
 		{"pod does not exist", []string{"status", "nope"}},
 	} {
 		r := e.pod(c.args...)

@@ -51,6 +51,8 @@ pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugin
 if $bench; then
 	pkgs+=(hyperfine strace)
 fi
+# zsh: `podrun completion zsh` is run in integration/kubectl_cli_test.go.
+pkgs+=(zsh)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -75,6 +75,10 @@ type env struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	var e env
 	app := newApp(&e, stdout, stderr)
+	args, status, done := kubectlLine(app, args, stdout, stderr) // kubectl.go
+	if done {
+		return status
+	}
 	err := app.Run(reorderRuncArgs(app, args))
 	if err == nil {
 		return 0

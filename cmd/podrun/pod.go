@@ -326,7 +326,7 @@ func podInspectCommand(e *env) *cli.Command {
 func podExecCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name: "exec", Usage: "run a command in a container of a pod", ArgsUsage: "NAME [--] COMMAND [ARG...]",
-		// -it as kubectl exec -it (before NAME too; after it, see execTrailingFlags).
+		// -it as kubectl exec -it (anywhere: kubectl.go).
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "container name (default: the first app container)"},
@@ -339,11 +339,16 @@ func podExecCommand(e *env) *cli.Command {
 				return err
 			}
 			name, stdin, tty := ctx.String("container"), ctx.Bool("stdin"), ctx.Bool("tty")
-			args, err := execTrailingFlags(ctx.Args().Tail(), &name, &stdin, &tty)
-			if err != nil {
-				return err
-			}
+			// kubectlArgs keeps "--" after the pod name; as kubectl
+			// (since 1.24), the command must come after it.
+			args := ctx.Args().Tail()
 			if len(args) == 0 {
+				return errors.New("pod exec: a command is required (pod exec NAME -- CMD...)")
+			}
+			if args[0] != "--" {
+				return fmt.Errorf("pod exec: the command goes after \"--\" (pod exec NAME [-c CONTAINER] -- %s)", strings.Join(args, " "))
+			}
+			if args = args[1:]; len(args) == 0 {
 				return errors.New("pod exec: a command is required (pod exec NAME -- CMD...)")
 			}
 			if name == "" {
@@ -408,38 +413,6 @@ func podExecCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
-}
-
-// execTrailingFlags takes exec's flags given after the pod name, as
-// kubectl accepts them (`pod exec NAME -c CTR -it -- CMD`), up to "--" or
-// the first non-flag, and returns the command.
-func execTrailingFlags(args []string, ctr *string, stdin, tty *bool) ([]string, error) {
-	for len(args) > 0 {
-		a := args[0]
-		switch {
-		case a == "--":
-			return args[1:], nil
-		case a == "-c" || a == "--container":
-			if len(args) < 2 {
-				return nil, fmt.Errorf("pod exec: %s needs a container name", a)
-			}
-			*ctr, args = args[1], args[2:]
-			continue
-		case strings.HasPrefix(a, "--container="):
-			*ctr = strings.TrimPrefix(a, "--container=")
-		case a == "--stdin":
-			*stdin = true
-		case a == "--tty":
-			*tty = true
-		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "it") == "":
-			*stdin = *stdin || strings.Contains(a, "i")
-			*tty = *tty || strings.Contains(a, "t")
-		default:
-			return args, nil
-		}
-		args = args[1:]
-	}
-	return nil, nil
 }
 
 // graceFlag is --timeout: seconds of grace; the manifest's when unset.

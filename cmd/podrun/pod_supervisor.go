@@ -40,9 +40,6 @@ func svRecoverIfNeeded(ctx *cli.Context, e *env, sb *pod.Sandbox) error {
 // svGetPod is loadPod for the commands that take the pod name alone.
 func svGetPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
 	if ctx.NArg() > 1 {
-		if a := ctx.Args().Get(1); strings.HasPrefix(a, "-") {
-			return nil, nil, fmt.Errorf("%q: flag %s after the pod name; flags go first (podrun %s %s NAME)", cmd, a, cmd, a)
-		}
 		return nil, nil, fmt.Errorf("%q takes one pod name, got %d arguments", cmd, ctx.NArg())
 	}
 	return loadPod(ctx, e, cmd)
