@@ -83,6 +83,13 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	if err != nil {
 		return nil, err
 	}
+	// An id in use is refused before the cgroup is looked at (runc checks
+	// its state dir first too): the cgroup is the other container's, and
+	// its "not empty" warning would only confuse. The mkdir below is the
+	// check that counts.
+	if _, err := os.Lstat(r.dir(id)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExist, id)
+	}
 	if err := r.checkCgroupUsable(cg); err != nil {
 		return nil, err
 	}
