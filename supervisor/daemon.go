@@ -46,6 +46,7 @@ type ctr struct {
 	name  string
 	spec  *manifest.Container
 	init  bool
+	role  Role
 	st    *manifest.ContainerStatus // into d.rec.Status's slices
 	run   *run
 	timer *time.Timer // restart after back-off
@@ -64,6 +65,11 @@ type run struct {
 	cancel    context.CancelFunc // stops probes and hooks
 	startedAt time.Time
 	killing   bool
+	// turn, for a sidecar being stopped with the pod: closed when its
+	// turn to get the stop signal comes (SidecarToStop); its preStop
+	// hook runs before, beside the app containers' (kubelet's order).
+	turn      chan struct{}
+	turnGiven bool
 	exited    chan struct{}
 }
 
@@ -90,6 +96,7 @@ type daemon struct {
 	loop     chan func()
 	stopping bool
 	stopWait []chan error
+	sidecars []bool // sidecars[i]: init container i is a sidecar
 	done     chan struct{}
 }
 
@@ -177,6 +184,8 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 	}
 	for i := range p.Spec.InitContainers {
 		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: &rec.Status.InitContainerStatuses[i]}
+		c.role = RoleOf(c.spec, true)
+		d.sidecars = append(d.sidecars, c.role == RoleSidecar)
 		d.ctrs = append(d.ctrs, c)
 		d.byName[c.name] = c
 	}
@@ -193,10 +202,10 @@ func (d *daemon) save() {
 	s := &d.rec.Status
 	final := d.stopping && d.activeRuns() == 0
 	old := s.Phase
-	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, final))
+	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars, final))
 	s.Conditions = Conditions(s.Conditions, ConditionInput{
 		SandboxReady: d.infra != nil, Phase: s.Phase,
-		Inits: s.InitContainerStatuses, Apps: s.ContainerStatuses,
+		Inits: s.InitContainerStatuses, Apps: s.ContainerStatuses, Sidecars: d.sidecars,
 	}, d.now())
 	if old != s.Phase && Terminal(s.Phase) {
 		d.event(Normal, "PodCompleted", "pod", "Pod phase is "+string(s.Phase))
@@ -231,24 +240,43 @@ func (d *daemon) loopRun() {
 	}
 }
 
-// advance starts what should run now: the next init container, or, once
-// every init container completed, the app containers not yet started.
+// advance starts what should run now: the next init container (NextInit),
+// or, once the pod is initialized, the app containers not yet started.
+// When only sidecars are left to run (AppsFinished), it stops them: the
+// pod completes.
 func (d *daemon) advance() {
 	if d.stopping || Terminal(d.rec.Status.Phase) {
 		return
 	}
+	s := &d.rec.Status
+	if d.sidecarActive() && AppsFinished(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars) {
+		d.stop(d.grace(), nil)
+		return
+	}
+	var inits []InitProgress
+	appsStarted := false
 	for _, c := range d.ctrs {
+		ever := c.run != nil || c.timer != nil || c.st.RestartCount > 0 ||
+			c.st.State.Terminated != nil || c.st.LastTerminationState.Terminated != nil
 		if !c.init {
+			appsStarted = appsStarted || ever
 			continue
 		}
 		t := c.st.State.Terminated
-		if t != nil && t.ExitCode == 0 {
-			continue
-		}
-		if c.run == nil && c.timer == nil && t == nil {
-			d.start(c)
-		}
-		return // one init container at a time, in order
+		inits = append(inits, InitProgress{
+			Sidecar:   c.role == RoleSidecar,
+			Ever:      ever,
+			Started:   c.run != nil && c.st.State.Running != nil && c.st.Started != nil && *c.st.Started,
+			Succeeded: t != nil && t.ExitCode == 0,
+		})
+	}
+	next, initialized := NextInit(inits, appsStarted)
+	if next >= 0 {
+		d.start(d.ctrs[next]) // init containers come first in d.ctrs
+		return
+	}
+	if !initialized {
+		return
 	}
 	var apps []*ctr
 	for _, c := range d.ctrs {
@@ -260,6 +288,16 @@ func (d *daemon) advance() {
 		}
 	}
 	d.startApps(apps)
+}
+
+// sidecarActive says a sidecar runs or waits to be restarted.
+func (d *daemon) sidecarActive() bool {
+	for _, c := range d.ctrs {
+		if c.role == RoleSidecar && (c.run != nil || c.timer != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // startApps starts the app containers cs: created at once (the creations
@@ -431,7 +469,7 @@ func (d *daemon) finishRun(pr *pending) error {
 	c.st.State = manifest.ContainerState{Running: &manifest.ContainerStateRunning{StartedAt: manifest.NewTime(r.startedAt)}}
 	started := c.spec.StartupProbe == nil
 	c.st.Started = &started
-	c.st.Ready = !c.init && started && c.spec.ReadinessProbe == nil
+	c.st.Ready = c.role != RoleInit && started && c.spec.ReadinessProbe == nil
 	d.event(Normal, "Started", c.object(), "Started container "+c.name)
 	d.watch(c, r)
 	d.startProbesAndHooks(c, r, true)
@@ -512,7 +550,7 @@ func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
 			}
 		}()
 	}
-	if c.init || d.Handlers == nil {
+	if c.role == RoleInit || d.Handlers == nil {
 		return
 	}
 	startOthers := func() {
@@ -565,6 +603,7 @@ func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res prob
 			c.st.Ready = c.spec.ReadinessProbe == nil
 			d.startProbe(ctx, c, r, t, Liveness, c.spec.LivenessProbe)
 			d.startProbe(ctx, c, r, t, Readiness, c.spec.ReadinessProbe)
+			d.advance() // a started sidecar lets the next init container start
 			d.save()
 			return
 		}
@@ -648,13 +687,23 @@ func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 	if c.spec.Lifecycle != nil {
 		preStop = c.spec.Lifecycle.PreStop
 	}
+	turn := r.turn
 	go func() {
 		window := grace
+		start := time.Now()
 		if preStop != nil {
-			start := time.Now()
 			if err := d.runHook(context.Background(), t, preStop, grace); err != nil {
 				d.post(func() { d.event(Warning, "FailedPreStopHook", c.object(), err.Error()) })
 			}
+		}
+		if turn != nil {
+			select {
+			case <-turn:
+			case <-r.exited:
+				return
+			}
+		}
+		if preStop != nil || turn != nil {
 			window = termWindow(grace, time.Since(start))
 		}
 		r.p.signal(unix.SIGTERM)
@@ -727,11 +776,14 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	c.run = nil
 	delete(d.rec.Runs, c.name)
 	c.st.Ready = false
+	notStarted := false // kubelet: only a running container is started
+	c.st.Started = &notStarted
 	c.st.State = manifest.ContainerState{Terminated: term}
-	if !d.stopping && ShouldRestart(d.policy(), c.init, int(term.ExitCode)) {
+	if !d.stopping && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
 		d.scheduleRestart(c, finished, true)
 	}
 	d.advance()
+	d.stopSidecarsInTurn()
 	d.save()
 }
 
@@ -791,11 +843,35 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 				c.st.State = manifest.ContainerState{Terminated: t}
 			}
 		}
-		if c.run != nil {
-			d.kill(c, c.run, "Killing", "Stopping container "+c.name, grace)
+		if r := c.run; r != nil {
+			if c.role == RoleSidecar && !r.killing {
+				r.turn = make(chan struct{})
+			}
+			d.kill(c, r, "Killing", "Stopping container "+c.name, grace)
 		}
 	}
+	d.stopSidecarsInTurn()
 	d.save()
+}
+
+// stopSidecarsInTurn, while the pod stops, gives the stop signal to the
+// sidecar whose turn it is (SidecarToStop).
+func (d *daemon) stopSidecarsInTurn() {
+	if !d.stopping {
+		return
+	}
+	vs := make([]StopView, len(d.ctrs))
+	for i, c := range d.ctrs {
+		vs[i] = StopView{Role: c.role, Active: c.run != nil}
+		if r := c.run; r != nil {
+			vs[i].Signaled = r.turn == nil || r.turnGiven
+		}
+	}
+	if i := SidecarToStop(vs); i >= 0 {
+		r := d.ctrs[i].run
+		r.turnGiven = true
+		close(r.turn)
+	}
 }
 
 // finishIfDone ends the pod once nothing runs and nothing will: the infra

@@ -9,14 +9,35 @@ import (
 	"github.com/podrun/podrun/pod/manifest"
 )
 
-// Phase is kubelet's getPhase (pkg/kubelet/kubelet_pods.go) for a pod
-// without sidecars: init containers first (a failed one with Never fails
-// the pod, an unfinished one keeps it Pending), then the app containers'
-// states. final says no container will be started again (the pod is
-// being stopped), which turns "restarting" into a verdict.
-func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, final bool) manifest.PodPhase {
+// Phase is kubelet's getPhase (pkg/kubelet/kubelet_pods.go): init
+// containers first (a failed one with Never fails the pod, an unfinished
+// one keeps it Pending), then the app containers' states. sidecars[i]
+// says inits[i] is a sidecar (nil: none): one not yet started keeps the
+// pod Pending, a running one counts as running, an exited one counts for
+// nothing (the pod's verdict is its app containers'). final says no
+// container will be started again (the pod is being stopped), which
+// turns "restarting" into a verdict.
+func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, sidecars []bool, final bool) manifest.PodPhase {
 	pendingInit, failedInit := false, false
-	for _, s := range inits {
+	var running, waiting, stopped, succeeded, unknown int
+	for i, s := range inits {
+		if i < len(sidecars) && sidecars[i] {
+			switch {
+			case s.State.Running != nil:
+				if s.Started == nil || !*s.Started {
+					pendingInit = pendingInit || !final
+				}
+				running++
+			case s.State.Terminated != nil, s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+			case s.State.Waiting != nil:
+				pendingInit = pendingInit || !final
+				waiting++
+			default:
+				pendingInit = pendingInit || !final
+				unknown++
+			}
+			continue
+		}
 		switch {
 		case s.State.Terminated != nil && s.State.Terminated.ExitCode == 0:
 		case s.State.Terminated != nil:
@@ -38,7 +59,6 @@ func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus
 	if pendingInit {
 		return manifest.PodPending
 	}
-	var running, waiting, stopped, succeeded, unknown int
 	for _, s := range apps {
 		switch {
 		case s.State.Running != nil:
@@ -82,6 +102,20 @@ func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus
 	return manifest.PodPending
 }
 
+// AppsFinished says the pod's app and regular init containers are done
+// for good (the phase they alone give is terminal): its sidecars are then
+// stopped and the pod completes (kubelet's computePodActions kills a pod
+// whose containers will not run again, not restarting its sidecars).
+func AppsFinished(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, sidecars []bool) bool {
+	var regular []manifest.ContainerStatus
+	for i, s := range inits {
+		if i >= len(sidecars) || !sidecars[i] {
+			regular = append(regular, s)
+		}
+	}
+	return Terminal(Phase(policy, regular, apps, nil, false))
+}
+
 // Terminal says phase never changes again.
 func Terminal(p manifest.PodPhase) bool {
 	return p == manifest.PodSucceeded || p == manifest.PodFailed
@@ -101,6 +135,7 @@ type ConditionInput struct {
 	SandboxReady bool
 	Phase        manifest.PodPhase
 	Inits, Apps  []manifest.ContainerStatus
+	Sidecars     []bool // Sidecars[i]: Inits[i] is a sidecar (nil: none)
 }
 
 // Conditions returns the pod's five conditions, keeping each one's
@@ -126,8 +161,25 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 	add(manifest.PodScheduled, true, "", "")
 	add(manifest.PodReadyToStartContainers, in.SandboxReady, "", "")
 
+	// Initialized (kubelet's GeneratePodInitializedCondition): every
+	// regular init container completed and every sidecar started, or an
+	// app container ran already (the pod was initialized; a sidecar
+	// restarting now does not undo that).
 	var incomplete []string
-	for _, s := range in.Inits {
+	appStarted := false
+	for _, s := range in.Apps {
+		appStarted = appStarted || s.State.Running != nil || s.State.Terminated != nil
+	}
+	for i, s := range in.Inits {
+		if appStarted {
+			break
+		}
+		if in.sidecar(i) {
+			if s.Started == nil || !*s.Started {
+				incomplete = append(incomplete, s.Name)
+			}
+			continue
+		}
 		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
 			incomplete = append(incomplete, s.Name)
 		}
@@ -139,7 +191,14 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 			fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " ")))
 	}
 
+	// ContainersReady counts the sidecars (first, as kubelet lists them)
+	// and the app containers.
 	var unready []string
+	for i, s := range in.Inits {
+		if in.sidecar(i) && !s.Ready {
+			unready = append(unready, s.Name)
+		}
+	}
 	for _, s := range in.Apps {
 		if !s.Ready {
 			unready = append(unready, s.Name)
@@ -172,6 +231,8 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 	}
 	return conds
 }
+
+func (in *ConditionInput) sidecar(i int) bool { return i < len(in.Sidecars) && in.Sidecars[i] }
 
 // Condition returns the condition t of s, or nil.
 func Condition(s *manifest.PodStatus, t manifest.PodConditionType) *manifest.PodCondition {
