@@ -358,6 +358,8 @@ func (d *daemon) afterStart(c *ctr, err error) {
 		}
 		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
 		d.scheduleRestart(c, d.now(), false)
+	} else if c.role == RoleSidecar {
+		d.advance() // started (no startup probe): the next may start
 	}
 	d.save()
 }
