@@ -9,6 +9,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,11 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
 		return ctrStatus(s, "web").Ready && condStatus(s, manifest.PodReady) == manifest.ConditionTrue &&
 			condStatus(s, manifest.ContainersReady) == manifest.ConditionTrue
 	})
+	// kubectl's columns: the sidecars count in READY, a started one does
+	// not show the pod as Init.
+	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^myapp\s+3/3\s+Running\s+0\s`).MatchString(r.Stdout) {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
 	// The log shipper tails what the app writes.
 	if !waitFor(30*time.Second, func() bool {
 		return strings.Contains(e.mustPod("logs", "-c", "logshipper", "myapp").Stdout, "logging\n")

@@ -182,10 +182,10 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 	if len(rec.Status.InitContainerStatuses) != len(p.Spec.InitContainers) || len(rec.Status.ContainerStatuses) != len(p.Spec.Containers) {
 		return nil, errors.New("status.json does not match the pod's containers")
 	}
+	d.sidecars = Sidecars(p)
 	for i := range p.Spec.InitContainers {
 		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: &rec.Status.InitContainerStatuses[i]}
 		c.role = RoleOf(c.spec, true)
-		d.sidecars = append(d.sidecars, c.role == RoleSidecar)
 		d.ctrs = append(d.ctrs, c)
 		d.byName[c.name] = c
 	}

@@ -286,18 +286,18 @@ func TestConditionsTerminalPhase(t *testing.T) {
 
 func TestDisplayStatus(t *testing.T) {
 	s := &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{backingOff("a", 1)}}
-	if got := DisplayStatus(s, false); got != "CrashLoopBackOff" {
+	if got := DisplayStatus(s, nil, false); got != "CrashLoopBackOff" {
 		t.Errorf("got %q", got)
 	}
 	s = &manifest.PodStatus{Phase: manifest.PodPending, InitContainerStatuses: []manifest.ContainerStatus{exited("i", 0), running("j")},
 		ContainerStatuses: []manifest.ContainerStatus{waiting("a", manifest.ReasonPodInitializing)}}
-	if got := DisplayStatus(s, false); got != "Init:1/2" {
+	if got := DisplayStatus(s, nil, false); got != "Init:1/2" {
 		t.Errorf("got %q", got)
 	}
 	r := running("a")
 	r.Ready = true
 	s = &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{r}}
-	if got := DisplayStatus(s, false); got != "Running" {
+	if got := DisplayStatus(s, nil, false); got != "Running" {
 		t.Errorf("got %q", got)
 	}
 }
@@ -512,5 +512,49 @@ func TestConditionsSidecars(t *testing.T) {
 		Inits: []manifest.ContainerStatus{backingOff("s", 1), exited("i", 0)}, Apps: []manifest.ContainerStatus{readyApp}})
 	if c := m[manifest.PodInitialized]; c.Status != manifest.ConditionTrue {
 		t.Errorf("Initialized while the sidecar restarts = %+v", c)
+	}
+}
+
+// kubectl's printPod with sidecars: a started sidecar does not hold the
+// pod in Init and counts in READY; once initialized, RESTARTS counts the
+// sidecars and app containers only.
+func TestDisplaySidecars(t *testing.T) {
+	sc := []bool{true, false}
+	app := running("a")
+	app.Ready = true
+	init := exited("i", 0)
+	init.RestartCount = 4
+	side := startedSidecar("s", false)
+	side.RestartCount = 1
+	s := &manifest.PodStatus{Phase: manifest.PodRunning, InitContainerStatuses: []manifest.ContainerStatus{side, init},
+		ContainerStatuses: []manifest.ContainerStatus{app},
+		Conditions:        []manifest.PodCondition{{Type: manifest.PodInitialized, Status: manifest.ConditionTrue}}}
+	if got := DisplayStatus(s, sc, false); got != "Running" {
+		t.Errorf("status %q, want Running", got)
+	}
+	if r, n := ReadyCount(s, sc); r != 1 || n != 2 {
+		t.Errorf("ready %d/%d, want 1/2 (the sidecar is not ready)", r, n)
+	}
+	if n, _ := Restarts(s, sc); n != 1 {
+		t.Errorf("restarts %d, want 1 (the sidecar's; the init container's are not shown once initialized)", n)
+	}
+	s.InitContainerStatuses[0].Ready = true
+	if r, n := ReadyCount(s, sc); r != 2 || n != 2 {
+		t.Errorf("ready %d/%d, want 2/2", r, n)
+	}
+	// Not started yet: the pod is initializing.
+	s = &manifest.PodStatus{Phase: manifest.PodPending, InitContainerStatuses: []manifest.ContainerStatus{running("s"), waiting("i", manifest.ReasonPodInitializing)},
+		ContainerStatuses: []manifest.ContainerStatus{waiting("a", manifest.ReasonPodInitializing)}}
+	if got := DisplayStatus(s, sc, false); got != "Init:0/2" {
+		t.Errorf("status %q, want Init:0/2", got)
+	}
+	// Without the sidecar marks the same pod reads as initializing.
+	s = &manifest.PodStatus{Phase: manifest.PodRunning, InitContainerStatuses: []manifest.ContainerStatus{side, init},
+		ContainerStatuses: []manifest.ContainerStatus{app}}
+	if got := DisplayStatus(s, nil, false); got != "Init:0/2" {
+		t.Errorf("without sidecars: %q", got)
+	}
+	if got := DisplayStatus(s, sc, false); got != "Running" {
+		t.Errorf("with sidecars: %q", got)
 	}
 }

@@ -262,58 +262,109 @@ func BackOffMessage(delay time.Duration, ctr string, p *manifest.Pod) string {
 		delay, ctr, p.Metadata.Name, p.Metadata.Namespace, p.Metadata.UID)
 }
 
-// ReadyCount returns ready and total app containers (pod ls's READY).
-func ReadyCount(s *manifest.PodStatus) (ready, total int) {
+// Sidecars says which of p's init containers are sidecars (the []bool
+// Phase, Conditions and the display functions take).
+func Sidecars(p *manifest.Pod) []bool {
+	out := make([]bool, len(p.Spec.InitContainers))
+	for i := range p.Spec.InitContainers {
+		out[i] = p.Spec.InitContainers[i].Sidecar()
+	}
+	return out
+}
+
+func isSidecar(sidecars []bool, i int) bool { return i < len(sidecars) && sidecars[i] }
+
+// ReadyCount returns ready and total containers (pod ls's READY, kubectl's
+// printPod): the app containers and the sidecars; a sidecar counts ready
+// once started and ready, an app container once running and ready.
+func ReadyCount(s *manifest.PodStatus, sidecars []bool) (ready, total int) {
+	for i, c := range s.InitContainerStatuses {
+		if isSidecar(sidecars, i) {
+			total++
+			if c.Ready && c.Started != nil && *c.Started {
+				ready++
+			}
+		}
+	}
 	for _, c := range s.ContainerStatuses {
-		if c.Ready {
+		if c.Ready && c.State.Running != nil {
 			ready++
 		}
 	}
-	return ready, len(s.ContainerStatuses)
+	return ready, total + len(s.ContainerStatuses)
 }
 
 // Restarts returns the total restart count and the time of the last
-// restart (zero when none), as kubectl's RESTARTS column.
-func Restarts(s *manifest.PodStatus) (int, time.Time) {
+// restart (zero when none), as kubectl's RESTARTS column: once the pod is
+// initialized, the app containers' and sidecars' only.
+func Restarts(s *manifest.PodStatus, sidecars []bool) (int, time.Time) {
+	initialized := showsApps(s, sidecars)
 	n, last := 0, time.Time{}
-	for _, c := range append(append([]manifest.ContainerStatus{}, s.InitContainerStatuses...), s.ContainerStatuses...) {
+	count := func(c manifest.ContainerStatus) {
 		n += int(c.RestartCount)
 		if t := c.LastTerminationState.Terminated; t != nil && t.FinishedAt != nil && t.FinishedAt.After(last) {
 			last = t.FinishedAt.Time
 		}
 	}
+	for i, c := range s.InitContainerStatuses {
+		if !initialized || isSidecar(sidecars, i) {
+			count(c)
+		}
+	}
+	for _, c := range s.ContainerStatuses {
+		count(c)
+	}
 	return n, last
 }
 
-// DisplayStatus is kubectl's STATUS column (printers.go printPod): the
-// phase, or the reason of the most telling container state.
-func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
-	reason := string(s.Phase)
-	if s.Reason != "" {
-		reason = s.Reason
-	}
-	initializing := false
+// initReason is kubectl's STATUS of a pod still initializing: the reason
+// of the first init container neither completed nor a started sidecar;
+// ok false when there is none.
+func initReason(s *manifest.PodStatus, sidecars []bool) (reason string, ok bool) {
 	for i, c := range s.InitContainerStatuses {
 		switch {
 		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
 			continue
+		case isSidecar(sidecars, i) && c.Started != nil && *c.Started:
+			continue
 		case c.State.Terminated != nil:
 			if c.State.Terminated.Reason != "" {
-				reason = "Init:" + c.State.Terminated.Reason
+				return "Init:" + c.State.Terminated.Reason, true
 			} else if c.State.Terminated.Signal != 0 {
-				reason = fmt.Sprintf("Init:Signal:%d", c.State.Terminated.Signal)
-			} else {
-				reason = fmt.Sprintf("Init:ExitCode:%d", c.State.Terminated.ExitCode)
+				return fmt.Sprintf("Init:Signal:%d", c.State.Terminated.Signal), true
 			}
+			return fmt.Sprintf("Init:ExitCode:%d", c.State.Terminated.ExitCode), true
 		case c.State.Waiting != nil && c.State.Waiting.Reason != "" && c.State.Waiting.Reason != manifest.ReasonPodInitializing:
-			reason = "Init:" + c.State.Waiting.Reason
+			return "Init:" + c.State.Waiting.Reason, true
 		default:
-			reason = fmt.Sprintf("Init:%d/%d", i, len(s.InitContainerStatuses))
+			return fmt.Sprintf("Init:%d/%d", i, len(s.InitContainerStatuses)), true
 		}
-		initializing = true
-		break
 	}
-	if !initializing {
+	return "", false
+}
+
+// showsApps says kubectl's columns come from the app containers: nothing
+// initializes, or the pod was initialized (a sidecar restarting later).
+func showsApps(s *manifest.PodStatus, sidecars []bool) bool {
+	if _, initializing := initReason(s, sidecars); !initializing {
+		return true
+	}
+	c := Condition(s, manifest.PodInitialized)
+	return c != nil && c.Status == manifest.ConditionTrue
+}
+
+// DisplayStatus is kubectl's STATUS column (printers.go printPod): the
+// phase, or the reason of the most telling container state. A started
+// sidecar does not hold the pod in Init.
+func DisplayStatus(s *manifest.PodStatus, sidecars []bool, stopping bool) string {
+	reason := string(s.Phase)
+	if s.Reason != "" {
+		reason = s.Reason
+	}
+	if r, ok := initReason(s, sidecars); ok {
+		reason = r
+	}
+	if showsApps(s, sidecars) {
 		hasRunning := false
 		for i := len(s.ContainerStatuses) - 1; i >= 0; i-- {
 			c := s.ContainerStatuses[i]
@@ -332,7 +383,7 @@ func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
 		}
 		if reason == "Completed" && hasRunning {
 			reason = "NotReady"
-			if r, t := ReadyCount(s); r == t {
+			if r, t := ReadyCount(s, sidecars); r == t {
 				reason = string(manifest.PodRunning)
 			}
 		}
