@@ -192,6 +192,9 @@ func TestPodSidecarJobCompletes(t *testing.T) {
 	if c := Condition(s, manifest.PodReady); c == nil || c.Status != manifest.ConditionFalse || c.Reason != "PodCompleted" {
 		t.Errorf("Ready = %+v, want False/PodCompleted", c)
 	}
+	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^job\s+0/2\s+Completed\s+2\s`).MatchString(r.Stdout) {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
 	if n := len(ctlLines(t, filepath.Join(dir, "runs"))); n != 3 {
 		t.Errorf("sidecar ran %d times, want 3 (not restarted once the pod completes)", n)
 	}

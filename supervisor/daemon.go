@@ -95,9 +95,12 @@ type daemon struct {
 	reaper   *reaper
 	loop     chan func()
 	stopping bool
-	stopWait []chan error
-	sidecars []bool // sidecars[i]: init container i is a sidecar
-	done     chan struct{}
+	// completing: the app containers are done for good and the sidecars
+	// are being stopped (not a stop of the pod: it completes).
+	completing bool
+	stopWait   []chan error
+	sidecars   []bool // sidecars[i]: init container i is a sidecar
+	done       chan struct{}
 }
 
 func (d *daemon) now() time.Time {
@@ -200,7 +203,7 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 // save recomputes phase and conditions and writes status.json.
 func (d *daemon) save() {
 	s := &d.rec.Status
-	final := d.stopping && d.activeRuns() == 0
+	final := d.ending() && d.activeRuns() == 0
 	old := s.Phase
 	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars, final))
 	s.Conditions = Conditions(s.Conditions, ConditionInput{
@@ -245,12 +248,13 @@ func (d *daemon) loopRun() {
 // When only sidecars are left to run (AppsFinished), it stops them: the
 // pod completes.
 func (d *daemon) advance() {
-	if d.stopping || Terminal(d.rec.Status.Phase) {
+	if d.ending() || Terminal(d.rec.Status.Phase) {
 		return
 	}
 	s := &d.rec.Status
 	if d.sidecarActive() && AppsFinished(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars) {
-		d.stop(d.grace(), nil)
+		d.completing = true
+		d.stopRuns(d.grace())
 		return
 	}
 	var inits []InitProgress
@@ -588,7 +592,7 @@ func (d *daemon) startProbe(ctx context.Context, c *ctr, r *run, t Target, kind 
 }
 
 func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res probeResult) {
-	if c.run != r || r.killing || d.stopping {
+	if c.run != r || r.killing || d.ending() {
 		return
 	}
 	if !res.ok {
@@ -781,7 +785,7 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	notStarted := false // kubelet: only a running container is started
 	c.st.Started = &notStarted
 	c.st.State = manifest.ContainerState{Terminated: term}
-	if !d.stopping && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
+	if !d.ending() && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
 		d.scheduleRestart(c, finished, true)
 	}
 	d.advance()
@@ -816,7 +820,7 @@ func (d *daemon) armRestart(c *ctr, at time.Time, count bool) {
 	c.timer = time.AfterFunc(time.Until(at), func() {
 		d.post(func() {
 			c.timer = nil
-			if d.stopping || c.run != nil {
+			if d.ending() || c.run != nil {
 				return
 			}
 			if count {
@@ -836,6 +840,17 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 		return
 	}
 	d.stopping = true
+	d.stopRuns(grace)
+	d.save()
+}
+
+// ending says no container is (re)started any more: the pod stops, or
+// completes.
+func (d *daemon) ending() bool { return d.stopping || d.completing }
+
+// stopRuns cancels pending restarts and kills every run within grace,
+// the sidecars last (stopSidecarsInTurn).
+func (d *daemon) stopRuns(grace time.Duration) {
 	for _, c := range d.ctrs {
 		if c.timer != nil {
 			c.timer.Stop()
@@ -853,13 +868,12 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 		}
 	}
 	d.stopSidecarsInTurn()
-	d.save()
 }
 
 // stopSidecarsInTurn, while the pod stops, gives the stop signal to the
 // sidecar whose turn it is (SidecarToStop).
 func (d *daemon) stopSidecarsInTurn() {
-	if !d.stopping {
+	if !d.ending() {
 		return
 	}
 	vs := make([]StopView, len(d.ctrs))
