@@ -202,3 +202,34 @@ func TestPodSidecarJobCompletes(t *testing.T) {
 		t.Errorf("no stop event for the sidecar: %v", e.events("job"))
 	}
 }
+
+// A regular init container failing under restartPolicy Never fails the
+// pod: the sidecar started before it is stopped, the app never starts.
+func TestPodSidecarFailedInit(t *testing.T) {
+	e := newSvEnv(t)
+	e.run("initfail", podYAML("initfail", "Never", "10", `  initContainers:
+  - name: proxy
+    image: busybox:test
+    restartPolicy: Always
+    command: `+loop+`
+  - name: migrate
+    image: busybox:test
+    command: ["sh", "-c", "exit 3"]
+  containers:
+  - name: app
+    image: busybox:test
+    command: `+loop+`
+`))
+	s := e.waitStatus("initfail", "Failed with the sidecar stopped", func(s manifest.PodStatus) bool {
+		return s.Phase == manifest.PodFailed && ctrStatus(s, "proxy").State.Terminated != nil
+	})
+	if m := ctrStatus(s, "migrate").State.Terminated; m == nil || m.ExitCode != 3 {
+		t.Errorf("migrate: %+v", ctrStatus(s, "migrate").State)
+	}
+	if a := ctrStatus(s, "app"); a.State.Waiting == nil || a.RestartCount != 0 {
+		t.Errorf("app ran: %+v", a.State)
+	}
+	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^initfail\s+0/2\s+Init:Error\s`).MatchString(r.Stdout) {
+		t.Errorf("pod ls:\n%s", r.Stdout)
+	}
+}

@@ -248,13 +248,16 @@ func (d *daemon) loopRun() {
 // When only sidecars are left to run (AppsFinished), it stops them: the
 // pod completes.
 func (d *daemon) advance() {
-	if d.ending() || Terminal(d.rec.Status.Phase) {
+	if d.ending() {
 		return
 	}
 	s := &d.rec.Status
 	if d.sidecarActive() && AppsFinished(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars) {
 		d.completing = true
 		d.stopRuns(d.grace())
+		return
+	}
+	if Terminal(s.Phase) {
 		return
 	}
 	var inits []InitProgress
