@@ -81,8 +81,8 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
 			t.Errorf("sidecar %s: %+v, want running and started", n, c)
 		}
 	}
-	if c := ctrStatus(s, "init"); c.State.Terminated == nil || c.State.Terminated.ExitCode != 0 {
-		t.Errorf("init: %+v", c.State)
+	if c := ctrStatus(s, "init"); c.State.Terminated == nil || c.State.Terminated.ExitCode != 0 || !c.Ready || c.Started == nil || *c.Started {
+		t.Errorf("init: %+v ready %v started %v, want completed, ready, not started (kubelet's)", c.State, c.Ready, c.Started)
 	}
 	if condStatus(s, manifest.PodInitialized) != manifest.ConditionTrue {
 		t.Errorf("Initialized %s with the sidecars started and init completed", condStatus(s, manifest.PodInitialized))

@@ -784,8 +784,10 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	}
 	c.run = nil
 	delete(d.rec.Runs, c.name)
-	c.st.Ready = false
-	notStarted := false // kubelet: only a running container is started
+	// kubelet's prober manager: a completed init container is ready,
+	// a container that is not running is neither ready nor started.
+	c.st.Ready = c.role == RoleInit && term.ExitCode == 0
+	notStarted := false
 	c.st.Started = &notStarted
 	c.st.State = manifest.ContainerState{Terminated: term}
 	if !d.ending() && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
