@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/supervisor"
 )
 
 // ctlLines returns the words of a file the containers append to.
@@ -88,7 +89,7 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
 		t.Errorf("Initialized %s with the sidecars started and init completed", condStatus(s, manifest.PodInitialized))
 	}
 	s = e.waitStatus("myapp", "unready because of web", func(s manifest.PodStatus) bool {
-		c := Condition(s, manifest.PodReady)
+		c := supervisor.Condition(&s, manifest.PodReady)
 		return ctrStatus(s, "logshipper").Ready && ctrStatus(s, "myapp").Ready && c != nil &&
 			c.Status == manifest.ConditionFalse && c.Message == "containers with unready status: [web]"
 	})
@@ -147,16 +148,6 @@ func indexOf(l []string, s string) int {
 	return len(l)
 }
 
-// Condition is supervisor.Condition on a status value.
-func Condition(s manifest.PodStatus, t manifest.PodConditionType) *manifest.PodCondition {
-	for i := range s.Conditions {
-		if s.Conditions[i].Type == t {
-			return &s.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // A Job-like pod (restartPolicy Never): the sidecar is restarted after it
 // exits, whatever the pod's policy; once the app exited 0 the sidecar is
 // stopped and the pod ends Succeeded, the sidecar's exit not counted.
@@ -189,7 +180,7 @@ func TestPodSidecarJobCompletes(t *testing.T) {
 	if j := ctrStatus(s, "job"); j.State.Terminated == nil || j.State.Terminated.ExitCode != 0 {
 		t.Errorf("job: %+v", j.State)
 	}
-	if c := Condition(s, manifest.PodReady); c == nil || c.Status != manifest.ConditionFalse || c.Reason != "PodCompleted" {
+	if c := supervisor.Condition(&s, manifest.PodReady); c == nil || c.Status != manifest.ConditionFalse || c.Reason != "PodCompleted" {
 		t.Errorf("Ready = %+v, want False/PodCompleted", c)
 	}
 	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^job\s+0/2\s+Completed\s+2\s`).MatchString(r.Stdout) {
@@ -198,8 +189,13 @@ func TestPodSidecarJobCompletes(t *testing.T) {
 	if n := len(ctlLines(t, filepath.Join(dir, "runs"))); n != 3 {
 		t.Errorf("sidecar ran %d times, want 3 (not restarted once the pod completes)", n)
 	}
-	if countEvents(e.events("job"), "Killing", "Stopping container flaky") != 1 {
-		t.Errorf("no stop event for the sidecar: %v", e.events("job"))
+	evs := e.events("job")
+	if countEvents(evs, "Killing", "Stopping container flaky") != 1 {
+		t.Errorf("no stop event for the sidecar: %v", evs)
+	}
+	// The second restart waits out CrashLoopBackOff (the first is at once).
+	if countEvents(evs, "BackOff", "restarting failed container flaky") != 1 {
+		t.Errorf("no back-off before the sidecar's second restart: %v", evs)
 	}
 }
 
