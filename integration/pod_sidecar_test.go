@@ -229,3 +229,46 @@ func TestPodSidecarFailedInit(t *testing.T) {
 		t.Errorf("pod ls:\n%s", r.Stdout)
 	}
 }
+
+// A supervisor killed with -9 and recovered adopts the sidecar (same
+// run, still started), does not start the app again, and still stops the
+// app before the sidecar.
+func TestPodSidecarRecovery(t *testing.T) {
+	e := newSvEnv(t)
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order")
+	e.run("sidecar-rec", ctlPodYAML("sidecar-rec", "Always", "10", dir, `  initContainers:
+  - name: side
+    image: busybox:test
+    restartPolicy: Always
+    command: ["sh", "-c", "trap 'echo stop-side >> /ctl/order; exit 0' TERM; touch /ctl/side; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    startupProbe: {exec: {command: ["test", "-f", "/ctl/side"]}, periodSeconds: 1}
+  containers:
+  - name: app
+    image: busybox:test
+    command: ["sh", "-c", "trap 'sleep 1; echo stop-app >> /ctl/order; exit 0' TERM; touch /ctl/app; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+`))
+	s := e.waitStatus("sidecar-rec", "Running", func(s manifest.PodStatus) bool {
+		return s.Phase == manifest.PodRunning && ctrStatus(s, "app").State.Running != nil
+	})
+	if !waitFor(30*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "app")); return err == nil }) {
+		t.Fatal("app did not set its SIGTERM trap")
+	}
+	sideID, appID := ctrStatus(s, "side").ContainerID, ctrStatus(s, "app").ContainerID
+	e.killSupervisor("sidecar-rec")
+	e.mustPod("recover", "sidecar-rec")
+	s = e.waitStatus("sidecar-rec", "Running again", func(s manifest.PodStatus) bool { return s.Phase == manifest.PodRunning })
+	side, app := ctrStatus(s, "side"), ctrStatus(s, "app")
+	if side.ContainerID != sideID || side.RestartCount != 0 || side.Started == nil || !*side.Started {
+		t.Errorf("sidecar after recovery: %+v", side)
+	}
+	if app.ContainerID != appID || app.RestartCount != 0 {
+		t.Errorf("app after recovery: %+v", app)
+	}
+	e.mustPod("stop", "sidecar-rec")
+	if got := strings.Join(ctlLines(t, order), " "); got != "stop-app stop-side" {
+		t.Errorf("stop order after recovery %q, want stop-app stop-side", got)
+	}
+}
