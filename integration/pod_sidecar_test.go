@@ -31,8 +31,9 @@ func ctlLines(t *testing.T, f string) []string {
 // A sidecar starts before the next init container, which starts only once
 // the sidecar's startup probe passed (the init container fails, and with
 // restartPolicy Never fails the pod, if the sidecar does not serve yet);
-// the app starts after both. The log shipper sees what the app writes to
-// a shared emptyDir. The sidecar's readiness holds the pod's Ready back.
+// the app starts after both and the log shipper's postStart hook. The
+// log shipper sees what the app writes to a shared emptyDir. The
+// sidecar's readiness holds the pod's Ready back.
 // pod stop stops the app first, then the sidecars, last first, their
 // preStop hooks run.
 func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
@@ -59,6 +60,8 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
     command: ["sh", "-c", "trap 'echo stop-logshipper >> /ctl/order; exit 0' TERM; tail -F /opt/logs.txt & wait"]
     volumeMounts: [{name: data, mountPath: /opt}, {name: ctl, mountPath: /ctl}]
     lifecycle:
+      postStart:
+        exec: {command: ["sh", "-c", "sleep 1; echo poststart-logshipper >> /ctl/order"]}
       preStop:
         exec: {command: ["sh", "-c", "echo prestop-logshipper >> /ctl/order"]}
   containers:
@@ -70,9 +73,11 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
 	s := e.waitStatus("myapp", "Running with the app started", func(s manifest.PodStatus) bool {
 		return s.Phase == manifest.PodRunning && ctrStatus(s, "myapp").State.Running != nil
 	})
-	waitFor(30*time.Second, func() bool { return len(ctlLines(t, order)) >= 3 })
-	if got := ctlLines(t, order); strings.Join(got, " ") != "web init myapp" {
-		t.Errorf("start order %q, want web init myapp", got)
+	waitFor(30*time.Second, func() bool { return len(ctlLines(t, order)) >= 4 })
+	// The app starts once logshipper's postStart hook is done (kubelet
+	// runs it within the container's start).
+	if got := ctlLines(t, order); strings.Join(got, " ") != "web init poststart-logshipper myapp" {
+		t.Errorf("start order %q, want web init poststart-logshipper myapp", got)
 	}
 	// Sidecars in initContainerStatuses: running, started; web not ready
 	// (its readiness file is missing), which holds Ready back.

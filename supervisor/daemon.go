@@ -70,7 +70,11 @@ type run struct {
 	// hook runs before, beside the app containers' (kubelet's order).
 	turn      chan struct{}
 	turnGiven bool
-	exited    chan struct{}
+	// postStartPending: its postStart hook runs still. kubelet runs the
+	// hook within the container's start, so a sidecar counts as started
+	// (the next init container may start) only once the hook is done.
+	postStartPending bool
+	exited           chan struct{}
 }
 
 type daemon struct {
@@ -271,9 +275,10 @@ func (d *daemon) advance() {
 		}
 		t := c.st.State.Terminated
 		inits = append(inits, InitProgress{
-			Sidecar:   c.role == RoleSidecar,
-			Ever:      ever,
-			Started:   c.run != nil && c.st.State.Running != nil && c.st.Started != nil && *c.st.Started,
+			Sidecar: c.role == RoleSidecar,
+			Ever:    ever,
+			Started: c.run != nil && !c.run.postStartPending && c.st.State.Running != nil &&
+				c.st.Started != nil && *c.st.Started,
 			Succeeded: t != nil && t.ExitCode == 0,
 		})
 	}
@@ -447,7 +452,8 @@ func (d *daemon) finishRun(pr *pending) error {
 		_ = d.Manager.RemoveContainer(d.sb, id)
 		return err
 	}
-	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{})}
+	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{}),
+		postStartPending: c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil}
 	lw, err := OpenLog(d.logPath(c.name, attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
 	if err != nil {
 		closeR()
@@ -548,7 +554,17 @@ func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
 	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id}
 	if fresh && c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil {
 		go func() {
-			if err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace()); err != nil && ctx.Err() == nil {
+			err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace())
+			if err == nil {
+				d.post(func() {
+					if c.run == r && r.postStartPending {
+						r.postStartPending = false
+						d.advance()
+						d.save()
+					}
+				})
+			}
+			if err != nil && ctx.Err() == nil {
 				d.post(func() {
 					if c.run != r {
 						return
