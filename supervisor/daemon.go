@@ -728,7 +728,9 @@ func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 				return
 			}
 		}
-		if preStop != nil || turn != nil {
+		// A sidecar's wait for its turn counts against its grace period;
+		// a forced stop (grace 0) stays a SIGKILL at once.
+		if preStop != nil || (turn != nil && grace > 0) {
 			window = termWindow(grace, time.Since(start))
 		}
 		r.p.signal(unix.SIGTERM)
