@@ -105,43 +105,53 @@ func (l limits) resources() *specs.LinuxResources {
 	return r
 }
 
-// podLimits are the pod cgroup's: kubelet's pod-level values, the sum of
-// the app containers' (a limit only when every container has one), and at
-// least the largest init container's, which runs alone.
+// podLimits are the pod cgroup's: kubelet's pod-level values
+// (component-helpers' PodRequests/PodLimits). The app containers and the
+// sidecars run together, so theirs add up; a regular init container runs
+// beside the sidecars started before it, so the pod needs at least that
+// sum; the larger wins. A limit only when every container has one.
 func podLimits(p *manifest.Pod) (limits, error) {
-	var sum limits
+	var all, side, init limits
 	allCPU, allMem := true, true
+	add := func(dst *limits, l limits) {
+		dst.cpuRequest += l.cpuRequest
+		dst.memRequest += l.memRequest
+		dst.cpuLimit += l.cpuLimit
+		dst.memLimit += l.memLimit
+	}
+	peak := func(l limits) {
+		init.cpuRequest = max(init.cpuRequest, l.cpuRequest)
+		init.memRequest = max(init.memRequest, l.memRequest)
+		init.cpuLimit = max(init.cpuLimit, l.cpuLimit)
+		init.memLimit = max(init.memLimit, l.memLimit)
+	}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		l, err := containerLimits(c)
+		if err != nil {
+			return all, err
+		}
+		allCPU, allMem = allCPU && l.cpuLimit > 0, allMem && l.memLimit > 0
+		if c.Sidecar() {
+			add(&all, l)
+			add(&side, l)
+			peak(side)
+		} else {
+			add(&l, side)
+			peak(l)
+		}
+	}
 	for i := range p.Spec.Containers {
 		l, err := containerLimits(&p.Spec.Containers[i])
 		if err != nil {
-			return sum, err
+			return all, err
 		}
-		sum.cpuRequest += l.cpuRequest
-		sum.memRequest += l.memRequest
-		sum.cpuLimit += l.cpuLimit
-		sum.memLimit += l.memLimit
-		allCPU = allCPU && l.cpuLimit > 0
-		allMem = allMem && l.memLimit > 0
+		allCPU, allMem = allCPU && l.cpuLimit > 0, allMem && l.memLimit > 0
+		add(&all, l)
 	}
-	for i := range p.Spec.InitContainers {
-		l, err := containerLimits(&p.Spec.InitContainers[i])
-		if err != nil {
-			return sum, err
-		}
-		sum.cpuRequest = max(sum.cpuRequest, l.cpuRequest)
-		sum.memRequest = max(sum.memRequest, l.memRequest)
-		if allCPU {
-			if l.cpuLimit == 0 {
-				allCPU = false
-			}
-			sum.cpuLimit = max(sum.cpuLimit, l.cpuLimit)
-		}
-		if allMem {
-			if l.memLimit == 0 {
-				allMem = false
-			}
-			sum.memLimit = max(sum.memLimit, l.memLimit)
-		}
+	sum := limits{
+		cpuRequest: max(all.cpuRequest, init.cpuRequest), memRequest: max(all.memRequest, init.memRequest),
+		cpuLimit: max(all.cpuLimit, init.cpuLimit), memLimit: max(all.memLimit, init.memLimit),
 	}
 	if !allCPU {
 		sum.cpuLimit = 0

@@ -82,6 +82,21 @@ func TestPodLimits(t *testing.T) {
 	if l, _ = podLimits(p); l.memLimit != 0 || l.cpuLimit != 0 {
 		t.Errorf("unbounded container: pod limits %+v", l)
 	}
+	// A sidecar runs beside the app containers and the init containers
+	// after it: its limits add to both (kubelet's PodLimits).
+	side := ctr("100m", "1", "8Mi")
+	side.RestartPolicy = manifest.ContainerRestartPolicyAlways
+	p.Spec.Containers = p.Spec.Containers[:2]
+	p.Spec.InitContainers = []manifest.Container{side, ctr("", "2", "100Mi")}
+	if l, _ = podLimits(p); l.cpuLimit != 3000 || l.memLimit != 108<<20 || l.cpuRequest != 2100 {
+		// cpu: apps 1500m + sidecar 1000m vs init 2000m + sidecar 1000m;
+		// memory: 96Mi + 8Mi vs 100Mi + 8Mi.
+		t.Errorf("pod limits with a sidecar %+v", l)
+	}
+	p.Spec.InitContainers[1] = ctr("", "500m", "1Mi")
+	if l, _ = podLimits(p); l.cpuLimit != 2500 || l.memLimit != 104<<20 || l.cpuRequest != 1350 {
+		t.Errorf("pod limits with a sidecar and a small init %+v", l)
+	}
 	if r := (limits{}).resources(); *r.CPU.Shares != 2 || r.CPU.Quota != nil || r.Memory != nil {
 		t.Errorf("best effort: %+v", r)
 	}

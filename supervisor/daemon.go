@@ -46,6 +46,7 @@ type ctr struct {
 	name  string
 	spec  *manifest.Container
 	init  bool
+	role  Role
 	st    *manifest.ContainerStatus // into d.rec.Status's slices
 	run   *run
 	timer *time.Timer // restart after back-off
@@ -64,7 +65,16 @@ type run struct {
 	cancel    context.CancelFunc // stops probes and hooks
 	startedAt time.Time
 	killing   bool
-	exited    chan struct{}
+	// turn, for a sidecar being stopped with the pod: closed when its
+	// turn to get the stop signal comes (SidecarToStop); its preStop
+	// hook runs before, beside the app containers' (kubelet's order).
+	turn      chan struct{}
+	turnGiven bool
+	// postStartPending: its postStart hook runs still. kubelet runs the
+	// hook within the container's start, so a sidecar counts as started
+	// (the next init container may start) only once the hook is done.
+	postStartPending bool
+	exited           chan struct{}
 }
 
 type daemon struct {
@@ -89,8 +99,12 @@ type daemon struct {
 	reaper   *reaper
 	loop     chan func()
 	stopping bool
-	stopWait []chan error
-	done     chan struct{}
+	// completing: the app containers are done for good and the sidecars
+	// are being stopped (not a stop of the pod: it completes).
+	completing bool
+	stopWait   []chan error
+	sidecars   []bool // sidecars[i]: init container i is a sidecar
+	done       chan struct{}
 }
 
 func (d *daemon) now() time.Time {
@@ -175,8 +189,10 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 	if len(rec.Status.InitContainerStatuses) != len(p.Spec.InitContainers) || len(rec.Status.ContainerStatuses) != len(p.Spec.Containers) {
 		return nil, errors.New("status.json does not match the pod's containers")
 	}
+	d.sidecars = Sidecars(p)
 	for i := range p.Spec.InitContainers {
 		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: &rec.Status.InitContainerStatuses[i]}
+		c.role = RoleOf(c.spec, true)
 		d.ctrs = append(d.ctrs, c)
 		d.byName[c.name] = c
 	}
@@ -191,12 +207,12 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 // save recomputes phase and conditions and writes status.json.
 func (d *daemon) save() {
 	s := &d.rec.Status
-	final := d.stopping && d.activeRuns() == 0
+	final := d.ending() && d.activeRuns() == 0
 	old := s.Phase
-	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, final))
+	s.Phase = NextPhase(s.Phase, Phase(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars, final))
 	s.Conditions = Conditions(s.Conditions, ConditionInput{
 		SandboxReady: d.infra != nil, Phase: s.Phase,
-		Inits: s.InitContainerStatuses, Apps: s.ContainerStatuses,
+		Inits: s.InitContainerStatuses, Apps: s.ContainerStatuses, Sidecars: d.sidecars,
 	}, d.now())
 	if old != s.Phase && Terminal(s.Phase) {
 		d.event(Normal, "PodCompleted", "pod", "Pod phase is "+string(s.Phase))
@@ -231,24 +247,48 @@ func (d *daemon) loopRun() {
 	}
 }
 
-// advance starts what should run now: the next init container, or, once
-// every init container completed, the app containers not yet started.
+// advance starts what should run now: the next init container (NextInit),
+// or, once the pod is initialized, the app containers not yet started.
+// When only sidecars are left to run (AppsFinished), it stops them: the
+// pod completes.
 func (d *daemon) advance() {
-	if d.stopping || Terminal(d.rec.Status.Phase) {
+	if d.ending() {
 		return
 	}
+	s := &d.rec.Status
+	if d.sidecarActive() && AppsFinished(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars) {
+		d.completing = true
+		d.stopRuns(d.grace())
+		return
+	}
+	if Terminal(s.Phase) {
+		return
+	}
+	var inits []InitProgress
+	appsStarted := false
 	for _, c := range d.ctrs {
+		ever := c.run != nil || c.timer != nil || c.st.RestartCount > 0 ||
+			c.st.State.Terminated != nil || c.st.LastTerminationState.Terminated != nil
 		if !c.init {
+			appsStarted = appsStarted || ever
 			continue
 		}
 		t := c.st.State.Terminated
-		if t != nil && t.ExitCode == 0 {
-			continue
-		}
-		if c.run == nil && c.timer == nil && t == nil {
-			d.start(c)
-		}
-		return // one init container at a time, in order
+		inits = append(inits, InitProgress{
+			Sidecar: c.role == RoleSidecar,
+			Ever:    ever,
+			Started: c.run != nil && !c.run.postStartPending && c.st.State.Running != nil &&
+				c.st.Started != nil && *c.st.Started,
+			Succeeded: t != nil && t.ExitCode == 0,
+		})
+	}
+	next, initialized := NextInit(inits, appsStarted)
+	if next >= 0 {
+		d.start(d.ctrs[next]) // init containers come first in d.ctrs
+		return
+	}
+	if !initialized {
+		return
 	}
 	var apps []*ctr
 	for _, c := range d.ctrs {
@@ -260,6 +300,16 @@ func (d *daemon) advance() {
 		}
 	}
 	d.startApps(apps)
+}
+
+// sidecarActive says a sidecar runs or waits to be restarted.
+func (d *daemon) sidecarActive() bool {
+	for _, c := range d.ctrs {
+		if c.role == RoleSidecar && (c.run != nil || c.timer != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // startApps starts the app containers cs: created at once (the creations
@@ -320,6 +370,8 @@ func (d *daemon) afterStart(c *ctr, err error) {
 		}
 		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
 		d.scheduleRestart(c, d.now(), false)
+	} else if c.role == RoleSidecar {
+		d.advance() // started (no startup probe): the next may start
 	}
 	d.save()
 }
@@ -400,7 +452,8 @@ func (d *daemon) finishRun(pr *pending) error {
 		_ = d.Manager.RemoveContainer(d.sb, id)
 		return err
 	}
-	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{})}
+	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{}),
+		postStartPending: c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil}
 	lw, err := OpenLog(d.logPath(c.name, attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
 	if err != nil {
 		closeR()
@@ -431,7 +484,7 @@ func (d *daemon) finishRun(pr *pending) error {
 	c.st.State = manifest.ContainerState{Running: &manifest.ContainerStateRunning{StartedAt: manifest.NewTime(r.startedAt)}}
 	started := c.spec.StartupProbe == nil
 	c.st.Started = &started
-	c.st.Ready = !c.init && started && c.spec.ReadinessProbe == nil
+	c.st.Ready = c.role != RoleInit && started && c.spec.ReadinessProbe == nil
 	d.event(Normal, "Started", c.object(), "Started container "+c.name)
 	d.watch(c, r)
 	d.startProbesAndHooks(c, r, true)
@@ -501,7 +554,17 @@ func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
 	t := Target{Sandbox: d.sb, Container: c.spec, ID: r.id}
 	if fresh && c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil {
 		go func() {
-			if err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace()); err != nil && ctx.Err() == nil {
+			err := d.runHook(ctx, t, c.spec.Lifecycle.PostStart, d.grace())
+			if err == nil {
+				d.post(func() {
+					if c.run == r && r.postStartPending {
+						r.postStartPending = false
+						d.advance()
+						d.save()
+					}
+				})
+			}
+			if err != nil && ctx.Err() == nil {
 				d.post(func() {
 					if c.run != r {
 						return
@@ -512,7 +575,7 @@ func (d *daemon) startProbesAndHooks(c *ctr, r *run, fresh bool) {
 			}
 		}()
 	}
-	if c.init || d.Handlers == nil {
+	if c.role == RoleInit || d.Handlers == nil {
 		return
 	}
 	startOthers := func() {
@@ -548,7 +611,7 @@ func (d *daemon) startProbe(ctx context.Context, c *ctr, r *run, t Target, kind 
 }
 
 func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res probeResult) {
-	if c.run != r || r.killing || d.stopping {
+	if c.run != r || r.killing || d.ending() {
 		return
 	}
 	if !res.ok {
@@ -565,6 +628,7 @@ func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res prob
 			c.st.Ready = c.spec.ReadinessProbe == nil
 			d.startProbe(ctx, c, r, t, Liveness, c.spec.LivenessProbe)
 			d.startProbe(ctx, c, r, t, Readiness, c.spec.ReadinessProbe)
+			d.advance() // a started sidecar lets the next init container start
 			d.save()
 			return
 		}
@@ -648,13 +712,25 @@ func (d *daemon) kill(c *ctr, r *run, reason, msg string, grace time.Duration) {
 	if c.spec.Lifecycle != nil {
 		preStop = c.spec.Lifecycle.PreStop
 	}
+	turn := r.turn
 	go func() {
 		window := grace
+		start := time.Now()
 		if preStop != nil {
-			start := time.Now()
 			if err := d.runHook(context.Background(), t, preStop, grace); err != nil {
 				d.post(func() { d.event(Warning, "FailedPreStopHook", c.object(), err.Error()) })
 			}
+		}
+		if turn != nil {
+			select {
+			case <-turn:
+			case <-r.exited:
+				return
+			}
+		}
+		// A sidecar's wait for its turn counts against its grace period;
+		// a forced stop (grace 0) stays a SIGKILL at once.
+		if preStop != nil || (turn != nil && grace > 0) {
 			window = termWindow(grace, time.Since(start))
 		}
 		r.p.signal(unix.SIGTERM)
@@ -726,12 +802,17 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	}
 	c.run = nil
 	delete(d.rec.Runs, c.name)
-	c.st.Ready = false
+	// kubelet's prober manager: a completed init container is ready,
+	// a container that is not running is neither ready nor started.
+	c.st.Ready = c.role == RoleInit && term.ExitCode == 0
+	notStarted := false
+	c.st.Started = &notStarted
 	c.st.State = manifest.ContainerState{Terminated: term}
-	if !d.stopping && ShouldRestart(d.policy(), c.init, int(term.ExitCode)) {
+	if !d.ending() && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
 		d.scheduleRestart(c, finished, true)
 	}
 	d.advance()
+	d.stopSidecarsInTurn()
 	d.save()
 }
 
@@ -762,7 +843,7 @@ func (d *daemon) armRestart(c *ctr, at time.Time, count bool) {
 	c.timer = time.AfterFunc(time.Until(at), func() {
 		d.post(func() {
 			c.timer = nil
-			if d.stopping || c.run != nil {
+			if d.ending() || c.run != nil {
 				return
 			}
 			if count {
@@ -782,6 +863,17 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 		return
 	}
 	d.stopping = true
+	d.stopRuns(grace)
+	d.save()
+}
+
+// ending says no container is (re)started any more: the pod stops, or
+// completes.
+func (d *daemon) ending() bool { return d.stopping || d.completing }
+
+// stopRuns cancels pending restarts and kills every run within grace,
+// the sidecars last (stopSidecarsInTurn).
+func (d *daemon) stopRuns(grace time.Duration) {
 	for _, c := range d.ctrs {
 		if c.timer != nil {
 			c.timer.Stop()
@@ -791,11 +883,34 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 				c.st.State = manifest.ContainerState{Terminated: t}
 			}
 		}
-		if c.run != nil {
-			d.kill(c, c.run, "Killing", "Stopping container "+c.name, grace)
+		if r := c.run; r != nil {
+			if c.role == RoleSidecar && !r.killing {
+				r.turn = make(chan struct{})
+			}
+			d.kill(c, r, "Killing", "Stopping container "+c.name, grace)
 		}
 	}
-	d.save()
+	d.stopSidecarsInTurn()
+}
+
+// stopSidecarsInTurn, while the pod stops, gives the stop signal to the
+// sidecar whose turn it is (SidecarToStop).
+func (d *daemon) stopSidecarsInTurn() {
+	if !d.ending() {
+		return
+	}
+	vs := make([]StopView, len(d.ctrs))
+	for i, c := range d.ctrs {
+		vs[i] = StopView{Role: c.role, Active: c.run != nil}
+		if r := c.run; r != nil {
+			vs[i].Signaled = r.turn == nil || r.turnGiven
+		}
+	}
+	if i := SidecarToStop(vs); i >= 0 {
+		r := d.ctrs[i].run
+		r.turnGiven = true
+		close(r.turn)
+	}
 }
 
 // finishIfDone ends the pod once nothing runs and nothing will: the infra

@@ -46,26 +46,102 @@ func TestBackoffGrowsCapsAndResets(t *testing.T) {
 }
 
 func TestShouldRestart(t *testing.T) {
+	A, F, N := manifest.RestartPolicyAlways, manifest.RestartPolicyOnFailure, manifest.RestartPolicyNever
 	for _, c := range []struct {
 		p    manifest.RestartPolicy
-		init bool
+		role Role
 		code int
 		want bool
 	}{
-		{manifest.RestartPolicyAlways, false, 0, true},
-		{manifest.RestartPolicyAlways, false, 1, true},
-		{"", false, 0, true},
-		{manifest.RestartPolicyOnFailure, false, 0, false},
-		{manifest.RestartPolicyOnFailure, false, 1, true},
-		{manifest.RestartPolicyNever, false, 1, false},
-		{manifest.RestartPolicyNever, false, 0, false},
-		{manifest.RestartPolicyAlways, true, 0, false},
-		{manifest.RestartPolicyAlways, true, 1, true},
-		{manifest.RestartPolicyOnFailure, true, 2, true},
-		{manifest.RestartPolicyNever, true, 1, false},
+		{A, RoleApp, 0, true},
+		{A, RoleApp, 1, true},
+		{"", RoleApp, 0, true},
+		{F, RoleApp, 0, false},
+		{F, RoleApp, 1, true},
+		{N, RoleApp, 1, false},
+		{N, RoleApp, 0, false},
+		{A, RoleInit, 0, false},
+		{A, RoleInit, 1, true},
+		{F, RoleInit, 2, true},
+		{N, RoleInit, 1, false},
+		// A sidecar restarts whatever the pod's policy and its exit.
+		{N, RoleSidecar, 0, true},
+		{N, RoleSidecar, 1, true},
+		{F, RoleSidecar, 0, true},
+		{A, RoleSidecar, 137, true},
 	} {
-		if got := ShouldRestart(c.p, c.init, c.code); got != c.want {
-			t.Errorf("ShouldRestart(%q, init=%v, %d) = %v", c.p, c.init, c.code, got)
+		if got := ShouldRestart(c.p, c.role, c.code); got != c.want {
+			t.Errorf("ShouldRestart(%q, role %d, %d) = %v", c.p, c.role, c.code, got)
+		}
+	}
+}
+
+func TestRoleOf(t *testing.T) {
+	side := &manifest.Container{RestartPolicy: manifest.ContainerRestartPolicyAlways}
+	if RoleOf(side, true) != RoleSidecar || RoleOf(&manifest.Container{}, true) != RoleInit || RoleOf(&manifest.Container{}, false) != RoleApp {
+		t.Error("RoleOf")
+	}
+}
+
+// NextInit follows kubelet's computeInitContainerActions: one at a time,
+// a sidecar lets the next one start once started (startup probe passed),
+// a regular init container once it exited 0.
+func TestNextInit(t *testing.T) {
+	side := func(ever, started bool) InitProgress {
+		return InitProgress{Sidecar: true, Ever: ever, Started: started}
+	}
+	reg := func(ever, ok bool) InitProgress { return InitProgress{Ever: ever, Succeeded: ok} }
+	type P = []InitProgress
+	for i, c := range []struct {
+		inits       P
+		appsStarted bool
+		next        int
+		initialized bool
+	}{
+		{nil, false, -1, true},
+		{P{side(false, false), reg(false, false)}, false, 0, false},
+		// The sidecar runs, its startup probe has not passed: wait.
+		{P{side(true, false), reg(false, false)}, false, -1, false},
+		{P{side(true, true), reg(false, false)}, false, 1, false},
+		{P{side(true, true), reg(true, false)}, false, -1, false},
+		{P{side(true, true), reg(true, true)}, false, -1, true},
+		// A regular init container before a sidecar must complete first.
+		{P{reg(true, false), side(false, false)}, false, -1, false},
+		{P{reg(true, true), side(false, false)}, false, 1, false},
+		{P{reg(true, true), side(true, false)}, false, -1, false},
+		{P{reg(true, true), side(true, true)}, false, -1, true},
+		// Only the latest one counts: an earlier sidecar restarting does
+		// not hold back the next (kubelet scans from the last).
+		{P{side(true, false), side(true, true), reg(false, false)}, false, 2, false},
+		// Once an app container ran, the pod stays initialized.
+		{P{side(true, false)}, true, -1, true},
+	} {
+		next, init := NextInit(c.inits, c.appsStarted)
+		if next != c.next || init != c.initialized {
+			t.Errorf("case %d: NextInit = %d, %v; want %d, %v", i, next, init, c.next, c.initialized)
+		}
+	}
+}
+
+// SidecarToStop: app and init containers first, then the sidecars one
+// by one, last first.
+func TestSidecarToStop(t *testing.T) {
+	type V = []StopView
+	app := func(active bool) StopView { return StopView{Role: RoleApp, Active: active, Signaled: active} }
+	side := func(active, sig bool) StopView { return StopView{Role: RoleSidecar, Active: active, Signaled: sig} }
+	for i, c := range []struct {
+		cs   V
+		want int
+	}{
+		{V{side(true, false), side(true, false), app(true)}, -1},
+		{V{side(true, false), side(true, false), app(false)}, 1},
+		{V{side(true, false), side(true, true), app(false)}, -1},
+		{V{side(true, false), side(false, false), app(false)}, 0},
+		{V{side(false, false), side(false, false), app(false)}, -1},
+		{V{{Role: RoleInit, Active: true, Signaled: true}, side(true, false)}, -1},
+	} {
+		if got := SidecarToStop(c.cs); got != c.want {
+			t.Errorf("case %d: SidecarToStop = %d, want %d", i, got, c.want)
 		}
 	}
 }
@@ -114,7 +190,7 @@ func TestPhase(t *testing.T) {
 		{A, nil, S{{Name: "x"}}, false, manifest.PodPending},
 		{A, nil, S{exited("a", 0), waiting("b", manifest.ReasonContainerCreating)}, true, manifest.PodFailed},
 	} {
-		if got := Phase(c.p, c.inits, c.apps, c.final); got != c.want {
+		if got := Phase(c.p, c.inits, c.apps, nil, c.final); got != c.want {
 			t.Errorf("case %d: Phase = %s, want %s", i, got, c.want)
 		}
 	}
@@ -210,18 +286,18 @@ func TestConditionsTerminalPhase(t *testing.T) {
 
 func TestDisplayStatus(t *testing.T) {
 	s := &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{backingOff("a", 1)}}
-	if got := DisplayStatus(s, false); got != "CrashLoopBackOff" {
+	if got := DisplayStatus(s, nil, false); got != "CrashLoopBackOff" {
 		t.Errorf("got %q", got)
 	}
 	s = &manifest.PodStatus{Phase: manifest.PodPending, InitContainerStatuses: []manifest.ContainerStatus{exited("i", 0), running("j")},
 		ContainerStatuses: []manifest.ContainerStatus{waiting("a", manifest.ReasonPodInitializing)}}
-	if got := DisplayStatus(s, false); got != "Init:1/2" {
+	if got := DisplayStatus(s, nil, false); got != "Init:1/2" {
 		t.Errorf("got %q", got)
 	}
 	r := running("a")
 	r.Ready = true
 	s = &manifest.PodStatus{Phase: manifest.PodRunning, ContainerStatuses: []manifest.ContainerStatus{r}}
-	if got := DisplayStatus(s, false); got != "Running" {
+	if got := DisplayStatus(s, nil, false); got != "Running" {
 		t.Errorf("got %q", got)
 	}
 }
@@ -324,5 +400,161 @@ func TestActiveDeadline(t *testing.T) {
 	}
 	if _, ok := ActiveDeadline(p, time.Time{}); ok {
 		t.Error("a pod not started has a deadline")
+	}
+}
+
+func startedSidecar(n string, ready bool) manifest.ContainerStatus {
+	s := running(n)
+	t := true
+	s.Started, s.Ready = &t, ready
+	return s
+}
+
+// getPhase with sidecars (kubelet_pods.go): a sidecar not yet started
+// keeps the pod Pending, a running one counts as running, an exited or
+// restarting one counts for nothing.
+func TestPhaseSidecars(t *testing.T) {
+	type S = []manifest.ContainerStatus
+	A, N := manifest.RestartPolicyAlways, manifest.RestartPolicyNever
+	sc := []bool{true, false}
+	notStarted := running("s")
+	for i, c := range []struct {
+		p     manifest.RestartPolicy
+		inits S
+		apps  S
+		final bool
+		want  manifest.PodPhase
+	}{
+		{N, S{waiting("s", manifest.ReasonPodInitializing), waiting("i", manifest.ReasonPodInitializing)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{N, S{notStarted, waiting("i", manifest.ReasonPodInitializing)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{N, S{startedSidecar("s", true), running("i")}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodPending},
+		{N, S{startedSidecar("s", true), exited("i", 0)}, S{running("a")}, false, manifest.PodRunning},
+		// The app finished, the sidecar still runs: Running until it is stopped.
+		{N, S{startedSidecar("s", true), exited("i", 0)}, S{exited("a", 0)}, false, manifest.PodRunning},
+		// Stopped sidecar (exit 143) does not fail the pod: the app decides.
+		{N, S{exited("s", 143), exited("i", 0)}, S{exited("a", 0)}, false, manifest.PodSucceeded},
+		{N, S{exited("s", 0), exited("i", 0)}, S{exited("a", 3)}, false, manifest.PodFailed},
+		{A, S{backingOff("s", 1), exited("i", 0)}, S{running("a")}, false, manifest.PodRunning},
+		{N, S{startedSidecar("s", true), exited("i", 1)}, S{waiting("a", manifest.ReasonPodInitializing)}, false, manifest.PodFailed},
+	} {
+		if got := Phase(c.p, c.inits, c.apps, sc, c.final); got != c.want {
+			t.Errorf("case %d: Phase = %s, want %s", i, got, c.want)
+		}
+	}
+}
+
+// AppsFinished: a pod whose app containers are done for good completes
+// even though its sidecars would run forever.
+func TestAppsFinished(t *testing.T) {
+	type S = []manifest.ContainerStatus
+	sc := []bool{true}
+	side := S{startedSidecar("s", true)}
+	for i, c := range []struct {
+		p    manifest.RestartPolicy
+		apps S
+		want bool
+	}{
+		{manifest.RestartPolicyNever, S{exited("a", 0)}, true},
+		{manifest.RestartPolicyNever, S{exited("a", 1)}, true},
+		{manifest.RestartPolicyOnFailure, S{exited("a", 0)}, true},
+		{manifest.RestartPolicyOnFailure, S{backingOff("a", 1)}, false},
+		{manifest.RestartPolicyAlways, S{exited("a", 0)}, false},
+		{manifest.RestartPolicyNever, S{exited("a", 0), running("b")}, false},
+		{manifest.RestartPolicyNever, S{waiting("a", manifest.ReasonPodInitializing)}, false},
+	} {
+		if got := AppsFinished(c.p, side, c.apps, sc); got != c.want {
+			t.Errorf("case %d: AppsFinished = %v, want %v", i, got, c.want)
+		}
+	}
+	// A regular init container failed under Never: finished too.
+	if !AppsFinished(manifest.RestartPolicyNever, S{startedSidecar("s", true), exited("i", 1)}, S{waiting("a", "")}, []bool{true, false}) {
+		t.Error("failed init under Never: not finished")
+	}
+}
+
+// Initialized needs the sidecars started; ContainersReady and Ready
+// count the sidecars' readiness (kubelet's status/generate.go).
+func TestConditionsSidecars(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	get := func(in ConditionInput) map[manifest.PodConditionType]manifest.PodCondition {
+		m := map[manifest.PodConditionType]manifest.PodCondition{}
+		for _, c := range Conditions(nil, in, t0) {
+			m[c.Type] = c
+		}
+		return m
+	}
+	readyApp := running("a")
+	readyApp.Ready = true
+	sc := []bool{true, false}
+	// Sidecar running, startup probe not passed: not initialized.
+	m := get(ConditionInput{SandboxReady: true, Phase: manifest.PodPending, Sidecars: sc,
+		Inits: []manifest.ContainerStatus{running("s"), waiting("i", "")}, Apps: []manifest.ContainerStatus{waiting("a", "")}})
+	if c := m[manifest.PodInitialized]; c.Status != manifest.ConditionFalse || c.Message != "containers with incomplete status: [s i]" {
+		t.Errorf("Initialized = %+v", c)
+	}
+	// Started sidecar, completed init: initialized; the unready sidecar
+	// holds Ready back.
+	m = get(ConditionInput{SandboxReady: true, Phase: manifest.PodRunning, Sidecars: sc,
+		Inits: []manifest.ContainerStatus{startedSidecar("s", false), exited("i", 0)}, Apps: []manifest.ContainerStatus{readyApp}})
+	if c := m[manifest.PodInitialized]; c.Status != manifest.ConditionTrue {
+		t.Errorf("Initialized = %+v", c)
+	}
+	if c := m[manifest.PodReady]; c.Status != manifest.ConditionFalse || c.Message != "containers with unready status: [s]" {
+		t.Errorf("Ready = %+v", c)
+	}
+	m = get(ConditionInput{SandboxReady: true, Phase: manifest.PodRunning, Sidecars: sc,
+		Inits: []manifest.ContainerStatus{startedSidecar("s", true), exited("i", 0)}, Apps: []manifest.ContainerStatus{readyApp}})
+	if c := m[manifest.ContainersReady]; c.Status != manifest.ConditionTrue {
+		t.Errorf("ContainersReady = %+v", c)
+	}
+	// The sidecar restarts after the app started: still initialized.
+	m = get(ConditionInput{SandboxReady: true, Phase: manifest.PodRunning, Sidecars: sc,
+		Inits: []manifest.ContainerStatus{backingOff("s", 1), exited("i", 0)}, Apps: []manifest.ContainerStatus{readyApp}})
+	if c := m[manifest.PodInitialized]; c.Status != manifest.ConditionTrue {
+		t.Errorf("Initialized while the sidecar restarts = %+v", c)
+	}
+}
+
+// kubectl's printPod with sidecars: a started sidecar does not hold the
+// pod in Init and counts in READY; once initialized, RESTARTS counts the
+// sidecars and app containers only.
+func TestDisplaySidecars(t *testing.T) {
+	sc := []bool{true, false}
+	app := running("a")
+	app.Ready = true
+	init := exited("i", 0)
+	init.RestartCount = 4
+	side := startedSidecar("s", false)
+	side.RestartCount = 1
+	s := &manifest.PodStatus{Phase: manifest.PodRunning, InitContainerStatuses: []manifest.ContainerStatus{side, init},
+		ContainerStatuses: []manifest.ContainerStatus{app},
+		Conditions:        []manifest.PodCondition{{Type: manifest.PodInitialized, Status: manifest.ConditionTrue}}}
+	if got := DisplayStatus(s, sc, false); got != "Running" {
+		t.Errorf("status %q, want Running", got)
+	}
+	if r, n := ReadyCount(s, sc); r != 1 || n != 2 {
+		t.Errorf("ready %d/%d, want 1/2 (the sidecar is not ready)", r, n)
+	}
+	if n, _ := Restarts(s, sc); n != 1 {
+		t.Errorf("restarts %d, want 1 (the sidecar's; the init container's are not shown once initialized)", n)
+	}
+	s.InitContainerStatuses[0].Ready = true
+	if r, n := ReadyCount(s, sc); r != 2 || n != 2 {
+		t.Errorf("ready %d/%d, want 2/2", r, n)
+	}
+	// Not started yet: the pod is initializing.
+	s = &manifest.PodStatus{Phase: manifest.PodPending, InitContainerStatuses: []manifest.ContainerStatus{running("s"), waiting("i", manifest.ReasonPodInitializing)},
+		ContainerStatuses: []manifest.ContainerStatus{waiting("a", manifest.ReasonPodInitializing)}}
+	if got := DisplayStatus(s, sc, false); got != "Init:0/2" {
+		t.Errorf("status %q, want Init:0/2", got)
+	}
+	// Without the sidecar marks the same pod reads as initializing.
+	s = &manifest.PodStatus{Phase: manifest.PodRunning, InitContainerStatuses: []manifest.ContainerStatus{side, init},
+		ContainerStatuses: []manifest.ContainerStatus{app}}
+	if got := DisplayStatus(s, nil, false); got != "Init:0/2" {
+		t.Errorf("without sidecars: %q", got)
+	}
+	if got := DisplayStatus(s, sc, false); got != "Running" {
+		t.Errorf("with sidecars: %q", got)
 	}
 }

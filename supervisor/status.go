@@ -9,14 +9,35 @@ import (
 	"github.com/podrun/podrun/pod/manifest"
 )
 
-// Phase is kubelet's getPhase (pkg/kubelet/kubelet_pods.go) for a pod
-// without sidecars: init containers first (a failed one with Never fails
-// the pod, an unfinished one keeps it Pending), then the app containers'
-// states. final says no container will be started again (the pod is
-// being stopped), which turns "restarting" into a verdict.
-func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, final bool) manifest.PodPhase {
+// Phase is kubelet's getPhase (pkg/kubelet/kubelet_pods.go): init
+// containers first (a failed one with Never fails the pod, an unfinished
+// one keeps it Pending), then the app containers' states. sidecars[i]
+// says inits[i] is a sidecar (nil: none): one not yet started keeps the
+// pod Pending, a running one counts as running, an exited one counts for
+// nothing (the pod's verdict is its app containers'). final says no
+// container will be started again (the pod is being stopped), which
+// turns "restarting" into a verdict.
+func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, sidecars []bool, final bool) manifest.PodPhase {
 	pendingInit, failedInit := false, false
-	for _, s := range inits {
+	var running, waiting, stopped, succeeded, unknown int
+	for i, s := range inits {
+		if i < len(sidecars) && sidecars[i] {
+			switch {
+			case s.State.Running != nil:
+				if s.Started == nil || !*s.Started {
+					pendingInit = pendingInit || !final
+				}
+				running++
+			case s.State.Terminated != nil, s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+			case s.State.Waiting != nil:
+				pendingInit = pendingInit || !final
+				waiting++
+			default:
+				pendingInit = pendingInit || !final
+				unknown++
+			}
+			continue
+		}
 		switch {
 		case s.State.Terminated != nil && s.State.Terminated.ExitCode == 0:
 		case s.State.Terminated != nil:
@@ -38,7 +59,6 @@ func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus
 	if pendingInit {
 		return manifest.PodPending
 	}
-	var running, waiting, stopped, succeeded, unknown int
 	for _, s := range apps {
 		switch {
 		case s.State.Running != nil:
@@ -82,6 +102,20 @@ func Phase(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus
 	return manifest.PodPending
 }
 
+// AppsFinished says the pod's app and regular init containers are done
+// for good (the phase they alone give is terminal): its sidecars are then
+// stopped and the pod completes (kubelet's computePodActions kills a pod
+// whose containers will not run again, not restarting its sidecars).
+func AppsFinished(policy manifest.RestartPolicy, inits, apps []manifest.ContainerStatus, sidecars []bool) bool {
+	var regular []manifest.ContainerStatus
+	for i, s := range inits {
+		if i >= len(sidecars) || !sidecars[i] {
+			regular = append(regular, s)
+		}
+	}
+	return Terminal(Phase(policy, regular, apps, nil, false))
+}
+
 // Terminal says phase never changes again.
 func Terminal(p manifest.PodPhase) bool {
 	return p == manifest.PodSucceeded || p == manifest.PodFailed
@@ -101,6 +135,7 @@ type ConditionInput struct {
 	SandboxReady bool
 	Phase        manifest.PodPhase
 	Inits, Apps  []manifest.ContainerStatus
+	Sidecars     []bool // Sidecars[i]: Inits[i] is a sidecar (nil: none)
 }
 
 // Conditions returns the pod's five conditions, keeping each one's
@@ -126,8 +161,25 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 	add(manifest.PodScheduled, true, "", "")
 	add(manifest.PodReadyToStartContainers, in.SandboxReady, "", "")
 
+	// Initialized (kubelet's GeneratePodInitializedCondition): every
+	// regular init container completed and every sidecar started, or an
+	// app container ran already (the pod was initialized; a sidecar
+	// restarting now does not undo that).
 	var incomplete []string
-	for _, s := range in.Inits {
+	appStarted := false
+	for _, s := range in.Apps {
+		appStarted = appStarted || s.State.Running != nil || s.State.Terminated != nil
+	}
+	for i, s := range in.Inits {
+		if appStarted {
+			break
+		}
+		if in.sidecar(i) {
+			if s.Started == nil || !*s.Started {
+				incomplete = append(incomplete, s.Name)
+			}
+			continue
+		}
 		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
 			incomplete = append(incomplete, s.Name)
 		}
@@ -139,7 +191,14 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 			fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " ")))
 	}
 
+	// ContainersReady counts the sidecars (first, as kubelet lists them)
+	// and the app containers.
 	var unready []string
+	for i, s := range in.Inits {
+		if in.sidecar(i) && !s.Ready {
+			unready = append(unready, s.Name)
+		}
+	}
 	for _, s := range in.Apps {
 		if !s.Ready {
 			unready = append(unready, s.Name)
@@ -173,6 +232,8 @@ func Conditions(old []manifest.PodCondition, in ConditionInput, now time.Time) [
 	return conds
 }
 
+func (in *ConditionInput) sidecar(i int) bool { return i < len(in.Sidecars) && in.Sidecars[i] }
+
 // Condition returns the condition t of s, or nil.
 func Condition(s *manifest.PodStatus, t manifest.PodConditionType) *manifest.PodCondition {
 	for i := range s.Conditions {
@@ -201,58 +262,109 @@ func BackOffMessage(delay time.Duration, ctr string, p *manifest.Pod) string {
 		delay, ctr, p.Metadata.Name, p.Metadata.Namespace, p.Metadata.UID)
 }
 
-// ReadyCount returns ready and total app containers (pod ls's READY).
-func ReadyCount(s *manifest.PodStatus) (ready, total int) {
+// Sidecars says which of p's init containers are sidecars (the []bool
+// Phase, Conditions and the display functions take).
+func Sidecars(p *manifest.Pod) []bool {
+	out := make([]bool, len(p.Spec.InitContainers))
+	for i := range p.Spec.InitContainers {
+		out[i] = p.Spec.InitContainers[i].Sidecar()
+	}
+	return out
+}
+
+func isSidecar(sidecars []bool, i int) bool { return i < len(sidecars) && sidecars[i] }
+
+// ReadyCount returns ready and total containers (pod ls's READY, kubectl's
+// printPod): the app containers and the sidecars; a sidecar counts ready
+// once started and ready, an app container once running and ready.
+func ReadyCount(s *manifest.PodStatus, sidecars []bool) (ready, total int) {
+	for i, c := range s.InitContainerStatuses {
+		if isSidecar(sidecars, i) {
+			total++
+			if c.Ready && c.Started != nil && *c.Started {
+				ready++
+			}
+		}
+	}
 	for _, c := range s.ContainerStatuses {
-		if c.Ready {
+		if c.Ready && c.State.Running != nil {
 			ready++
 		}
 	}
-	return ready, len(s.ContainerStatuses)
+	return ready, total + len(s.ContainerStatuses)
 }
 
 // Restarts returns the total restart count and the time of the last
-// restart (zero when none), as kubectl's RESTARTS column.
-func Restarts(s *manifest.PodStatus) (int, time.Time) {
+// restart (zero when none), as kubectl's RESTARTS column: once the pod is
+// initialized, the app containers' and sidecars' only.
+func Restarts(s *manifest.PodStatus, sidecars []bool) (int, time.Time) {
+	initialized := showsApps(s, sidecars)
 	n, last := 0, time.Time{}
-	for _, c := range append(append([]manifest.ContainerStatus{}, s.InitContainerStatuses...), s.ContainerStatuses...) {
+	count := func(c manifest.ContainerStatus) {
 		n += int(c.RestartCount)
 		if t := c.LastTerminationState.Terminated; t != nil && t.FinishedAt != nil && t.FinishedAt.After(last) {
 			last = t.FinishedAt.Time
 		}
 	}
+	for i, c := range s.InitContainerStatuses {
+		if !initialized || isSidecar(sidecars, i) {
+			count(c)
+		}
+	}
+	for _, c := range s.ContainerStatuses {
+		count(c)
+	}
 	return n, last
 }
 
-// DisplayStatus is kubectl's STATUS column (printers.go printPod): the
-// phase, or the reason of the most telling container state.
-func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
-	reason := string(s.Phase)
-	if s.Reason != "" {
-		reason = s.Reason
-	}
-	initializing := false
+// initReason is kubectl's STATUS of a pod still initializing: the reason
+// of the first init container neither completed nor a started sidecar;
+// ok false when there is none.
+func initReason(s *manifest.PodStatus, sidecars []bool) (reason string, ok bool) {
 	for i, c := range s.InitContainerStatuses {
 		switch {
 		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
 			continue
+		case isSidecar(sidecars, i) && c.Started != nil && *c.Started:
+			continue
 		case c.State.Terminated != nil:
 			if c.State.Terminated.Reason != "" {
-				reason = "Init:" + c.State.Terminated.Reason
+				return "Init:" + c.State.Terminated.Reason, true
 			} else if c.State.Terminated.Signal != 0 {
-				reason = fmt.Sprintf("Init:Signal:%d", c.State.Terminated.Signal)
-			} else {
-				reason = fmt.Sprintf("Init:ExitCode:%d", c.State.Terminated.ExitCode)
+				return fmt.Sprintf("Init:Signal:%d", c.State.Terminated.Signal), true
 			}
+			return fmt.Sprintf("Init:ExitCode:%d", c.State.Terminated.ExitCode), true
 		case c.State.Waiting != nil && c.State.Waiting.Reason != "" && c.State.Waiting.Reason != manifest.ReasonPodInitializing:
-			reason = "Init:" + c.State.Waiting.Reason
+			return "Init:" + c.State.Waiting.Reason, true
 		default:
-			reason = fmt.Sprintf("Init:%d/%d", i, len(s.InitContainerStatuses))
+			return fmt.Sprintf("Init:%d/%d", i, len(s.InitContainerStatuses)), true
 		}
-		initializing = true
-		break
 	}
-	if !initializing {
+	return "", false
+}
+
+// showsApps says kubectl's columns come from the app containers: nothing
+// initializes, or the pod was initialized (a sidecar restarting later).
+func showsApps(s *manifest.PodStatus, sidecars []bool) bool {
+	if _, initializing := initReason(s, sidecars); !initializing {
+		return true
+	}
+	c := Condition(s, manifest.PodInitialized)
+	return c != nil && c.Status == manifest.ConditionTrue
+}
+
+// DisplayStatus is kubectl's STATUS column (printers.go printPod): the
+// phase, or the reason of the most telling container state. A started
+// sidecar does not hold the pod in Init.
+func DisplayStatus(s *manifest.PodStatus, sidecars []bool, stopping bool) string {
+	reason := string(s.Phase)
+	if s.Reason != "" {
+		reason = s.Reason
+	}
+	if r, ok := initReason(s, sidecars); ok {
+		reason = r
+	}
+	if showsApps(s, sidecars) {
 		hasRunning := false
 		for i := len(s.ContainerStatuses) - 1; i >= 0; i-- {
 			c := s.ContainerStatuses[i]
@@ -271,7 +383,7 @@ func DisplayStatus(s *manifest.PodStatus, stopping bool) string {
 		}
 		if reason == "Completed" && hasRunning {
 			reason = "NotReady"
-			if r, t := ReadyCount(s); r == t {
+			if r, t := ReadyCount(s, sidecars); r == t {
 				reason = string(manifest.PodRunning)
 			}
 		}

@@ -85,15 +85,16 @@ func podLsCommand(e *env) *cli.Command {
 // svRow is one kubectl-style line of a pod.
 func svRow(sb *pod.Sandbox, wide bool) string {
 	st, _, err := supervisor.Status(sb)
-	status := supervisor.DisplayStatus(&st, supervisor.Stopping(sb))
+	sidecars := supervisor.Sidecars(sb.Pod)
+	status := supervisor.DisplayStatus(&st, sidecars, supervisor.Stopping(sb))
 	if err != nil {
 		status = "Unknown"
 	}
-	r, t := supervisor.ReadyCount(&st)
+	r, t := supervisor.ReadyCount(&st, sidecars)
 	if t == 0 {
 		t = len(sb.Pod.Spec.Containers)
 	}
-	n, last := supervisor.Restarts(&st)
+	n, last := supervisor.Restarts(&st, sidecars)
 	restarts := strconv.Itoa(n)
 	if n > 0 && !last.IsZero() {
 		restarts += " (" + humanAge(time.Since(last)) + " ago)"

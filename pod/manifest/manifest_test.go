@@ -241,6 +241,11 @@ func TestPodLimits(t *testing.T) {
 	if cpu, mem := p.PodLimits(); mem != 48<<20 || cpu != 2000 {
 		t.Errorf("pod limits %d %d, want cpu 2000 (the init's) and memory 48Mi", cpu, mem)
 	}
+	// As a sidecar, the init container runs beside the app containers.
+	p.Spec.InitContainers[0].RestartPolicy = ContainerRestartPolicyAlways
+	if cpu, mem := p.PodLimits(); mem != 56<<20 || cpu != 2000+350 {
+		t.Errorf("pod limits with a sidecar %d %d, want cpu 2350 (2 + 250m + 100m) and memory 56Mi", cpu, mem)
+	}
 }
 
 func TestEnvironment(t *testing.T) {

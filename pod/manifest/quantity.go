@@ -135,13 +135,28 @@ func quantity(m map[string]string, k string, parse func(string) (int64, error)) 
 	return v, err == nil
 }
 
-// PodLimits sums the app containers' limits the way kubelet sizes the pod
-// cgroup: a resource is limited at pod level only if every app container
-// limits it; init containers run alone, so the pod needs at least the
-// largest init limit. 0 means unlimited.
+// PodLimits sums the containers' limits the way kubelet sizes the pod
+// cgroup: a resource is limited at pod level only if every container
+// limits it; app containers and sidecars run together and add up, a
+// regular init container runs beside the sidecars before it, so the pod
+// needs at least that sum. 0 means unlimited.
 func (p *Pod) PodLimits() (cpuMilli, memBytes int64) {
 	sum := func(get func(*Container) int64) int64 {
-		var total int64
+		var total, sidecars, initPeak int64
+		for i := range p.Spec.InitContainers {
+			c := &p.Spec.InitContainers[i]
+			v := get(c)
+			if v == 0 {
+				return 0
+			}
+			if c.Sidecar() {
+				total += v
+				sidecars += v
+				initPeak = max(initPeak, sidecars)
+			} else {
+				initPeak = max(initPeak, v+sidecars)
+			}
+		}
 		for i := range p.Spec.Containers {
 			v := get(&p.Spec.Containers[i])
 			if v == 0 {
@@ -149,14 +164,7 @@ func (p *Pod) PodLimits() (cpuMilli, memBytes int64) {
 			}
 			total += v
 		}
-		for i := range p.Spec.InitContainers {
-			if v := get(&p.Spec.InitContainers[i]); v == 0 {
-				return 0
-			} else if v > total {
-				total = v
-			}
-		}
-		return total
+		return max(total, initPeak)
 	}
 	return sum((*Container).CPULimit), sum((*Container).MemoryLimit)
 }

@@ -302,6 +302,11 @@ type Container struct {
 	ReadinessProbe  *Probe               `json:"readinessProbe,omitempty"`
 	StartupProbe    *Probe               `json:"startupProbe,omitempty"`
 	Lifecycle       *Lifecycle           `json:"lifecycle,omitempty"`
+	// RestartPolicy "Always" on an init container makes it a native
+	// sidecar (Kubernetes 1.29+): started in order with the init
+	// containers, kept running beside the app containers, restarted
+	// whatever the pod's restartPolicy. Not allowed on app containers.
+	RestartPolicy ContainerRestartPolicy `json:"restartPolicy,omitempty"`
 
 	// TerminationMessagePath is a file the container may write why it
 	// ended into (default /dev/termination-log); the supervisor puts its
@@ -313,8 +318,18 @@ type Container struct {
 	// Unsupported and behaviour-changing: rejected by Validate when set.
 	VolumeDevices json.RawMessage `json:"volumeDevices,omitempty" podrun:"unsupported"`
 	ResizePolicy  json.RawMessage `json:"resizePolicy,omitempty" podrun:"unsupported"`
-	RestartPolicy json.RawMessage `json:"restartPolicy,omitempty" podrun:"unsupported"`
 }
+
+// ContainerRestartPolicy is v1.ContainerRestartPolicy: only Always, on
+// init containers.
+type ContainerRestartPolicy string
+
+// ContainerRestartPolicyAlways marks an init container as a sidecar.
+const ContainerRestartPolicyAlways ContainerRestartPolicy = "Always"
+
+// Sidecar says c is a restartable init container (kubelet's
+// IsRestartableInitContainer); only meaningful for init containers.
+func (c *Container) Sidecar() bool { return c.RestartPolicy == ContainerRestartPolicyAlways }
 
 // TerminationMessagePolicy is v1.TerminationMessagePolicy.
 type TerminationMessagePolicy string

@@ -487,6 +487,16 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 		}
 	}
 
+	switch {
+	case c.RestartPolicy == "":
+	case !isInit:
+		v.add(fp+".restartPolicy", "may not be set for non-init containers")
+	case c.RestartPolicy != ContainerRestartPolicyAlways:
+		v.add(fp+".restartPolicy", "%q is not supported (only Always, for a sidecar)", c.RestartPolicy)
+	}
+	// Probes and hooks need a container that keeps running: app
+	// containers and sidecars, not init containers that run to completion.
+	regularInit := isInit && !c.Sidecar()
 	probes := []struct {
 		name string
 		p    *Probe
@@ -495,15 +505,15 @@ func (v *validator) container(fp string, c *Container, isInit bool, s *PodSpec, 
 		if pr.p == nil {
 			continue
 		}
-		if isInit {
-			v.add(fp+"."+pr.name, "not allowed in init containers")
+		if regularInit {
+			v.add(fp+"."+pr.name, "may not be set for init containers without restartPolicy=Always")
 			continue
 		}
 		v.probe(fp+"."+pr.name, pr.p, pr.name != "readinessProbe", c)
 	}
 	if l := c.Lifecycle; l != nil {
-		if isInit {
-			v.add(fp+".lifecycle", "not allowed in init containers")
+		if regularInit {
+			v.add(fp+".lifecycle", "may not be set for init containers without restartPolicy=Always")
 		} else {
 			grace := int64(DefaultTerminationGracePeriodSeconds)
 			if s.TerminationGracePeriodSeconds != nil {
