@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podrun/podrun/internal/errdefs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/atomicfile"
@@ -301,7 +303,7 @@ func (s *Store) Images() ([]*Image, error) {
 }
 
 // ErrImageNotFound is returned when a name or ID matches no image.
-var ErrImageNotFound = errors.New("image not found")
+var ErrImageNotFound = errdefs.New(errdefs.ErrNotFound, "image not found")
 
 // Lookup finds an image by name (":latest" implied), full ID, or a unique
 // ID prefix of at least 4 hex digits.

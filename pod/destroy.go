@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/podrun/podrun/internal/errdefs"
+
 	"github.com/podrun/podrun/runtime"
 )
 
@@ -35,7 +37,7 @@ func (m *Manager) ContainerIDs(sb *Sandbox) ([]string, error) {
 }
 
 // ErrNotRunning: the container has no running run.
-var ErrNotRunning = errors.New("container is not running")
+var ErrNotRunning = errdefs.New(errdefs.ErrFailedPrecondition, "container is not running")
 
 // RunningContainer returns the OCI id of the running run of container
 // name (the newest attempt), e.g. for exec.

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"time"
 
+	"github.com/podrun/podrun/internal/errdefs"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -261,7 +263,7 @@ func (r *Runtime) Pause(id string) error {
 }
 
 // ErrNotPaused is runc's error for resuming a container that is not paused.
-var ErrNotPaused = errors.New("container not paused")
+var ErrNotPaused = errdefs.New(errdefs.ErrFailedPrecondition, "container not paused")
 
 // Resume thaws a paused container, as `runc resume`.
 func (r *Runtime) Resume(id string) error {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/podrun/podrun/internal/errdefs"
+
 	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
@@ -37,7 +39,7 @@ type LaunchOptions struct {
 }
 
 // ErrSupervisorExited: the supervisor ended before it answered.
-var ErrSupervisorExited = errors.New("pod supervisor exited before the sandbox was ready")
+var ErrSupervisorExited = errdefs.New(errdefs.ErrUnavailable, "pod supervisor exited before the sandbox was ready")
 
 // Launch starts the pod's supervisor detached (own session, stdio on
 // /dev/null, then its log file) and returns once it reported the sandbox
@@ -257,7 +259,7 @@ func Attempts(sb *pod.Sandbox, ctr string) []int {
 }
 
 // ErrNoPrevious: --previous for a container that has not restarted.
-var ErrNoPrevious = errors.New("previous terminated container not found")
+var ErrNoPrevious = errdefs.New(errdefs.ErrNotFound, "previous terminated container not found")
 
 // PrintLogs writes the messages of container ctr's current run (or of the
 // previous run) to out.
