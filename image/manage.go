@@ -12,9 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/overlay"
 )
 

@@ -15,11 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/overlay"
 )

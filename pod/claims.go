@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/internal/rootonly"
 )
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/runtime"
 )
 

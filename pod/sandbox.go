@@ -15,10 +15,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"

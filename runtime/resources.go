@@ -8,12 +8,11 @@ import (
 	"maps"
 	"time"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/internal/errdefs"
 )
 
 // Resources returns the linux.resources the container runs with: those of

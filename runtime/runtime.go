@@ -10,10 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/systemd"
+	"github.com/podrun/podrun/internal/errdefs"
 )
 
 // Logger receives warnings and debug messages the lifecycle produces.

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/errdefs"
-
 	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"

@@ -15,10 +15,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/podrun/podrun/internal/errdefs"
-
 	"sigs.k8s.io/yaml"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/userfile"
 )
 
