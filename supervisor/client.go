@@ -100,10 +100,7 @@ func Launch(o LaunchOptions) error {
 	}
 	// The supervisor outlives us; it is not waited for.
 	cmd.Process.Release()
-	if rep.Error != "" {
-		return errors.New(rep.Error)
-	}
-	return nil
+	return errdefs.FromCode(rep.Code, rep.Error)
 }
 
 // supervisorEnv keeps the supervisor's heap small: it holds little, and
@@ -172,7 +169,7 @@ func Final(sb *pod.Sandbox) bool {
 func call(sb *pod.Sandbox, req request) (*response, error) {
 	c, err := net.Dial("unix", filepath.Join(sb.StateDir, sockFile))
 	if err != nil {
-		return nil, err
+		return nil, errdefs.Wrap(errdefs.ErrUnavailable, err)
 	}
 	defer c.Close()
 	if err := json.NewEncoder(c).Encode(req); err != nil {
@@ -186,10 +183,7 @@ func call(sb *pod.Sandbox, req request) (*response, error) {
 		}
 		return nil, err
 	}
-	if resp.Error != "" {
-		return &resp, errors.New(resp.Error)
-	}
-	return &resp, nil
+	return &resp, resp.err()
 }
 
 // Stop stops the pod through its supervisor (preStop hooks, SIGTERM, SIGKILL
@@ -202,7 +196,7 @@ func Stop(sb *pod.Sandbox, grace time.Duration, recoverOpts *LaunchOptions) erro
 	}
 	if !Alive(sb.StateDir) {
 		if recoverOpts == nil {
-			return fmt.Errorf("pod %s has no supervisor", sb.Name)
+			return errdefs.Newf(errdefs.ErrUnavailable, "pod %s has no supervisor", sb.Name)
 		}
 		if err := Recover(sb, *recoverOpts); err != nil {
 			return err

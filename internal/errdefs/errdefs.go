@@ -50,6 +50,20 @@ func Newf(category error, format string, args ...any) error {
 	return New(category, fmt.Sprintf(format, args...))
 }
 
+// Wrap makes err also match category, keeping its text and what it wraps
+// (e.g. a dial error that means a service is Unavailable). Nil stays nil.
+func Wrap(category, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &wrapped{err: err, category: category}
+}
+
+type wrapped struct{ err, category error }
+
+func (e *wrapped) Error() string   { return e.err.Error() }
+func (e *wrapped) Unwrap() []error { return []error{e.err, e.category} }
+
 // IsNotFound reports whether err is in the NotFound category.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 

@@ -3,6 +3,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -23,6 +24,13 @@ func TestCategories(t *testing.T) {
 				t.Errorf("%s: Is#%d = %v", c.code, j, f(err))
 			}
 		}
+	}
+	dial := &os.PathError{Op: "dial", Path: "/x", Err: os.ErrNotExist}
+	if w := Wrap(ErrUnavailable, dial); w.Error() != dial.Error() || !IsUnavailable(w) || !errors.Is(w, os.ErrNotExist) {
+		t.Errorf("Wrap: %q lost its text, category or cause", w)
+	}
+	if Wrap(ErrUnavailable, nil) != nil {
+		t.Error("Wrap(nil) is an error")
 	}
 	if IsNotFound(errors.New("not found")) || IsNotFound(nil) {
 		t.Error("a plain error (or nil) is in no category")
