@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/overlay"
 )
 
 // ErrInUse is returned when removing an image a container uses.
-var ErrInUse = errors.New("image is in use")
+var ErrInUse = errdefs.New(errdefs.ErrFailedPrecondition, "image is in use")
 
 // RemoveOptions tune Remove.
 type RemoveOptions struct {

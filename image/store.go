@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/overlay"
 )
@@ -301,7 +302,7 @@ func (s *Store) Images() ([]*Image, error) {
 }
 
 // ErrImageNotFound is returned when a name or ID matches no image.
-var ErrImageNotFound = errors.New("image not found")
+var ErrImageNotFound = errdefs.New(errdefs.ErrNotFound, "image not found")
 
 // Lookup finds an image by name (":latest" implied), full ID, or a unique
 // ID prefix of at least 4 hex digits.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 )
 
@@ -18,7 +19,7 @@ import (
 // `podrun pod volume rm` removes one no pod uses.
 
 // ErrClaimInUse is RemoveClaim's answer for a claim a pod still uses.
-var ErrClaimInUse = errors.New("volume is in use")
+var ErrClaimInUse = errdefs.New(errdefs.ErrFailedPrecondition, "volume is in use")
 
 // ClaimsDir is where the Manager's claims live.
 func (m *Manager) ClaimsDir() string { return filepath.Join(m.DataDir, "claims") }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/runtime"
 )
 
@@ -35,13 +36,19 @@ func (m *Manager) ContainerIDs(sb *Sandbox) ([]string, error) {
 }
 
 // ErrNotRunning: the container has no running run.
-var ErrNotRunning = errors.New("container is not running")
+var ErrNotRunning = errdefs.New(errdefs.ErrFailedPrecondition, "container is not running")
+
+// NoContainerError is the answer for a container name the pod's manifest
+// does not have (NotFound).
+func NoContainerError(pod, name string) error {
+	return errdefs.Newf(errdefs.ErrNotFound, "pod %s has no container %q", pod, name)
+}
 
 // RunningContainer returns the OCI id of the running run of container
 // name (the newest attempt), e.g. for exec.
 func (m *Manager) RunningContainer(sb *Sandbox, name string) (string, error) {
 	if _, _, _, ok := FindContainer(sb.Pod, name); !ok {
-		return "", fmt.Errorf("pod %s has no container %q", sb.Name, name)
+		return "", NoContainerError(sb.Name, name)
 	}
 	ids, err := m.ContainerIDs(sb)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
@@ -25,9 +26,9 @@ import (
 
 // Typed errors.
 var (
-	ErrNotExist = errors.New("pod does not exist")
-	ErrExist    = errors.New("pod already exists")
-	ErrNoInfra  = errors.New("the pod's infra container is not running")
+	ErrNotExist = errdefs.New(errdefs.ErrNotFound, "pod does not exist")
+	ErrExist    = errdefs.New(errdefs.ErrAlreadyExists, "pod already exists")
+	ErrNoInfra  = errdefs.New(errdefs.ErrFailedPrecondition, "the pod's infra container is not running")
 )
 
 // Annotations podrun puts on every OCI container of a pod, so that Destroy

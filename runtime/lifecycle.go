@@ -76,7 +76,7 @@ func (c *Container) releaseInit(waitExec bool) error {
 			}
 		}
 		if !processAlive(c.State.Pid, c.State.PidStart) {
-			return stateErrorf("cannot start a container that has stopped")
+			return &StateError{Op: OpStart, ID: c.State.ID, Status: Stopped}
 		}
 	}
 	if err := os.Remove(path); err != nil {

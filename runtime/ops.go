@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Op is an operation on an existing container, named as the CLI names it.
@@ -22,38 +23,55 @@ const (
 	OpIgnorePause Op = "exec --ignore-paused"
 )
 
-// opRule is where an operation may run and what it says elsewhere.
+// opRule is where an operation may run, and which sentinel besides
+// ErrState its refusal matches (ErrNotRunning, ErrNotPaused), if any.
 type opRule struct {
-	in     []Status
-	refuse func(id string, s Status) error
+	in   []Status
+	also error
 }
 
-func notRunning(string, Status) error { return ErrNotRunning }
-
-// ops is the one table of which operation may run in which state, with
-// runc's refusal otherwise (clients match these texts; see
-// transitionError). Every operation asks it through require.
+// ops is the one table of which operation may run in which state; a
+// refusal is a *StateError, which the CLI turns into runc's text (clients
+// match those). Every operation asks it through require.
 var ops = map[Op]opRule{
-	OpStart: {[]Status{Created}, func(id string, s Status) error { return transitionError("start", id, s) }},
-	OpExec: {[]Status{Created, Running}, func(id string, s Status) error {
-		if s == Paused {
-			return stateErrorf("cannot exec in a paused container (use --ignore-paused to override)")
-		}
-		return transitionError("exec", id, s)
-	}},
-	OpIgnorePause: {[]Status{Created, Running, Paused}, func(id string, s Status) error { return transitionError("exec", id, s) }},
-	OpKill:        {[]Status{Created, Running, Paused}, notRunning},
-	OpKillAll:     {[]Status{Created, Running, Paused, Stopped}, notRunning},
-	OpDelete:      {[]Status{Created, Stopped}, func(id string, s Status) error { return transitionError("delete", id, s) }},
+	OpStart:       {[]Status{Created}, nil},
+	OpExec:        {[]Status{Created, Running}, nil},
+	OpIgnorePause: {[]Status{Created, Running, Paused}, nil},
+	OpKill:        {[]Status{Created, Running, Paused}, ErrNotRunning},
+	OpKillAll:     {[]Status{Created, Running, Paused, Stopped}, ErrNotRunning},
+	OpDelete:      {[]Status{Created, Stopped}, nil},
 	// runc: only a running or created container can be paused; anything
 	// else (paused already, stopped) is "container not running".
-	OpPause:  {[]Status{Created, Running}, notRunning},
-	OpResume: {[]Status{Paused}, func(string, Status) error { return ErrNotPaused }},
-	OpUpdate: {[]Status{Created, Running, Paused}, notRunning},
-	OpStats: {[]Status{Creating, Created, Running, Paused}, func(id string, _ Status) error {
-		return fmt.Errorf("container with id %s is not running", id)
-	}},
+	OpPause:  {[]Status{Created, Running}, ErrNotRunning},
+	OpResume: {[]Status{Paused}, ErrNotPaused},
+	OpUpdate: {[]Status{Created, Running, Paused}, ErrNotRunning},
+	OpStats:  {[]Status{Creating, Created, Running, Paused}, ErrNotRunning},
 }
+
+// StateError is an operation refused in the container's status. It
+// matches ErrState (so errdefs.ErrFailedPrecondition) and the rule's own
+// sentinel; cmd/podrun words it as runc does.
+type StateError struct {
+	Op     Op
+	ID     string
+	Status Status
+}
+
+func (e *StateError) Error() string {
+	var in []string
+	for _, s := range ops[e.Op].in {
+		in = append(in, string(s))
+	}
+	return fmt.Sprintf("container %s is %s; %s needs it %s", e.ID, e.Status, e.Op, strings.Join(in, " or "))
+}
+
+func (e *StateError) Is(target error) bool {
+	also := ops[e.Op].also
+	return also != nil && target == also
+}
+
+// Unwrap gives ErrState's category to errors.Is.
+func (e *StateError) Unwrap() error { return ErrState }
 
 // checkOp is the table's answer for op in status s.
 func checkOp(op Op, id string, s Status) error {
@@ -64,7 +82,7 @@ func checkOp(op Op, id string, s Status) error {
 	if slices.Contains(r.in, s) {
 		return nil
 	}
-	return r.refuse(id, s)
+	return &StateError{Op: op, ID: id, Status: s}
 }
 
 // require returns the container's observed status if op may run in it.

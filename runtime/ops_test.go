@@ -2,30 +2,29 @@ package runtime
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/podrun/podrun/internal/errdefs"
 )
 
 // Every operation in every state, from the one table: allowed where runc
-// allows it, refused elsewhere with runc's text (which shims match).
+// allows it, refused elsewhere with a *StateError of the operation's kind
+// (cmd/podrun's TestRuncStateTexts holds runc's texts for these).
 func TestOpsTable(t *testing.T) {
 	all := []Status{Creating, Created, Running, Paused, Stopped}
-	want := map[Op]map[Status]string{
-		OpStart: {Creating: "cannot start a container in the creating state", Created: "",
-			Running: "cannot start an already running container", Paused: "cannot start a container in the paused state",
-			Stopped: "cannot start a container that has stopped"},
-		OpExec: {Creating: "cannot exec in a creating container", Created: "", Running: "",
-			Paused: "cannot exec in a paused container (use --ignore-paused to override)", Stopped: "cannot exec in a stopped container"},
-		OpIgnorePause: {Creating: "cannot exec in a creating container", Created: "", Running: "", Paused: "",
-			Stopped: "cannot exec in a stopped container"},
-		OpKill:    {Creating: "container not running", Created: "", Running: "", Paused: "", Stopped: "container not running"},
-		OpKillAll: {Creating: "container not running", Created: "", Running: "", Paused: "", Stopped: ""},
-		OpDelete: {Creating: "cannot delete container c1 that is not stopped: creating", Created: "",
-			Running: "cannot delete container c1 that is not stopped: running",
-			Paused:  "cannot delete container c1 that is not stopped: paused", Stopped: ""},
-		OpPause:  {Creating: "container not running", Created: "", Running: "", Paused: "container not running", Stopped: "container not running"},
-		OpResume: {Creating: "container not paused", Created: "container not paused", Running: "container not paused", Paused: "", Stopped: "container not paused"},
-		OpUpdate: {Creating: "container not running", Created: "", Running: "", Paused: "", Stopped: "container not running"},
-		OpStats:  {Creating: "", Created: "", Running: "", Paused: "", Stopped: "container with id c1 is not running"},
+	ok, st, nr, np := error(nil), ErrState, ErrNotRunning, ErrNotPaused
+	want := map[Op]map[Status]error{
+		OpStart:       {Creating: st, Created: ok, Running: st, Paused: st, Stopped: st},
+		OpExec:        {Creating: st, Created: ok, Running: ok, Paused: st, Stopped: st},
+		OpIgnorePause: {Creating: st, Created: ok, Running: ok, Paused: ok, Stopped: st},
+		OpKill:        {Creating: nr, Created: ok, Running: ok, Paused: ok, Stopped: nr},
+		OpKillAll:     {Creating: nr, Created: ok, Running: ok, Paused: ok, Stopped: ok},
+		OpDelete:      {Creating: st, Created: ok, Running: st, Paused: st, Stopped: ok},
+		OpPause:       {Creating: nr, Created: ok, Running: ok, Paused: nr, Stopped: nr},
+		OpResume:      {Creating: np, Created: np, Running: np, Paused: ok, Stopped: np},
+		OpUpdate:      {Creating: nr, Created: ok, Running: ok, Paused: ok, Stopped: nr},
+		OpStats:       {Creating: ok, Created: ok, Running: ok, Paused: ok, Stopped: nr},
 	}
 	if len(want) != len(ops) {
 		t.Fatalf("the test covers %d operations, the table has %d", len(want), len(ops))
@@ -33,18 +32,30 @@ func TestOpsTable(t *testing.T) {
 	for op, states := range want {
 		for _, s := range all {
 			err := checkOp(op, "c1", s)
-			got := ""
-			if err != nil {
-				got = err.Error()
+			kind := states[s]
+			if kind == nil {
+				if err != nil {
+					t.Errorf("%s in %s: refused: %v", op, s, err)
+				}
+				continue
 			}
-			if got != states[s] {
-				t.Errorf("%s in %s: %q, want %q", op, s, got, states[s])
+			var se *StateError
+			if !errors.As(err, &se) || *se != (StateError{Op: op, ID: "c1", Status: s}) {
+				t.Errorf("%s in %s: %#v, want a StateError", op, s, err)
+				continue
+			}
+			if !errors.Is(err, kind) || !errors.Is(err, ErrState) || !errdefs.IsFailedPrecondition(err) {
+				t.Errorf("%s in %s: %v is not %v, ErrState and FailedPrecondition", op, s, err, kind)
+			}
+			for _, other := range []error{nr, np} {
+				if other != kind && errors.Is(err, other) {
+					t.Errorf("%s in %s: also matches %v", op, s, other)
+				}
+			}
+			if !strings.Contains(err.Error(), "c1 is "+string(s)) {
+				t.Errorf("%s in %s: %q names neither id nor status", op, s, err)
 			}
 		}
-	}
-	// Refusals keep their kind for callers.
-	if !errors.Is(checkOp(OpStart, "c1", Stopped), ErrState) || !errors.Is(checkOp(OpKill, "c1", Stopped), ErrNotRunning) {
-		t.Error("refusals lost their sentinel")
 	}
 	// The state machine refuses a step it lacks.
 	for _, c := range []struct {

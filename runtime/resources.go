@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/internal/errdefs"
 )
 
 // Resources returns the linux.resources the container runs with: those of
@@ -261,7 +262,7 @@ func (r *Runtime) Pause(id string) error {
 }
 
 // ErrNotPaused is runc's error for resuming a container that is not paused.
-var ErrNotPaused = errors.New("container not paused")
+var ErrNotPaused = errdefs.New(errdefs.ErrFailedPrecondition, "container not paused")
 
 // Resume thaws a paused container, as `runc resume`.
 func (r *Runtime) Resume(id string) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/systemd"
+	"github.com/podrun/podrun/internal/errdefs"
 )
 
 // Logger receives warnings and debug messages the lifecycle produces.
@@ -64,11 +65,11 @@ func (nopLogger) Warnf(string, ...any)  {}
 
 // Typed errors; the CLI turns them into the texts clients match.
 var (
-	ErrNotExist   = errors.New("container does not exist")
-	ErrExist      = errors.New("container with given ID already exists")
-	ErrNotRunning = errors.New("container not running")
-	ErrInvalidID  = errors.New("invalid container id format")
-	ErrState      = errors.New("invalid container state for operation")
+	ErrNotExist   = errdefs.New(errdefs.ErrNotFound, "container does not exist")
+	ErrExist      = errdefs.New(errdefs.ErrAlreadyExists, "container with given ID already exists")
+	ErrNotRunning = errdefs.New(errdefs.ErrFailedPrecondition, "container not running")
+	ErrInvalidID  = errdefs.New(errdefs.ErrInvalidArgument, "invalid container id format")
+	ErrState      = errdefs.New(errdefs.ErrFailedPrecondition, "invalid container state for operation")
 )
 
 var idRegexp = regexp.MustCompile(`^[\w+\-.]+$`)

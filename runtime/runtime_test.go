@@ -42,28 +42,6 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-func TestTransitionErrorTexts(t *testing.T) {
-	cases := []struct {
-		op   string
-		s    Status
-		want string
-	}{
-		{"start", Stopped, "cannot start a container that has stopped"},
-		{"start", Running, "cannot start an already running container"},
-		{"delete", Running, "cannot delete container c1 that is not stopped: running"},
-		{"exec", Stopped, "cannot exec in a stopped container"},
-	}
-	for _, c := range cases {
-		err := transitionError(c.op, "c1", c.s)
-		if err.Error() != c.want {
-			t.Errorf("%s in %s: %q, want %q", c.op, c.s, err, c.want)
-		}
-		if !errors.Is(err, ErrState) {
-			t.Errorf("%s in %s: not ErrState", c.op, c.s)
-		}
-	}
-}
-
 func TestNamespacedSysctl(t *testing.T) {
 	cases := map[string]specs.LinuxNamespaceType{
 		"net.ipv4.ip_forward": specs.NetworkNamespace,

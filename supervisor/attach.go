@@ -3,7 +3,6 @@ package supervisor
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/console"
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/pod"
 )
 
@@ -97,12 +97,10 @@ func (d *daemon) serveAttach(conn *net.UnixConn, req request) {
 	select {
 	case a = <-ch:
 	case <-d.done:
-		a.err = errors.New("the pod's supervisor is finishing")
+		a.err = errdefs.New(errdefs.ErrUnavailable, "the pod's supervisor is finishing")
 	}
 	var resp response
-	if a.err != nil {
-		resp.Error = a.err.Error()
-	}
+	resp.setError(a.err)
 	if err := json.NewEncoder(conn).Encode(resp); err != nil || a.err != nil {
 		return
 	}
@@ -136,11 +134,11 @@ func (d *daemon) findAttach(req request) attachTo {
 		}
 	}
 	if c == nil {
-		return attachTo{err: fmt.Errorf("pod %s has no container %q", d.sb.Name, req.Container)}
+		return attachTo{err: pod.NoContainerError(d.sb.Name, req.Container)}
 	}
 	r := c.run
 	if r == nil || r.hub == nil {
-		return attachTo{err: fmt.Errorf("container %s is not running", c.name)}
+		return attachTo{err: errdefs.Newf(errdefs.ErrFailedPrecondition, "container %s is not running", c.name)}
 	}
 	a := attachTo{hub: r.hub, master: r.master}
 	if !req.Stdin {
@@ -148,7 +146,7 @@ func (d *daemon) findAttach(req request) attachTo {
 	}
 	switch {
 	case !c.spec.Stdin:
-		return attachTo{err: fmt.Errorf("container %s: stdin is not enabled (stdin: false in the manifest)", c.name)}
+		return attachTo{err: errdefs.Newf(errdefs.ErrFailedPrecondition, "container %s: stdin is not enabled (stdin: false in the manifest)", c.name)}
 	case r.master != nil:
 		a.in = r.master
 	case r.stdin != nil:
@@ -163,7 +161,7 @@ func (d *daemon) findAttach(req request) attachTo {
 			}
 		}
 	default:
-		return attachTo{err: fmt.Errorf("container %s: its stdin was closed (stdinOnce)", c.name)}
+		return attachTo{err: errdefs.Newf(errdefs.ErrFailedPrecondition, "container %s: its stdin was closed (stdinOnce)", c.name)}
 	}
 	return a
 }
@@ -182,7 +180,7 @@ type AttachOptions struct {
 func Attach(sb *pod.Sandbox, o AttachOptions) error {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: filepath.Join(sb.StateDir, sockFile), Net: "unix"})
 	if err != nil {
-		return fmt.Errorf("pod %s has no running supervisor: %w", sb.Name, err)
+		return errdefs.Wrap(errdefs.ErrUnavailable, fmt.Errorf("pod %s has no running supervisor: %w", sb.Name, err))
 	}
 	defer c.Close()
 	req := request{Op: "attach", Container: o.Container, Stdin: o.Stdin != nil, Rows: o.Rows, Cols: o.Cols}
@@ -211,8 +209,8 @@ func Attach(sb *pod.Sandbox, o AttachOptions) error {
 	if err := json.Unmarshal(line.Bytes(), &resp); err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
-	if resp.Error != "" {
-		return errors.New(resp.Error)
+	if err := resp.err(); err != nil {
+		return err
 	}
 	if o.Stdin != nil {
 		go func() {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
@@ -37,7 +38,7 @@ type LaunchOptions struct {
 }
 
 // ErrSupervisorExited: the supervisor ended before it answered.
-var ErrSupervisorExited = errors.New("pod supervisor exited before the sandbox was ready")
+var ErrSupervisorExited = errdefs.New(errdefs.ErrUnavailable, "pod supervisor exited before the sandbox was ready")
 
 // Launch starts the pod's supervisor detached (own session, stdio on
 // /dev/null, then its log file) and returns once it reported the sandbox
@@ -99,10 +100,7 @@ func Launch(o LaunchOptions) error {
 	}
 	// The supervisor outlives us; it is not waited for.
 	cmd.Process.Release()
-	if rep.Error != "" {
-		return errors.New(rep.Error)
-	}
-	return nil
+	return errdefs.FromCode(rep.Code, rep.Error)
 }
 
 // supervisorEnv keeps the supervisor's heap small: it holds little, and
@@ -171,7 +169,7 @@ func Final(sb *pod.Sandbox) bool {
 func call(sb *pod.Sandbox, req request) (*response, error) {
 	c, err := net.Dial("unix", filepath.Join(sb.StateDir, sockFile))
 	if err != nil {
-		return nil, err
+		return nil, errdefs.Wrap(errdefs.ErrUnavailable, err)
 	}
 	defer c.Close()
 	if err := json.NewEncoder(c).Encode(req); err != nil {
@@ -185,10 +183,7 @@ func call(sb *pod.Sandbox, req request) (*response, error) {
 		}
 		return nil, err
 	}
-	if resp.Error != "" {
-		return &resp, errors.New(resp.Error)
-	}
-	return &resp, nil
+	return &resp, resp.err()
 }
 
 // Stop stops the pod through its supervisor (preStop hooks, SIGTERM, SIGKILL
@@ -201,7 +196,7 @@ func Stop(sb *pod.Sandbox, grace time.Duration, recoverOpts *LaunchOptions) erro
 	}
 	if !Alive(sb.StateDir) {
 		if recoverOpts == nil {
-			return fmt.Errorf("pod %s has no supervisor", sb.Name)
+			return errdefs.Newf(errdefs.ErrUnavailable, "pod %s has no supervisor", sb.Name)
 		}
 		if err := Recover(sb, *recoverOpts); err != nil {
 			return err
@@ -257,7 +252,7 @@ func Attempts(sb *pod.Sandbox, ctr string) []int {
 }
 
 // ErrNoPrevious: --previous for a container that has not restarted.
-var ErrNoPrevious = errors.New("previous terminated container not found")
+var ErrNoPrevious = errdefs.New(errdefs.ErrNotFound, "previous terminated container not found")
 
 // PrintLogs writes the messages of container ctr's current run (or of the
 // previous run) to out.

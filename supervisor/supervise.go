@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
@@ -37,6 +38,7 @@ type launchMsg struct {
 // launchReply is the supervisor's answer on fd 4.
 type launchReply struct {
 	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"` // Error's errdefs category
 }
 
 // Fds of a launched supervisor.
@@ -69,10 +71,7 @@ func Supervise(deps Deps, name string) error {
 		if out == nil {
 			return
 		}
-		r := launchReply{}
-		if err != nil {
-			r.Error = err.Error()
-		}
+		r := launchReply{Error: errText(err), Code: errdefs.Code(err)}
 		json.NewEncoder(out).Encode(r)
 		out.Close()
 		out = nil
@@ -390,8 +389,24 @@ type request struct {
 }
 
 type response struct {
-	Error  string  `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Code is Error's errdefs category ("NotFound", ...; "" for none), so
+	// the client gets a typed error back.
+	Code   string  `json:"code,omitempty"`
 	Record *Record `json:"record,omitempty"`
+}
+
+// setError puts err (nil: none) into the response.
+func (r *response) setError(err error) { r.Error, r.Code = errText(err), errdefs.Code(err) }
+
+// err is the response's error as the server's category and text.
+func (r *response) err() error { return errdefs.FromCode(r.Code, r.Error) }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func (d *daemon) listen() error {
@@ -450,9 +465,7 @@ func (d *daemon) serve(c *net.UnixConn) {
 		})
 		select {
 		case err := <-done:
-			if err != nil {
-				resp.Error = err.Error()
-			}
+			resp.setError(err)
 		case <-d.done:
 		}
 	case "status":
@@ -464,7 +477,7 @@ func (d *daemon) serve(c *net.UnixConn) {
 		case <-d.done:
 		}
 	default:
-		resp.Error = "unknown op " + req.Op
+		resp.setError(errdefs.Newf(errdefs.ErrInvalidArgument, "unknown op %s", req.Op))
 	}
 	json.NewEncoder(c).Encode(resp)
 }

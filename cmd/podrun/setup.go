@@ -48,11 +48,6 @@ func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
 	return nil
 }
 
-// errorText is the one line printed for a failed command.
-func errorText(err error) string {
-	return err.Error()
-}
-
 // requireID returns the container id argument, with runc's error text.
 func requireID(ctx *cli.Context, name string) (string, error) {
 	if ctx.NArg() < 1 {

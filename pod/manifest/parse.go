@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -18,11 +17,12 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/userfile"
 )
 
 // ErrInvalid is wrapped by every parse and validation error.
-var ErrInvalid = errors.New("invalid pod manifest")
+var ErrInvalid = errdefs.New(errdefs.ErrInvalidArgument, "invalid pod manifest")
 
 // FieldError is one problem at a field path such as
 // "spec.containers[1].ports[0].containerPort".
