@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
@@ -453,8 +454,8 @@ func allCaps() []string {
 		}
 	}
 	var out []string
-	for _, n := range namespaces.CapabilityNames() {
-		if c, ok := namespaces.CapabilityByName(n); ok && int(c) < 64 && bnd&(1<<uint(c)) != 0 {
+	for _, n := range capnames.Names() {
+		if c, ok := capnames.ByName(n); ok && int(c) < 64 && bnd&(1<<uint(c)) != 0 {
 			out = append(out, n)
 		}
 	}
@@ -477,7 +478,7 @@ func addDropCaps(caps []string, c *manifest.Capabilities, field string) ([]strin
 			if !strings.HasPrefix(u, "CAP_") {
 				u = "CAP_" + u
 			}
-			if _, ok := namespaces.CapabilityByName(u); !ok {
+			if _, ok := capnames.ByName(u); !ok {
 				return nil, false, fmt.Errorf("%s.securityContext.capabilities.%s[%d]: unknown capability %q", field, what, i, n)
 			}
 			out = append(out, u)
