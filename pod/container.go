@@ -17,7 +17,6 @@ import (
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/capnames"
-	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
 )
@@ -76,7 +75,7 @@ type ContainerIO struct {
 var ErrNoConsoleSocket = errors.New("tty: true needs a console socket to receive the pty master")
 
 // CreateContainer is CreateContainerIO with stdio only (no tty).
-func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *namespaces.Child, retErr error) {
+func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *runtime.Process, retErr error) {
 	return m.CreateContainerIO(sb, name, attempt, ContainerIO{Stdio: stdio})
 }
 
@@ -84,7 +83,7 @@ func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [
 // name: its bundle from the image and the manifest, then runtime.Create
 // connected by cio. The caller starts it with runtime.Start(id) and, as
 // the init's parent, reaps child.
-func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio ContainerIO) (id string, child *namespaces.Child, retErr error) {
+func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio ContainerIO) (id string, child *runtime.Process, retErr error) {
 	c, _, field, ok := FindContainer(sb.Pod, name)
 	if !ok {
 		return "", nil, fmt.Errorf("pod %s has no container %q", sb.Name, name)

@@ -38,9 +38,9 @@ type CreateOpts struct {
 
 // Create makes container id from a bundle: the init is started in its
 // namespaces and cgroup, the rootfs is set up and the init waits for Start.
-// The returned Child is the init; `run` waits on it, `create` just exits.
+// The returned Process is the init; `run` waits on it, `create` just exits.
 // On error nothing is left behind: no state dir, cgroup or process.
-func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr error) {
+func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 	child.Close()
-	return child, nil
+	return newProcess(child), nil
 }
 
 // checkCgroupUsable is runc's check of the cgroup before a create: a
