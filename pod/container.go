@@ -112,7 +112,11 @@ func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio C
 			m.Runtime.Log.Warnf("%s (%s): removing subPath staging mounts: %v", field, name, err)
 		}
 	}()
-	spec, err := m.containerSpec(sb, c, field, attempt)
+	img, err := m.containerImage(sb, c, field)
+	if err != nil {
+		return "", nil, err
+	}
+	spec, err := m.containerSpec(sb, c, img, field, attempt)
 	if err != nil {
 		return "", nil, err
 	}
@@ -135,7 +139,10 @@ func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio C
 			stdio[i] = f
 		}
 	}
-	child, err = m.rt().Create(id, runtime.CreateOpts{Bundle: dir, Stdio: stdio, ConsoleSocket: cio.ConsoleSocket})
+	child, err = m.rt().Create(id, runtime.CreateOpts{
+		Bundle: dir, Stdio: stdio, ConsoleSocket: cio.ConsoleSocket,
+		Image: &image.Rootfs{Store: m.Images, Image: img.ID, Layers: img.Layers},
+	})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s (%s): %w", field, name, err)
 	}
@@ -155,9 +162,9 @@ func (m *Manager) RemoveContainer(sb *Sandbox, id string) error {
 	return err
 }
 
-// containerSpec builds the OCI spec of a manifest container following
-// kubelet's and containerd's CRI rules.
-func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string, attempt int) (*specs.Spec, error) {
+// containerImage is the image container c runs: the one resolved when the
+// pod was made, else (imagePullPolicy Never) what its name finds now.
+func (m *Manager) containerImage(sb *Sandbox, c *manifest.Container, field string) (*image.Image, error) {
 	ref := sb.Images[c.Name]
 	if ref == "" {
 		// Not in the store when the pod was made (imagePullPolicy Never):
@@ -171,6 +178,12 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 		}
 		return nil, fmt.Errorf("%s.image: %w", field, err)
 	}
+	return img, nil
+}
+
+// containerSpec builds the OCI spec of a manifest container running img
+// following kubelet's and containerd's CRI rules.
+func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, img *image.Image, field string, attempt int) (*specs.Spec, error) {
 	cfg, err := m.Images.Config(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s.image: %w", field, err)
@@ -291,9 +304,8 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	for k, v := range podAnnotations(sb, c.Name, attempt) {
 		s.Annotations[k] = v
 	}
-	s.Annotations[image.AnnotationStore] = m.Images.Dir
+	// For who reads the state; the rootfs comes from CreateOpts.Image.
 	s.Annotations[image.AnnotationImage] = img.ID
-	s.Annotations[image.AnnotationLayers] = strings.Join(img.Layers, ",")
 	s.Annotations[image.AnnotationName] = c.Image
 	return s, nil
 }
