@@ -242,7 +242,8 @@ func (s *Store) gcCount() (int, error) {
 }
 
 // Annotations a bundle made by `podrun bundle --image` carries in its
-// config.json: the runtime reads them at create to set up the overlay.
+// config.json: `podrun create` of the bundle, a process of its own, reads
+// them (RootfsFromAnnotations) to set up the overlay.
 const (
 	AnnotationStore  = "run.podrun.image.store"
 	AnnotationImage  = "run.podrun.image.id"
@@ -250,24 +251,37 @@ const (
 	AnnotationName   = "run.podrun.image.name"
 )
 
-// FromAnnotations returns the store, image ID and layers a bundle's
-// annotations name, or ok false when it has none.
-func FromAnnotations(a map[string]string) (store, id string, layers []string, ok bool, err error) {
-	store = a[AnnotationStore]
+// Rootfs is the input of a container's image rootfs: the layers of an
+// image in an open store. The runtime's create acquires it (Store.Acquire:
+// a use record, upper and work dirs) and its delete releases the use.
+type Rootfs struct {
+	Store  *Store
+	Image  string   // image ID
+	Layers []string // diff IDs, bottom first
+}
+
+// RootfsFromAnnotations returns the image rootfs a bundle's annotations
+// (WriteBundle's) name, its store opened, or nil when they name none.
+func RootfsFromAnnotations(a map[string]string) (*Rootfs, error) {
+	store := a[AnnotationStore]
 	if store == "" {
-		return "", "", nil, false, nil
+		return nil, nil
 	}
-	id = a[AnnotationImage]
 	if !filepath.IsAbs(store) {
-		return "", "", nil, true, fmt.Errorf("annotation %s: %q is not an absolute path", AnnotationStore, store)
+		return nil, fmt.Errorf("annotation %s: %q is not an absolute path", AnnotationStore, store)
 	}
+	var layers []string
 	for _, l := range strings.Split(a[AnnotationLayers], ",") {
 		if _, err := overlay.ParseDigest(l); err != nil {
-			return "", "", nil, true, fmt.Errorf("annotation %s: %w", AnnotationLayers, err)
+			return nil, fmt.Errorf("annotation %s: %w", AnnotationLayers, err)
 		}
 		layers = append(layers, l)
 	}
-	return store, id, layers, true, nil
+	s, err := Open(store)
+	if err != nil {
+		return nil, err
+	}
+	return &Rootfs{Store: s, Image: a[AnnotationImage], Layers: layers}, nil
 }
 
 // useKey names a container's directory under containers/: the same

@@ -54,17 +54,6 @@ func TestOpenNSChecksType(t *testing.T) {
 	f.Close()
 }
 
-func TestCapabilityNames(t *testing.T) {
-	for _, n := range []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_CHECKPOINT_RESTORE"} {
-		if _, ok := CapabilityByName(n); !ok {
-			t.Errorf("%s unknown", n)
-		}
-	}
-	if _, ok := CapabilityByName("CAP_NOPE"); ok {
-		t.Error("CAP_NOPE known")
-	}
-}
-
 func TestLookPathText(t *testing.T) {
 	_, err := lookPath("definitely-not-here", []string{"PATH=/nonexistent"})
 	if err == nil || err.Error() != `exec: "definitely-not-here": executable file not found in $PATH` {

@@ -10,6 +10,8 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/capnames"
 )
 
 // rlimits maps OCI rlimit names to resource numbers.
@@ -26,21 +28,6 @@ var rlimits = map[string]int{
 func RlimitType(name string) (int, bool) {
 	r, ok := rlimits[name]
 	return r, ok
-}
-
-// capNames maps "CAP_CHOWN"-style names to capabilities.
-var capNames = func() map[string]capability.Cap {
-	m := map[string]capability.Cap{}
-	for _, c := range capability.ListKnown() {
-		m["CAP_"+strings.ToUpper(c.String())] = c
-	}
-	return m
-}()
-
-// CapabilityByName returns the capability named like "CAP_NET_ADMIN".
-func CapabilityByName(name string) (capability.Cap, bool) {
-	c, ok := capNames[name]
-	return c, ok
 }
 
 // prepareProcess applies the process attributes of the OCI spec to this
@@ -200,19 +187,10 @@ func capsFor(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
 		{capability.AMBIENT, pc.Ambient},
 	} {
 		for _, n := range s.names {
-			if cp, ok := capNames[n]; ok {
+			if cp, ok := capnames.ByName(n); ok {
 				c.Set(s.which, cp)
 			}
 		}
 	}
 	return c, nil
-}
-
-// CapabilityNames lists every capability name podrun knows.
-func CapabilityNames() []string {
-	out := make([]string, 0, len(capNames))
-	for n := range capNames {
-		out = append(out, n)
-	}
-	return out
 }

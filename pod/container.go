@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/image"
-	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
 )
@@ -75,7 +75,7 @@ type ContainerIO struct {
 var ErrNoConsoleSocket = errors.New("tty: true needs a console socket to receive the pty master")
 
 // CreateContainer is CreateContainerIO with stdio only (no tty).
-func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *namespaces.Child, retErr error) {
+func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [3]*os.File) (id string, child *runtime.Process, retErr error) {
 	return m.CreateContainerIO(sb, name, attempt, ContainerIO{Stdio: stdio})
 }
 
@@ -83,7 +83,7 @@ func (m *Manager) CreateContainer(sb *Sandbox, name string, attempt int, stdio [
 // name: its bundle from the image and the manifest, then runtime.Create
 // connected by cio. The caller starts it with runtime.Start(id) and, as
 // the init's parent, reaps child.
-func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio ContainerIO) (id string, child *namespaces.Child, retErr error) {
+func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio ContainerIO) (id string, child *runtime.Process, retErr error) {
 	c, _, field, ok := FindContainer(sb.Pod, name)
 	if !ok {
 		return "", nil, fmt.Errorf("pod %s has no container %q", sb.Name, name)
@@ -112,7 +112,11 @@ func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio C
 			m.Runtime.Log.Warnf("%s (%s): removing subPath staging mounts: %v", field, name, err)
 		}
 	}()
-	spec, err := m.containerSpec(sb, c, field, attempt)
+	img, err := m.containerImage(sb, c, field)
+	if err != nil {
+		return "", nil, err
+	}
+	spec, err := m.containerSpec(sb, c, img, field, attempt)
 	if err != nil {
 		return "", nil, err
 	}
@@ -135,7 +139,10 @@ func (m *Manager) CreateContainerIO(sb *Sandbox, name string, attempt int, cio C
 			stdio[i] = f
 		}
 	}
-	child, err = m.rt().Create(id, runtime.CreateOpts{Bundle: dir, Stdio: stdio, ConsoleSocket: cio.ConsoleSocket})
+	child, err = m.rt().Create(id, runtime.CreateOpts{
+		Bundle: dir, Stdio: stdio, ConsoleSocket: cio.ConsoleSocket,
+		Image: &image.Rootfs{Store: m.Images, Image: img.ID, Layers: img.Layers},
+	})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s (%s): %w", field, name, err)
 	}
@@ -155,9 +162,9 @@ func (m *Manager) RemoveContainer(sb *Sandbox, id string) error {
 	return err
 }
 
-// containerSpec builds the OCI spec of a manifest container following
-// kubelet's and containerd's CRI rules.
-func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string, attempt int) (*specs.Spec, error) {
+// containerImage is the image container c runs: the one resolved when the
+// pod was made, else (imagePullPolicy Never) what its name finds now.
+func (m *Manager) containerImage(sb *Sandbox, c *manifest.Container, field string) (*image.Image, error) {
 	ref := sb.Images[c.Name]
 	if ref == "" {
 		// Not in the store when the pod was made (imagePullPolicy Never):
@@ -171,6 +178,12 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 		}
 		return nil, fmt.Errorf("%s.image: %w", field, err)
 	}
+	return img, nil
+}
+
+// containerSpec builds the OCI spec of a manifest container running img
+// following kubelet's and containerd's CRI rules.
+func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, img *image.Image, field string, attempt int) (*specs.Spec, error) {
 	cfg, err := m.Images.Config(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s.image: %w", field, err)
@@ -291,9 +304,8 @@ func (m *Manager) containerSpec(sb *Sandbox, c *manifest.Container, field string
 	for k, v := range podAnnotations(sb, c.Name, attempt) {
 		s.Annotations[k] = v
 	}
-	s.Annotations[image.AnnotationStore] = m.Images.Dir
+	// For who reads the state; the rootfs comes from CreateOpts.Image.
 	s.Annotations[image.AnnotationImage] = img.ID
-	s.Annotations[image.AnnotationLayers] = strings.Join(img.Layers, ",")
 	s.Annotations[image.AnnotationName] = c.Image
 	return s, nil
 }
@@ -453,8 +465,8 @@ func allCaps() []string {
 		}
 	}
 	var out []string
-	for _, n := range namespaces.CapabilityNames() {
-		if c, ok := namespaces.CapabilityByName(n); ok && int(c) < 64 && bnd&(1<<uint(c)) != 0 {
+	for _, n := range capnames.Names() {
+		if c, ok := capnames.ByName(n); ok && int(c) < 64 && bnd&(1<<uint(c)) != 0 {
 			out = append(out, n)
 		}
 	}
@@ -477,7 +489,7 @@ func addDropCaps(caps []string, c *manifest.Capabilities, field string) ([]strin
 			if !strings.HasPrefix(u, "CAP_") {
 				u = "CAP_" + u
 			}
-			if _, ok := namespaces.CapabilityByName(u); !ok {
+			if _, ok := capnames.ByName(u); !ok {
 				return nil, false, fmt.Errorf("%s.securityContext.capabilities.%s[%d]: unknown capability %q", field, what, i, n)
 			}
 			out = append(out, u)

@@ -101,9 +101,8 @@ func (m *Manager) Destroy(sb *Sandbox) error {
 	if err := m.Runtime.Delete(sb.InfraID, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("infra container: %w", err))
 	}
-	if sb.InfraChild != nil {
-		sb.InfraChild.Cmd.Wait() // reap our child, if it is ours
-		sb.InfraChild = nil
+	if p := m.takeInfra(sb.Name); p != nil {
+		p.Wait() // reap our child
 	}
 	if err := destroyPodCgroup(sb); err != nil {
 		errs = append(errs, err)

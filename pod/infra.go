@@ -130,6 +130,26 @@ func writeBundle(dir string, s *specs.Spec) error {
 	return atomicfile.WriteSync(filepath.Join(dir, "config.json"), data, 0o600)
 }
 
+// keepInfra records the infra init this process created (its child).
+func (m *Manager) keepInfra(pod string, p *runtime.Process) {
+	m.infraMu.Lock()
+	defer m.infraMu.Unlock()
+	if m.infra == nil {
+		m.infra = map[string]*runtime.Process{}
+	}
+	m.infra[pod] = p
+}
+
+// takeInfra returns and forgets the infra init of pod this process
+// created; nil when another process did (a loaded record).
+func (m *Manager) takeInfra(pod string) *runtime.Process {
+	m.infraMu.Lock()
+	defer m.infraMu.Unlock()
+	p := m.infra[pod]
+	delete(m.infra, pod)
+	return p
+}
+
 // startInfra creates and starts the pause container and records its pid
 // and namespace paths.
 func (m *Manager) startInfra(sb *Sandbox) error {
@@ -159,7 +179,7 @@ func (m *Manager) startInfra(sb *Sandbox) error {
 	if err != nil {
 		return fmt.Errorf("infra container: %w", err)
 	}
-	sb.InfraChild = child
+	m.keepInfra(sb.Name, child)
 	sb.InfraPid = child.Pid()
 	if err := r.Start(sb.InfraID); err != nil {
 		return fmt.Errorf("infra container: %w", err)

@@ -152,7 +152,7 @@ spec:
 	}
 	t.Cleanup(func() { m.Destroy(sb) }) // if the test fails early; Destroy is idempotent
 	syscallKill(sb.InfraPid)
-	sb.InfraChild.Cmd.Wait()
+	m.takeInfra(sb.Name).Wait()
 	loaded, err := m.Get(sb.Name)
 	if err != nil {
 		t.Fatal(err)

@@ -203,9 +203,13 @@ func start(t *testing.T, m *Manager, sb *Sandbox, name string) (id string, wait 
 		t.Fatalf("Start %s: %v", name, err)
 	}
 	return id, func() result {
-		child.Cmd.Wait()
+		st, err := child.Wait()
+		if err != nil {
+			t.Errorf("wait %s: %v", name, err)
+			st = &os.ProcessState{}
+		}
 		code := 0
-		if ws, ok := child.Cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok {
 			code = ws.ExitStatus()
 			if ws.Signaled() {
 				code = 128 + int(ws.Signal())
@@ -363,7 +367,6 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded.InfraChild = sb.InfraChild
 	if err := m.Destroy(loaded); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}

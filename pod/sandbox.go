@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
-	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
 )
@@ -70,6 +70,12 @@ type Manager struct {
 	CNICacheDir   string
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
+
+	// infra holds, by pod name, the infra inits this process created: it
+	// is their parent and reaps them in Destroy. They are kept here, not
+	// in the Sandbox, which is a record on disk.
+	infraMu sync.Mutex
+	infra   map[string]*runtime.Process
 }
 
 // Sandbox is a pod's record, persisted atomically at <StateDir>/<name>/pod.json.
@@ -104,10 +110,6 @@ type Sandbox struct {
 	// ClaimsDir holds the persistentVolumeClaim volumes (they outlive the pod).
 	ClaimsDir string    `json:"claimsDir,omitempty"`
 	Created   time.Time `json:"created"`
-
-	// InfraChild is the infra's init process when this process created it
-	// (its parent must reap it); nil for a loaded record.
-	InfraChild *namespaces.Child `json:"-"`
 }
 
 // CreateOptions are the choices of `pod run` that are not in the manifest.

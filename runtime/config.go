@@ -15,6 +15,7 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/devices"
+	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/rootfs"
@@ -294,7 +295,7 @@ func (r *Runtime) validateProcess(p *specs.Process, field string) error {
 		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
 			kept := (*set)[:0]
 			for _, n := range *set {
-				if _, ok := namespaces.CapabilityByName(n); ok {
+				if _, ok := capnames.ByName(n); ok {
 					kept = append(kept, n)
 				} else {
 					r.Log.Warnf("%s.capabilities: ignoring unknown or unsupported capability %q", field, n)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/devices"
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/hooks"
 	"github.com/podrun/podrun/internal/procstat"
@@ -34,13 +35,18 @@ type CreateOpts struct {
 	PreserveFds int
 	// Stdio of the container; the caller's own when nil.
 	Stdio [3]*os.File
+	// Image is the image rootfs (layers of an open store) to mount on
+	// root.path, from a caller that has it at hand (the pod manager). When
+	// nil, the bundle's image annotations, if any, name it (a bundle from
+	// `podrun bundle --image`, created by another process).
+	Image *image.Rootfs
 }
 
 // Create makes container id from a bundle: the init is started in its
 // namespaces and cgroup, the rootfs is set up and the init waits for Start.
-// The returned Child is the init; `run` waits on it, `create` just exits.
+// The returned Process is the init; `run` waits on it, `create` just exits.
 // On error nothing is left behind: no state dir, cgroup or process.
-func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr error) {
+func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
@@ -131,7 +137,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 	}()
 	// An image bundle's overlay: its use is on disk before the init
 	// mounts it, so a failed create or `delete --force` releases it.
-	ovl, use, err := r.acquireImage(spec, id)
+	ovl, use, err := r.acquireImage(spec, o.Image, id)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +280,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *namespaces.Child, retErr e
 		return nil, err
 	}
 	child.Close()
-	return child, nil
+	return newProcess(child), nil
 }
 
 // checkCgroupUsable is runc's check of the cgroup before a create: a

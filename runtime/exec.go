@@ -33,8 +33,8 @@ type ExecOpts struct {
 
 // Exec starts an additional process in every namespace and the cgroup of a
 // created or running container. It returns once the process is exec'd;
-// the caller waits on the Child unless it detaches.
-func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error) {
+// the caller waits on the Process unless it detaches.
+func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	c, err := r.Load(id)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *namespaces.Child, retErr error
 			return nil, err
 		}
 	}
-	return child, nil
+	return newProcess(child), nil
 }
 
 // execCgroup is the cgroup an exec'd process joins: the container's, or

@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/lsm"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/namespaces/nsenter"
@@ -129,7 +130,7 @@ func lightCaps(pc *specs.LinuxCapabilities) *nsenter.Caps {
 	}
 	mask := func(names []string) (m uint64) {
 		for _, n := range names {
-			if c, ok := namespaces.CapabilityByName(n); ok {
+			if c, ok := capnames.ByName(n); ok {
 				m |= 1 << uint(c)
 			}
 		}

@@ -195,7 +195,7 @@ func TestExecLight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		child.Cmd.Wait()
+		child.Wait()
 	}
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &c1)
 	unix.Getrusage(unix.RUSAGE_SELF, &s1)

@@ -16,17 +16,16 @@ import (
 	"github.com/podrun/podrun/overlay"
 )
 
-// acquireImage sets up the rootfs of a bundle written by `podrun bundle
-// --image`: its annotations name an image store and layers. The store
-// records the container's use of the layers and makes its upper and work
-// dirs; the init mounts the overlay at the rootfs inside its own mount
-// namespace (so nothing is mounted on the host, and the mount vanishes
-// with the namespace). destroy releases the use. A bundle without the
-// annotations gets nil.
-func (r *Runtime) acquireImage(spec *specs.Spec, id string) (*overlay.Mount, *image.ContainerUse, error) {
-	store, imgID, layers, ok, err := image.FromAnnotations(spec.Annotations)
-	if !ok || err != nil {
-		return nil, nil, err
+// acquireImage sets up an image rootfs: img, the caller's (CreateOpts.Image),
+// or else the one the annotations of a bundle written by `podrun bundle
+// --image` name. The store records the container's use of the layers and
+// makes its upper and work dirs; the init mounts the overlay at the rootfs
+// inside its own mount namespace (so nothing is mounted on the host, and
+// the mount vanishes with the namespace). destroy releases the use. A
+// container without an image rootfs gets nil.
+func (r *Runtime) acquireImage(spec *specs.Spec, img *image.Rootfs, id string) (*overlay.Mount, *image.ContainerUse, error) {
+	if img == nil && spec.Annotations[image.AnnotationStore] == "" {
+		return nil, nil, nil
 	}
 	mountNS := false
 	if spec.Linux != nil {
@@ -43,15 +42,17 @@ func (r *Runtime) acquireImage(spec *specs.Spec, id string) (*overlay.Mount, *im
 	if !mountNS {
 		return nil, nil, errors.New("image rootfs: needs a mount namespace (linux.namespaces)")
 	}
-	s, err := image.Open(store)
-	if err != nil {
-		return nil, nil, err
+	if img == nil {
+		var err error
+		if img, err = image.RootfsFromAnnotations(spec.Annotations); err != nil {
+			return nil, nil, err
+		}
 	}
 	root, err := filepath.Abs(r.Root)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, use, err := s.Acquire(imgID, layers, root, id)
+	m, use, err := img.Store.Acquire(img.Image, img.Layers, root, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("image rootfs: %w", err)
 	}

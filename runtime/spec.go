@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/podrun/podrun/cgroups"
+	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/seccomp"
 )
@@ -101,7 +102,7 @@ func Features() *features.Features {
 		nss = append(nss, string(t))
 	}
 	var caps []string
-	for _, n := range namespaces.CapabilityNames() {
+	for _, n := range capnames.Names() {
 		caps = append(caps, n)
 	}
 	slices.Sort(caps)

@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/runtime"
 )
 
 // Target is the container run a probe or hook handler acts on.
@@ -390,7 +390,7 @@ type pending struct {
 	attempt int
 	rio     *runIO
 	id      string
-	child   *namespaces.Child
+	child   *runtime.Process
 	err     error
 }
 
@@ -432,6 +432,7 @@ func (d *daemon) createRun(p *pending) {
 		p.rio.closeOurs()
 		if p.child != nil { // created, but its pty master never came
 			p.child.Kill()
+			p.child.Wait()
 			d.reaper.forget(p.child.Pid())
 			_ = d.Manager.RemoveContainer(d.sb, p.id)
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/probes"
 	"github.com/podrun/podrun/runtime"
@@ -125,7 +124,7 @@ func (b *ProbeHandlers) execFunc(id string) probes.ExecFunc {
 			return -1, nil, err
 		}
 		defer devnull.Close()
-		var child *namespaces.Child
+		var child *runtime.Process
 		b.reaper.spawn(func() []int {
 			child, err = b.Runtime.Exec(id, runtime.ExecOpts{Process: proc, Stdio: [3]*os.File{devnull, w, w}})
 			if err != nil {
@@ -144,16 +143,17 @@ func (b *ProbeHandlers) execFunc(id string) probes.ExecFunc {
 			io.Copy(io.Discard, r)
 			out <- b
 		}()
-		done := make(chan error, 1)
-		go func() { done <- child.Cmd.Wait() }()
+		done := make(chan *os.ProcessState, 1)
+		go func() { st, _ := child.Wait(); done <- st }()
+		var st *os.ProcessState
 		select {
-		case <-done:
+		case st = <-done:
 		case <-ctx.Done():
-			child.Cmd.Process.Kill()
+			child.Kill()
 			<-done
 			return -1, nil, ctx.Err()
 		}
 		o := bytes.TrimSpace(<-out)
-		return child.Cmd.ProcessState.ExitCode(), o, nil
+		return st.ExitCode(), o, nil
 	}
 }

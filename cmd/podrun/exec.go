@@ -97,7 +97,7 @@ func execContainer(ctx *cli.Context, e *env, id string) error {
 			e.log.Warnf("console: %v", err)
 		}
 	}
-	if code := waitForwardingAfter(child.Cmd.Process, sigc, caught); code != 0 {
+	if code := waitForwardingAfter(child, sigc, caught); code != 0 {
 		return &exitError{code: code}
 	}
 	return nil

@@ -122,7 +122,7 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 			e.log.Warnf("console: %v", err)
 		}
 	}
-	status := waitForwardingAfter(child.Cmd.Process, sigc, caught)
+	status := waitForwardingAfter(child, sigc, caught)
 	if tty != nil {
 		tty.Close()
 	}
@@ -140,13 +140,13 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 // waitForwarding forwards the signals we receive to p until it exits, and
 // returns its exit status (128+signal when killed). It reaps with wait4(-1)
 // so that orphans reparented to us (we are a subreaper) do not linger.
-func waitForwarding(p *os.Process, sigc chan os.Signal) int {
+func waitForwarding(p *runtime.Process, sigc chan os.Signal) int {
 	return waitForwardingAfter(p, sigc, func() {})
 }
 
 // waitForwardingAfter is waitForwarding once caught returned (the wait of
 // catchSignals).
-func waitForwardingAfter(p *os.Process, sigc chan os.Signal, caught func()) int {
+func waitForwardingAfter(p *runtime.Process, sigc chan os.Signal, caught func()) int {
 	caught()
 	for {
 		// Reap first: the child may have exited before we got here.
@@ -159,7 +159,7 @@ func waitForwardingAfter(p *os.Process, sigc chan os.Signal, caught func()) int 
 			if err != nil || pid <= 0 {
 				break
 			}
-			if pid == p.Pid {
+			if pid == p.Pid() {
 				return exitStatus(ws)
 			}
 		}

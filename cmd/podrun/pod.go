@@ -392,7 +392,7 @@ func podExecCommand(e *env) *cli.Command {
 			defer signal.Stop(sigc)
 			go func() {
 				for sig := range sigc {
-					child.Cmd.Process.Signal(sig)
+					child.Signal(sig)
 				}
 			}()
 			if term != nil {
@@ -400,8 +400,11 @@ func podExecCommand(e *env) *cli.Command {
 					e.log.Warnf("console: %v", err)
 				}
 			}
-			child.Cmd.Wait()
-			if ws, ok := child.Cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			st, err := child.Wait()
+			if err != nil {
+				return err
+			}
+			if ws, ok := st.Sys().(syscall.WaitStatus); ok {
 				code := ws.ExitStatus()
 				if ws.Signaled() {
 					code = 128 + int(ws.Signal())
