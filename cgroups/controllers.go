@@ -322,7 +322,7 @@ func write(field, dir, file, value string) error {
 	return nil
 }
 
-// writeIfExists writes an optional file: a missing file is an error
+// writeOptional writes an optional file: a missing file is an error
 // saying what the kernel lacks.
 func writeOptional(field, dir, file, value, lacks string) error {
 	err := writeFile(filepath.Join(dir, file), []byte(value))

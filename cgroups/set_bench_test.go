@@ -1,3 +1,5 @@
+// set_bench_test.go measures Set and Validate, on the start path.
+
 package cgroups
 
 import (
