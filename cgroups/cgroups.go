@@ -16,6 +16,12 @@
 //
 // A Manager is created with New (no side effect until Create or Apply) and
 // rebuilt from its serialised Paths with Load in a later process.
+//
+// Manager.Set writes linux.resources itself, following runc's fs and fs2
+// drivers. Each controller has one file with its checks (Validate), its
+// cgroup v1 and v2 writers and its statistics: cpu.go, cpuset.go,
+// memory.go, pids.go, blkio.go, hugetlb.go, network.go, rdma.go,
+// devices.go and unified.go; controllers.go orders and calls them.
 package cgroups
 
 import (

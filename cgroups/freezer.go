@@ -1,3 +1,6 @@
+// freezer.go is the freezer: Freeze, Thaw and Frozen through the v1
+// freezer hierarchy or v2's cgroup.freeze.
+
 package cgroups
 
 import (

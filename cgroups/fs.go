@@ -1,3 +1,7 @@
+// fs.go is the cgroupfs manager: creating, joining, listing and removing
+// the container's cgroup directories, and the raw cgroup file reads and
+// writes every other file uses.
+
 package cgroups
 
 import (

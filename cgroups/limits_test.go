@@ -1,3 +1,6 @@
+// limits_test.go tests Set, Stats, the freezer and OOM events on real
+// cgroups of this host (root).
+
 package cgroups
 
 import (

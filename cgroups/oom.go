@@ -1,3 +1,6 @@
+// oom.go is the OOM events of the memory controller: the OOM kill count
+// and NotifyOOM (v1 cgroup.event_control, v2 memory.events).
+
 package cgroups
 
 import (

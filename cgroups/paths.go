@@ -1,3 +1,6 @@
+// paths.go resolves linux.cgroupsPath to the container's directory in
+// every hierarchy of the host, and discovers the host's cgroup layout.
+
 package cgroups
 
 import (

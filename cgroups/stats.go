@@ -1,4 +1,20 @@
+// stats.go is the plumbing of Stats: the runc-compatible Stats type and
+// the parts every controller's statistics share (the pressure stall
+// information, the reader of cgroup stat files). The controllers' parts
+// are in their files; controllers.go calls them.
+
 package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Stats is the container's resource usage. Its JSON is that of the "data"
 // of runc's `runc events --stats` (runc's types.Stats), so that
@@ -28,98 +44,6 @@ type PSIStats struct {
 	Full PSIData `json:"full,omitempty"`
 }
 
-// Hugetlb is the usage of one huge page size.
-type Hugetlb struct {
-	Usage   uint64 `json:"usage,omitempty"`
-	Max     uint64 `json:"max,omitempty"`
-	Failcnt uint64 `json:"failcnt"`
-}
-
-// BlkioEntry is one value of a block device.
-type BlkioEntry struct {
-	Major uint64 `json:"major,omitempty"`
-	Minor uint64 `json:"minor,omitempty"`
-	Op    string `json:"op,omitempty"`
-	Value uint64 `json:"value,omitempty"`
-}
-
-// Blkio is the block I/O usage (v1 blkio.*, v2 io.stat).
-type Blkio struct {
-	IoServiceBytesRecursive []BlkioEntry `json:"ioServiceBytesRecursive,omitempty"`
-	IoServicedRecursive     []BlkioEntry `json:"ioServicedRecursive,omitempty"`
-	IoQueuedRecursive       []BlkioEntry `json:"ioQueueRecursive,omitempty"`
-	IoServiceTimeRecursive  []BlkioEntry `json:"ioServiceTimeRecursive,omitempty"`
-	IoWaitTimeRecursive     []BlkioEntry `json:"ioWaitTimeRecursive,omitempty"`
-	IoMergedRecursive       []BlkioEntry `json:"ioMergedRecursive,omitempty"`
-	IoTimeRecursive         []BlkioEntry `json:"ioTimeRecursive,omitempty"`
-	SectorsRecursive        []BlkioEntry `json:"sectorsRecursive,omitempty"`
-	PSI                     *PSIStats    `json:"psi,omitempty"`
-}
-
-// Pids is the number of tasks and its limit (0: no limit).
-type Pids struct {
-	Current uint64 `json:"current,omitempty"`
-	Limit   uint64 `json:"limit,omitempty"`
-}
-
-// Throttling is the CFS bandwidth throttling of the cgroup.
-type Throttling struct {
-	Periods          uint64 `json:"periods,omitempty"`
-	ThrottledPeriods uint64 `json:"throttledPeriods,omitempty"`
-	ThrottledTime    uint64 `json:"throttledTime,omitempty"` // nanoseconds
-}
-
-// CPUUsage is the CPU time used, in nanoseconds.
-type CPUUsage struct {
-	Total        uint64   `json:"total,omitempty"`
-	Percpu       []uint64 `json:"percpu,omitempty"`
-	PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
-	PercpuUser   []uint64 `json:"percpu_user,omitempty"`
-	Kernel       uint64   `json:"kernel"`
-	User         uint64   `json:"user"`
-}
-
-// CPU is the CPU usage and throttling.
-type CPU struct {
-	Usage      CPUUsage   `json:"usage,omitempty"`
-	Throttling Throttling `json:"throttling,omitempty"`
-	PSI        *PSIStats  `json:"psi,omitempty"`
-}
-
-// CPUSet is the cpuset configuration (v1 cpuset.*, v2 cpuset.*.effective).
-type CPUSet struct {
-	CPUs                  []uint16 `json:"cpus,omitempty"`
-	CPUExclusive          uint64   `json:"cpu_exclusive"`
-	Mems                  []uint16 `json:"mems,omitempty"`
-	MemHardwall           uint64   `json:"mem_hardwall"`
-	MemExclusive          uint64   `json:"mem_exclusive"`
-	MemoryMigrate         uint64   `json:"memory_migrate"`
-	MemorySpreadPage      uint64   `json:"memory_spread_page"`
-	MemorySpreadSlab      uint64   `json:"memory_spread_slab"`
-	MemoryPressure        uint64   `json:"memory_pressure"`
-	SchedLoadBalance      uint64   `json:"sched_load_balance"`
-	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
-}
-
-// MemoryEntry is one memory counter with its limit, peak and failures.
-type MemoryEntry struct {
-	Limit   uint64 `json:"limit"`
-	Usage   uint64 `json:"usage,omitempty"`
-	Max     uint64 `json:"max,omitempty"`
-	Failcnt uint64 `json:"failcnt"`
-}
-
-// Memory is the memory usage; Raw holds memory.stat.
-type Memory struct {
-	Cache     uint64            `json:"cache,omitempty"`
-	Usage     MemoryEntry       `json:"usage,omitempty"`
-	Swap      MemoryEntry       `json:"swap,omitempty"`
-	Kernel    MemoryEntry       `json:"kernel,omitempty"`
-	KernelTCP MemoryEntry       `json:"kernelTCP,omitempty"`
-	Raw       map[string]uint64 `json:"raw,omitempty"`
-	PSI       *PSIStats         `json:"psi,omitempty"`
-}
-
 // IntelRdt is empty: podrun has no resctrl support. runc prints {} too
 // when the container has no intelRdt.
 type IntelRdt struct{}
@@ -136,4 +60,129 @@ type NetworkInterface struct {
 	TxPackets uint64
 	TxErrors  uint64
 	TxDropped uint64
+}
+
+// statReader reads cgroup files for Stats. A missing file (controller
+// not enabled, older kernel) reads as nothing; the first other error is
+// kept in err.
+type statReader struct{ err error }
+
+func (sr *statReader) keep(err error) {
+	if err != nil && sr.err == nil && !errors.Is(err, fs.ErrNotExist) {
+		sr.err = err
+	}
+}
+
+// read returns the content of dir/file, or "" if missing.
+func (sr *statReader) read(dir, file string) string {
+	b, err := readFile(filepath.Join(dir, file))
+	sr.keep(err)
+	return string(b)
+}
+
+// uint returns the number in dir/file; "max" reads as MaxUint64.
+func (sr *statReader) uint(dir, file string) uint64 {
+	s := strings.TrimSpace(sr.read(dir, file))
+	switch s {
+	case "":
+		return 0
+	case "max":
+		return math.MaxUint64
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		// v1 limits may read as -1 in some kernels.
+		if i, ierr := strconv.ParseInt(s, 10, 64); ierr == nil && i < 0 {
+			return math.MaxUint64
+		}
+		sr.keep(fmt.Errorf("parse %s: %w", filepath.Join(dir, file), err))
+	}
+	return n
+}
+
+// keyed parses a flat keyed file ("key value" lines) into a map.
+func (sr *statReader) keyed(dir, file string) map[string]uint64 {
+	out := make(map[string]uint64)
+	for _, line := range strings.Split(sr.read(dir, file), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			continue
+		}
+		out[k] = n
+	}
+	return out
+}
+
+func (sr *statReader) uints(dir, file string) []uint64 {
+	var out []uint64
+	for _, f := range strings.Fields(sr.read(dir, file)) {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			sr.keep(fmt.Errorf("parse %s: %w", filepath.Join(dir, file), err))
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (sr *statReader) list(dir, file string) []uint16 {
+	set, err := parseList(strings.TrimSpace(sr.read(dir, file)))
+	if err != nil {
+		sr.keep(fmt.Errorf("parse %s: %w", filepath.Join(dir, file), err))
+		return nil
+	}
+	var out []uint16
+	for i := range set {
+		out = append(out, uint16(i))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// psi parses a v2 *.pressure file; nil if there is none.
+func (sr *statReader) psi(dir, file string) *PSIStats {
+	s := sr.read(dir, file)
+	if s == "" {
+		return nil
+	}
+	var out PSIStats
+	for _, line := range strings.Split(s, "\n") {
+		kind, rest, _ := strings.Cut(line, " ")
+		var d *PSIData
+		switch kind {
+		case "some":
+			d = &out.Some
+		case "full":
+			d = &out.Full
+		default:
+			continue
+		}
+		for _, kv := range strings.Fields(rest) {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "avg10", "avg60", "avg300":
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					sr.keep(fmt.Errorf("parse %s: %w", filepath.Join(dir, file), err))
+					continue
+				}
+				switch k {
+				case "avg10":
+					d.Avg10 = f
+				case "avg60":
+					d.Avg60 = f
+				default:
+					d.Avg300 = f
+				}
+			case "total":
+				d.Total, _ = strconv.ParseUint(v, 10, 64)
+			}
+		}
+	}
+	return &out
 }

@@ -1,3 +1,5 @@
+// subpaths.go resolves `exec --cgroup` sub-cgroups (SubPaths).
+
 package cgroups
 
 import (

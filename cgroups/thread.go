@@ -1,3 +1,6 @@
+// thread.go moves one locked thread into the container's cgroups on
+// cgroup v1, so that a child forked from it is born there (EnterThread).
+
 package cgroups
 
 import (

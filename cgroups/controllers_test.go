@@ -1,3 +1,6 @@
+// controllers_test.go tests the controllers without a cgroup: Validate,
+// the v1-to-v2 conversions, and Set and Stats on plain files.
+
 package cgroups
 
 import (
