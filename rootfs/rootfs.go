@@ -147,7 +147,9 @@ func (c *Config) parseMount(m specs.Mount) (mnt, error) {
 	return res, nil
 }
 
-func isBindSpecMount(m specs.Mount) bool {
+// IsBindMount reports whether a spec mount is a bind mount as the init
+// reads it: type "bind" or a bind/rbind option.
+func IsBindMount(m specs.Mount) bool {
 	if m.Type == "bind" {
 		return true
 	}
@@ -163,7 +165,7 @@ func isBindSpecMount(m specs.Mount) bool {
 // runc's rule is "unless /dev is a bind mount".
 func needsSetupDev(spec *specs.Spec) bool {
 	for _, m := range spec.Mounts {
-		if isBindSpecMount(m) && path.Clean("/"+m.Destination) == "/dev" {
+		if IsBindMount(m) && path.Clean("/"+m.Destination) == "/dev" {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/rootfs"
 )
 
 // openMountSources makes, as host root and before the init enters its
@@ -27,7 +28,7 @@ func openMountSources(spec *specs.Spec, bundle string) []*os.File {
 	}
 	var files []*os.File
 	for i, m := range spec.Mounts {
-		if !isBindMount(m) || m.Source == "" {
+		if !rootfs.IsBindMount(m) || m.Source == "" {
 			continue
 		}
 		src := m.Source
@@ -56,18 +57,4 @@ func closeFiles(files []*os.File) {
 			f.Close()
 		}
 	}
-}
-
-// isBindMount is a bind mount as the init reads the spec: type "bind" or
-// a bind/rbind option.
-func isBindMount(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
