@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/pod/manifest"
-	"github.com/podrun/podrun/supervisor"
 )
 
 // ctlLines returns the words of a file the containers append to.
@@ -94,7 +93,7 @@ func TestPodSidecarOrderReadinessAndStop(t *testing.T) {
 		t.Errorf("Initialized %s with the sidecars started and init completed", condStatus(s, manifest.PodInitialized))
 	}
 	s = e.waitStatus("myapp", "unready because of web", func(s manifest.PodStatus) bool {
-		c := supervisor.Condition(&s, manifest.PodReady)
+		c := podCondition(&s, manifest.PodReady)
 		return ctrStatus(s, "logshipper").Ready && ctrStatus(s, "myapp").Ready && c != nil &&
 			c.Status == manifest.ConditionFalse && c.Message == "containers with unready status: [web]"
 	})
@@ -185,7 +184,7 @@ func TestPodSidecarJobCompletes(t *testing.T) {
 	if j := ctrStatus(s, "job"); j.State.Terminated == nil || j.State.Terminated.ExitCode != 0 {
 		t.Errorf("job: %+v", j.State)
 	}
-	if c := supervisor.Condition(&s, manifest.PodReady); c == nil || c.Status != manifest.ConditionFalse || c.Reason != "PodCompleted" {
+	if c := podCondition(&s, manifest.PodReady); c == nil || c.Status != manifest.ConditionFalse || c.Reason != "PodCompleted" {
 		t.Errorf("Ready = %+v, want False/PodCompleted", c)
 	}
 	if r := e.mustPod("ls"); !regexp.MustCompile(`(?m)^job\s+0/2\s+Completed\s+2\s`).MatchString(r.Stdout) {

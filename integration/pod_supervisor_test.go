@@ -125,12 +125,22 @@ func ctrStatus(s manifest.PodStatus, name string) manifest.ContainerStatus {
 }
 
 func condStatus(s manifest.PodStatus, t manifest.PodConditionType) manifest.ConditionStatus {
-	for _, c := range s.Conditions {
-		if c.Type == t {
-			return c.Status
-		}
+	if c := podCondition(&s, t); c != nil {
+		return c.Status
 	}
 	return ""
+}
+
+// podCondition is the condition of type t, or nil. (The integration test
+// binary stays pure Go, for the VM runs: it must not import supervisor,
+// which links the pause's cgo constructor.)
+func podCondition(s *manifest.PodStatus, t manifest.PodConditionType) *manifest.PodCondition {
+	for i := range s.Conditions {
+		if s.Conditions[i].Type == t {
+			return &s.Conditions[i]
+		}
+	}
+	return nil
 }
 
 // events returns the pod's events as JSON objects.
