@@ -90,7 +90,7 @@ type daemon struct {
 	backoff *Backoff
 	events  *eventLog
 	holder  *holderClient
-	infra   *proc
+	infra   watched
 	// lock is the supervisor lock; it must stay open (and referenced:
 	// a collected *os.File closes its fd and drops the lock).
 	lock *os.File
