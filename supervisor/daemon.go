@@ -41,6 +41,8 @@ type Deps struct {
 	// ctl is what the loop asks of containers; nil: the Manager's
 	// (managerContainers). Unit tests set a fake.
 	ctl containers
+	// probeUnit is a probe's second; 0: time.Second (tests shorten it).
+	probeUnit time.Duration
 }
 
 // ctr is one container of the pod as the loop sees it.
@@ -612,7 +614,11 @@ func (d *daemon) startProbe(ctx context.Context, c *ctr, r *run, t Target, kind 
 		v := c.st.Ready
 		initial = &v
 	}
-	go runProbeWorker(ctx, time.Second, kind, p, h, initial, func(res probeResult) {
+	unit := d.probeUnit
+	if unit == 0 {
+		unit = time.Second
+	}
+	go runProbeWorker(ctx, unit, kind, p, h, initial, func(res probeResult) {
 		d.post(func() { d.onProbe(ctx, c, r, t, res) })
 	})
 }

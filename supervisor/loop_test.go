@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -171,13 +172,18 @@ var testNow = time.Unix(1_000_000_000, 0)
 // runDaemon runs a daemon over f for spec until the test ends. The
 // back-off is 1ms doubling to 4ms.
 func runDaemon(t *testing.T, f *fakeCtl, spec manifest.PodSpec) *daemon {
+	return runDaemonWith(t, f, nil, spec)
+}
+
+// runDaemonWith is runDaemon with probe handlers h.
+func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	sb := &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
 		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
 	cfg := DefaultConfig()
 	cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset = time.Millisecond, 4*time.Millisecond, time.Hour
-	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f}, sb, cfg, nil)
+	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond}, sb, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,4 +400,79 @@ func TestLoopStopOrder(t *testing.T) {
 	if count(log, "start a") != 1 || count(log, "start s1") != 1 {
 		t.Errorf("a container was restarted during the stop: %q", log)
 	}
+}
+
+// fakeProbes answers the probe whose exec command is a key of results:
+// each attempt takes the next value sent on its channel (the attempt
+// waits for it: the test decides when and how a probe answers).
+type fakeProbes map[string]chan bool
+
+func (fp fakeProbes) Handler(t Target, h *manifest.ProbeHandler) (Handler, error) {
+	ch := fp[h.Exec.Command[0]]
+	return func(ctx context.Context) (bool, string) {
+		select {
+		case ok := <-ch:
+			return ok, "said the test"
+		case <-ctx.Done():
+			return false, ""
+		}
+	}, nil
+}
+
+func execProbe(name string) *manifest.Probe {
+	return &manifest.Probe{ProbeHandler: manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{name}}},
+		TimeoutSeconds: 1000, FailureThreshold: 1}
+}
+
+func TestLoopProbes(t *testing.T) {
+	f := newFakeCtl()
+	probes := fakeProbes{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}
+	side := sidecars("s")
+	side[0].StartupProbe = execProbe("startup")
+	app := ctrs("a")
+	app[0].LivenessProbe, app[0].ReadinessProbe = execProbe("live"), execProbe("ready")
+	d := runDaemonWith(t, f, probes, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways,
+		InitContainers: append(side, ctrs("i")...), Containers: app})
+	// A sidecar with a startup probe holds the next init container until
+	// the probe succeeds.
+	f.waitFor(t, "start s", 1)
+	probes["startup"] <- false // FailureThreshold 1: the sidecar is killed
+	f.waitFor(t, "start s", 2)
+	inLoop(t, d, func() {})
+	if got := only(f.entries(), "start "); !slices.Equal(got, []string{"start s", "start s"}) {
+		t.Fatalf("starts %q: want the sidecar restarted and nothing else", got)
+	}
+	probes["startup"] <- true
+	f.waitFor(t, "start i", 1)
+	f.exit(t, "i", 0)
+	f.waitFor(t, "start a", 1)
+	// Readiness follows its probe.
+	ready := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var got bool
+			inLoop(t, d, func() { got = d.byName["a"].st.Ready })
+			if got == want {
+				return
+			}
+		}
+		t.Fatalf("ready is not %v", want)
+	}
+	inLoop(t, d, func() {
+		if d.byName["a"].st.Ready {
+			t.Error("ready before its probe succeeded")
+		}
+	})
+	probes["ready"] <- true
+	ready(true)
+	probes["live"] <- true
+	// A failed liveness probe kills the run; it is restarted.
+	probes["live"] <- false
+	f.waitFor(t, "TERM a", 1)
+	f.waitFor(t, "start a", 2)
+	inLoop(t, d, func() {
+		if n := d.byName["a"].st.RestartCount; n != 1 {
+			t.Errorf("restartCount %d, want 1", n)
+		}
+	})
 }
