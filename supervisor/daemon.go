@@ -15,7 +15,6 @@ import (
 
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
-	"github.com/podrun/podrun/runtime"
 )
 
 // Target is the container run a probe or hook handler acts on.
@@ -39,6 +38,11 @@ type Deps struct {
 	HolderArgs []string
 	Exe        string
 	Now        func() time.Time
+	// ctl is what the loop asks of containers; nil: the Manager's
+	// (managerContainers). Unit tests set a fake.
+	ctl containers
+	// probeUnit is a probe's second; 0: time.Second (tests shorten it).
+	probeUnit time.Duration
 }
 
 // ctr is one container of the pod as the loop sees it.
@@ -56,7 +60,7 @@ type ctr struct {
 type run struct {
 	id        string
 	attempt   int
-	p         *proc
+	p         watched
 	logs      *LogWriter
 	stdin     *os.File // write end of a stdin: true container's stdin, kept open
 	master    *os.File // pty master of a tty: true container
@@ -88,7 +92,7 @@ type daemon struct {
 	backoff *Backoff
 	events  *eventLog
 	holder  *holderClient
-	infra   *proc
+	infra   watched
 	// lock is the supervisor lock; it must stay open (and referenced:
 	// a collected *os.File closes its fd and drops the lock).
 	lock *os.File
@@ -138,6 +142,9 @@ func (c *ctr) object() string {
 // newDaemon builds the loop's view of sb; rec is the recovered record or
 // nil for a new pod.
 func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, error) {
+	if deps.ctl == nil {
+		deps.ctl = managerContainers{deps.Manager}
+	}
 	d := &daemon{Deps: deps, cfg: cfg, sb: sb, dir: sb.StateDir, byName: map[string]*ctr{},
 		backoff: &Backoff{Initial: cfg.BackoffInitial, Max: cfg.BackoffMax, Reset: cfg.BackoffReset},
 		loop:    make(chan func()), done: make(chan struct{})}
@@ -390,7 +397,7 @@ type pending struct {
 	attempt int
 	rio     *runIO
 	id      string
-	child   *runtime.Process
+	child   createdProc
 	err     error
 }
 
@@ -422,7 +429,7 @@ func (d *daemon) prepareRun(c *ctr, attempt int) (*pending, error) {
 func (d *daemon) createRun(p *pending) {
 	var err error
 	d.reaper.spawn(func() []int {
-		p.id, p.child, err = d.Manager.CreateContainerIO(d.sb, p.c.name, p.attempt, p.rio.pass)
+		p.id, p.child, err = d.ctl.create(d.sb, p.c.name, p.attempt, p.rio.pass)
 		if err != nil {
 			return nil
 		}
@@ -434,7 +441,7 @@ func (d *daemon) createRun(p *pending) {
 			p.child.Kill()
 			p.child.Wait()
 			d.reaper.forget(p.child.Pid())
-			_ = d.Manager.RemoveContainer(d.sb, p.id)
+			_ = d.ctl.remove(d.sb, p.id)
 		}
 		p.err = err
 	}
@@ -447,10 +454,10 @@ func (d *daemon) finishRun(pr *pending) error {
 	}
 	c, attempt, rio, id, child := pr.c, pr.attempt, pr.rio, pr.id, pr.child
 	closeR := rio.closeOurs
-	p, err := openProc(child.Pid(), 0, true)
+	p, err := d.ctl.watch(child.Pid())
 	if err != nil {
 		closeR()
-		_ = d.Manager.RemoveContainer(d.sb, id)
+		_ = d.ctl.remove(d.sb, id)
 		return err
 	}
 	r := &run{id: id, attempt: attempt, p: p, exited: make(chan struct{}),
@@ -460,7 +467,7 @@ func (d *daemon) finishRun(pr *pending) error {
 		closeR()
 		p.signal(unix.SIGKILL)
 		p.wait()
-		_ = d.Manager.RemoveContainer(d.sb, id)
+		_ = d.ctl.remove(d.sb, id)
 		return err
 	}
 	r.logs = lw
@@ -472,7 +479,7 @@ func (d *daemon) finishRun(pr *pending) error {
 		d.copyLogs(r, rio.out, rio.errR)
 	}
 	d.event(Normal, "Created", c.object(), "Created container "+c.name)
-	if err := d.Manager.Runtime.Start(id); err != nil {
+	if err := d.ctl.start(id); err != nil {
 		p.signal(unix.SIGKILL)
 		// The watcher reports the exit; the start error is the event.
 		d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
@@ -480,7 +487,8 @@ func (d *daemon) finishRun(pr *pending) error {
 	r.startedAt = d.now()
 	c.run = r
 	delete(d.rec.RestartAt, c.name)
-	d.rec.Runs[c.name] = RunRecord{ID: id, Attempt: attempt, Pid: p.pid, PidStart: p.start, Started: r.startedAt}
+	pid, pidStart, _ := p.ident()
+	d.rec.Runs[c.name] = RunRecord{ID: id, Attempt: attempt, Pid: pid, PidStart: pidStart, Started: r.startedAt}
 	c.st.ContainerID = "podrun://" + id
 	c.st.State = manifest.ContainerState{Running: &manifest.ContainerStateRunning{StartedAt: manifest.NewTime(r.startedAt)}}
 	started := c.spec.StartupProbe == nil
@@ -524,8 +532,8 @@ func (d *daemon) watch(c *ctr, r *run) {
 		if err != nil {
 			info = exitInfo{}
 		}
-		if r.p.child {
-			d.reaper.forget(r.p.pid)
+		if pid, _, child := r.p.ident(); child {
+			d.reaper.forget(pid)
 		}
 		// As containerd reports an exit once the I/O is done: the log
 		// holds all output before the status says terminated (bounded:
@@ -606,7 +614,11 @@ func (d *daemon) startProbe(ctx context.Context, c *ctr, r *run, t Target, kind 
 		v := c.st.Ready
 		initial = &v
 	}
-	go runProbeWorker(ctx, time.Second, kind, p, h, initial, func(res probeResult) {
+	unit := d.probeUnit
+	if unit == 0 {
+		unit = time.Second
+	}
+	go runProbeWorker(ctx, unit, kind, p, h, initial, func(res probeResult) {
 		d.post(func() { d.onProbe(ctx, c, r, t, res) })
 	})
 }
@@ -758,7 +770,7 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 		r.p.close()
 	}
 	finished := d.now()
-	oom, _ := d.Manager.Runtime.OOMKilled(r.id)
+	oom, _ := d.ctl.oomKilled(r.id)
 	term := &manifest.ContainerStateTerminated{
 		ExitCode: int32(info.ExitCode), Signal: int32(info.Signal),
 		StartedAt: manifest.NewTime(r.startedAt), FinishedAt: manifest.NewTime(finished),
@@ -798,7 +810,7 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	if rel, ok := d.Handlers.(interface{ Release(id string) }); ok {
 		rel.Release(r.id)
 	}
-	if err := d.Manager.RemoveContainer(d.sb, r.id); err != nil {
+	if err := d.ctl.remove(d.sb, r.id); err != nil {
 		fmt.Fprintf(os.Stderr, "supervisor: removing %s: %v\n", r.id, err)
 	}
 	c.run = nil
@@ -841,7 +853,7 @@ func (d *daemon) scheduleRestart(c *ctr, finished time.Time, exited bool) {
 }
 
 func (d *daemon) armRestart(c *ctr, at time.Time, count bool) {
-	c.timer = time.AfterFunc(time.Until(at), func() {
+	c.timer = time.AfterFunc(at.Sub(d.now()), func() {
 		d.post(func() {
 			c.timer = nil
 			if d.ending() || c.run != nil {

@@ -117,3 +117,5 @@ func (p *proc) close() { p.fd.Close() }
 
 // signalName is the name kubelet-style messages use.
 func signalName(sig int) string { return unix.SignalName(syscall.Signal(sig)) }
+
+func (p *proc) ident() (int, uint64, bool) { return p.pid, p.start, p.child }

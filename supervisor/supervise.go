@@ -298,9 +298,9 @@ func (d *daemon) adopt() {
 		if rr.Pid == 0 {
 			// The previous supervisor died creating this run: adopt it
 			// if it got started, else remove it and start it again.
-			st, err := d.Manager.Runtime.State(rr.ID)
+			st, err := d.ctl.state(rr.ID)
 			if err != nil || st.Status != runtime.Running || st.Pid <= 0 {
-				_ = d.Manager.RemoveContainer(d.sb, rr.ID)
+				_ = d.ctl.remove(d.sb, rr.ID)
 				delete(d.rec.Runs, c.name)
 				d.armRestart(c, d.now(), false)
 				continue

@@ -1,0 +1,478 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/pod"
+	"github.com/podrun/podrun/pod/manifest"
+	"github.com/podrun/podrun/runtime"
+)
+
+// fakeCtl is containers without a runtime: runs are fake processes that
+// end when the test says (or, unless manual, on a signal), and every
+// call is logged ("create a", "start a", "TERM a", "remove a").
+type fakeCtl struct {
+	mu     sync.Mutex
+	pid    int
+	procs  map[int]*fakeProc
+	last   map[string]*fakeProc // newest run of each container
+	log    []string
+	manual bool // runs do not end on SIGTERM
+}
+
+type fakeProc struct {
+	f    *fakeCtl
+	name string
+	pid  int
+	end  chan int
+	once sync.Once
+	// infraDone, for the infra: closed on its stop signal.
+	infraDone chan struct{}
+}
+
+func newFakeCtl() *fakeCtl {
+	return &fakeCtl{procs: map[int]*fakeProc{}, last: map[string]*fakeProc{}}
+}
+
+func (f *fakeCtl) add(entry string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, entry)
+}
+
+func (f *fakeCtl) entries() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
+}
+
+func nameOf(id string) string { // pod.ContainerID: pod_name_attempt
+	parts := strings.Split(id, "_")
+	return parts[1]
+}
+
+func (f *fakeCtl) create(sb *pod.Sandbox, name string, attempt int, cio pod.ContainerIO) (string, createdProc, error) {
+	f.mu.Lock()
+	f.pid++
+	p := &fakeProc{f: f, name: name, pid: f.pid, end: make(chan int, 1)}
+	f.procs[p.pid] = p
+	f.last[name] = p
+	f.log = append(f.log, "create "+name)
+	f.mu.Unlock()
+	return pod.ContainerID(sb.Name, name, attempt), p, nil
+}
+
+func (f *fakeCtl) watch(pid int) (watched, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.procs[pid], nil
+}
+
+func (f *fakeCtl) start(id string) error { f.add("start " + nameOf(id)); return nil }
+func (f *fakeCtl) remove(_ *pod.Sandbox, id string) error {
+	f.add("remove " + nameOf(id))
+	return nil
+}
+func (f *fakeCtl) oomKilled(string) (bool, error) { return false, nil }
+func (f *fakeCtl) state(string) (runtime.OCIState, error) {
+	return runtime.OCIState{}, os.ErrNotExist
+}
+
+// exit ends the newest run of name with code.
+func (f *fakeCtl) exit(t *testing.T, name string, code int) {
+	t.Helper()
+	f.mu.Lock()
+	p := f.last[name]
+	f.mu.Unlock()
+	if p == nil {
+		t.Fatalf("no run of %s", name)
+	}
+	p.exit(code)
+}
+
+// waitFor waits until entry is logged n times (the deadline only stops
+// a hung test).
+func (f *fakeCtl) waitFor(t *testing.T, entry string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if count(f.entries(), entry) >= n {
+			return
+		}
+	}
+	t.Fatalf("%q not logged %d times; log: %q", entry, n, f.entries())
+}
+
+func count(log []string, entry string) int {
+	n := 0
+	for _, e := range log {
+		if e == entry {
+			n++
+		}
+	}
+	return n
+}
+
+// only keeps the entries that start with prefix.
+func only(log []string, prefix string) []string {
+	var out []string
+	for _, e := range log {
+		if strings.HasPrefix(e, prefix) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (p *fakeProc) exit(code int) { p.once.Do(func() { p.end <- code }) }
+
+func (p *fakeProc) Pid() int                        { return p.pid }
+func (p *fakeProc) Kill() error                     { p.exit(137); return nil }
+func (p *fakeProc) Wait() (*os.ProcessState, error) { return nil, nil }
+
+func (p *fakeProc) signal(sig unix.Signal) error {
+	p.f.add(strings.TrimPrefix(unix.SignalName(sig), "SIG") + " " + p.name)
+	if p.infraDone != nil {
+		p.once.Do(func() { close(p.infraDone) })
+		return nil
+	}
+	p.f.mu.Lock()
+	manual := p.f.manual
+	p.f.mu.Unlock()
+	if !manual || sig == unix.SIGKILL {
+		p.exit(128 + int(sig))
+	}
+	return nil
+}
+
+func (p *fakeProc) wait() (exitInfo, error) {
+	code := <-p.end
+	info := exitInfo{Known: true, ExitCode: code}
+	if code > 128 {
+		info.Signal = code - 128
+	}
+	return info, nil
+}
+
+func (p *fakeProc) close()                     {}
+func (p *fakeProc) ident() (int, uint64, bool) { return p.pid, 1, false }
+
+// testNow is the daemon's clock: it stands still, so the back-off never
+// resets and its delays are what the policy says.
+var testNow = time.Unix(1_000_000_000, 0)
+
+// runDaemon runs a daemon over f for spec until the test ends. The
+// back-off is 1ms doubling to 4ms.
+func runDaemon(t *testing.T, f *fakeCtl, spec manifest.PodSpec) *daemon {
+	return runDaemonWith(t, f, nil, spec)
+}
+
+// runDaemonWith is runDaemon with probe handlers h.
+func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	sb := &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
+		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
+	cfg := DefaultConfig()
+	cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset = time.Millisecond, 4*time.Millisecond, time.Hour
+	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond}, sb, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.infraDone = make(chan struct{})
+	d.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
+	go d.loopRun()
+	d.post(func() { d.advance(); d.save() })
+	t.Cleanup(func() {
+		d.post(func() { d.stop(0, nil) })
+		waitDone(t, d)
+	})
+	return d
+}
+
+func waitDone(t *testing.T, d *daemon) {
+	t.Helper()
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pod did not finish")
+	}
+}
+
+// inLoop runs fn on the loop and returns once it ran: everything posted
+// before is done.
+func inLoop(t *testing.T, d *daemon, fn func()) {
+	t.Helper()
+	ran := make(chan struct{})
+	d.post(func() { fn(); close(ran) })
+	select {
+	case <-ran:
+	case <-d.done:
+		t.Fatal("the pod finished")
+	}
+}
+
+func ctrs(names ...string) []manifest.Container {
+	var cs []manifest.Container
+	for _, n := range names {
+		cs = append(cs, manifest.Container{Name: n, Image: "img"})
+	}
+	return cs
+}
+
+func sidecars(names ...string) []manifest.Container {
+	cs := ctrs(names...)
+	for i := range cs {
+		cs[i].RestartPolicy = manifest.ContainerRestartPolicyAlways
+	}
+	return cs
+}
+
+func TestLoopRestartPolicy(t *testing.T) {
+	A, F, N := manifest.RestartPolicyAlways, manifest.RestartPolicyOnFailure, manifest.RestartPolicyNever
+	for _, c := range []struct {
+		policy  manifest.RestartPolicy
+		code    int
+		restart bool
+		phase   manifest.PodPhase
+	}{
+		{A, 0, true, ""}, {A, 1, true, ""},
+		{F, 0, false, manifest.PodSucceeded}, {F, 1, true, ""},
+		{N, 0, false, manifest.PodSucceeded}, {N, 1, false, manifest.PodFailed},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", c.policy, c.code), func(t *testing.T) {
+			f := newFakeCtl()
+			d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: c.policy, Containers: ctrs("a")})
+			f.waitFor(t, "start a", 1)
+			f.exit(t, "a", c.code)
+			if c.restart {
+				f.waitFor(t, "start a", 2)
+				inLoop(t, d, func() {
+					if st := d.byName["a"].st; st.RestartCount != 1 || st.LastTerminationState.Terminated.ExitCode != int32(c.code) {
+						t.Errorf("restartCount %d, lastState %+v", st.RestartCount, st.LastTerminationState.Terminated)
+					}
+				})
+				return
+			}
+			waitDone(t, d)
+			if n := count(f.entries(), "start a"); n != 1 {
+				t.Errorf("started %d times, want once", n)
+			}
+			if got := d.rec.Status.Phase; got != c.phase {
+				t.Errorf("phase %s, want %s", got, c.phase)
+			}
+		})
+	}
+}
+
+func TestLoopBackoffGrowsAndCaps(t *testing.T) {
+	f := newFakeCtl()
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways, Containers: ctrs("a")})
+	for i := 1; i <= 5; i++ {
+		f.waitFor(t, "start a", i)
+		f.exit(t, "a", 1)
+	}
+	f.waitFor(t, "start a", 6)
+	inLoop(t, d, func() {
+		if n := d.byName["a"].st.RestartCount; n != 5 {
+			t.Errorf("restartCount %d, want 5", n)
+		}
+	})
+	evs, err := ReadEvents(EventsPath(d.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		if e.Reason == "BackOff" {
+			got = append(got, e.Message)
+		}
+	}
+	// The first exit restarts at once; then the delay doubles up to Max.
+	var want []string
+	for _, w := range []string{"1ms", "2ms", "4ms", "4ms"} {
+		want = append(want, "Back-off "+w+" restarting failed container a")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("back-offs %q, want %q", got, want)
+	}
+}
+
+func TestLoopInitContainersInOrder(t *testing.T) {
+	f := newFakeCtl()
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways,
+		InitContainers: ctrs("i1", "i2"), Containers: ctrs("a", "b")})
+	starts := func(want ...string) {
+		t.Helper()
+		inLoop(t, d, func() {})
+		if got := only(f.entries(), "start "); !slices.Equal(got, want) {
+			t.Fatalf("starts %q, want %q", got, want)
+		}
+	}
+	f.waitFor(t, "start i1", 1)
+	starts("start i1")
+	// A failed init container is run again; the next waits.
+	f.exit(t, "i1", 1)
+	f.waitFor(t, "start i1", 2)
+	starts("start i1", "start i1")
+	f.exit(t, "i1", 0)
+	f.waitFor(t, "start i2", 1)
+	starts("start i1", "start i1", "start i2")
+	f.exit(t, "i2", 0)
+	f.waitFor(t, "start b", 1)
+	starts("start i1", "start i1", "start i2", "start a", "start b")
+}
+
+func TestLoopSidecar(t *testing.T) {
+	f := newFakeCtl()
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyNever,
+		InitContainers: append(sidecars("s"), ctrs("i")...), Containers: ctrs("a")})
+	f.waitFor(t, "start i", 1)
+	inLoop(t, d, func() {})
+	if got := only(f.entries(), "start "); !slices.Equal(got, []string{"start s", "start i"}) {
+		t.Fatalf("starts %q, want the sidecar, then the init container", got)
+	}
+	// A sidecar is restarted under restartPolicy Never.
+	f.exit(t, "s", 1)
+	f.waitFor(t, "start s", 2)
+	f.exit(t, "i", 0)
+	f.waitFor(t, "start a", 1)
+	// The app done, the sidecar is stopped and the pod completes.
+	f.exit(t, "a", 0)
+	waitDone(t, d)
+	log := f.entries()
+	if count(log, "TERM s") != 1 || count(log, "start a") != 1 {
+		t.Errorf("log %q: want the sidecar stopped and the app run once", log)
+	}
+	if got := d.rec.Status.Phase; got != manifest.PodSucceeded {
+		t.Errorf("phase %s, want Succeeded", got)
+	}
+}
+
+func TestLoopStopOrder(t *testing.T) {
+	f := newFakeCtl()
+	f.manual = true
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways,
+		InitContainers: sidecars("s1", "s2"), Containers: ctrs("a", "b")})
+	f.waitFor(t, "start b", 1)
+	reply := make(chan error, 1)
+	d.post(func() { d.stop(time.Hour, reply) })
+	f.waitFor(t, "TERM a", 1)
+	f.waitFor(t, "TERM b", 1)
+	inLoop(t, d, func() {})
+	noTerm := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if count(f.entries(), "TERM "+n) > 0 {
+				t.Fatalf("%s signalled too early: %q", n, f.entries())
+			}
+		}
+	}
+	noTerm("s1", "s2", "infra")
+	// The sidecars go once the apps are gone, in reverse order.
+	f.exit(t, "a", 143)
+	f.exit(t, "b", 143)
+	f.waitFor(t, "TERM s2", 1)
+	inLoop(t, d, func() {})
+	noTerm("s1", "infra")
+	f.exit(t, "s2", 143)
+	f.waitFor(t, "TERM s1", 1)
+	inLoop(t, d, func() {})
+	noTerm("infra")
+	// The infra goes last.
+	f.exit(t, "s1", 143)
+	waitDone(t, d)
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+	log := f.entries()
+	if i := slices.Index(log, "TERM infra"); i < slices.Index(log, "remove s1") {
+		t.Errorf("infra stopped before the last container was removed: %q", log)
+	}
+	if count(log, "start a") != 1 || count(log, "start s1") != 1 {
+		t.Errorf("a container was restarted during the stop: %q", log)
+	}
+}
+
+// fakeProbes answers the probe whose exec command is a key of results:
+// each attempt takes the next value sent on its channel (the attempt
+// waits for it: the test decides when and how a probe answers).
+type fakeProbes map[string]chan bool
+
+func (fp fakeProbes) Handler(t Target, h *manifest.ProbeHandler) (Handler, error) {
+	ch := fp[h.Exec.Command[0]]
+	return func(ctx context.Context) (bool, string) {
+		select {
+		case ok := <-ch:
+			return ok, "said the test"
+		case <-ctx.Done():
+			return false, ""
+		}
+	}, nil
+}
+
+func execProbe(name string) *manifest.Probe {
+	return &manifest.Probe{ProbeHandler: manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{name}}},
+		TimeoutSeconds: 1000, FailureThreshold: 1}
+}
+
+func TestLoopProbes(t *testing.T) {
+	f := newFakeCtl()
+	probes := fakeProbes{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}
+	side := sidecars("s")
+	side[0].StartupProbe = execProbe("startup")
+	app := ctrs("a")
+	app[0].LivenessProbe, app[0].ReadinessProbe = execProbe("live"), execProbe("ready")
+	d := runDaemonWith(t, f, probes, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways,
+		InitContainers: append(side, ctrs("i")...), Containers: app})
+	// A sidecar with a startup probe holds the next init container until
+	// the probe succeeds.
+	f.waitFor(t, "start s", 1)
+	probes["startup"] <- false // FailureThreshold 1: the sidecar is killed
+	f.waitFor(t, "start s", 2)
+	inLoop(t, d, func() {})
+	if got := only(f.entries(), "start "); !slices.Equal(got, []string{"start s", "start s"}) {
+		t.Fatalf("starts %q: want the sidecar restarted and nothing else", got)
+	}
+	probes["startup"] <- true
+	f.waitFor(t, "start i", 1)
+	f.exit(t, "i", 0)
+	f.waitFor(t, "start a", 1)
+	// Readiness follows its probe.
+	ready := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var got bool
+			inLoop(t, d, func() { got = d.byName["a"].st.Ready })
+			if got == want {
+				return
+			}
+		}
+		t.Fatalf("ready is not %v", want)
+	}
+	inLoop(t, d, func() {
+		if d.byName["a"].st.Ready {
+			t.Error("ready before its probe succeeded")
+		}
+	})
+	probes["ready"] <- true
+	ready(true)
+	probes["live"] <- true
+	// A failed liveness probe kills the run; it is restarted.
+	probes["live"] <- false
+	f.waitFor(t, "TERM a", 1)
+	f.waitFor(t, "start a", 2)
+	inLoop(t, d, func() {
+		if n := d.byName["a"].st.RestartCount; n != 1 {
+			t.Errorf("restartCount %d, want 1", n)
+		}
+	})
+}
