@@ -311,8 +311,10 @@ spec:
 		t.Errorf("container memory limit: %q", r.out)
 	}
 	r = runToEnd(t, m, sb, "hog")
-	// tail buffers 200 MiB looking for a newline: the OOM killer ends it.
-	if !strings.Contains(r.out, "tail=137") {
+	// tail buffers 200 MiB looking for a newline: the OOM killer ends it
+	// (or, now and then, the shell, when its own allocation meets the
+	// limit first: the container then exits 137 itself).
+	if !strings.Contains(r.out, "tail=137") && r.code != 137 {
 		t.Errorf("hog was not stopped by its 32Mi limit: exit %d %q", r.code, r.out)
 	}
 	oom, err := m.Runtime.OOMKilled(r.id)
