@@ -550,7 +550,8 @@ func (e neverPullError) Is(target error) bool { return target == ErrImageNeverPu
 
 // FieldValues are the downward API's facts about the running pod.
 func (sb *Sandbox) FieldValues() manifest.FieldValues {
-	v := manifest.FieldValues{NodeName: sb.Pod.Spec.NodeName, PodIP: sb.IP, HostIPs: sb.HostIPs, Node: nodeAllocatable(sb.DataDir)}
+	v := manifest.FieldValues{NodeName: sb.Pod.Spec.NodeName, PodIP: sb.IP, HostIPs: sb.HostIPs,
+		Node: func() manifest.NodeAllocatable { return nodeAllocatable(sb.DataDir) }}
 	if sb.IP != "" {
 		v.PodIPs = []string{sb.IP}
 	}

@@ -15,8 +15,9 @@ type FieldValues struct {
 	PodIP    string
 	PodIPs   []string
 	HostIPs  []string
-	// Node is the node's allocatable resources (resourceFieldRef).
-	Node NodeAllocatable
+	// Node gives the node's allocatable resources (resourceFieldRef); it
+	// reads the host, so it is asked only when a reference needs it.
+	Node func() NodeAllocatable
 	// Objects are the ConfigMaps and Secrets given with the pod
 	// (configMapKeyRef, secretKeyRef, envFrom); nil is none.
 	Objects *Objects
@@ -148,7 +149,11 @@ func (p *Pod) ContainerEnv(c *Container, v FieldValues) ([]string, error) {
 			}
 			val = s
 		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
-			s, err := p.ResourceFieldValue(c, e.ValueFrom.ResourceFieldRef, v.Node)
+			var node NodeAllocatable
+			if v.Node != nil {
+				node = v.Node()
+			}
+			s, err := p.ResourceFieldValue(c, e.ValueFrom.ResourceFieldRef, node)
 			if err != nil {
 				return nil, err
 			}
