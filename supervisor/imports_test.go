@@ -5,16 +5,18 @@ import (
 	"testing"
 )
 
-// The init protocol (namespaces) is the runtime's business: supervisor gets
-// runtime.Process handles, never a namespaces.Child.
+// The init protocol (namespaces) is the runtime's business: pod and
+// supervisor get runtime.Process handles, never a namespaces.Child.
 func TestNoNamespacesImport(t *testing.T) {
-	p, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range append(p.Imports, p.TestImports...) {
-		if imp == "github.com/podrun/podrun/namespaces" {
-			t.Errorf("supervisor imports %s", imp)
+	for _, dir := range []string{".", "../pod"} {
+		p, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range append(p.Imports, p.TestImports...) {
+			if imp == "github.com/podrun/podrun/namespaces" {
+				t.Errorf("%s imports %s", p.ImportPath, imp)
+			}
 		}
 	}
 }
