@@ -19,7 +19,7 @@ PODRUN_LDFLAGS ?= -s -w -extldflags -static
 # Go lives at /usr/local/go on the project's machines.
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build checker deps test test-host test-critest test-vm test-rtools fuzz demo lint install clean bench-image bench-supervisor bench bench-pod
+.PHONY: all build checker deps test test-host test-critest test-vm test-rtools fuzz demo lint install clean bench-image bench-supervisor bench bench-pod bench-vm
 
 all: build checker
 
@@ -121,6 +121,17 @@ bench-image: build
 # rtbench flags: make bench BENCH_FLAGS='-rounds 50'.
 bench:
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# make bench in the throw-away cgroup v2 VM (../shared/vm/run-in-vm; QEMU
+# TCG here, so only the ratios mean something). Binaries are built on the
+# host; the guest sees the host's runc, crun and hyperfine.
+RUN_IN_VM ?= ../shared/vm/run-in-vm
+bench-vm:
+	scripts/install-deps.sh bench
+	$(MAKE) -s build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BINDIR)/rtbench ./bench/rtbench
+	bash $(RUN_IN_VM) --cgroup v2 --timeout 5400 -- env BENCH_PREBUILT=1 \
+		BENCH_OUT=bench/results/latest-vm.md scripts/bench.sh -rounds 10 -bulk-rounds 1 $(BENCH_FLAGS)
 
 # A pod's start (pod run -d until its 2 containers run) and pod rm -f,
 # against podman + runc with the same busybox image (scripts/bench-pod.sh;

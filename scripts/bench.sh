@@ -10,15 +10,18 @@
 # supported"), so in that namespace /sys/fs/cgroup/unified is unmounted
 # (lazily, nothing changes outside it) and all three runtimes see the same
 # v1 layout. The table goes to stdout and to $BENCH_OUT
-# (default bench/results/latest.md).
+# (default bench/results/latest.md). BENCH_PREBUILT=1 skips the install and
+# the builds (make bench-vm: the guest sees the host's tools and binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 [ "$(id -u)" = 0 ] || { echo "$0: run as root" >&2; exit 1; }
 
-scripts/install-deps.sh bench
-make -s build
-CGO_ENABLED=0 go build -trimpath -o bin/rtbench ./bench/rtbench
+if [ -z "${BENCH_PREBUILT:-}" ]; then
+	scripts/install-deps.sh bench
+	make -s build
+	CGO_ENABLED=0 go build -trimpath -o bin/rtbench ./bench/rtbench
+fi
 
 work=$(mktemp -d /run/podrun-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
