@@ -159,17 +159,23 @@ func Parent(root int, p string) (int, string, error) {
 // target (to be walked afresh), or "" once the whole path exists.
 func createOnce(root int, p string, kind Kind, allow func(int, string) error) (string, error) {
 	comps := components(p)
-	for i, c := range comps {
+	made := -1 // the component last made, looked at once more
+	for i := 0; i < len(comps); i++ {
+		c := comps[i]
 		if c == ".." {
 			continue // always exists; the kernel clamps it at root
 		}
 		prefix := strings.Join(comps[:i+1], "/")
 		fd, err := OpenFd(root, prefix, unix.O_PATH|unix.O_NOFOLLOW)
-		if errors.Is(err, unix.ENOENT) {
+		if errors.Is(err, unix.ENOENT) && made != i {
 			last := i == len(comps)-1
 			if err := makeAt(root, strings.Join(comps[:i], "/"), c, last && kind == File, allow); err != nil {
 				return "", err
 			}
+			// Look again: what is there now (ours, or a symlink a
+			// racer put first) is judged like anything found.
+			made = i
+			i--
 			continue
 		}
 		if err != nil {
