@@ -93,6 +93,20 @@ func Create(root int, p string, kind Kind, allow func(dirfd int, name string) er
 	if !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
+	// Mostly only the last component is missing (a mount point in a fresh
+	// tmpfs): make it in its parent, then open it as any path.
+	if comps := components(p); len(comps) > 0 && comps[len(comps)-1] != ".." {
+		n := len(comps) - 1
+		err := makeAt(root, strings.Join(comps[:n], "/"), comps[n], kind == File, allow)
+		if err == nil {
+			fd, err = OpenFd(root, p, unix.O_PATH)
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return fd, err
+		}
+		// A parent is missing too, or the last component is a dangling
+		// symlink: walk it.
+	}
 	links := 0
 	for {
 		next, err := createOnce(root, p, kind, allow)
