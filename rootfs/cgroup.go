@@ -31,14 +31,14 @@ func (p *preparer) mountCgroup(m *mnt) error {
 // without a cgroup namespace) it binds the host hierarchy instead (the
 // container's own cgroup when there is a cgroup namespace), like runc.
 func (p *preparer) mountCgroup2(m *mnt) error {
-	h, rel, err := p.root.target(m.dest, true)
+	h, err := p.root.target(m.dest, true, "")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	err = mountAt(m.source, h, m.dest, "cgroup2", m.opts.flags, m.opts.dataString())
 	if err == nil {
-		return p.finish(m, rel)
+		return p.finish(m)
 	}
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
 		return err
@@ -82,12 +82,12 @@ func (p *preparer) mountCgroup1(m *mnt) error {
 			if strings.HasPrefix(hy.controllers, "name=") {
 				source = strings.TrimPrefix(hy.controllers, "name=")
 			}
-			h, _, err := p.root.target(dest, true)
+			h, err := p.root.target(dest, true, "")
 			if err != nil {
 				return err
 			}
 			err = mountAt(source, h, dest, "cgroup", flags, hy.controllers)
-			h.Close()
+			unix.Close(h)
 			if err != nil {
 				return err
 			}
@@ -101,18 +101,18 @@ func (p *preparer) mountCgroup1(m *mnt) error {
 			return err
 		}
 	}
-	dir, err := p.root.open(mustResolve(p.root, m.dest))
+	dir, err := p.root.open(m.dest)
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
+	defer unix.Close(dir)
 	for _, hy := range hier {
 		base := filepath.Base(hy.mountpoint)
 		if !strings.Contains(base, ",") {
 			continue
 		}
 		for _, ss := range strings.Split(base, ",") {
-			if err := unix.Symlinkat(base, int(dir.Fd()), ss); err != nil && !errors.Is(err, unix.EEXIST) {
+			if err := unix.Symlinkat(base, dir, ss); err != nil && !errors.Is(err, unix.EEXIST) {
 				return &os.PathError{Op: "symlink", Path: path.Join(m.dest, ss), Err: err}
 			}
 		}
@@ -123,14 +123,6 @@ func (p *preparer) mountCgroup1(m *mnt) error {
 		}
 	}
 	return nil
-}
-
-func mustResolve(r *root, p string) string {
-	rel, err := r.resolve(p)
-	if err != nil {
-		return p
-	}
-	return rel
 }
 
 type cgroupHierarchy struct {

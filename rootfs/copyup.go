@@ -6,33 +6,31 @@ import (
 	"io"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/inroot"
 )
 
 // tmpfsCopyUp mounts a tmpfs on h and copies what the directory held
 // before into it ("tmpcopyup"). The old content stays reachable through a
 // directory fd opened before the mount, so no scratch directory is needed.
-func (p *preparer) tmpfsCopyUp(m *mnt, rel string, h *os.File, flags uintptr, data string) error {
-	under, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+func (p *preparer) tmpfsCopyUp(m *mnt, h int, flags uintptr, data string) error {
+	// "." from h is h's own directory: a path walk does not enter a
+	// mount on its starting point.
+	under, err := unix.Openat(h, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("tmpcopyup: %w", err)
+		return fmt.Errorf("tmpcopyup: %w", &os.PathError{Op: "open", Path: m.dest, Err: err})
 	}
-	defer under.Close()
+	defer unix.Close(under)
 	if err := mountAt(tmpfsSource(m), h, m.dest, "tmpfs", flags, data); err != nil {
 		return err
 	}
-	top, err := p.root.open(rel)
+	dst, err := inroot.OpenFd(p.root.fd, m.dest, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("tmpcopyup: %w", err)
 	}
-	defer top.Close()
-	dst, err := pathrs.Reopen(top, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("tmpcopyup: %w", err)
-	}
-	defer dst.Close()
-	if err := copyDirContents(int(under.Fd()), int(dst.Fd())); err != nil {
+	defer unix.Close(dst)
+	if err := copyDirContents(under, dst); err != nil {
 		return fmt.Errorf("tmpcopyup: %w", err)
 	}
 	return nil

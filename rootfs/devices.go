@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/inroot"
 )
 
 // device is a device node to create in the container.
@@ -88,21 +89,15 @@ func (d *device) rdev() int {
 
 // createDevice makes d inside the rootfs: mknod, or (in a user namespace,
 // or when mknod is not permitted) a bind mount of the host node onto an
-// empty file, like runc.
+// empty file, like runc. A symlink at d.Path is followed inside the rootfs.
 func (r *root) createDevice(d device, bind bool) error {
-	rel, err := r.resolve(d.Path)
+	dirfd, base, err := inroot.Parent(r.fd, d.Path)
 	if err != nil {
 		return err
 	}
-	dir, err := r.mkdirAll(filepath.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	base := filepath.Base(rel)
-	dirfd := int(dir.Fd())
+	defer unix.Close(dirfd)
 	if bind {
-		return r.bindDevice(d, dir, base)
+		return r.bindDevice(d, dirfd, base)
 	}
 	err = unix.Mknodat(dirfd, base, d.Type|d.Mode, d.rdev())
 	switch {
@@ -116,7 +111,7 @@ func (r *root) createDevice(d device, bind bool) error {
 			return fmt.Errorf("device %s: a different file already exists at that path", d.Path)
 		}
 	case errors.Is(err, unix.EPERM):
-		return r.bindDevice(d, dir, base)
+		return r.bindDevice(d, dirfd, base)
 	default:
 		return &os.PathError{Op: "mknod", Path: d.Path, Err: err}
 	}
@@ -130,34 +125,56 @@ func (r *root) createDevice(d device, bind bool) error {
 	return nil
 }
 
-func (r *root) bindDevice(d device, dir *os.File, base string) error {
-	target, err := createFileAt(dir, base)
+func (r *root) bindDevice(d device, dirfd int, base string) error {
+	target, err := createFileAt(dirfd, base)
 	if err != nil {
 		return &os.PathError{Op: "create", Path: d.Path, Err: err}
 	}
-	defer target.Close()
+	defer unix.Close(target)
 	return mountAt(d.Path, target, d.Path, "", unix.MS_BIND, "")
 }
 
-// setupPtmx makes /dev/ptmx a symlink to pts/ptmx.
-func (r *root) setupPtmx() error {
-	dev, err := r.mkdirAll("/dev")
-	if err != nil {
-		return err
+// createFileAt creates an empty regular file name in dirfd unless
+// something other than a symlink already exists there, and returns an
+// O_PATH fd to it.
+func createFileAt(dirfd int, name string) (int, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		_ = unix.Close(fd)
+	} else if !errors.Is(err, unix.EEXIST) {
+		return -1, err
 	}
-	defer dev.Close()
-	if err := unix.Unlinkat(int(dev.Fd()), "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+	fd, err = unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("%s is a symlink: %w", name, unix.ELOOP)
+	}
+	return fd, nil
+}
+
+// setupPtmx makes /dev/ptmx a symlink to pts/ptmx.
+func (r *root) setupPtmx(dev int) error {
+	if err := unix.Unlinkat(dev, "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "unlink", Path: "/dev/ptmx", Err: err}
 	}
-	if err := unix.Symlinkat("pts/ptmx", int(dev.Fd()), "ptmx"); err != nil {
+	if err := unix.Symlinkat("pts/ptmx", dev, "ptmx"); err != nil {
 		return &os.PathError{Op: "symlink", Path: "/dev/ptmx", Err: err}
 	}
 	return nil
 }
 
 // setupDevSymlinks creates /dev/fd, /dev/std{in,out,err} and (when the
-// kernel has it) /dev/core. Existing entries are left alone, like runc.
-func (r *root) setupDevSymlinks() error {
+// kernel has it) /dev/core in the container's /dev (the fd dev). Existing
+// entries are left alone, like runc.
+func (r *root) setupDevSymlinks(dev int) error {
 	links := [][2]string{
 		{"/proc/self/fd", "fd"},
 		{"/proc/self/fd/0", "stdin"},
@@ -167,13 +184,8 @@ func (r *root) setupDevSymlinks() error {
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
-	dev, err := r.mkdirAll("/dev")
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
 	for _, l := range links {
-		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
 			return &os.PathError{Op: "symlink", Path: "/dev/" + l[1], Err: err}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/inroot"
 )
 
 // Enter runs after the createContainer hooks, on the same Config that was
@@ -64,8 +66,17 @@ func Enter(c *Config) error {
 	if err := unix.Statfs("/proc", &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
 		return errors.New(`/proc in the container is not procfs: the spec needs a mount of type "proc" at /proc`)
 	}
+	// From here on paths are the container's, still resolved by fd in
+	// its root: a symlink there must not reach a magic link of the init
+	// (/proc/self/fd/N is a host file), nor a swap make the remount of a
+	// read-only path land on another mount than its bind.
+	r, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	if needsSetupDev(c.Spec) {
-		if err := reopenDevNull(); err != nil {
+		if err := r.reopenDevNull(); err != nil {
 			return fmt.Errorf("error reopening /dev/null inside container: %w", err)
 		}
 	}
@@ -76,25 +87,25 @@ func Enter(c *Config) error {
 		}
 		dest := path.Clean("/" + m.Destination)
 		if (m.Type == "tmpfs" && !o.isBind()) || dest == "/dev" {
-			if err := remountReadonly(dest, o.flags); err != nil {
+			if err := r.remountReadonly(dest, o.flags); err != nil {
 				return fmt.Errorf("error remounting %q read-only: %w", dest, err)
 			}
 		}
 	}
 	if l := c.Spec.Linux; l != nil {
 		for _, p := range l.ReadonlyPaths {
-			if err := readonlyPath(p); err != nil {
+			if err := r.readonlyPath(p); err != nil {
 				return fmt.Errorf("can't make %q read-only: %w", p, err)
 			}
 		}
 		if len(l.MaskedPaths) > 0 {
-			null, err := openDevNull()
+			null, err := r.openDevNull()
 			if err != nil {
 				return fmt.Errorf("can't mask paths: %w", err)
 			}
-			defer null.Close()
+			defer unix.Close(null)
 			for _, p := range l.MaskedPaths {
-				if err := maskPath(p, null); err != nil {
+				if err := r.maskPath(p, null); err != nil {
 					return fmt.Errorf("can't mask path %q: %w", p, err)
 				}
 			}
@@ -199,22 +210,22 @@ func msMoveRoot(rootfs string) error {
 
 // reopenDevNull re-points fds 0-2 that refer to the host's /dev/null at
 // the container's one.
-func reopenDevNull() error {
-	f, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+func (r *root) reopenDevNull() error {
+	null, err := inroot.OpenFd(r.fd, "/dev/null", unix.O_RDWR)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	var null, st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &null); err != nil {
+	defer unix.Close(null)
+	var nst, st unix.Stat_t
+	if err := unix.Fstat(null, &nst); err != nil {
 		return err
 	}
 	for fd := 0; fd < 3; fd++ {
 		if err := unix.Fstat(fd, &st); err != nil {
 			continue // closed stdio is not our business
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev {
-			if err := unix.Dup3(int(f.Fd()), fd, 0); err != nil {
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == nst.Rdev {
+			if err := unix.Dup3(null, fd, 0); err != nil {
 				return &os.SyscallError{Syscall: "dup3 fd " + strconv.Itoa(fd), Err: err}
 			}
 		}
@@ -223,11 +234,16 @@ func reopenDevNull() error {
 }
 
 // remountReadonly makes the mount at dest read-only, keeping its flags.
-func remountReadonly(dest string, flags uintptr) error {
+func (r *root) remountReadonly(dest string, flags uintptr) error {
+	h, err := r.open(dest)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(h)
+	target := procFd(h)
 	flags |= unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY
-	var err error
 	for i := 0; i < 5; i++ {
-		err = unix.Mount("", dest, "", flags, "")
+		err = unix.Mount("", target, "", flags, "")
 		if err == nil {
 			return nil
 		}
@@ -236,8 +252,8 @@ func remountReadonly(dest string, flags uintptr) error {
 			continue
 		}
 		var st unix.Statfs_t
-		if unix.Statfs(dest, &st) == nil {
-			if err2 := unix.Mount("", dest, "", flags|statfsToMountFlags(st)&mntLockFlags, ""); err2 == nil {
+		if unix.Fstatfs(h, &st) == nil {
+			if err2 := unix.Mount("", target, "", flags|statfsToMountFlags(st)&mntLockFlags, ""); err2 == nil {
 				return nil
 			}
 		}
@@ -246,58 +262,74 @@ func remountReadonly(dest string, flags uintptr) error {
 	return err
 }
 
-// readonlyPath bind-mounts p onto itself and remounts it read-only,
-// keeping nosuid/nodev/noexec. A missing path is skipped.
-func readonlyPath(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
+// readonlyPath bind-mounts p onto itself and remounts the new mount
+// read-only, keeping nosuid/nodev/noexec. A missing path is skipped.
+func (r *root) readonlyPath(p string) error {
+	h, err := r.open(p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
+	err = unix.Mount(procFd(h), procFd(h), "", unix.MS_BIND|unix.MS_REC, "")
+	unix.Close(h)
+	if err != nil {
+		return err
+	}
+	// h is the covered directory: the bind mount is what p leads to now.
+	if h, err = r.open(p); err != nil {
+		return err
+	}
+	defer unix.Close(h)
 	var st unix.Statfs_t
-	if err := unix.Statfs(p, &st); err != nil {
+	if err := unix.Fstatfs(h, &st); err != nil {
 		return &os.PathError{Op: "statfs", Path: p, Err: err}
 	}
 	flags := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
-	return unix.Mount(p, p, "", flags|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	return unix.Mount("", procFd(h), "", flags|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
-// openDevNull returns an O_PATH handle to the container's /dev/null,
-// checked to be the null device. It is what masks files: when /dev comes
-// from a bind mount, /dev/null may be anything, e.g. a symlink to
+// openDevNull returns an O_PATH fd of the container's /dev/null, checked
+// to be the null device. It is what masks files: when /dev comes from a
+// bind mount, /dev/null may be anything, e.g. a symlink to
 // /proc/sys/kernel/core_pattern that "masking" would expose writable
 // (CVE-2025-31133).
-func openDevNull() (*os.File, error) {
-	// A symlink is followed (inside the container's root by now): what
-	// matters is that the file behind the handle, which is what gets
-	// mounted, is the null device.
-	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_CLOEXEC, 0)
+func (r *root) openDevNull() (int, error) {
+	// A symlink is followed inside the container's root: what matters is
+	// that the file behind the fd, which is what gets mounted, is the
+	// null device.
+	fd, err := r.open("/dev/null")
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: "/dev/null", Err: err}
+		return -1, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: "/dev/null", Err: err}
+		return -1, &os.PathError{Op: "stat", Path: "/dev/null", Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
 		unix.Close(fd)
-		return nil, errors.New("/dev/null in the container is not the null device (1:3)")
+		return -1, errors.New("/dev/null in the container is not the null device (1:3)")
 	}
-	return os.NewFile(uintptr(fd), "/dev/null"), nil
+	return fd, nil
 }
 
 // maskPath hides p: the null device (null, checked by openDevNull) over a
 // file, an empty read-only tmpfs over a directory. A missing path is
 // skipped.
-func maskPath(p string, null *os.File) error {
-	err := unix.Mount(procFd(null), p, "", unix.MS_BIND, "")
-	if err == nil || errors.Is(err, unix.ENOENT) {
+func (r *root) maskPath(p string, null int) error {
+	h, err := r.open(p)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(h)
+	err = unix.Mount(procFd(null), procFd(h), "", unix.MS_BIND, "")
 	if errors.Is(err, unix.ENOTDIR) {
-		return unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+		return unix.Mount("tmpfs", procFd(h), "tmpfs", unix.MS_RDONLY, "")
 	}
 	return err
 }

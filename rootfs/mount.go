@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -62,24 +60,24 @@ func (p *preparer) mount(m *mnt) error {
 }
 
 // finish applies what has to be done after the mount itself: propagation
-// changes and recursive attributes. Both act on a freshly opened handle,
-// since the one used for the mount refers to the covered directory.
-func (p *preparer) finish(m *mnt, rel string) error {
+// changes and recursive attributes. Both act on a freshly opened fd, since
+// the one used for the mount refers to the covered directory.
+func (p *preparer) finish(m *mnt) error {
 	if len(m.opts.propagation) == 0 && m.opts.recAttr == nil {
 		return nil
 	}
-	h, err := p.root.open(rel)
+	h, err := p.root.open(m.dest)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	for _, pf := range m.opts.propagation {
 		if err := mountAt("", h, m.dest, "", pf, ""); err != nil {
 			return err
 		}
 	}
 	if m.opts.recAttr != nil {
-		if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, m.opts.recAttr); err != nil {
+		if err := unix.MountSetattr(h, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, m.opts.recAttr); err != nil {
 			return &os.SyscallError{Syscall: "mount_setattr", Err: err}
 		}
 	}
@@ -87,45 +85,42 @@ func (p *preparer) finish(m *mnt, rel string) error {
 }
 
 func (p *preparer) mountOther(m *mnt, checkProc bool) error {
-	rel, err := p.root.resolve(m.dest)
-	if err != nil {
-		return err
-	}
+	procSource := ""
 	if checkProc {
-		if err := checkProcMount(rel, m.source); err != nil {
-			return err
-		}
+		procSource = m.source
 	}
-	h, err := p.root.mkdirAll(rel)
+	h, err := p.root.target(m.dest, true, procSource)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	if err := mountAt(m.source, h, m.dest, m.fstype, m.opts.flags, m.opts.dataString()); err != nil {
 		return err
 	}
-	return p.finish(m, rel)
+	return p.finish(m)
 }
 
 // mountProcSys mounts proc or sysfs. Like runc, the destination must be a
 // real directory (or missing), never a symlink. In a user namespace without
 // its own network namespace sysfs cannot be mounted: /sys is rbound instead.
 func (p *preparer) mountProcSys(m *mnt) error {
-	// The parent is resolved in the rootfs first: a symlink among the
-	// parents must not make us look at a host path, nor hide a symlinked
-	// last component behind a host directory.
-	parent, err := p.root.resolve(path.Dir(m.dest))
+	// The parents are followed inside the rootfs, the last component is
+	// not: it must be a directory itself.
+	h, err := p.root.openNoFollow(m.dest)
+	if errors.Is(err, unix.ENOENT) {
+		h, err = p.root.mkdirAll(m.dest)
+	}
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Lstat(filepath.Join(p.root.path, parent, path.Base(m.dest))); err == nil && !fi.IsDir() {
+	defer unix.Close(h)
+	var st unix.Stat_t
+	if err := unix.Fstat(h, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("filesystem %q must be mounted on ordinary directory", m.fstype)
 	}
-	h, rel, err := p.root.target(m.dest, true)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
 	err = mountAt(m.source, h, m.dest, m.fstype, m.opts.flags, m.opts.dataString())
 	if err != nil && m.fstype == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
 		return p.bindFromHost(m, "/sys")
@@ -133,23 +128,19 @@ func (p *preparer) mountProcSys(m *mnt) error {
 	if err != nil {
 		return err
 	}
-	return p.finish(m, rel)
+	return p.finish(m)
 }
 
 // mountTmpfs mounts a tmpfs. An existing destination directory keeps its
 // mode (runc prepends mode=). "ro" is applied by Enter, so that later mounts
 // and /dev nodes can still be created below it.
 func (p *preparer) mountTmpfs(m *mnt) error {
-	rel, err := p.root.resolve(m.dest)
-	if err != nil {
-		return err
-	}
 	data := m.opts.dataString()
-	h, err := p.root.open(rel)
+	h, err := p.root.open(m.dest)
 	if err == nil {
 		var st unix.Stat_t
-		if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-			h.Close()
+		if err := unix.Fstat(h, &st); err != nil {
+			unix.Close(h)
 			return err
 		}
 		mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
@@ -158,22 +149,22 @@ func (p *preparer) mountTmpfs(m *mnt) error {
 		}
 		data = mode
 	} else if errors.Is(err, os.ErrNotExist) {
-		h, err = p.root.mkdirAll(rel)
+		h, err = p.root.mkdirAll(m.dest)
 	}
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	flags := m.opts.flags &^ unix.MS_RDONLY
 	if m.opts.copyUp {
-		err = p.tmpfsCopyUp(m, rel, h, flags, data)
+		err = p.tmpfsCopyUp(m, h, flags, data)
 	} else {
 		err = mountAt(tmpfsSource(m), h, m.dest, "tmpfs", flags, data)
 	}
 	if err != nil {
 		return err
 	}
-	return p.finish(m, rel)
+	return p.finish(m)
 }
 
 // bindMount bind-mounts m.source, then remounts to apply the flags (a bind
@@ -183,31 +174,20 @@ func (p *preparer) mountTmpfs(m *mnt) error {
 // chose the target (file or directory) is the one mounted, whatever
 // happens to the path in between.
 func (p *preparer) bindMount(m *mnt) error {
-	src, err := os.OpenFile(m.source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := unix.Open(m.source, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = &os.PathError{Op: "stat", Path: m.source, Err: pe.Err} // runc's message
-		}
-		return err
+		return &os.PathError{Op: "stat", Path: m.source, Err: err} // runc's message
 	}
-	defer src.Close()
+	defer unix.Close(src)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+	if err := unix.Fstat(src, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: m.source, Err: err}
 	}
-	rel, err := p.root.resolve(m.dest)
+	h, err := p.root.target(m.dest, st.Mode&unix.S_IFMT == unix.S_IFDIR, m.source)
 	if err != nil {
 		return err
 	}
-	if err := checkProcMount(rel, m.source); err != nil {
-		return err
-	}
-	h, rel, err := p.root.target(m.dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+	defer unix.Close(h)
 	if m.opts.flags&unix.MS_REMOUNT == 0 {
 		if err := mountAt(procFd(src), h, m.dest, "", unix.MS_BIND|m.opts.flags&unix.MS_REC, ""); err != nil {
 			var me *mountError
@@ -218,19 +198,19 @@ func (p *preparer) bindMount(m *mnt) error {
 		}
 	}
 	if m.opts.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || m.opts.cleared != 0 {
-		if err := p.remountBind(m, rel); err != nil {
+		if err := p.remountBind(m); err != nil {
 			return err
 		}
 	}
-	return p.finish(m, rel)
+	return p.finish(m)
 }
 
-func (p *preparer) remountBind(m *mnt, rel string) error {
-	h, err := p.root.open(rel)
+func (p *preparer) remountBind(m *mnt) error {
+	h, err := p.root.open(m.dest)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	flags := m.opts.flags | unix.MS_BIND | unix.MS_REMOUNT
 	mountErr := mountAt("", h, m.dest, "", flags, "")
 	if mountErr == nil {
@@ -283,10 +263,10 @@ func statfsToMountFlags(st unix.Statfs_t) uintptr {
 	return flags
 }
 
-// checkProcMount refuses mounts over or inside /proc, except a procfs on
+// checkProcPath refuses mounts over or inside /proc, except a procfs on
 // /proc itself and the few files lxcfs emulates (runc's list). rel is the
-// resolved container path.
-func checkProcMount(rel, source string) error {
+// container path a destination resolved to.
+func checkProcPath(rel, source string) error {
 	if rel != "/proc" && !strings.HasPrefix(rel, "/proc/") {
 		return nil
 	}

@@ -2,7 +2,6 @@ package rootfs
 
 import (
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,25 +12,18 @@ import (
 // to another mount namespace), then the flags are applied by a remount as
 // for any bind mount.
 func (p *preparer) attachTree(m *mnt) error {
-	tree := "/proc/self/fd/" + strconv.Itoa(m.tree)
+	tree := procFd(m.tree)
 	var st unix.Stat_t
 	if err := unix.Fstat(m.tree, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: m.source, Err: err}
 	}
-	rel, err := p.root.resolve(m.dest)
+	h, err := p.root.target(m.dest, st.Mode&unix.S_IFMT == unix.S_IFDIR, tree)
 	if err != nil {
 		return err
 	}
-	if err := checkProcMount(rel, tree); err != nil {
-		return err
-	}
-	h, rel, err := p.root.target(m.dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+	defer unix.Close(h)
 	if m.opts.flags&unix.MS_REMOUNT == 0 {
-		if err := unix.MoveMount(m.tree, "", int(h.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		if err := unix.MoveMount(m.tree, "", h, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 			return &mountError{op: "bind-mount", source: m.source, dest: m.dest, flags: unix.MS_BIND | m.opts.flags&unix.MS_REC,
 				err: &os.SyscallError{Syscall: "move_mount", Err: err}}
 		}
@@ -41,9 +33,9 @@ func (p *preparer) attachTree(m *mnt) error {
 		// have locked) from its path: the copy has them.
 		cp := *m
 		cp.source = tree
-		if err := p.remountBind(&cp, rel); err != nil {
+		if err := p.remountBind(&cp); err != nil {
 			return err
 		}
 	}
-	return p.finish(m, rel)
+	return p.finish(m)
 }

@@ -4,119 +4,113 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
+	"path"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/inroot"
 )
 
-// root is the container rootfs, held open as an O_PATH directory handle.
-// Every path inside it is opened relative to that handle with
-// internal/inroot (pathrs-lite), which never lets a symlink or ".." leave
-// the root; mounts then target /proc/self/fd/N of the opened handle, so
-// the place that was checked is the place that gets mounted on.
+// root is the container rootfs, held open as an O_PATH directory fd.
+// Every path inside it is resolved by the kernel relative to that fd with
+// internal/inroot (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, one
+// system call), which never lets a symlink or ".." leave the root; mounts
+// then target /proc/thread-self/fd/N of the opened fd, so the place that
+// was checked is the place that gets mounted on. fds stay raw ints: the
+// init holds each for a few system calls.
 type root struct {
 	path string // host path, cleaned and symlink-free
-	fd   *os.File
+	fd   int
 }
 
 func openRoot(path string) (*root, error) {
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &root{path: path, fd: f}, nil
+	return &root{path: path, fd: fd}, nil
 }
 
-func (r *root) Close() error { return r.fd.Close() }
+func (r *root) Close() error { return unix.Close(r.fd) }
 
-// resolve returns unsafePath with all symlinks resolved as if r were "/"
-// (dangling ones included, which pathrs-lite alone would refuse to
-// create through), as an absolute path relative to the rootfs.
-func (r *root) resolve(unsafePath string) (string, error) {
-	full, err := securejoin.SecureJoin(r.path, unsafePath)
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(r.path, full)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("path %q resolves outside the rootfs", unsafePath)
-	}
-	return filepath.Join("/", rel), nil
+// open returns an O_PATH fd to the container path p.
+func (r *root) open(p string) (int, error) {
+	return inroot.OpenFd(r.fd, p, unix.O_PATH)
 }
 
-// open returns an O_PATH handle to rel inside the rootfs.
-func (r *root) open(rel string) (*os.File, error) {
-	return inroot.Open(r.fd, rel)
+// openNoFollow is open without following a symlink in the last component.
+func (r *root) openNoFollow(p string) (int, error) {
+	return inroot.OpenFd(r.fd, p, unix.O_PATH|unix.O_NOFOLLOW)
 }
 
-// mkdirAll creates rel (and its parents) inside the rootfs and returns an
-// O_PATH handle to it.
-func (r *root) mkdirAll(rel string) (*os.File, error) {
-	return pathrs.MkdirAllHandle(r.fd, rel, 0o755)
+// mkdirAll returns an O_PATH fd to the container path p, creating the
+// missing directories (dangling symlinks on the way are followed inside
+// the rootfs and their targets made, as runc does).
+func (r *root) mkdirAll(p string) (int, error) {
+	return inroot.Create(r.fd, p, inroot.Dir, nil)
 }
 
 // target opens the mount destination dest (a container path), creating a
-// directory, or an empty file when isDir is false, if it is missing.
-func (r *root) target(dest string, isDir bool) (*os.File, string, error) {
-	rel, err := r.resolve(dest)
-	if err != nil {
-		return nil, "", err
-	}
-	f, err := r.open(rel)
-	if err == nil {
-		return f, rel, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, "", err
-	}
+// directory, or an empty file when isDir is false, if it is missing. If
+// source is not "", the destination is refused (before anything is made
+// for it too) when it resolves into /proc (see checkProcPath).
+func (r *root) target(dest string, isDir bool, source string) (int, error) {
+	kind := inroot.File
 	if isDir {
-		f, err = r.mkdirAll(rel)
-		return f, rel, err
+		kind = inroot.Dir
 	}
-	dir, err := r.mkdirAll(filepath.Dir(rel))
+	var allow func(int, string) error
+	if source != "" {
+		allow = func(dirfd int, name string) error {
+			rel, err := r.rel(dirfd)
+			if err != nil {
+				return err
+			}
+			return checkProcPath(path.Join(rel, name), source)
+		}
+	}
+	fd, err := inroot.Create(r.fd, dest, kind, allow)
+	if err != nil || source == "" {
+		return fd, err
+	}
+	rel, err := r.rel(fd)
+	if err == nil {
+		err = checkProcPath(rel, source)
+	}
 	if err != nil {
-		return nil, "", err
+		unix.Close(fd)
+		return -1, err
 	}
-	defer dir.Close()
-	f, err = createFileAt(dir, filepath.Base(rel))
-	return f, rel, err
+	return fd, nil
 }
 
-// createFileAt creates an empty regular file name in dir unless something
-// other than a symlink already exists there, and returns an O_PATH handle.
-func createFileAt(dir *os.File, name string) (*os.File, error) {
-	dirfd := int(dir.Fd())
-	fd, err := unix.Openat(dirfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err == nil {
-		_ = unix.Close(fd)
-	} else if !errors.Is(err, unix.EEXIST) {
-		return nil, err
-	}
-	fd, err = unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// rel is the container path of the object behind fd (an fd from open,
+// so inside the rootfs): what a destination resolved to.
+func (r *root) rel(fd int) (string, error) {
+	p, err := os.Readlink(procFd(fd))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
+	if p == r.path {
+		return "/", nil
+	}
+	if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(r.path, "/")+"/"); ok {
+		return "/" + rel, nil
+	}
+	return "", fmt.Errorf("%s is not in the rootfs %s", p, r.path)
+}
+
+// isSymlink reports whether fd (from openNoFollow) is a symlink.
+func isSymlink(fd int) (bool, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		_ = unix.Close(fd)
-		return nil, err
+		return false, err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		_ = unix.Close(fd)
-		return nil, fmt.Errorf("%s is a symlink: %w", name, unix.ELOOP)
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	return st.Mode&unix.S_IFMT == unix.S_IFLNK, nil
 }
 
-func procFd(f *os.File) string {
-	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
-}
+func procFd(fd int) string { return inroot.ProcFd(fd) }
 
 // mountError is a failed mount(2), described with the container path.
 type mountError struct {
@@ -152,9 +146,9 @@ func (e *mountError) Error() string {
 
 func (e *mountError) Unwrap() error { return e.err }
 
-// mountAt mounts source on the file behind target's handle. dest is the
+// mountAt mounts source on the file behind the fd target. dest is the
 // container path, for the error message only.
-func mountAt(source string, target *os.File, dest, fstype string, flags uintptr, data string) error {
+func mountAt(source string, target int, dest, fstype string, flags uintptr, data string) error {
 	if err := unix.Mount(source, procFd(target), fstype, flags, data); err != nil {
 		op := "mount"
 		switch {

@@ -269,10 +269,15 @@ func (c *Config) populate(rootfs string, mounts []mnt, setupDev bool, devs []dev
 				return fmt.Errorf("error creating device nodes: %w", err)
 			}
 		}
-		if err := r.setupPtmx(); err != nil {
+		dev, err := r.mkdirAll("/dev")
+		if err != nil {
 			return fmt.Errorf("error setting up ptmx: %w", err)
 		}
-		if err := r.setupDevSymlinks(); err != nil {
+		defer unix.Close(dev)
+		if err := r.setupPtmx(dev); err != nil {
+			return fmt.Errorf("error setting up ptmx: %w", err)
+		}
+		if err := r.setupDevSymlinks(dev); err != nil {
 			return fmt.Errorf("error setting up /dev symlinks: %w", err)
 		}
 	}
