@@ -15,6 +15,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/image/fetch"
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
 	"github.com/podrun/podrun/pod/manifest"
@@ -77,7 +78,7 @@ func testStore(t *testing.T) *image.Store {
 			storeErr = err
 			return
 		}
-		_, storeErr = s.Import(context.Background(), archive, image.ImportOptions{Name: "busybox:test"})
+		_, storeErr = fetch.Import(context.Background(), s, archive, fetch.ImportOptions{Name: "busybox:test"})
 	})
 	if storeErr != nil {
 		t.Fatal(storeErr)

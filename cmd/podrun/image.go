@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/image/fetch"
 	"github.com/podrun/podrun/runtime"
 )
 
@@ -70,7 +71,7 @@ func imageCommand() *cli.Command {
 					}
 					c, cancel := interruptible()
 					defer cancel()
-					img, err := s.Import(c, ctx.Args().First(), image.ImportOptions{Name: ctx.String("name")})
+					img, err := fetch.Import(c, s, ctx.Args().First(), fetch.ImportOptions{Name: ctx.String("name")})
 					if err != nil {
 						return err
 					}
@@ -83,8 +84,8 @@ func imageCommand() *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "name the image NAME[:TAG] (default: REF)"},
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk http, not https, to the registry (loopback registries always use http)"},
 					&cli.StringFlag{Name: "docker-config", Usage: "docker config.json with credentials (default ~/.docker/config.json)"},
-					&cli.DurationFlag{Name: "timeout", Value: image.DefaultPullTimeout, Usage: "give up a pull not done after this long (0: never)"},
-					&cli.DurationFlag{Name: "idle-timeout", Value: image.DefaultIdleTimeout, Usage: "give up when the registry sends nothing for this long (0: never)"}},
+					&cli.DurationFlag{Name: "timeout", Value: fetch.DefaultPullTimeout, Usage: "give up a pull not done after this long (0: never)"},
+					&cli.DurationFlag{Name: "idle-timeout", Value: fetch.DefaultIdleTimeout, Usage: "give up when the registry sends nothing for this long (0: never)"}},
 				Action: func(ctx *cli.Context) error {
 					if ctx.NArg() != 1 {
 						return errors.New("image pull: takes one REF")
@@ -114,7 +115,7 @@ func imageCommand() *cli.Command {
 					}
 					c, cancel := interruptible()
 					defer cancel()
-					img, err := s.Pull(c, ctx.Args().First(), image.PullOptions{
+					img, err := fetch.Pull(c, s, ctx.Args().First(), fetch.PullOptions{
 						Name: ctx.String("name"), PlainHTTP: ctx.Bool("plain-http"), DockerConfig: ctx.String("docker-config"),
 						Timeout: timeout, IdleTimeout: idle,
 					})

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/testimage"
 )
@@ -112,18 +113,18 @@ func TestPull(t *testing.T) {
 	push(t, srv.URL, "podrun/busybox", "v1", blobs, man, ocispec.MediaTypeOCIManifest)
 	// An index with another platform's image first: a manifest of the
 	// same layers whose config says s390x. Picking it would change the ID.
-	var m Manifest
+	var m image.Manifest
 	json.Unmarshal(man, &m)
 	var c map[string]any
 	json.Unmarshal(blobs[m.Config.Digest], &c)
 	c["architecture"] = "s390x"
 	otherCfg, _ := json.Marshal(c)
-	m.Config = Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(otherCfg), Size: int64(len(otherCfg))}
+	m.Config = image.Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(otherCfg), Size: int64(len(otherCfg))}
 	otherMan, _ := json.Marshal(m)
 	push(t, srv.URL, "podrun/busybox", "s390x", map[string][]byte{m.Config.Digest: otherCfg}, otherMan, ocispec.MediaTypeOCIManifest)
-	idx, _ := json.Marshal(Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []Descriptor{
-		{MediaType: ocispec.MediaTypeOCIManifest, Digest: sha256Digest(otherMan), Size: int64(len(otherMan)), Platform: &Platform{OS: "linux", Architecture: "s390x"}},
-		{MediaType: ocispec.MediaTypeOCIManifest, Digest: manDigest, Size: int64(len(man)), Platform: &Platform{OS: "linux", Architecture: HostPlatform().Architecture}},
+	idx, _ := json.Marshal(image.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []image.Descriptor{
+		{MediaType: ocispec.MediaTypeOCIManifest, Digest: sha256Digest(otherMan), Size: int64(len(otherMan)), Platform: &image.Platform{OS: "linux", Architecture: "s390x"}},
+		{MediaType: ocispec.MediaTypeOCIManifest, Digest: manDigest, Size: int64(len(man)), Platform: &image.Platform{OS: "linux", Architecture: HostPlatform().Architecture}},
 	}})
 	push(t, srv.URL, "podrun/busybox", "multi", nil, idx, ocispec.MediaTypeOCIIndex)
 
@@ -133,10 +134,10 @@ func TestPull(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth)), 0o600)
 
 	ctx := context.Background()
-	if _, err := s.Pull(ctx, host+"/podrun/busybox:v1", PullOptions{DockerConfig: filepath.Join(cfgDir, "none.json")}); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := Pull(ctx, s, host+"/podrun/busybox:v1", PullOptions{DockerConfig: filepath.Join(cfgDir, "none.json")}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("pull without credentials: %v", err)
 	}
-	img, err := s.Pull(ctx, host+"/podrun/busybox:v1", PullOptions{DockerConfig: cfg})
+	img, err := Pull(ctx, s, host+"/podrun/busybox:v1", PullOptions{DockerConfig: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,17 +145,17 @@ func TestPull(t *testing.T) {
 		t.Errorf("pulled %+v", img)
 	}
 	t.Setenv("DOCKER_CONFIG", cfgDir) // the default config location
-	img2, err := s.Pull(ctx, host+"/podrun/busybox:multi", PullOptions{})
+	img2, err := Pull(ctx, s, host+"/podrun/busybox:multi", PullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if img2.ID != img.ID {
 		t.Errorf("index pull gave %s, want %s", img2.ID, img.ID)
 	}
-	if _, err := s.Pull(ctx, host+"/podrun/busybox@"+manDigest, PullOptions{}); err != nil {
+	if _, err := Pull(ctx, s, host+"/podrun/busybox@"+manDigest, PullOptions{}); err != nil {
 		t.Errorf("pull by digest: %v", err)
 	}
-	if _, err := s.Pull(ctx, host+"/podrun/nosuch:v1", PullOptions{}); err == nil {
+	if _, err := Pull(ctx, s, host+"/podrun/nosuch:v1", PullOptions{}); err == nil {
 		t.Error("pull of a missing image succeeded")
 	}
 	assertOnly(t, s, 1, 2)

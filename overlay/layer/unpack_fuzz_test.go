@@ -1,4 +1,4 @@
-package overlay
+package layer
 
 import (
 	"archive/tar"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podrun/podrun/overlay"
 )
 
 // fuzzTypes are the tar entry types a fuzzed entry picks from.
@@ -65,7 +67,7 @@ func fuzzTar(data []byte, outside string) []byte {
 			content, data = data[1:1+k], data[1+k:]
 		}
 		if flags&1 != 0 {
-			h.PAXRecords = map[string]string{"SCHILY.xattr." + OpaqueXattr: "y"}
+			h.PAXRecords = map[string]string{"SCHILY.xattr." + overlay.OpaqueXattr: "y"}
 		}
 		if flags&2 != 0 {
 			h.PAXRecords = map[string]string{"SCHILY.xattr.user.fuzz": "x"}

@@ -1,4 +1,4 @@
-package overlay
+package layer
 
 import (
 	"archive/tar"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
+
+	"github.com/podrun/podrun/overlay"
 )
 
 func unpackTar(t *testing.T, hdrs []*tar.Header, data map[string]string) (string, error) {
@@ -93,7 +95,7 @@ func TestUnpackEntryTypes(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "gone/.wh.file")); err == nil {
 		t.Error("the .wh. entry itself was written")
 	}
-	if n, err := unix.Lgetxattr(filepath.Join(dir, "opq"), OpaqueXattr, buf); err != nil || string(buf[:n]) != "y" {
+	if n, err := unix.Lgetxattr(filepath.Join(dir, "opq"), overlay.OpaqueXattr, buf); err != nil || string(buf[:n]) != "y" {
 		t.Errorf("opq: opaque xattr %v", err)
 	}
 	if s := st("replace"); s.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -103,7 +105,7 @@ func TestUnpackEntryTypes(t *testing.T) {
 }
 
 // TestUnpackHostile: every way out of the layer is refused with an
-// EscapeError and nothing is written outside.
+// overlay.EscapeError and nothing is written outside.
 func TestUnpackHostile(t *testing.T) {
 	testutil.RequiresRoot(t)
 	outside := t.TempDir()
@@ -134,7 +136,7 @@ func TestUnpackHostile(t *testing.T) {
 	for name, hdrs := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := unpackTar(t, hdrs, nil)
-			var ee *EscapeError
+			var ee *overlay.EscapeError
 			if !errors.As(err, &ee) {
 				t.Fatalf("got %v, want an EscapeError", err)
 			}
@@ -162,7 +164,7 @@ func mkLayer(t *testing.T, files map[string]string, extra ...*tar.Header) string
 	return dir
 }
 
-func mountAndCheck(t *testing.T, m *Mount, legacy bool) string {
+func mountAndCheck(t *testing.T, m *overlay.Mount, legacy bool) string {
 	t.Helper()
 	target := t.TempDir()
 	var err error
@@ -192,7 +194,7 @@ func TestMountWhiteoutOpaque(t *testing.T) {
 	for _, legacy := range []bool{false, true} {
 		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
 			work := t.TempDir()
-			m := &Mount{Lower: []string{upper, lower}, Upper: filepath.Join(work, "u"), Work: filepath.Join(work, "w")}
+			m := &overlay.Mount{Lower: []string{upper, lower}, Upper: filepath.Join(work, "u"), Work: filepath.Join(work, "w")}
 			os.Mkdir(m.Upper, 0o755)
 			os.Mkdir(m.Work, 0o755)
 			root := mountAndCheck(t, m, legacy)
@@ -224,7 +226,7 @@ func TestMountManyLayers(t *testing.T) {
 	const n = 150
 	base := filepath.Join(t.TempDir(), strings.Repeat("long-directory-name-", 3))
 	linkDir := t.TempDir()
-	m := &Mount{LinkDir: linkDir}
+	m := &overlay.Mount{LinkDir: linkDir}
 	os.Mkdir(filepath.Join(linkDir, "l"), 0o755)
 	for i := n - 1; i >= 0; i-- { // topmost first
 		d := filepath.Join(base, fmt.Sprintf("layer-%03d-%s", i, strings.Repeat("x", 40)))

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/overlay"
 )
@@ -37,14 +38,14 @@ func (m memRegistry) RoundTrip(req *http.Request) (*http.Response, error) {
 // digests and diff IDs, no more than overlayfs takes).
 func FuzzResolveManifest(f *testing.F) {
 	host := HostPlatform()
-	cfg, _ := json.Marshal(Config{OS: "linux", Architecture: host.Architecture,
-		RootFS: RootFS{Type: "layers", DiffIDs: []string{"sha256:" + strings.Repeat("ab", 32)}}})
-	layer := Descriptor{MediaType: ocispec.MediaTypeOCILayerGzip, Digest: "sha256:" + strings.Repeat("cd", 32), Size: 100}
-	man, _ := json.Marshal(Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIManifest,
-		Config: Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(cfg), Size: int64(len(cfg))},
-		Layers: []Descriptor{layer}})
-	idx, _ := json.Marshal(Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []Descriptor{
-		{MediaType: ocispec.MediaTypeOCIManifest, Digest: "sha256:" + strings.Repeat("ef", 32), Size: 10, Platform: &Platform{OS: "linux", Architecture: "s390x"}},
+	cfg, _ := json.Marshal(image.Config{OS: "linux", Architecture: host.Architecture,
+		RootFS: image.RootFS{Type: "layers", DiffIDs: []string{"sha256:" + strings.Repeat("ab", 32)}}})
+	layer := image.Descriptor{MediaType: ocispec.MediaTypeOCILayerGzip, Digest: "sha256:" + strings.Repeat("cd", 32), Size: 100}
+	man, _ := json.Marshal(image.Manifest{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIManifest,
+		Config: image.Descriptor{MediaType: ocispec.MediaTypeOCIConfig, Digest: sha256Digest(cfg), Size: int64(len(cfg))},
+		Layers: []image.Descriptor{layer}})
+	idx, _ := json.Marshal(image.Index{SchemaVersion: 2, MediaType: ocispec.MediaTypeOCIIndex, Manifests: []image.Descriptor{
+		{MediaType: ocispec.MediaTypeOCIManifest, Digest: "sha256:" + strings.Repeat("ef", 32), Size: 10, Platform: &image.Platform{OS: "linux", Architecture: "s390x"}},
 		{MediaType: ocispec.MediaTypeOCIManifest, Digest: sha256Digest(man), Size: int64(len(man)), Platform: &host},
 	}})
 	docker := bytes.ReplaceAll(man, []byte(ocispec.MediaTypeOCIManifest), []byte(ocispec.MediaTypeDockerManifest))
@@ -59,7 +60,7 @@ func FuzzResolveManifest(f *testing.F) {
 			PullOptions{Client: &http.Client{Transport: memRegistry{top, child, config}}, IdleTimeout: -1})
 		p, err := c.resolve(context.Background())
 		if err == nil {
-			err = p.check()
+			err = p.Check()
 		}
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\r\n") {
@@ -67,13 +68,13 @@ func FuzzResolveManifest(f *testing.F) {
 			}
 			return
 		}
-		if sha256Digest(p.manifestRaw) != p.manifestDigest || sha256Digest(p.configRaw) != p.configDigest {
+		if sha256Digest(p.ManifestRaw) != p.ManifestDigest || sha256Digest(p.ConfigRaw) != p.ConfigDigest {
 			t.Errorf("accepted a manifest or config whose digest does not match its bytes")
 		}
-		if len(p.layers) == 0 || len(p.layers) > overlay.MaxLayers {
-			t.Errorf("accepted %d layers", len(p.layers))
+		if len(p.Layers) == 0 || len(p.Layers) > overlay.MaxLayers {
+			t.Errorf("accepted %d layers", len(p.Layers))
 		}
-		for _, l := range p.layers {
+		for _, l := range p.Layers {
 			if _, err := overlay.ParseDigest(l.Digest); err != nil {
 				t.Errorf("accepted layer digest %q", l.Digest)
 			}

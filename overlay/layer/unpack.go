@@ -1,4 +1,8 @@
-package overlay
+// Package layer unpacks image layer tars (gzip, zstd or plain) into
+// directories following overlayfs's conventions for deletions (see package
+// overlay). It holds the decompressors, so only image import and pull link
+// it; the container start path imports just overlay.
+package layer
 
 import (
 	"archive/tar"
@@ -18,15 +22,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
-)
 
-// Compression of a layer stream, as found by its magic bytes.
-type Compression string
-
-const (
-	Uncompressed Compression = "tar"
-	Gzip         Compression = "gzip"
-	Zstd         Compression = "zstd"
+	"github.com/podrun/podrun/overlay"
 )
 
 var (
@@ -37,7 +34,7 @@ var (
 // Decompress returns the uncompressed stream of a layer: gzip and zstd are
 // recognised by their magic bytes, anything else is taken as a tar. Close
 // the returned reader when done.
-func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
+func Decompress(r io.Reader) (io.ReadCloser, overlay.Compression, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
@@ -49,50 +46,40 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("gzip: %w", err)
 		}
-		return zr, Gzip, nil
+		return zr, overlay.Gzip, nil
 	case bytes.HasPrefix(magic, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
 		if err != nil {
 			return nil, "", fmt.Errorf("zstd: %w", err)
 		}
-		return zstdCloser{zr}, Zstd, nil
+		return zstdCloser{zr}, overlay.Zstd, nil
 	}
-	return io.NopCloser(br), Uncompressed, nil
+	return io.NopCloser(br), overlay.Uncompressed, nil
 }
 
 type zstdCloser struct{ *zstd.Decoder }
 
 func (z zstdCloser) Close() error { z.Decoder.Close(); return nil }
 
-// Stats describes an unpacked layer.
-type Stats struct {
-	// DiffID is the digest ("sha256:...") of the uncompressed tar stream.
-	DiffID      string
-	Compression Compression
-	// Size is the uncompressed tar size; Entries the number of tar entries.
-	Size    int64
-	Entries int
-}
-
 // Unpack reads a layer tar (gzip, zstd or plain) from r and writes it into
 // dir, which must exist and should be empty, mapping whiteouts to
 // overlayfs's conventions and preserving modes, owners, times, xattrs,
 // hard links, symlinks, devices and fifos. An entry that would escape dir
 // (absolute or ".." names, hard links out of the layer, writing through a
-// symlink) stops the unpack with an *EscapeError; the caller removes dir
+// symlink) stops the unpack with an *overlay.EscapeError; the caller removes dir
 // (the store unpacks into a temporary directory and renames it only on
 // success). Owners are kept only when running as root.
-func Unpack(r io.Reader, dir string) (Stats, error) {
+func Unpack(r io.Reader, dir string) (overlay.Stats, error) {
 	zr, comp, err := Decompress(r)
 	if err != nil {
-		return Stats{}, err
+		return overlay.Stats{}, err
 	}
 	defer zr.Close()
 	h := sha256.New()
 	cr := &countingReader{r: io.TeeReader(zr, h)}
 	u, err := newUnpacker(dir)
 	if err != nil {
-		return Stats{}, err
+		return overlay.Stats{}, err
 	}
 	defer u.close()
 	tr := tar.NewReader(cr)
@@ -103,21 +90,21 @@ func Unpack(r io.Reader, dir string) (Stats, error) {
 			break
 		}
 		if err != nil {
-			return Stats{}, fmt.Errorf("reading layer tar: %w", err)
+			return overlay.Stats{}, fmt.Errorf("reading layer tar: %w", err)
 		}
 		n++
 		if err := u.entry(hdr, tr); err != nil {
-			return Stats{}, err
+			return overlay.Stats{}, err
 		}
 	}
 	if err := u.finish(); err != nil {
-		return Stats{}, err
+		return overlay.Stats{}, err
 	}
 	// The diff ID covers the whole stream, padding included.
 	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return Stats{}, fmt.Errorf("reading layer tar: %w", err)
+		return overlay.Stats{}, fmt.Errorf("reading layer tar: %w", err)
 	}
-	return Stats{DiffID: digestOf(h), Compression: comp, Size: cr.n, Entries: n}, nil
+	return overlay.Stats{DiffID: digestOf(h), Compression: comp, Size: cr.n, Entries: n}, nil
 }
 
 func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
@@ -188,14 +175,14 @@ func (u *unpacker) openDir(entry, p string, create bool) (int, error) {
 		if err == unix.ENOTDIR || err == unix.ELOOP {
 			var st unix.Stat_t
 			if unix.Fstatat(fd, c, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				err = &EscapeError{Name: entry, Reason: fmt.Sprintf("path goes through the symlink %q", walked)}
+				err = &overlay.EscapeError{Name: entry, Reason: fmt.Sprintf("path goes through the symlink %q", walked)}
 			} else {
 				err = fmt.Errorf("layer entry %q: %q is not a directory", entry, walked)
 			}
 		}
 		unix.Close(fd)
 		if err != nil {
-			var ee *EscapeError
+			var ee *overlay.EscapeError
 			if errors.As(err, &ee) {
 				return -1, err
 			}
@@ -255,7 +242,7 @@ func (u *unpacker) removeExisting(pfd int, p, base string, keepDir bool) (bool, 
 }
 
 func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
-	p, err := CleanEntryPath(hdr.Name)
+	p, err := overlay.CleanEntryPath(hdr.Name)
 	if err != nil {
 		return err
 	}
@@ -266,10 +253,10 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return u.meta(u.root, "", ".", hdr, true)
 	}
-	switch kind, target := ClassifyWhiteout(p); kind {
-	case MetaWhiteout:
+	switch kind, target := overlay.ClassifyWhiteout(p); kind {
+	case overlay.MetaWhiteout:
 		return nil
-	case Whiteout:
+	case overlay.Whiteout:
 		pfd, base, err := u.parent(hdr.Name, target)
 		if err != nil {
 			return err
@@ -281,7 +268,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("layer entry %q: creating whiteout %q: %w", hdr.Name, target, err)
 		}
 		return nil
-	case Opaque:
+	case overlay.Opaque:
 		if target == "" {
 			return nil // nothing lies below a layer's root to hide
 		}
@@ -290,7 +277,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return err
 		}
 		defer unix.Close(fd)
-		if err := unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), OpaqueXattr, []byte("y"), 0); err != nil {
+		if err := unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), overlay.OpaqueXattr, []byte("y"), 0); err != nil {
 			return fmt.Errorf("layer entry %q: marking %q opaque: %w", hdr.Name, target, err)
 		}
 		return nil
@@ -330,7 +317,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeLink:
-		target, err := CleanLinkTarget(hdr.Name, hdr.Linkname)
+		target, err := overlay.CleanLinkTarget(hdr.Name, hdr.Linkname)
 		if err != nil {
 			return err
 		}
@@ -440,16 +427,4 @@ func (u *unpacker) finish() error {
 		}
 	}
 	return nil
-}
-
-// ParseDigest splits "sha256:<64 hex>" and checks its form.
-func ParseDigest(d string) (hexPart string, err error) {
-	algo, h, ok := strings.Cut(d, ":")
-	if !ok || algo != "sha256" || len(h) != 64 {
-		return "", fmt.Errorf("unsupported or malformed digest %q (want sha256:<64 hex digits>)", d)
-	}
-	if _, err := hex.DecodeString(h); err != nil || strings.ToLower(h) != h {
-		return "", fmt.Errorf("malformed digest %q", d)
-	}
-	return h, nil
 }

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"bytes"
@@ -18,9 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/overlay"
+	"github.com/podrun/podrun/overlay/layer"
 )
 
 // The registry client is podrun's own, over net/http: the distribution
@@ -144,7 +146,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // Pull fetches an image from a registry (OCI distribution API) into the
 // store: the manifest for the host platform, its config and its layers
 // (streamed into the unpacker, several at once, each verified).
-func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
+func Pull(ctx context.Context, s *image.Store, ref string, opts PullOptions) (*image.Image, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, err
@@ -154,7 +156,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		ctx, cancel = context.WithTimeoutCause(ctx, t, &timeoutError{fmt.Sprintf("not done after %s (pull timeout)", t)})
 		defer cancel()
 	}
-	img, err := s.pull(ctx, r, ref, opts)
+	img, err := pull(ctx, s, r, ref, opts)
 	if err != nil {
 		// A bound that ran out, or an interrupt, is the reason, whatever
 		// the read it cut short made of it.
@@ -166,7 +168,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	return img, nil
 }
 
-func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOptions) (*Image, error) {
+func pull(ctx context.Context, s *image.Store, r Reference, ref string, opts PullOptions) (*image.Image, error) {
 	p, err := newRegistryClient(r, opts).resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -175,16 +177,16 @@ func (s *Store) pull(ctx context.Context, r Reference, ref string, opts PullOpti
 	if name == "" {
 		name = ref
 	}
-	p.names = []string{NormalizeName(name)}
-	p.source = r.String()
-	return s.ingest(ctx, p)
+	p.Names = []string{image.NormalizeName(name)}
+	p.Source = r.String()
+	return s.Ingest(ctx, p, layer.Unpack)
 }
 
 // resolve reads the reference's manifest (through an index, for the host
 // platform) and its config: the image to ingest, its layers still to
 // fetch. Every body but the top one, named by tag, is checked against its
 // descriptor's digest.
-func (c *registryClient) resolve(ctx context.Context) (*pending, error) {
+func (c *registryClient) resolve(ctx context.Context) (*image.Pending, error) {
 	r := c.ref
 	accept := strings.Join([]string{ocispec.MediaTypeOCIIndex, ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerList, ocispec.MediaTypeDockerManifest}, ", ")
 	tagOrDigest := r.Tag
@@ -195,11 +197,11 @@ func (c *registryClient) resolve(ctx context.Context) (*pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	top := Descriptor{MediaType: mt, Digest: sha256Digest(raw), Size: int64(len(raw))}
+	top := image.Descriptor{MediaType: mt, Digest: sha256Digest(raw), Size: int64(len(raw))}
 	if r.Digest != "" && top.Digest != r.Digest {
 		return nil, fmt.Errorf("manifest has digest %s", top.Digest)
 	}
-	get := func(d Descriptor) ([]byte, error) {
+	get := func(d image.Descriptor) ([]byte, error) {
 		if d.Digest == top.Digest {
 			return raw, nil
 		}
@@ -220,11 +222,11 @@ func (c *registryClient) resolve(ctx context.Context) (*pending, error) {
 		}
 		return c.getSmallBlob(ctx, d)
 	}
-	desc, manRaw, err := resolveManifest([]Descriptor{top}, get, 0)
+	desc, manRaw, err := resolveManifest([]image.Descriptor{top}, get, 0)
 	if err != nil {
 		return nil, err
 	}
-	return pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
+	return pendingFromManifest(desc, manRaw, get, func(d image.Descriptor) func(context.Context) (io.ReadCloser, error) {
 		return func(ctx context.Context) (io.ReadCloser, error) { return c.openBlob(ctx, d.Digest, d.Size) }
 	})
 }
@@ -579,7 +581,7 @@ func (c *registryClient) openBlob(ctx context.Context, digest string, size int64
 
 // getSmallBlob fetches a config blob, checked against its descriptor's
 // size and digest.
-func (c *registryClient) getSmallBlob(ctx context.Context, d Descriptor) ([]byte, error) {
+func (c *registryClient) getSmallBlob(ctx context.Context, d image.Descriptor) ([]byte, error) {
 	resp, err := c.do(ctx, http.MethodGet, c.base+"/blobs/"+d.Digest, "")
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"archive/tar"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func pullHostile(t *testing.T, ctx context.Context, h *hostileRegistry, opts Pul
 	host := strings.TrimPrefix(srv.URL, "http://")
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Pull(ctx, host+"/test/img:v1", opts)
+		_, err := Pull(ctx, s, host+"/test/img:v1", opts)
 		done <- err
 	}()
 	var err error
@@ -106,7 +107,7 @@ func pullHostile(t *testing.T, ctx context.Context, h *hostileRegistry, opts Pul
 		t.Errorf("error is not one line: %q", err)
 	}
 	for _, d := range []string{"tmp", "blobs/sha256", "layers", "images", "l"} {
-		if n := names(t, s.path(d)); len(n) != 0 {
+		if n := names(t, filepath.Join(s.Dir, d)); len(n) != 0 {
 			t.Errorf("%s/ left after a failed pull: %v", d, n)
 		}
 	}

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"archive/tar"
@@ -13,14 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
 )
 
-func newStore(t *testing.T) *Store {
+func newStore(t *testing.T) *image.Store {
 	t.Helper()
 	testutil.RequiresRoot(t)
-	s, err := Open(filepath.Join(t.TempDir(), "store"))
+	s, err := image.Open(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +43,15 @@ func names(t *testing.T, dir string) []string {
 
 // assertOnly checks the store holds exactly the given images and layers
 // and nothing in tmp/.
-func assertOnly(t *testing.T, s *Store, images, layers int) {
+func assertOnly(t *testing.T, s *image.Store, images, layers int) {
 	t.Helper()
-	if n := names(t, s.path("images")); len(n) != images {
+	if n := names(t, filepath.Join(s.Dir, "images")); len(n) != images {
 		t.Errorf("images/: %v, want %d", n, images)
 	}
-	if n := names(t, s.path("layers")); len(n) != layers {
+	if n := names(t, filepath.Join(s.Dir, "layers")); len(n) != layers {
 		t.Errorf("layers/: %v, want %d", n, layers)
 	}
-	if n := names(t, s.path("tmp")); len(n) != 0 {
+	if n := names(t, filepath.Join(s.Dir, "tmp")); len(n) != 0 {
 		t.Errorf("tmp/ not empty: %v", n)
 	}
 }
@@ -82,7 +83,7 @@ func TestImportFormats(t *testing.T) {
 		{docker, "", "podrun/docker:saved"},
 		{dockerGz, "gz", "gz:latest"},
 	} {
-		img, err := s.Import(ctx, c.src, ImportOptions{Name: c.name})
+		img, err := Import(ctx, s, c.src, ImportOptions{Name: c.name})
 		if err != nil {
 			t.Fatalf("import %s: %v", c.src, err)
 		}
@@ -130,11 +131,11 @@ func TestSharedLayers(t *testing.T) {
 	cfg := testimage.Config(t)
 	cfg.Config.Cmd = []string{"echo", "b"}
 	testimage.WriteLayout(t, b, "b", cfg, [][]byte{layers[0], extra}, testimage.Zstd, testimage.Uncompressed)
-	ia, err := s.Import(ctx, a, ImportOptions{Name: "a"})
+	ia, err := Import(ctx, s, a, ImportOptions{Name: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ib, err := s.Import(ctx, b, ImportOptions{Name: "b"})
+	ib, err := Import(ctx, s, b, ImportOptions{Name: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestSharedLayers(t *testing.T) {
 		t.Errorf("the shared layer is not one directory on disk: %v %v", err1, err2)
 	}
 	// Removing one image keeps the shared layer for the other.
-	if _, _, err := s.Remove("a", RemoveOptions{}); err != nil {
+	if _, _, err := s.Remove("a", image.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertOnly(t, s, 1, 2)
@@ -171,7 +172,7 @@ func TestHostileImportLeavesNothing(t *testing.T) {
 	}, map[string]string{"ok": "x", "link/pwned": "owned"})
 	dir := t.TempDir()
 	testimage.WriteLayout(t, dir, "evil", testimage.Config(t), append(testimage.Layers(t), evil))
-	_, err := s.Import(context.Background(), dir, ImportOptions{Name: "evil"})
+	_, err := Import(context.Background(), s, dir, ImportOptions{Name: "evil"})
 	if err == nil || !strings.Contains(err.Error(), `"link/pwned" escapes the layer: path goes through the symlink "link"`) {
 		t.Fatalf("import: %v", err)
 	}
@@ -192,8 +193,8 @@ func TestInterruptedImportRetried(t *testing.T) {
 	dir := t.TempDir()
 	testimage.OCILayout(t, dir, "retry")
 	// Corrupt the upper layer's blob (same size).
-	var man Manifest
-	var idx Index
+	var man image.Manifest
+	var idx image.Index
 	readJSON(t, filepath.Join(dir, "index.json"), &idx)
 	readJSON(t, filepath.Join(dir, "blobs/sha256", idx.Manifests[0].Digest[7:]), &man)
 	blob := filepath.Join(dir, "blobs/sha256", man.Layers[1].Digest[7:])
@@ -202,14 +203,14 @@ func TestInterruptedImportRetried(t *testing.T) {
 	bad[len(bad)/2] ^= 0xff
 	os.WriteFile(blob, bad, 0o644)
 	// A killed import's staging (pid 2^22+1 does not exist).
-	os.MkdirAll(s.path("tmp", "layer-4194305-junk", "diff", "half"), 0o755)
+	os.MkdirAll(filepath.Join(s.Dir, "tmp", "layer-4194305-junk", "diff", "half"), 0o755)
 
-	if _, err := s.Import(context.Background(), dir, ImportOptions{}); err == nil {
+	if _, err := Import(context.Background(), s, dir, ImportOptions{}); err == nil {
 		t.Fatal("import of a corrupt blob succeeded")
 	}
 	assertOnly(t, s, 0, 0)
 	os.WriteFile(blob, good, 0o644)
-	imgRec, err := s.Import(context.Background(), dir, ImportOptions{})
+	imgRec, err := Import(context.Background(), s, dir, ImportOptions{})
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -226,11 +227,11 @@ func TestRemovePruneRespectUsers(t *testing.T) {
 	s := newStore(t)
 	dir := t.TempDir()
 	testimage.OCILayout(t, dir, "x")
-	img, err := s.Import(context.Background(), dir, ImportOptions{Name: "used:1"})
+	img, err := Import(context.Background(), s, dir, ImportOptions{Name: "used:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.updateNames(func(m map[string]string) error { m["used:2"] = img.ID; return nil }); err != nil {
+	if _, err := Import(context.Background(), s, dir, ImportOptions{Name: "used:2"}); err != nil { // a second name
 		t.Fatal(err)
 	}
 	root := t.TempDir()
@@ -246,25 +247,25 @@ func TestRemovePruneRespectUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A name of an image with two names is only untagged.
-	if untagged, removed, err := s.Remove("used:2", RemoveOptions{}); err != nil || removed != nil || len(untagged) != 1 {
+	if untagged, removed, err := s.Remove("used:2", image.RemoveOptions{}); err != nil || removed != nil || len(untagged) != 1 {
 		t.Errorf("untag: %v %v %v", untagged, removed, err)
 	}
-	if _, _, err := s.Remove("used:1", RemoveOptions{}); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "ctr") {
+	if _, _, err := s.Remove("used:1", image.RemoveOptions{}); !errors.Is(err, image.ErrInUse) || !strings.Contains(err.Error(), "ctr") {
 		t.Errorf("rm of a used image: %v", err)
 	}
-	if rep, err := s.Prune(PruneOptions{All: true}); err != nil || len(rep.Images) != 0 {
+	if rep, err := s.Prune(image.PruneOptions{All: true}); err != nil || len(rep.Images) != 0 {
 		t.Errorf("prune removed a used image: %+v %v", rep, err)
 	}
 	assertOnly(t, s, 1, 2)
 	// --force removes the record; the layers stay for the container.
-	if _, _, err := s.Remove("used:1", RemoveOptions{Force: true}); err != nil {
+	if _, _, err := s.Remove("used:1", image.RemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	assertOnly(t, s, 0, 2)
 	if _, _, err := s.Acquire(img.ID, img.Layers, root, "ctr2"); err != nil {
 		t.Errorf("a second container of the removed image: %v", err)
 	}
-	if err := Release(use); err != nil {
+	if err := image.Release(use); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(m.Upper); !errors.Is(err, os.ErrNotExist) {
@@ -272,7 +273,7 @@ func TestRemovePruneRespectUsers(t *testing.T) {
 	}
 	// ctr2's runtime state never existed: its use is stale and prune
 	// drops it with the now unused layers.
-	rep, err := s.Prune(PruneOptions{})
+	rep, err := s.Prune(image.PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,10 +281,10 @@ func TestRemovePruneRespectUsers(t *testing.T) {
 		t.Errorf("prune: %+v", rep)
 	}
 	assertOnly(t, s, 0, 0)
-	if n := names(t, s.path("containers")); len(n) != 0 {
+	if n := names(t, filepath.Join(s.Dir, "containers")); len(n) != 0 {
 		t.Errorf("containers/: %v", n)
 	}
-	if n := names(t, s.path("blobs", "sha256")); len(n) != 0 {
+	if n := names(t, filepath.Join(s.Dir, "blobs", "sha256")); len(n) != 0 {
 		t.Errorf("blobs left: %v", n)
 	}
 	if _, _, err := s.Acquire(img.ID, img.Layers, root, "ctr3"); err == nil || !strings.Contains(err.Error(), "not in the store") {
@@ -337,9 +338,9 @@ func TestOpenFixesUpOldStoreModes(t *testing.T) {
 		})
 	}
 	if err := stat(); err != nil {
-		t.Fatalf("the old store is not reachable before Open, the test proves nothing: %v", err)
+		t.Fatalf("the old store is not reachable before image.Open, the test proves nothing: %v", err)
 	}
-	if _, err := Open(dir); err != nil {
+	if _, err := image.Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "layers"), filepath.Join(dir, "l"), filepath.Join(dir, "containers")} {
@@ -348,7 +349,7 @@ func TestOpenFixesUpOldStoreModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m := fi.Mode().Perm(); m != 0o700 {
-			t.Errorf("%s: mode %04o after Open, want 0700", d, m)
+			t.Errorf("%s: mode %04o after image.Open, want 0700", d, m)
 		}
 	}
 	if err := stat(); !errors.Is(err, fs.ErrPermission) {

@@ -1,4 +1,4 @@
-package image
+package fetch
 
 import (
 	"archive/tar"
@@ -15,8 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/ocispec"
 	"github.com/podrun/podrun/overlay"
+	"github.com/podrun/podrun/overlay/layer"
 )
 
 // files is random access to the files of an image layout: a directory or
@@ -158,13 +160,13 @@ type ImportOptions struct {
 // multi-platform index it takes the host's platform; of a layout holding
 // several images it takes the one named by opts.Name's tag when it
 // matches a ref annotation, or the only one.
-func (s *Store) Import(ctx context.Context, src string, opts ImportOptions) (*Image, error) {
-	fsys, err := s.openSource(src)
+func Import(ctx context.Context, s *image.Store, src string, opts ImportOptions) (*image.Image, error) {
+	fsys, err := openSource(s, src)
 	if err != nil {
 		return nil, err
 	}
 	defer fsys.Close()
-	var p *pending
+	var p *image.Pending
 	switch {
 	case fsys.exists("index.json"):
 		p, err = readOCILayout(fsys, opts.Name)
@@ -177,10 +179,10 @@ func (s *Store) Import(ctx context.Context, src string, opts ImportOptions) (*Im
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	if opts.Name != "" {
-		p.names = []string{NormalizeName(opts.Name)}
+		p.Names = []string{image.NormalizeName(opts.Name)}
 	}
-	p.source = src
-	img, err := s.ingest(ctx, p)
+	p.Source = src
+	img, err := s.Ingest(ctx, p, layer.Unpack)
 	if err != nil {
 		return nil, fmt.Errorf("importing %s: %w", src, err)
 	}
@@ -189,7 +191,7 @@ func (s *Store) Import(ctx context.Context, src string, opts ImportOptions) (*Im
 
 // openSource opens a directory, or a tar archive (decompressing a gzip or
 // zstd one into tmp/ first, since blobs are read by offset).
-func (s *Store) openSource(src string) (files, error) {
+func openSource(s *image.Store, src string) (files, error) {
 	st, err := os.Stat(src)
 	if err != nil {
 		return nil, err
@@ -208,12 +210,12 @@ func (s *Store) openSource(src string) (files, error) {
 	br := bufio.NewReader(f)
 	magic, _ := br.Peek(4)
 	if bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) || bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
-		zr, _, err := overlay.Decompress(br)
+		zr, _, err := layer.Decompress(br)
 		if err != nil {
 			f.Close()
 			return nil, err
 		}
-		tmp, err := s.tempDir("archive")
+		tmp, err := s.TempDir("archive")
 		if err != nil {
 			f.Close()
 			zr.Close()
@@ -258,7 +260,7 @@ func blobPath(digest string) (string, error) {
 }
 
 // readBlob reads and verifies a small blob of a layout.
-func readBlob(fsys files, d Descriptor) ([]byte, error) {
+func readBlob(fsys files, d image.Descriptor) ([]byte, error) {
 	p, err := blobPath(d.Digest)
 	if err != nil {
 		return nil, err
@@ -276,12 +278,12 @@ func readBlob(fsys files, d Descriptor) ([]byte, error) {
 	return data, nil
 }
 
-func readOCILayout(fsys files, name string) (*pending, error) {
+func readOCILayout(fsys files, name string) (*image.Pending, error) {
 	raw, err := readAll(fsys, "index.json", maxJSON)
 	if err != nil {
 		return nil, err
 	}
-	var idx Index
+	var idx image.Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
@@ -292,8 +294,8 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 	// one (several manifests differing only by platform count as one).
 	cands := idx.Manifests
 	if name != "" {
-		var byName []Descriptor
-		tag := NormalizeName(name)
+		var byName []image.Descriptor
+		tag := image.NormalizeName(name)
 		for _, d := range idx.Manifests {
 			ref := d.Annotations[ocispec.AnnotationRefName]
 			full := d.Annotations[ocispec.AnnotationContainerdName]
@@ -305,12 +307,12 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 			cands = byName
 		}
 	}
-	get := func(d Descriptor) ([]byte, error) { return readBlob(fsys, d) }
+	get := func(d image.Descriptor) ([]byte, error) { return readBlob(fsys, d) }
 	desc, manRaw, err := resolveManifest(cands, get, 0)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pendingFromManifest(desc, manRaw, get, func(d Descriptor) func(context.Context) (io.ReadCloser, error) {
+	p, err := pendingFromManifest(desc, manRaw, get, func(d image.Descriptor) func(context.Context) (io.ReadCloser, error) {
 		return func(context.Context) (io.ReadCloser, error) {
 			bp, err := blobPath(d.Digest)
 			if err != nil {
@@ -325,9 +327,9 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 	}
 	for _, d := range cands {
 		if n := d.Annotations[ocispec.AnnotationContainerdName]; n != "" {
-			p.names = append(p.names, NormalizeName(n))
+			p.Names = append(p.Names, image.NormalizeName(n))
 		} else if n := d.Annotations[ocispec.AnnotationRefName]; n != "" {
-			p.names = append(p.names, NormalizeName(n))
+			p.Names = append(p.Names, image.NormalizeName(n))
 		}
 	}
 	return p, nil
@@ -335,13 +337,13 @@ func readOCILayout(fsys files, name string) (*pending, error) {
 
 // resolveManifest picks, among descriptors (an index's manifests), the
 // image manifest for the host platform, descending into nested indexes.
-func resolveManifest(descs []Descriptor, get func(Descriptor) ([]byte, error), depth int) (Descriptor, []byte, error) {
+func resolveManifest(descs []image.Descriptor, get func(image.Descriptor) ([]byte, error), depth int) (image.Descriptor, []byte, error) {
 	if depth > 4 {
-		return Descriptor{}, nil, errors.New("indexes nested too deeply")
+		return image.Descriptor{}, nil, errors.New("indexes nested too deeply")
 	}
 	host := HostPlatform()
 	var platforms []string
-	var tried []Descriptor
+	var tried []image.Descriptor
 	for _, d := range descs {
 		if d.Platform != nil && !host.Matches(d.Platform) {
 			platforms = append(platforms, (*d.Platform).String())
@@ -350,18 +352,18 @@ func resolveManifest(descs []Descriptor, get func(Descriptor) ([]byte, error), d
 		tried = append(tried, d)
 	}
 	if len(tried) == 0 {
-		return Descriptor{}, nil, fmt.Errorf("no image for %s (the index has %s)", host, strings.Join(platforms, ", "))
+		return image.Descriptor{}, nil, fmt.Errorf("no image for %s (the index has %s)", host, strings.Join(platforms, ", "))
 	}
 	var lastErr error
 	for _, d := range tried {
 		raw, err := get(d)
 		if err != nil {
-			return Descriptor{}, nil, err
+			return image.Descriptor{}, nil, err
 		}
 		if isIndex(d.MediaType, raw) {
-			var idx Index
+			var idx image.Index
 			if err := json.Unmarshal(raw, &idx); err != nil {
-				return Descriptor{}, nil, fmt.Errorf("index %s: %w", d.Digest, err)
+				return image.Descriptor{}, nil, fmt.Errorf("index %s: %w", d.Digest, err)
 			}
 			md, mraw, err := resolveManifest(idx.Manifests, get, depth+1)
 			if err == nil {
@@ -372,11 +374,11 @@ func resolveManifest(descs []Descriptor, get func(Descriptor) ([]byte, error), d
 		}
 		return d, raw, nil
 	}
-	return Descriptor{}, nil, lastErr
+	return image.Descriptor{}, nil, lastErr
 }
 
-func pendingFromManifest(desc Descriptor, raw []byte, get func(Descriptor) ([]byte, error), opener func(Descriptor) func(context.Context) (io.ReadCloser, error)) (*pending, error) {
-	var m Manifest
+func pendingFromManifest(desc image.Descriptor, raw []byte, get func(image.Descriptor) ([]byte, error), opener func(image.Descriptor) func(context.Context) (io.ReadCloser, error)) (*image.Pending, error) {
+	var m image.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
@@ -387,7 +389,7 @@ func pendingFromManifest(desc Descriptor, raw []byte, get func(Descriptor) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	p := &pending{manifestDigest: desc.Digest, manifestRaw: raw, configDigest: m.Config.Digest, configRaw: cfgRaw}
+	p := &image.Pending{ManifestDigest: desc.Digest, ManifestRaw: raw, ConfigDigest: m.Config.Digest, ConfigRaw: cfgRaw}
 	for _, l := range m.Layers {
 		if _, err := overlay.ParseDigest(l.Digest); err != nil {
 			return nil, fmt.Errorf("layer: %w", err)
@@ -398,9 +400,9 @@ func pendingFromManifest(desc Descriptor, raw []byte, get func(Descriptor) ([]by
 		default:
 			return nil, fmt.Errorf("layer %s: unsupported media type %q", l.Digest, l.MediaType)
 		}
-		p.layers = append(p.layers, layerSource{Digest: l.Digest, Size: l.Size, open: opener(l)})
+		p.Layers = append(p.Layers, image.LayerSource{Digest: l.Digest, Size: l.Size, Open: opener(l)})
 	}
-	// The config is checked against its digest in pending.check.
+	// The config is checked against its digest in image.Pending's check (Store.Ingest).
 	return p, nil
 }
 
@@ -411,7 +413,7 @@ type dockerManifest struct {
 	Layers   []string
 }
 
-func readDockerArchive(fsys files, name string) (*pending, error) {
+func readDockerArchive(fsys files, name string) (*image.Pending, error) {
 	raw, err := readAll(fsys, "manifest.json", maxJSON)
 	if err != nil {
 		return nil, err
@@ -428,7 +430,7 @@ func readDockerArchive(fsys files, name string) (*pending, error) {
 		found := false
 		for _, c := range ms {
 			for _, t := range c.RepoTags {
-				if name != "" && (t == name || t == NormalizeName(name)) {
+				if name != "" && (t == name || t == image.NormalizeName(name)) {
 					m, found = c, true
 				}
 			}
@@ -441,11 +443,11 @@ func readDockerArchive(fsys files, name string) (*pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pending{configDigest: sha256Digest(cfgRaw), configRaw: cfgRaw}
+	p := &image.Pending{ConfigDigest: sha256Digest(cfgRaw), ConfigRaw: cfgRaw}
 	// Docker names its config "<hex>.json" or "blobs/sha256/<hex>".
 	want := strings.TrimSuffix(path.Base(m.Config), ".json")
-	if len(want) == 64 && "sha256:"+want != p.configDigest {
-		return nil, fmt.Errorf("config %s: content has digest %s", m.Config, p.configDigest)
+	if len(want) == 64 && "sha256:"+want != p.ConfigDigest {
+		return nil, fmt.Errorf("config %s: content has digest %s", m.Config, p.ConfigDigest)
 	}
 	for _, ln := range m.Layers {
 		ln := ln
@@ -453,13 +455,13 @@ func readDockerArchive(fsys files, name string) (*pending, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.layers = append(p.layers, layerSource{Size: size, open: func(context.Context) (io.ReadCloser, error) {
+		p.Layers = append(p.Layers, image.LayerSource{Size: size, Open: func(context.Context) (io.ReadCloser, error) {
 			rc, _, err := fsys.open(ln)
 			return rc, err
 		}})
 	}
 	for _, t := range m.RepoTags {
-		p.names = append(p.names, NormalizeName(t))
+		p.Names = append(p.Names, image.NormalizeName(t))
 	}
 	return p, nil
 }
