@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"fmt"
@@ -22,8 +22,8 @@ type parsed struct {
 // replaced by a recorder, so the test sees exactly what the commands get.
 func parseCLI(t *testing.T, args ...string) (parsed, error) {
 	t.Helper()
-	var e env
-	app := newApp(&e, io.Discard, io.Discard)
+	var e Env
+	app := NewApp(&e, io.Discard, io.Discard, Stubs(func() error { return nil }))
 	app.Before = nil
 	app.CommandNotFound = nil
 	var got parsed

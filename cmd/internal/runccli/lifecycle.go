@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"encoding/json"
@@ -34,33 +34,33 @@ func createOpts(ctx *cli.Context) runtime.CreateOpts {
 	}
 }
 
-func createCommand(e *env) *cli.Command {
+func createCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "create", Usage: "create a container", ArgsUsage: "<container-id>",
 		Flags: createFlags(),
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "create", 1); err != nil {
+			if err := CheckArgs(ctx, "create", 1); err != nil {
 				return err
 			}
-			_, err := e.rt.Create(ctx.Args().First(), createOpts(ctx))
+			_, err := e.RT.Create(ctx.Args().First(), createOpts(ctx))
 			return err
 		},
 	}
 }
 
-func startCommand(e *env) *cli.Command {
+func startCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "start", Usage: "start the user process of a created container", ArgsUsage: "<container-id>",
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "start", 1); err != nil {
+			if err := CheckArgs(ctx, "start", 1); err != nil {
 				return err
 			}
-			return e.rt.Start(ctx.Args().First())
+			return e.RT.Start(ctx.Args().First())
 		},
 	}
 }
 
-func runCommand(e *env) *cli.Command {
+func runCommand(e *Env) *cli.Command {
 	flags := append(createFlags(),
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
@@ -70,7 +70,7 @@ func runCommand(e *env) *cli.Command {
 		Name: "run", Usage: "create and run a container", ArgsUsage: "<container-id>",
 		Flags: flags,
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "run", 1); err != nil {
+			if err := CheckArgs(ctx, "run", 1); err != nil {
 				return err
 			}
 			return runContainer(ctx, e, ctx.Args().First())
@@ -80,10 +80,10 @@ func runCommand(e *env) *cli.Command {
 
 // runContainer is create + start, then (unless detached) wait, forwarding
 // signals, delete, and exit with the container's status.
-func runContainer(ctx *cli.Context, e *env, id string) error {
+func runContainer(ctx *cli.Context, e *Env, id string) error {
 	o := createOpts(ctx)
 	detach := ctx.Bool("detach")
-	var tty *foregroundTTY
+	var tty *ForegroundTTY
 	if !detach && o.ConsoleSocket == "" {
 		// A terminal with no console socket uses our own terminal.
 		var err error
@@ -106,12 +106,12 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 	if !detach {
 		caught = catchSignals(sigc)
 	}
-	child, err := e.rt.Create(id, o)
+	child, err := e.RT.Create(id, o)
 	if err != nil {
 		return err
 	}
-	if err := e.rt.Start(id); err != nil {
-		_ = e.rt.Delete(id, true)
+	if err := e.RT.Start(id); err != nil {
+		_ = e.RT.Delete(id, true)
 		return err
 	}
 	if detach {
@@ -119,7 +119,7 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 	}
 	if tty != nil {
 		if err := tty.Attach(); err != nil {
-			e.log.Warnf("console: %v", err)
+			e.Log.Warnf("console: %v", err)
 		}
 	}
 	status := waitForwardingAfter(child, sigc, caught)
@@ -127,12 +127,12 @@ func runContainer(ctx *cli.Context, e *env, id string) error {
 		tty.Close()
 	}
 	if !ctx.Bool("keep") {
-		if err := e.rt.Delete(id, true); err != nil {
-			e.log.Warnf("deleting container: %v", err)
+		if err := e.RT.Delete(id, true); err != nil {
+			e.Log.Warnf("deleting container: %v", err)
 		}
 	}
 	if status != 0 {
-		return &exitError{code: status}
+		return &ExitError{Code: status}
 	}
 	return nil
 }
@@ -183,23 +183,24 @@ func exitStatus(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-func stateCommand(e *env) *cli.Command {
+func stateCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "state", Usage: "output the state of a container", ArgsUsage: "<container-id>",
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "state", 1); err != nil {
+			if err := CheckArgs(ctx, "state", 1); err != nil {
 				return err
 			}
-			st, err := e.rt.State(ctx.Args().First())
+			st, err := e.RT.State(ctx.Args().First())
 			if err != nil {
 				return err
 			}
-			return printJSON(ctx, st)
+			return PrintJSON(ctx, st)
 		},
 	}
 }
 
-func printJSON(ctx *cli.Context, v any) error {
+// PrintJSON prints v as runc does: indented JSON.
+func PrintJSON(ctx *cli.Context, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -208,7 +209,7 @@ func printJSON(ctx *cli.Context, v any) error {
 	return err
 }
 
-func killCommand(e *env) *cli.Command {
+func killCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "kill", Usage: "send a signal to the container's init process", ArgsUsage: "<container-id> [signal]",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to all processes in the container"}},
@@ -224,25 +225,25 @@ func killCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return e.rt.Kill(ctx.Args().First(), sig, ctx.Bool("all"))
+			return e.RT.Kill(ctx.Args().First(), sig, ctx.Bool("all"))
 		},
 	}
 }
 
-func deleteCommand(e *env) *cli.Command {
+func deleteCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "delete", Usage: "delete a container and what it holds", ArgsUsage: "<container-id>",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "forcibly delete the container if it is still running (uses SIGKILL)"}},
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "delete", 1); err != nil {
+			if err := CheckArgs(ctx, "delete", 1); err != nil {
 				return err
 			}
-			return e.rt.Delete(ctx.Args().First(), ctx.Bool("force"))
+			return e.RT.Delete(ctx.Args().First(), ctx.Bool("force"))
 		},
 	}
 }
 
-func listCommand(e *env) *cli.Command {
+func listCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "list", Aliases: []string{"ls"}, Usage: "list containers",
 		Flags: []cli.Flag{
@@ -250,7 +251,7 @@ func listCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
 		},
 		Action: func(ctx *cli.Context) error {
-			sts, err := e.rt.List()
+			sts, err := e.RT.List()
 			if err != nil {
 				return err
 			}

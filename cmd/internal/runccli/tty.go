@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/podrun/podrun/runtime"
 )
 
-// foregroundTTY is the console of a foreground `run` or `exec` with a
+// ForegroundTTY is the console of a foreground `run` or `exec` with a
 // terminal and no --console-socket: podrun listens on its own console
 // socket, receives the pty master and proxies it to its stdin and stdout.
-type foregroundTTY struct {
+type ForegroundTTY struct {
 	sock   *console.Socket
 	cancel context.CancelFunc
 	done   chan error
@@ -24,11 +24,11 @@ type foregroundTTY struct {
 
 // newForegroundTTY returns a console for the bundle's process, or nil when
 // the process does not ask for a terminal.
-func newForegroundTTY(bundle string) (*foregroundTTY, error) {
+func newForegroundTTY(bundle string) (*ForegroundTTY, error) {
 	if !wantsTerminal(bundle) {
 		return nil, nil
 	}
-	return newTTYForProcess()
+	return NewTTYForProcess()
 }
 
 // wantsTerminal reads process.terminal of the bundle's config.json alone:
@@ -54,19 +54,21 @@ func wantsTerminal(bundle string) bool {
 	return c.Process != nil && c.Process.Terminal
 }
 
-func newTTYForProcess() (*foregroundTTY, error) {
+// NewTTYForProcess is a console for a process that asks for a terminal
+// (exec -t, pod exec -t).
+func NewTTYForProcess() (*ForegroundTTY, error) {
 	s, err := console.NewSocket()
 	if err != nil {
 		return nil, err
 	}
-	return &foregroundTTY{sock: s}, nil
+	return &ForegroundTTY{sock: s}, nil
 }
 
 // SocketPath is the --console-socket to hand to create or exec.
-func (t *foregroundTTY) SocketPath() string { return t.sock.Path() }
+func (t *ForegroundTTY) SocketPath() string { return t.sock.Path() }
 
 // Attach receives the master (sent during create/exec) and starts the proxy.
-func (t *foregroundTTY) Attach() error {
+func (t *ForegroundTTY) Attach() error {
 	master, err := t.sock.ReceiveMaster()
 	if err != nil {
 		return err
@@ -82,7 +84,7 @@ func (t *foregroundTTY) Attach() error {
 }
 
 // Close stops the proxy after draining pending output and removes the socket.
-func (t *foregroundTTY) Close() {
+func (t *ForegroundTTY) Close() {
 	if t == nil {
 		return
 	}

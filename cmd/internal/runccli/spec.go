@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"encoding/json"
@@ -44,7 +44,7 @@ func featuresCommand() *cli.Command {
 	return &cli.Command{
 		Name: "features", Usage: "show the enabled features",
 		Action: func(ctx *cli.Context) error {
-			return printJSON(ctx, runtime.Features())
+			return PrintJSON(ctx, runtime.Features())
 		},
 	}
 }

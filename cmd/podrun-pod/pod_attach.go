@@ -7,6 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/console"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/supervisor"
@@ -14,7 +15,7 @@ import (
 
 // podAttachCommand is kubectl attach: our terminal to a running
 // container's stdin and output, through the pod's supervisor.
-func podAttachCommand(e *env) *cli.Command {
+func podAttachCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:                   "attach",
 		Usage:                  "attach to a running container's output (and stdin with -i)",

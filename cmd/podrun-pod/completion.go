@@ -27,9 +27,6 @@ import (
 	"github.com/podrun/podrun/runtime"
 )
 
-// completeCommand is the hidden command the scripts call.
-const completeCommand = "__complete"
-
 const (
 	directiveFiles = "files"
 	directiveNone  = "none"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,25 +12,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/runtime"
 )
 
-// testApp is podrun's command tree under a few of its global flags.
+// testApp is podrun's whole command tree.
 func testApp() *cli.App {
-	var e env
-	return &cli.App{
-		Name: "podrun",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/run/podrun"},
-			&cli.BoolFlag{Name: "debug"},
-		},
-		Commands: []*cli.Command{
-			createCommand(&e), execCommand(&e), killCommand(&e),
-			imageCommand(), bundleCommand(), podCommand(&e), completionCommand(),
-		},
-	}
+	var e runccli.Env
+	return newApp(&e, io.Discard, io.Discard)
 }
 
 func TestKubectlArgs(t *testing.T) {
@@ -215,14 +207,14 @@ func TestCompletions(t *testing.T) {
 		{"pod lo", "logs", "none"},
 		{"pod s", "stop status", "none"}, // not supervise: hidden
 		{"pod logs --fo", "--follow", "none"},
-		{"pod logs demo --r", "--root", "none"},
+		{"pod logs demo --r", "--root --rootless", "none"},
 		{"image i", "import inspect", "none"},
 		{"image import |", "", "files"},
 		{"image import --store |", "", "files"},
 		{"completion |", "bash zsh", "none"},
 		{"comp", "completion", "none"},
 		{"pod logs demo --nope |", "", "none"},
-		{"|", "create exec kill image bundle pod completion", "none"},
+		{"|", "create start run state kill delete list exec ps spec features image bundle pod pause resume update events completion", "none"},
 		// image names from the line's --store, then $PODRUN_STORE
 		{"image inspect --store S |", "alpine:3 busybox:test", "none"},
 		{"image inspect --store S b", "busybox:test", "none"},
@@ -251,7 +243,7 @@ func TestCompletions(t *testing.T) {
 // Completion with an unreadable or absent --root is quiet.
 func TestCompleteNoState(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"podrun", completeCommand, "--root", "/nonexistent/x", "pod", "logs", ""}, &out, &errb); code != 0 || out.String() != ":none\n" || errb.Len() != 0 {
+	if code := run([]string{"podrun", runccli.CompleteCommand, "--root", "/nonexistent/x", "pod", "logs", ""}, &out, &errb); code != 0 || out.String() != ":none\n" || errb.Len() != 0 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }

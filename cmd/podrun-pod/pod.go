@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/userfile"
 	"github.com/podrun/podrun/pod"
@@ -41,7 +42,7 @@ func podFlags() []cli.Flag {
 	}
 }
 
-func podCommand(e *env) *cli.Command {
+func podCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "pod", Usage: "run Kubernetes Pod manifests on this host",
 		Flags: podFlags(),
@@ -57,12 +58,12 @@ func podCommand(e *env) *cli.Command {
 }
 
 // podManager is the pod.Manager of the global and pod flags.
-func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
+func podManager(ctx *cli.Context, e *runccli.Env) (*pod.Manager, error) {
 	s, err := image.Open(ctx.String("store"))
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
 	}
-	root, err := filepath.Abs(e.rt.Root)
+	root, err := filepath.Abs(e.RT.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +71,7 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 		return nil, err
 	}
 	return &pod.Manager{
-		Runtime: e.rt, Images: s,
+		Runtime: e.RT, Images: s,
 		StateDir: filepath.Join(root, runtime.PodsDir), DataDir: ctx.String("data-dir"),
 		CNIConfDir: ctx.String("cni-conf-dir"), CNIPluginDirs: ctx.StringSlice("cni-plugin-dir"),
 		CNICacheDir: ctx.String("cni-cache-dir"), Pause: ctx.String("pause-binary"),
@@ -80,12 +81,12 @@ func podManager(ctx *cli.Context, e *env) (*pod.Manager, error) {
 
 // launchOptions runs `podrun <global flags> pod <pod flags> supervise NAME`
 // with this invocation's settings.
-func launchOptions(ctx *cli.Context, e *env, name string) (supervisor.LaunchOptions, error) {
+func launchOptions(ctx *cli.Context, e *runccli.Env, name string) (supervisor.LaunchOptions, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return supervisor.LaunchOptions{}, err
 	}
-	root, err := filepath.Abs(e.rt.Root)
+	root, err := filepath.Abs(e.RT.Root)
 	if err != nil {
 		return supervisor.LaunchOptions{}, err
 	}
@@ -121,7 +122,7 @@ func launchOptions(ctx *cli.Context, e *env, name string) (supervisor.LaunchOpti
 }
 
 // loadPod returns the manager and the record of pod NAME (the argument).
-func loadPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
+func loadPod(ctx *cli.Context, e *runccli.Env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
 	if ctx.NArg() < 1 {
 		return nil, nil, fmt.Errorf("%q requires a pod name", cmd)
 	}
@@ -175,7 +176,7 @@ func readManifest(path string, stdin io.Reader, configMaps, secrets []string) (*
 	return p, &st.Objects, st.PersistentVolumeClaims, nil
 }
 
-func podRunCommand(e *env) *cli.Command {
+func podRunCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "run", Usage: "run a pod from a manifest", ArgsUsage: " ",
 		Flags: []cli.Flag{
@@ -285,12 +286,12 @@ func followPod(ctx *cli.Context, sb *pod.Sandbox, o supervisor.LaunchOptions, si
 		return err
 	}
 	if st.Phase == manifest.PodFailed {
-		return &exitError{code: 1}
+		return &runccli.ExitError{Code: 1}
 	}
 	return nil
 }
 
-func podInspectCommand(e *env) *cli.Command {
+func podInspectCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "inspect", Usage: "print a pod as a Kubernetes Pod (JSON: metadata, spec, status)", ArgsUsage: "NAME",
 		Action: func(ctx *cli.Context) error {
@@ -323,7 +324,7 @@ func podInspectCommand(e *env) *cli.Command {
 	}
 }
 
-func podExecCommand(e *env) *cli.Command {
+func podExecCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "exec", Usage: "run a command in a container of a pod", ArgsUsage: "NAME [--] COMMAND [ARG...]",
 		// -it as kubectl exec -it (anywhere: kubectl.go).
@@ -358,14 +359,14 @@ func podExecCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			p, err := e.rt.ExecProcess(id, runtime.ExecOverrides{Args: args, Terminal: tty})
+			p, err := e.RT.ExecProcess(id, runtime.ExecOverrides{Args: args, Terminal: tty})
 			if err != nil {
 				return err
 			}
 			if tty {
 				sizeFromTerminal(p) // pod_attach.go
 			}
-			o := runtime.ExecOpts{Process: p, Stdio: stdioFiles()}
+			o := runtime.ExecOpts{Process: p, Stdio: runccli.StdioFiles()}
 			if !stdin {
 				devnull, err := os.Open(os.DevNull)
 				if err != nil {
@@ -374,15 +375,15 @@ func podExecCommand(e *env) *cli.Command {
 				defer devnull.Close()
 				o.Stdio[0] = devnull
 			}
-			var term *foregroundTTY
+			var term *runccli.ForegroundTTY
 			if tty {
-				if term, err = newTTYForProcess(); err != nil {
+				if term, err = runccli.NewTTYForProcess(); err != nil {
 					return err
 				}
 				defer term.Close()
 				o.ConsoleSocket = term.SocketPath()
 			}
-			child, err := e.rt.Exec(id, o)
+			child, err := e.RT.Exec(id, o)
 			if err != nil {
 				return err
 			}
@@ -397,7 +398,7 @@ func podExecCommand(e *env) *cli.Command {
 			}()
 			if term != nil {
 				if err := term.Attach(); err != nil {
-					e.log.Warnf("console: %v", err)
+					e.Log.Warnf("console: %v", err)
 				}
 			}
 			st, err := child.Wait()
@@ -410,7 +411,7 @@ func podExecCommand(e *env) *cli.Command {
 					code = 128 + int(ws.Signal())
 				}
 				if code != 0 {
-					return &exitError{code: code}
+					return &runccli.ExitError{Code: code}
 				}
 			}
 			return nil
@@ -426,7 +427,7 @@ func graceFlag(ctx *cli.Context, def time.Duration) time.Duration {
 	return def
 }
 
-func podStopCommand(e *env) *cli.Command {
+func podStopCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "stop", Usage: "stop a pod's containers (preStop, SIGTERM, SIGKILL after the grace period; infra last)", ArgsUsage: "NAME",
 		Flags: []cli.Flag{
@@ -446,7 +447,7 @@ func podStopCommand(e *env) *cli.Command {
 	}
 }
 
-func podRmCommand(e *env) *cli.Command {
+func podRmCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "rm", Usage: "remove a pod: containers, network, cgroups, volumes, logs and state", ArgsUsage: "NAME",
 		Flags: []cli.Flag{
@@ -479,7 +480,7 @@ func podRmCommand(e *env) *cli.Command {
 				}
 				if supervisor.Alive(sb.StateDir) {
 					if err := supervisor.Stop(sb, graceFlag(ctx, 0), nil); err != nil {
-						e.log.Warnf("stopping pod %s: %v", sb.Name, err)
+						e.Log.Warnf("stopping pod %s: %v", sb.Name, err)
 					}
 				}
 			}

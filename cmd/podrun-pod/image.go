@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/image/fetch"
 	"github.com/podrun/podrun/runtime"
@@ -149,7 +150,7 @@ func imageCommand() *cli.Command {
 						if imgs == nil {
 							imgs = []*image.Image{}
 						}
-						return printJSON(ctx, imgs)
+						return runccli.PrintJSON(ctx, imgs)
 					case "table":
 					default:
 						return fmt.Errorf("--format: invalid value %q (want table or json)", ctx.String("format"))
@@ -200,7 +201,7 @@ func imageCommand() *cli.Command {
 							}
 						}
 					}
-					return printJSON(ctx, out)
+					return runccli.PrintJSON(ctx, out)
 				},
 			},
 			{

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/urfave/cli/v2"
 )
 
 // podVolumeCommand manages the named volumes of persistentVolumeClaims,
 // which outlive their pods (as podman's `volume` commands for kube play).
-func podVolumeCommand(e *env) *cli.Command {
+func podVolumeCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name: "volume", Usage: "list or remove the volumes of persistentVolumeClaims (they outlive their pods)",
 		Subcommands: []*cli.Command{

@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"bytes"
@@ -22,31 +22,31 @@ import (
 	"github.com/podrun/podrun/runtime"
 )
 
-func pauseCommand(e *env) *cli.Command {
+func pauseCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "pause", Usage: "suspend all processes inside the container", ArgsUsage: "<container-id>",
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "pause", 1); err != nil {
+			if err := CheckArgs(ctx, "pause", 1); err != nil {
 				return err
 			}
-			return e.rt.Pause(ctx.Args().First())
+			return e.RT.Pause(ctx.Args().First())
 		},
 	}
 }
 
-func resumeCommand(e *env) *cli.Command {
+func resumeCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "resume", Usage: "resume all processes that have been previously paused", ArgsUsage: "<container-id>",
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "resume", 1); err != nil {
+			if err := CheckArgs(ctx, "resume", 1); err != nil {
 				return err
 			}
-			return e.rt.Resume(ctx.Args().First())
+			return e.RT.Resume(ctx.Args().First())
 		},
 	}
 }
 
-func eventsCommand(e *env) *cli.Command {
+func eventsCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "events", Usage: "display container events such as OOM notifications and resource usage statistics",
 		ArgsUsage: "<container-id>",
@@ -55,7 +55,7 @@ func eventsCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
 		},
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "events", 1); err != nil {
+			if err := CheckArgs(ctx, "events", 1); err != nil {
 				return err
 			}
 			interval := ctx.Duration("interval")
@@ -65,7 +65,7 @@ func eventsCommand(e *env) *cli.Command {
 			c, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 			defer stop()
 			enc := json.NewEncoder(ctx.App.Writer)
-			return e.rt.Events(c, ctx.Args().First(),
+			return e.RT.Events(c, ctx.Args().First(),
 				runtime.EventsOpts{Interval: interval, StatsOnce: ctx.Bool("stats")},
 				func(ev runtime.Event) error { return enc.Encode(ev) })
 		},
@@ -101,19 +101,19 @@ func updateFlags() []cli.Flag {
 	}
 }
 
-func updateCommand(e *env) *cli.Command {
+func updateCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "update", Usage: "update container resource constraints", ArgsUsage: "<container-id>",
 		Flags: updateFlags(),
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "update", 1); err != nil {
+			if err := CheckArgs(ctx, "update", 1); err != nil {
 				return err
 			}
 			r, err := updateResources(ctx, os.Stdin)
 			if err != nil {
 				return err
 			}
-			return e.rt.Update(ctx.Args().First(), r)
+			return e.RT.Update(ctx.Args().First(), r)
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/urfave/cli/v2"
 )
 
@@ -205,12 +206,11 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 	return w, len(w.chain) > 1, nil
 }
 
-// kubectlLine adds the completion command to the app and prepares the
-// command line: `podrun __complete ...` is answered here (done), a pod,
-// image or bundle line is put in urfave's order (or refused: done, exit 1).
+// kubectlLine prepares the command line (a runccli.Prepare): `podrun
+// __complete ...` is answered here (done), a pod, image or bundle line is
+// put in urfave's order (or refused: done, exit 1).
 func kubectlLine(app *cli.App, args []string, stdout, stderr io.Writer) (_ []string, code int, done bool) {
-	app.Commands = append(app.Commands, completionCommand())
-	if len(args) > 1 && args[1] == completeCommand {
+	if len(args) > 1 && args[1] == runccli.CompleteCommand {
 		return nil, complete(app, args[2:], stdout), true
 	}
 	args, err := kubectlArgs(app, args)

@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 func specVersion() string { return specs.Version }
 
 // setup builds the runtime and logger from the global flags.
-func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
+func setup(ctx *cli.Context, e *Env, stderr io.Writer) error {
 	var w io.Writer = stderr
 	if path := ctx.String("log"); path != "" {
 		f, err := logs.OpenFile(path)
@@ -30,7 +30,7 @@ func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--log-format: %w", err)
 	}
-	e.log = l
+	e.Log = l
 	switch ctx.String("rootless") {
 	case "auto", "false":
 	case "true":
@@ -41,9 +41,9 @@ func setup(ctx *cli.Context, e *env, stderr io.Writer) error {
 	if ctx.String("criu") != "" {
 		return errors.New("--criu: checkpoint/restore is not supported")
 	}
-	e.rt = runtime.New(ctx.String("root"), l)
+	e.RT = runtime.New(ctx.String("root"), l)
 	if ctx.Bool("systemd-cgroup") {
-		e.rt.UseSystemd()
+		e.RT.UseSystemd()
 	}
 	return nil
 }
@@ -56,12 +56,13 @@ func requireID(ctx *cli.Context, name string) (string, error) {
 	return ctx.Args().First(), nil
 }
 
-// checkArgs enforces an exact argument count.
-func checkArgs(ctx *cli.Context, name string, n int) error {
+// CheckArgs enforces an exact argument count.
+func CheckArgs(ctx *cli.Context, name string, n int) error {
 	if ctx.NArg() != n {
 		return fmt.Errorf("%q requires exactly %d argument(s), got %d", name, n, ctx.NArg())
 	}
 	return nil
 }
 
-func stdioFiles() [3]*os.File { return [3]*os.File{os.Stdin, os.Stdout, os.Stderr} }
+// StdioFiles are podrun's own stdio, handed to a foreground process.
+func StdioFiles() [3]*os.File { return [3]*os.File{os.Stdin, os.Stdout, os.Stderr} }

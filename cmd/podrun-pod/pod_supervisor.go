@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
 	"github.com/podrun/podrun/supervisor"
@@ -26,7 +27,7 @@ import (
 
 // svRecoverIfNeeded adopts the pod with a new supervisor when its old one
 // died (commands that need a live supervisor call it).
-func svRecoverIfNeeded(ctx *cli.Context, e *env, sb *pod.Sandbox) error {
+func svRecoverIfNeeded(ctx *cli.Context, e *runccli.Env, sb *pod.Sandbox) error {
 	if supervisor.Alive(sb.StateDir) || supervisor.Final(sb) {
 		return nil
 	}
@@ -38,7 +39,7 @@ func svRecoverIfNeeded(ctx *cli.Context, e *env, sb *pod.Sandbox) error {
 }
 
 // svGetPod is loadPod for the commands that take the pod name alone.
-func svGetPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
+func svGetPod(ctx *cli.Context, e *runccli.Env, cmd string) (*pod.Manager, *pod.Sandbox, error) {
 	if ctx.NArg() > 1 {
 		return nil, nil, fmt.Errorf("%q takes one pod name, got %d arguments", cmd, ctx.NArg())
 	}
@@ -47,7 +48,7 @@ func svGetPod(ctx *cli.Context, e *env, cmd string) (*pod.Manager, *pod.Sandbox,
 
 // ---- ls ----
 
-func podLsCommand(e *env) *cli.Command {
+func podLsCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "ls",
 		Aliases:   []string{"list"},
@@ -55,7 +56,7 @@ func podLsCommand(e *env) *cli.Command {
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "names only"}},
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, "pod ls", 0); err != nil {
+			if err := runccli.CheckArgs(ctx, "pod ls", 0); err != nil {
 				return err
 			}
 			m, err := podManager(ctx, e)
@@ -141,7 +142,7 @@ func humanAge(d time.Duration) string {
 
 // ---- status ----
 
-func podStatusCommand(e *env) *cli.Command {
+func podStatusCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "status",
 		Usage:     "show a pod's status (phase, conditions, container states)",
@@ -245,7 +246,7 @@ func svState(s manifest.ContainerState) string {
 
 // ---- logs ----
 
-func podLogsCommand(e *env) *cli.Command {
+func podLogsCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
 		Usage:     "print a container's logs",
@@ -295,7 +296,7 @@ func podLogsCommand(e *env) *cli.Command {
 
 // ---- events ----
 
-func podEventsCommand(e *env) *cli.Command {
+func podEventsCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "events",
 		Usage:     "list what happened to a pod",
@@ -333,7 +334,7 @@ func podEventsCommand(e *env) *cli.Command {
 
 // ---- wait ----
 
-func podWaitCommand(e *env) *cli.Command {
+func podWaitCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "wait",
 		Usage:     "wait for a pod condition (--for condition=Ready) or phase (--for phase=Succeeded)",
@@ -412,7 +413,7 @@ func svWaitFor(s string) (func(*manifest.PodStatus) (bool, bool), error) {
 
 // ---- recover, supervise ----
 
-func podRecoverCommand(e *env) *cli.Command {
+func podRecoverCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "recover",
 		Usage:     "start a new supervisor that adopts a pod whose supervisor died",
@@ -427,7 +428,7 @@ func podRecoverCommand(e *env) *cli.Command {
 	}
 }
 
-func podSuperviseCommand(e *env) *cli.Command {
+func podSuperviseCommand(e *runccli.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "supervise",
 		Hidden:    true,
@@ -455,7 +456,7 @@ func podSuperviseCommand(e *env) *cli.Command {
 			}
 			deps := supervisor.Deps{
 				Manager:    m,
-				Handlers:   &supervisor.ProbeHandlers{Runtime: e.rt},
+				Handlers:   &supervisor.ProbeHandlers{Runtime: e.RT},
 				Exe:        "/proc/self/exe", // our sealed binary; os.Executable() is a path of its view only
 				HolderArgs: append(lo.Args, "--fd-holder"),
 			}

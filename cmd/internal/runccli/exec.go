@@ -1,4 +1,4 @@
-package main
+package runccli
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 	"github.com/podrun/podrun/runtime"
 )
 
-func execCommand(e *env) *cli.Command {
+func execCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "exec", Usage: "execute new process inside the container",
 		ArgsUsage: "<container-id> <command> [command options]  || -p process.json <container-id>",
@@ -47,23 +47,23 @@ func execCommand(e *env) *cli.Command {
 				return err
 			}
 			if err := execContainer(ctx, e, id); err != nil {
-				var ee *exitError
+				var ee *ExitError
 				if errors.As(err, &ee) {
 					return err
 				}
 				// runc exits 255 when the process could not be run;
 				// shims tell it from the process's own status this way.
-				return &exitError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
+				return &ExitError{Code: 255, Err: fmt.Errorf("exec failed: %w", err)}
 			}
 			return nil
 		},
 	}
 }
 
-// execContainer runs the process of `exec` in container id; an exitError
+// execContainer runs the process of `exec` in container id; an ExitError
 // is the process's status.
-func execContainer(ctx *cli.Context, e *env, id string) error {
-	p, err := execProcess(ctx, e.rt, id)
+func execContainer(ctx *cli.Context, e *Env, id string) error {
+	p, err := execProcess(ctx, e.RT, id)
 	if err != nil {
 		return err
 	}
@@ -71,9 +71,9 @@ func execContainer(ctx *cli.Context, e *env, id string) error {
 	o := runtime.ExecOpts{Process: p, PidFile: ctx.String("pid-file"),
 		ConsoleSocket: ctx.String("console-socket"), PreserveFds: int(ctx.Uint("preserve-fds")),
 		IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: ctx.StringSlice("cgroup")}
-	var tty *foregroundTTY
+	var tty *ForegroundTTY
 	if p.Terminal && o.ConsoleSocket == "" && !detach {
-		if tty, err = newTTYForProcess(); err != nil {
+		if tty, err = NewTTYForProcess(); err != nil {
 			return err
 		}
 		defer tty.Close()
@@ -85,7 +85,7 @@ func execContainer(ctx *cli.Context, e *env, id string) error {
 		sigc = make(chan os.Signal, 128)
 		caught = catchSignals(sigc)
 	}
-	child, err := e.rt.Exec(id, o)
+	child, err := e.RT.Exec(id, o)
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,11 @@ func execContainer(ctx *cli.Context, e *env, id string) error {
 	}
 	if tty != nil {
 		if err := tty.Attach(); err != nil {
-			e.log.Warnf("console: %v", err)
+			e.Log.Warnf("console: %v", err)
 		}
 	}
 	if code := waitForwardingAfter(child, sigc, caught); code != 0 {
-		return &exitError{code: code}
+		return &ExitError{Code: code}
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func parseUser(s string) (*specs.User, error) {
 	return u, nil
 }
 
-func psCommand(e *env) *cli.Command {
+func psCommand(e *Env) *cli.Command {
 	return &cli.Command{
 		Name: "ps", Usage: "ps displays the processes running inside a container",
 		ArgsUsage: "<container-id> [ps options]",
@@ -172,7 +172,7 @@ func psCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pids, err := e.rt.Ps(id)
+			pids, err := e.RT.Ps(id)
 			if err != nil {
 				return err
 			}
