@@ -28,13 +28,13 @@ var (
 	binErr  error
 )
 
-// podrunBinary is a static podrun (the re-executed init and the pause):
-// $PODRUN_BINARY or built once per test binary.
+// podrunBinary is a static podrun-pod (the re-executed init and the
+// pause): the one next to $PODRUN_BINARY or built once per test binary.
 func podrunBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if p := os.Getenv("PODRUN_BINARY"); p != "" {
-			binPath = p
+			binPath = filepath.Join(filepath.Dir(p), "podrun-pod")
 			return
 		}
 		dir, err := os.MkdirTemp("", "podrun-pod-bin-")
@@ -42,12 +42,12 @@ func podrunBinary(t *testing.T) string {
 			binErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "podrun")
-		cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", binPath, "./cmd/podrun")
+		binPath = filepath.Join(dir, "podrun-pod")
+		cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", binPath, "./cmd/podrun-pod")
 		cmd.Dir = testimage.RepoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building podrun: %v\n%s", err, out)
+			binErr = fmt.Errorf("building podrun-pod: %v\n%s", err, out)
 		}
 	})
 	if binErr != nil {
