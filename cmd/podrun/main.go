@@ -10,7 +10,8 @@
 // (package cmd/internal/runccli). It links only what starts and manages
 // containers, and is also the containers' init (`podrun init`); the pod,
 // image, bundle and completion commands live in podrun-pod
-// (cmd/podrun-pod), which podrun executes for them.
+// (cmd/podrun-pod), which podrun executes for them: before the Go runtime
+// starts (dispatch.c) when it is next to podrun, else from main.
 package main
 
 import (
@@ -40,6 +41,8 @@ func main() {
 		namespaces.Init() // never returns
 	}
 	if runccli.CompanionLine(os.Args) {
+		// dispatch.c found no podrun-pod next to us (or could not exec
+		// it): $PATH, or the error.
 		err := execCompanion()
 		fmt.Fprintln(os.Stderr, "podrun: "+err.Error())
 		os.Exit(1)
