@@ -21,6 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/podrun/podrun/cmd/internal/runccli"
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
@@ -198,7 +199,7 @@ func withPrefix(cands []string, prefix string) []string {
 func podStates(app *cli.App, w *walked) *pod.Manager {
 	root := w.flagValue("root")
 	if root == "" {
-		if f, ok := findFlag(app.Flags, "root").(*cli.StringFlag); ok {
+		if f, ok := runccli.FindFlag(app.Flags, "root").(*cli.StringFlag); ok {
 			root = f.Value
 		}
 	}

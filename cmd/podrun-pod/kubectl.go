@@ -96,17 +96,6 @@ func levelFlags(app *cli.App, cmd *cli.Command) []cli.Flag {
 	return fl
 }
 
-func findFlag(flags []cli.Flag, name string) cli.Flag {
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			if n == name {
-				return f
-			}
-		}
-	}
-	return nil
-}
-
 func flagTakesValue(f cli.Flag) bool {
 	d, ok := f.(cli.DocGenerationFlag)
 	return ok && d.TakesValue()
@@ -120,7 +109,7 @@ func shortOpts(l *cmdLevel, tok string) bool {
 		return false
 	}
 	for i, c := range tok[1:] {
-		f := findFlag(l.flags, string(c))
+		f := runccli.FindFlag(l.flags, string(c))
 		if f == nil || (flagTakesValue(f) && i != len(tok)-2) {
 			return false
 		}
@@ -131,7 +120,7 @@ func shortOpts(l *cmdLevel, tok string) bool {
 // lookup finds flag NAME in the nearest command of the chain defining it.
 func (w *walked) lookup(name string) (cli.Flag, *cmdLevel) {
 	for j := len(w.chain) - 1; j >= 0; j-- {
-		if f := findFlag(w.chain[j].flags, name); f != nil {
+		if f := runccli.FindFlag(w.chain[j].flags, name); f != nil {
 			return f, w.chain[j]
 		}
 	}
@@ -160,7 +149,7 @@ func walk(app *cli.App, args []string, enter func(name string) bool) (w *walked,
 			if f == nil {
 				if shortOpts(cur, tok) {
 					// the last letter's flag: its value follows if it takes one
-					at, f = cur, findFlag(cur.flags, tok[len(tok)-1:])
+					at, f = cur, runccli.FindFlag(cur.flags, tok[len(tok)-1:])
 				}
 			}
 			if f == nil {

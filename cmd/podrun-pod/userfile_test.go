@@ -2,27 +2,16 @@ package main
 
 import (
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/podrun/podrun/internal/testutil"
 )
 
 // The manifest users hand to pod run -f is read by userfile: refused at
 // once if not regular, capped, depth-checked, with one line naming the
 // file and the limit.
 func TestManifestFileHostileInput(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	deep := filepath.Join(dir, "deep.json")
-	if err := os.WriteFile(deep, []byte(`{"args":`+strings.Repeat("[", 200000)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo, deep := testutil.HostileUserFiles(t)
 	manifest := func(path string, stdin io.Reader) error {
 		_, _, _, err := readManifest(path, stdin, nil, nil)
 		return err

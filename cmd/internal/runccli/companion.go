@@ -58,7 +58,7 @@ func CompanionLine(args []string) bool {
 			return companionCommands[tok]
 		}
 		name, _, eq := strings.Cut(strings.TrimPrefix(tok[1:], "-"), "=")
-		f := lookupFlag(flags, name)
+		f := FindFlag(flags, name)
 		if f == nil {
 			return false
 		}
@@ -69,7 +69,8 @@ func CompanionLine(args []string) bool {
 	return false
 }
 
-func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+// FindFlag is the flag of flags one of whose names is name, or nil.
+func FindFlag(flags []cli.Flag, name string) cli.Flag {
 	for _, f := range flags {
 		for _, n := range f.Names() {
 			if n == name {

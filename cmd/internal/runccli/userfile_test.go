@@ -2,28 +2,17 @@ package runccli
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/podrun/podrun/internal/testutil"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 // The files users hand to exec --process (and pod run -f: podrun-pod) are read by
 // userfile: refused at once if not regular, capped, depth-checked, with
 // one line naming the file and the limit.
 func TestUserFilesHostileInput(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	deep := filepath.Join(dir, "deep.json")
-	if err := os.WriteFile(deep, []byte(`{"args":`+strings.Repeat("[", 200000)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo, deep := testutil.HostileUserFiles(t)
 	process := func(path string) error {
 		fs := flag.NewFlagSet("exec", flag.ContinueOnError)
 		if err := (&cli.StringFlag{Name: "process"}).Apply(fs); err != nil {
