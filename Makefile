@@ -5,6 +5,9 @@ GO ?= go
 PREFIX ?= /usr/local
 BINDIR ?= bin
 PODRUN ?= $(BINDIR)/podrun
+# podrun-pod (pod, image, bundle, completion) must sit next to podrun,
+# which executes it for those commands.
+PODRUN_POD ?= $(dir $(PODRUN))podrun-pod
 CHECKER ?= $(BINDIR)/checker
 GOTESTFLAGS ?= -count=1 -p 1
 
@@ -23,8 +26,13 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 all: build checker
 
+# Two binaries: podrun, the runtime (runc's commands and the containers'
+# init), linking only what starts containers; podrun-pod, the pod, image,
+# bundle and completion commands with all they need (podrun runs it for
+# them).
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(PODRUN_TAGS)' -ldflags '$(PODRUN_LDFLAGS)' -o $(PODRUN) ./cmd/podrun
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(PODRUN_TAGS)' -ldflags '$(PODRUN_LDFLAGS)' -o $(PODRUN_POD) ./cmd/podrun-pod
 
 checker:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(CHECKER) ./testdata/checker
@@ -60,7 +68,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
 FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
 	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse \
-	./overlay:FuzzUnpack ./image:FuzzResolveManifest
+	./overlay/layer:FuzzUnpack ./image/fetch:FuzzResolveManifest
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
@@ -100,6 +108,7 @@ lint:
 
 install: build
 	install -D -m 0755 $(PODRUN) $(DESTDIR)$(PREFIX)/bin/podrun
+	install -D -m 0755 $(PODRUN_POD) $(DESTDIR)$(PREFIX)/bin/podrun-pod
 
 clean:
 	rm -rf $(BINDIR)

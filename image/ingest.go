@@ -18,48 +18,58 @@ import (
 	"github.com/podrun/podrun/overlay"
 )
 
-// layerSource is one layer of an image being imported.
-type layerSource struct {
+// LayerSource is one layer of an image being imported.
+type LayerSource struct {
 	// Digest and Size of the blob as stored at the source ("" and -1 when
 	// the source does not say: docker-save layers are files).
 	Digest string
 	Size   int64
 	DiffID string
-	open   func(ctx context.Context) (io.ReadCloser, error)
+	// Open opens the layer's blob as the source stores it (compressed).
+	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
-// pending is an image read from a source, before it enters the store.
-type pending struct {
-	manifestDigest string
-	manifestRaw    []byte
-	configDigest   string
-	configRaw      []byte
-	config         Config
-	layers         []layerSource
-	names          []string
-	source         string
+// Pending is an image read from a source (package image/fetch: an archive,
+// a layout or a registry), before it enters the store.
+type Pending struct {
+	ManifestDigest string
+	ManifestRaw    []byte // nil for a docker-save archive
+	ConfigDigest   string
+	ConfigRaw      []byte
+	Layers         []LayerSource
+	Names          []string
+	Source         string
+
+	config Config // ConfigRaw decoded, by check
 }
 
-// parseConfig checks the config blob and the layers against each other.
-func (p *pending) check() error {
-	if got := sha256Digest(p.configRaw); got != p.configDigest {
-		return fmt.Errorf("config %s: content has digest %s", p.configDigest, got)
+// Unpacker writes one layer blob (decompressing it) into dir:
+// overlay/layer.Unpack. The store takes it as an argument so that what
+// only reads the store (a container's start) does not link the
+// decompressors.
+type Unpacker func(r io.Reader, dir string) (overlay.Stats, error)
+
+// Check checks the config blob and the layers against each other (and
+// fills in the layers' diff IDs); Ingest calls it first.
+func (p *Pending) Check() error {
+	if got := sha256Digest(p.ConfigRaw); got != p.ConfigDigest {
+		return fmt.Errorf("config %s: content has digest %s", p.ConfigDigest, got)
 	}
-	if err := json.Unmarshal(p.configRaw, &p.config); err != nil {
-		return fmt.Errorf("config %s: %w", p.configDigest, err)
+	if err := json.Unmarshal(p.ConfigRaw, &p.config); err != nil {
+		return fmt.Errorf("config %s: %w", p.ConfigDigest, err)
 	}
-	if n, m := len(p.config.RootFS.DiffIDs), len(p.layers); n != m {
+	if n, m := len(p.config.RootFS.DiffIDs), len(p.Layers); n != m {
 		return fmt.Errorf("image config lists %d layers (rootfs.diff_ids), the manifest %d", n, m)
 	}
-	if len(p.layers) == 0 {
+	if len(p.Layers) == 0 {
 		return errors.New("image has no layers")
 	}
-	if len(p.layers) > overlay.MaxLayers {
-		return fmt.Errorf("image has %d layers, overlayfs takes at most %d", len(p.layers), overlay.MaxLayers)
+	if len(p.Layers) > overlay.MaxLayers {
+		return fmt.Errorf("image has %d layers, overlayfs takes at most %d", len(p.Layers), overlay.MaxLayers)
 	}
-	for i := range p.layers {
-		p.layers[i].DiffID = p.config.RootFS.DiffIDs[i]
-		if _, err := overlay.ParseDigest(p.layers[i].DiffID); err != nil {
+	for i := range p.Layers {
+		p.Layers[i].DiffID = p.config.RootFS.DiffIDs[i]
+		if _, err := overlay.ParseDigest(p.Layers[i].DiffID); err != nil {
 			return fmt.Errorf("layer %d: diff ID: %w", i, err)
 		}
 	}
@@ -69,15 +79,15 @@ func (p *pending) check() error {
 	return nil
 }
 
-// ingest brings a pending image into the store: missing layers are fetched
+// Ingest brings a pending image into the store: missing layers are fetched
 // and unpacked (in parallel), then the blobs, the image record and the
 // names land. It holds the shared store lock throughout, so gc cannot
 // remove a layer between its unpack and the record that uses it.
-func (s *Store) ingest(ctx context.Context, p *pending) (*Image, error) {
-	if err := p.check(); err != nil {
+func (s *Store) Ingest(ctx context.Context, p *Pending, unpack Unpacker) (*Image, error) {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	for _, n := range p.names {
+	for _, n := range p.Names {
 		if err := validName(n); err != nil {
 			return nil, err
 		}
@@ -87,7 +97,7 @@ func (s *Store) ingest(ctx context.Context, p *pending) (*Image, error) {
 		return nil, err
 	}
 	s.cleanTmp(false)
-	img, err := s.ingestLocked(ctx, p)
+	img, err := s.ingestLocked(ctx, p, unpack)
 	unlock()
 	if err != nil {
 		// Leave nothing of a failed import: the layers it unpacked are
@@ -102,13 +112,13 @@ func (s *Store) ingest(ctx context.Context, p *pending) (*Image, error) {
 	return img, nil
 }
 
-func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
+func (s *Store) ingestLocked(ctx context.Context, p *Pending, unpack Unpacker) (*Image, error) {
 	// Each missing diff ID once (images repeat empty layers).
-	var todo []*layerSource
+	var todo []*LayerSource
 	seen := map[string]bool{}
 	var total int64
-	for i := range p.layers {
-		l := &p.layers[i]
+	for i := range p.Layers {
+		l := &p.Layers[i]
 		if seen[l.DiffID] || s.hasLayer(l.DiffID) {
 			continue
 		}
@@ -144,7 +154,7 @@ func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := s.unpackLayer(ctx, l, prog); err != nil {
+			if err := s.unpackLayer(ctx, l, prog, unpack); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 			}
 		}()
@@ -157,19 +167,19 @@ func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 		return nil, err
 	}
 
-	if p.manifestRaw != nil {
-		if err := s.putBlob(p.manifestDigest, p.manifestRaw); err != nil {
+	if p.ManifestRaw != nil {
+		if err := s.putBlob(p.ManifestDigest, p.ManifestRaw); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.putBlob(p.configDigest, p.configRaw); err != nil {
+	if err := s.putBlob(p.ConfigDigest, p.ConfigRaw); err != nil {
 		return nil, err
 	}
 	img := &Image{
-		ID: p.configDigest, Manifest: p.manifestDigest, Platform: Platform{OS: p.config.OS, Architecture: p.config.Architecture, Variant: p.config.Variant},
-		Source: p.source, Imported: time.Now().UTC(),
+		ID: p.ConfigDigest, Manifest: p.ManifestDigest, Platform: Platform{OS: p.config.OS, Architecture: p.config.Architecture, Variant: p.config.Variant},
+		Source: p.Source, Imported: time.Now().UTC(),
 	}
-	for _, l := range p.layers {
+	for _, l := range p.Layers {
 		img.Layers = append(img.Layers, l.DiffID)
 		if rec, err := s.layerRecord(l.DiffID); err == nil {
 			img.Size += rec.Size
@@ -186,9 +196,9 @@ func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 	if err := atomicfile.WriteSync(s.path("images", h+".json"), data, 0o600); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	if len(p.names) > 0 {
+	if len(p.Names) > 0 {
 		err := s.updateNames(func(m map[string]string) error {
-			for _, n := range p.names {
+			for _, n := range p.Names {
 				m[n] = img.ID
 			}
 			return nil
@@ -196,7 +206,7 @@ func (s *Store) ingestLocked(ctx context.Context, p *pending) (*Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		img.Names = append(img.Names, p.names...)
+		img.Names = append(img.Names, p.Names...)
 	}
 	return img, nil
 }
@@ -243,9 +253,9 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 
 // unpackLayer fetches and unpacks one layer into tmp/, verifies its
 // digest, size and diff ID, and renames it into layers/.
-func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress) error {
+func (s *Store) unpackLayer(ctx context.Context, l *LayerSource, prog *progress, unpack Unpacker) error {
 	h, _ := overlay.ParseDigest(l.DiffID)
-	tmp, err := s.tempDir("layer")
+	tmp, err := s.TempDir("layer")
 	if err != nil {
 		return fmt.Errorf("image store: %w", err)
 	}
@@ -254,7 +264,7 @@ func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress)
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return err
 	}
-	rc, err := l.open(ctx)
+	rc, err := l.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.name(), err)
 	}
@@ -263,7 +273,7 @@ func (s *Store) unpackLayer(ctx context.Context, l *layerSource, prog *progress)
 	if l.Digest == "" {
 		vr.limit = -1
 	}
-	st, err := overlay.Unpack(vr, diff)
+	st, err := unpack(vr, diff)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.name(), err)
 	}
@@ -319,7 +329,7 @@ func (s *Store) ensureLink(diffID string) error {
 	return nil
 }
 
-func (l *layerSource) name() string {
+func (l *LayerSource) name() string {
 	if l.Digest != "" {
 		return l.Digest
 	}

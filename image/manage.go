@@ -209,7 +209,7 @@ func (s *Store) gcCount() (int, error) {
 			continue
 		}
 		os.Remove(s.path("l", linkName(id)))
-		tmp, err := s.tempDir("gc")
+		tmp, err := s.TempDir("gc")
 		if err != nil {
 			return n, err
 		}

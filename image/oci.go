@@ -1,16 +1,16 @@
-// Package image is podrun's image store: OCI and Docker images imported
-// from archives or pulled from a registry, kept content-addressed under a
-// state directory, with layers unpacked once (package overlay) and shared
-// by every image and container that has them.
+// Package image is podrun's image store: OCI and Docker images kept
+// content-addressed under a state directory, with layers unpacked once and
+// shared by every image and container that has them; the containers' use
+// of layers (Acquire, Release) and the bundles made from images. Images
+// enter it through package image/fetch (import and pull), which holds the
+// archive readers, the registry client and the decompressors, so that a
+// container's start, which only reads the store, links none of them.
 //
 // The OCI types are package ocispec's (written out, not image-spec's, for
 // start-up cost).
 package image
 
 import (
-	"encoding/json"
-	"runtime"
-
 	"github.com/podrun/podrun/internal/ocispec"
 )
 
@@ -26,33 +26,3 @@ type (
 	RootFS     = ocispec.RootFS
 	History    = ocispec.History
 )
-
-func isIndex(mediaType string, raw []byte) bool {
-	switch mediaType {
-	case ocispec.MediaTypeOCIIndex, ocispec.MediaTypeDockerList:
-		return true
-	case ocispec.MediaTypeOCIManifest, ocispec.MediaTypeDockerManifest:
-		return false
-	}
-	// No media type: an index has "manifests", a manifest "config".
-	var probe struct {
-		MediaType string          `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if json.Unmarshal(raw, &probe) != nil {
-		return false
-	}
-	if probe.MediaType != "" {
-		return probe.MediaType == ocispec.MediaTypeOCIIndex || probe.MediaType == ocispec.MediaTypeDockerList
-	}
-	return probe.Manifests != nil
-}
-
-// HostPlatform is the platform images are chosen for.
-func HostPlatform() Platform {
-	p := Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
-	return p
-}

@@ -106,8 +106,9 @@ func (s *Store) shared() (func(), error)    { return s.lock("lock", unix.LOCK_SH
 func (s *Store) exclusive() (func(), error) { return s.lock("lock", unix.LOCK_EX) }
 func (s *Store) meta() (func(), error)      { return s.lock("meta.lock", unix.LOCK_EX) }
 
-// tempDir makes a fresh directory under tmp/.
-func (s *Store) tempDir(prefix string) (string, error) {
+// TempDir makes a fresh directory under the store's tmp/ (cleaned up by
+// the next import or gc if its maker dies).
+func (s *Store) TempDir(prefix string) (string, error) {
 	return os.MkdirTemp(s.path("tmp"), fmt.Sprintf("%s-%d-", prefix, os.Getpid()))
 }
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestPodDynamicBuild: a plain `go build` of podrun (cgo on, so libc is
-// linked dynamically) runs pods. The infra container runs the podrun
+// TestPodDynamicBuild: a plain `go build` of podrun and podrun-pod (cgo
+// on, so libc is linked dynamically) runs pods. The infra container runs the podrun
 // binary as its pause in an otherwise empty root, where a dynamic binary
 // finds no loader unless podrun mounts it and libc in.
 func TestPodDynamicBuild(t *testing.T) {
@@ -20,14 +20,17 @@ func TestPodDynamicBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "podrun")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/podrun")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "podrun")
+	for _, pkg := range []string{"./cmd/podrun", "./cmd/podrun-pod"} {
+		build := exec.Command("go", "build", "-o", dir, pkg)
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	f, err := elf.Open(bin)
+	f, err := elf.Open(filepath.Join(dir, "podrun-pod")) // the pause
 	if err != nil {
 		t.Fatal(err)
 	}

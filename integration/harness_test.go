@@ -21,8 +21,10 @@ import (
 	"github.com/podrun/podrun/internal/testutil"
 )
 
-// podrunBin is the binary under test: $PODRUN_BINARY, or built once by TestMain.
-var podrunBin string
+// podrunBin is the binary under test: $PODRUN_BINARY, or built once by
+// TestMain; podrunPodBin is podrun-pod next to it (podrun runs it for the
+// pod, image, bundle and completion commands).
+var podrunBin, podrunPodBin string
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -35,6 +37,11 @@ func TestMain(m *testing.M) {
 		}
 		if p := os.Getenv("PODRUN_BINARY"); p != "" {
 			podrunBin = p
+			podrunPodBin = filepath.Join(filepath.Dir(p), "podrun-pod")
+			if _, err := os.Stat(podrunPodBin); err != nil {
+				fmt.Fprintf(os.Stderr, "PODRUN_BINARY: podrun-pod must be next to it (make build): %v\n", err)
+				return 1
+			}
 			return m.Run()
 		}
 		dir, err := os.MkdirTemp("", "podrun-bin-")
@@ -44,17 +51,20 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		podrunBin = filepath.Join(dir, "podrun")
+		podrunPodBin = filepath.Join(dir, "podrun-pod")
 		root, err := repoRoot()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", podrunBin, "./cmd/podrun")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building podrun: %v\n%s", err, out)
-			return 1
+		for bin, pkg := range map[string]string{podrunBin: "./cmd/podrun", podrunPodBin: "./cmd/podrun-pod"} {
+			cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", bin, pkg)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+				return 1
+			}
 		}
 		return m.Run()
 	}()

@@ -780,18 +780,21 @@ func TestPodSupervisorCLI(t *testing.T) {
 }
 
 // assertSealedExe fails unless /proc/<pid>/exe is another file than the
-// podrun binary under test (a sealed overlay or memfd view of it).
+// podrun binaries under test (a sealed overlay or memfd view of one).
 func assertSealedExe(t *testing.T, pid int) {
 	t.Helper()
-	var exe, bin syscall.Stat_t
+	var exe syscall.Stat_t
 	if err := syscall.Stat(fmt.Sprintf("/proc/%d/exe", pid), &exe); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Stat(podrunBin, &bin); err != nil {
-		t.Fatal(err)
-	}
-	if exe.Dev == bin.Dev && exe.Ino == bin.Ino {
-		t.Fatalf("pid %d runs the host's podrun binary itself, not a sealed view", pid)
+	for _, b := range []string{podrunBin, podrunPodBin} {
+		var bin syscall.Stat_t
+		if err := syscall.Stat(b, &bin); err != nil {
+			t.Fatal(err)
+		}
+		if exe.Dev == bin.Dev && exe.Ino == bin.Ino {
+			t.Fatalf("pid %d runs the host's %s itself, not a sealed view", pid, b)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
-// Package overlay turns image layers into an overlayfs: it unpacks layer
-// tars (gzip, zstd or plain) into directories following overlayfs's
-// conventions for deletions, and mounts a stack of such directories with a
-// private upper and work directory.
+// Package overlay turns image layers into an overlayfs: it mounts a stack of
+// layer directories with a private upper and work directory, and holds the
+// conventions of layer contents that overlay/layer (the unpacker) follows.
 //
 // Conventions (the OCI image spec's, mapped to overlayfs's):
 //   - a tar entry "dir/.wh.NAME" (a whiteout) becomes a character device
@@ -10,8 +9,8 @@
 //     on dir, which hides whatever lower layers have in dir.
 //
 // It is linked into every podrun start (the container init mounts the
-// overlay), so it imports nothing heavy and does no work at init time
-// except the decompressors' tables.
+// overlay), so it imports nothing heavy and does no work at init time;
+// the decompressors live in overlay/layer.
 package overlay
 
 import (

@@ -2,12 +2,8 @@ package overlay
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 func TestCleanEntryPath(t *testing.T) {
@@ -64,31 +60,6 @@ func TestClassifyWhiteout(t *testing.T) {
 		k, tg := ClassifyWhiteout(c.in)
 		if k != c.kind || tg != c.target {
 			t.Errorf("ClassifyWhiteout(%q) = %v %q, want %v %q", c.in, k, tg, c.kind, c.target)
-		}
-	}
-}
-
-func TestDecompress(t *testing.T) {
-	plain := []byte("not really a tar, but bytes")
-	var gz, zs bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(plain)
-	zw.Close()
-	ze, _ := zstd.NewWriter(&zs)
-	ze.Write(plain)
-	ze.Close()
-	for _, c := range []struct {
-		data []byte
-		want Compression
-	}{{plain, Uncompressed}, {gz.Bytes(), Gzip}, {zs.Bytes(), Zstd}, {nil, Uncompressed}} {
-		r, comp, err := Decompress(bytes.NewReader(c.data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(r)
-		r.Close()
-		if err != nil || comp != c.want || (len(c.data) > 0 && !bytes.Equal(got, plain)) {
-			t.Errorf("Decompress: %q %s %v, want %s", got, comp, err, c.want)
 		}
 	}
 }

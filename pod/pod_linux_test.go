@@ -15,6 +15,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/image/fetch"
 	"github.com/podrun/podrun/internal/testimage"
 	"github.com/podrun/podrun/internal/testutil"
 	"github.com/podrun/podrun/pod/manifest"
@@ -27,13 +28,13 @@ var (
 	binErr  error
 )
 
-// podrunBinary is a static podrun (the re-executed init and the pause):
-// $PODRUN_BINARY or built once per test binary.
+// podrunBinary is a static podrun-pod (the re-executed init and the
+// pause): the one next to $PODRUN_BINARY or built once per test binary.
 func podrunBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if p := os.Getenv("PODRUN_BINARY"); p != "" {
-			binPath = p
+			binPath = filepath.Join(filepath.Dir(p), "podrun-pod")
 			return
 		}
 		dir, err := os.MkdirTemp("", "podrun-pod-bin-")
@@ -41,12 +42,12 @@ func podrunBinary(t *testing.T) string {
 			binErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "podrun")
-		cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", binPath, "./cmd/podrun")
+		binPath = filepath.Join(dir, "podrun-pod")
+		cmd := exec.Command("go", "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", binPath, "./cmd/podrun-pod")
 		cmd.Dir = testimage.RepoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building podrun: %v\n%s", err, out)
+			binErr = fmt.Errorf("building podrun-pod: %v\n%s", err, out)
 		}
 	})
 	if binErr != nil {
@@ -77,7 +78,7 @@ func testStore(t *testing.T) *image.Store {
 			storeErr = err
 			return
 		}
-		_, storeErr = s.Import(context.Background(), archive, image.ImportOptions{Name: "busybox:test"})
+		_, storeErr = fetch.Import(context.Background(), s, archive, fetch.ImportOptions{Name: "busybox:test"})
 	})
 	if storeErr != nil {
 		t.Fatal(storeErr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/podrun/podrun/image"
+	"github.com/podrun/podrun/image/fetch"
 	"github.com/podrun/podrun/internal/atomicfile"
 	"github.com/podrun/podrun/internal/errdefs"
 	"github.com/podrun/podrun/internal/rootonly"
@@ -363,7 +364,7 @@ func (m *Manager) ResolveImages(p *manifest.Pod) (map[string]string, error) {
 					continue
 				}
 				var perr error
-				img, perr = m.Images.Pull(contextBackground(), c.Image, image.PullOptions{})
+				img, perr = fetch.Pull(contextBackground(), m.Images, c.Image, fetch.PullOptions{})
 				if perr != nil {
 					return fmt.Errorf("%s[%d].image: %q: not in the image store (%v) and pulling it failed: %v", field, i, c.Image, err, perr)
 				}

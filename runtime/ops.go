@@ -50,7 +50,7 @@ var ops = map[Op]opRule{
 
 // StateError is an operation refused in the container's status. It
 // matches ErrState (so errdefs.ErrFailedPrecondition) and the rule's own
-// sentinel; cmd/podrun words it as runc does.
+// sentinel; cmd/internal/runccli words it as runc does.
 type StateError struct {
 	Op     Op
 	ID     string

@@ -10,7 +10,7 @@ import (
 
 // Every operation in every state, from the one table: allowed where runc
 // allows it, refused elsewhere with a *StateError of the operation's kind
-// (cmd/podrun's TestRuncStateTexts holds runc's texts for these).
+// (cmd/internal/runccli's TestRuncStateTexts holds runc's texts for these).
 func TestOpsTable(t *testing.T) {
 	all := []Status{Creating, Created, Running, Paused, Stopped}
 	ok, st, nr, np := error(nil), ErrState, ErrNotRunning, ErrNotPaused

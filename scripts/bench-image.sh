@@ -13,6 +13,8 @@ podrun=$(readlink -f "${1:-bin/podrun}")
 runs=${2:-5}
 [ "$(id -u)" = 0 ] || { echo "$0: run as root" >&2; exit 1; }
 [ -x "$podrun" ] || { echo "$0: no podrun at $podrun (make build)" >&2; exit 1; }
+# podrun runs podrun-pod (next to it) for the image commands.
+[ -x "$(dirname "$podrun")/podrun-pod" ] || { echo "$0: no podrun-pod next to $podrun (make build)" >&2; exit 1; }
 if ! command -v umoci >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q umoci </dev/null >/dev/null ||
 		{ apt-get update -q </dev/null >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q umoci </dev/null >/dev/null; }

@@ -10,6 +10,8 @@ set -euo pipefail
 podrun=$(readlink -f "${1:-bin/podrun}")
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "$0: run as root" >&2; exit 1; }
+# podrun runs podrun-pod (next to it) for the pod and image commands.
+[ -x "$(dirname "$podrun")/podrun-pod" ] || { echo "$0: no podrun-pod next to $podrun (make build)" >&2; exit 1; }
 dir=$(mktemp -d /tmp/podrun-demo.XXXXXX)
 P=("$podrun" --root "$dir/run")
 export PODRUN_STORE=$dir/store PODRUN_POD_DATA=$dir/data

@@ -45,8 +45,11 @@ go=${GO:-go}
 
 out=bin/vm
 mkdir -p "$out"
-echo "test-vm: building podrun, checker and test binaries on the host"
+echo "test-vm: building podrun, podrun-pod, checker and test binaries on the host"
+# podrun-pod next to podrun: podrun runs it for pod/image/bundle, and the
+# tests find it beside $PODRUN_BINARY.
 CGO_ENABLED=1 $go build -trimpath -tags 'netgo osusergo' -ldflags '-s -w -extldflags -static' -o "$out/podrun" ./cmd/podrun
+CGO_ENABLED=1 $go build -trimpath -tags 'netgo osusergo' -ldflags '-s -w -extldflags -static' -o "$out/podrun-pod" ./cmd/podrun-pod
 CGO_ENABLED=0 $go build -trimpath -o "$out/checker" ./testdata/checker
 CGO_ENABLED=0 $go test -c -o "$out/integration.test" ./integration
 CGO_ENABLED=0 $go test -c -o "$out/cgroups.test" ./cgroups

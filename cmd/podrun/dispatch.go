@@ -1,0 +1,19 @@
+package main
+
+// #cgo CFLAGS: -Wall -O2
+// #include <stdlib.h>
+// int podrun_companion_line(int argc, char **argv);
+import "C"
+
+import "unsafe"
+
+// cCompanionLine is dispatch.c's decision on args (os.Args form), for the
+// test that holds it to runccli.CompanionLine.
+func cCompanionLine(args []string) bool {
+	argv := make([]*C.char, len(args)+1)
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	return C.podrun_companion_line(C.int(len(args)), &argv[0]) != 0
+}
