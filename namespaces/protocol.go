@@ -123,14 +123,16 @@ func newConn(f *os.File) *conn {
 
 // frame returns the wire form of m.
 func (m message) frame() []byte {
-	b := make([]byte, 5, 512)
-	b[0] = byte(m.Type)
+	var b []byte
 	switch m.Type {
 	case msgError:
-		b = append(b, m.Error...)
+		b = append(make([]byte, 5, 5+len(m.Error)), m.Error...)
 	case msgConfig:
-		b = encodePlan(b, m.Plan)
+		b = encodePlan(make([]byte, 5, 2048), m.Plan)
+	default:
+		b = make([]byte, 5)
 	}
+	b[0] = byte(m.Type)
 	binary.LittleEndian.PutUint32(b[1:], uint32(len(b)-5))
 	return b
 }

@@ -7,21 +7,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
-
-// benchPair is a connected pair of protocol ends, as between create and the
-// init.
-func benchPair(b *testing.B) (*conn, *conn) {
-	b.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, c := newConn(os.NewFile(uintptr(fds[0]), "parent")), newConn(os.NewFile(uintptr(fds[1]), "child"))
-	b.Cleanup(func() { p.f.Close(); c.f.Close() })
-	return p, c
-}
 
 // benchConfig is an init config of the size create sends: a full spec.
 func benchConfig() *InitConfig {
@@ -52,7 +38,7 @@ func benchConfig() *InitConfig {
 // BenchmarkProtocolConfig is the config message, create -> init: plan
 // built, encoded, written, read, decoded.
 func BenchmarkProtocolConfig(b *testing.B) {
-	p, c := benchPair(b)
+	p, c := connPair(b)
 	cfg := benchConfig()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -162,7 +148,7 @@ func BenchmarkJSONDecode(b *testing.B) {
 
 // BenchmarkProtocolStep is one small step message (createRuntime, ready).
 func BenchmarkProtocolStep(b *testing.B) {
-	p, c := benchPair(b)
+	p, c := connPair(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.send(message{Type: msgReady}); err != nil {

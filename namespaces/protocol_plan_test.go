@@ -11,7 +11,6 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/overlay"
 	"github.com/podrun/podrun/seccomp"
@@ -327,16 +326,7 @@ func TestDecodePlanRejects(t *testing.T) {
 // TestProtocolFrames: the framing refuses a frame over maxFrame and one
 // cut short, and carries error texts and plans.
 func TestProtocolFrames(t *testing.T) {
-	pair := func() (*conn, *conn) {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, c := newConn(os.NewFile(uintptr(fds[0]), "parent")), newConn(os.NewFile(uintptr(fds[1]), "child"))
-		t.Cleanup(func() { p.f.Close(); c.f.Close() })
-		return p, c
-	}
-	p, c := pair()
+	p, c := connPair(t)
 	pl, err := newPlan(planConfig(everyFieldSpec()))
 	if err != nil {
 		t.Fatal(err)
@@ -362,14 +352,14 @@ func TestProtocolFrames(t *testing.T) {
 		t.Errorf("wrong type: got %v", err)
 	}
 
-	p, c = pair()
+	p, c = connPair(t)
 	if _, err := p.f.Write([]byte{byte(msgConfig), 0xff, 0xff, 0xff, 0x7f}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.recvAny(); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Errorf("oversized frame: got %v", err)
 	}
-	p, c = pair()
+	p, c = connPair(t)
 	if _, err := p.f.Write([]byte{byte(msgConfig), 0, 0, 0x20, 0, 1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +367,7 @@ func TestProtocolFrames(t *testing.T) {
 	if _, err := c.recvAny(); err == nil || err == errChildExited {
 		t.Errorf("frame cut short: got %v", err)
 	}
-	p, c = pair()
+	p, c = connPair(t)
 	p.f.Close()
 	if _, err := c.recvAny(); err != errChildExited {
 		t.Errorf("EOF: got %v", err)
