@@ -68,7 +68,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
 FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
 	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse \
-	./overlay/layer:FuzzUnpack ./image/fetch:FuzzResolveManifest
+	./overlay/layer:FuzzUnpack ./image/fetch:FuzzResolveManifest ./namespaces:FuzzDecodePlan
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

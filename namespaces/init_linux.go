@@ -54,10 +54,7 @@ func runInit(c *conn) error {
 	if err != nil {
 		return err
 	}
-	cfg := m.Config
-	if cfg == nil || cfg.Process == nil {
-		return errors.New("init: no configuration received")
-	}
+	pl := m.Plan
 	// Nothing podrun or its caller opened may reach the user process.
 	if err := closeExecFrom(3); err != nil {
 		return err
@@ -66,40 +63,39 @@ func runInit(c *conn) error {
 	// (see lsm.Exec) and written once the process is prepared; nil when
 	// unset.
 	labels, err := lsm.Host{}.OpenExec(lsm.Labels{
-		AppArmorProfile: cfg.Process.ApparmorProfile, SELinuxLabel: cfg.Process.SelinuxLabel})
+		AppArmorProfile: pl.ApparmorProfile, SELinuxLabel: pl.SelinuxLabel})
 	if err != nil {
 		return err
 	}
 	defer labels.Close()
-	if err := joinNamespaces(cfg.JoinFds); err != nil {
+	if err := joinNamespaces(pl.JoinFds); err != nil {
 		return err
 	}
-	if cfg.UnshareCgroup {
+	if pl.UnshareCgroup {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unsharing cgroup namespace: %w", err)
 		}
 	}
-	if cfg.Kind == KindCreate {
-		if err := setupContainer(c, cfg); err != nil {
+	if pl.Kind == KindCreate {
+		if err := setupContainer(c, pl); err != nil {
 			return err
 		}
 	}
-	p := cfg.Process
-	if p.Terminal {
-		if err := setupConsole(cfg.ConsoleFd, p.ConsoleSize, int(p.User.UID)); err != nil {
+	if pl.Terminal {
+		if err := setupConsole(pl.ConsoleFd, pl.ConsoleSize, int(pl.UID)); err != nil {
 			return err
 		}
 	}
-	if err := applyProcAttrs(cfg); err != nil {
+	if err := applyProcAttrs(pl); err != nil {
 		return err
 	}
-	if err := closeDirFds(cfg.PreserveFds); err != nil {
+	if err := closeDirFds(pl.PreserveFds); err != nil {
 		return err
 	}
-	if err := loadSeccomp(c, cfg, false); err != nil {
+	if err := loadSeccomp(c, pl, false); err != nil {
 		return err
 	}
-	exe, err := prepareProcess(p, cfg.Kind == KindCreate)
+	exe, err := prepareProcess(pl, pl.Kind == KindCreate)
 	if err != nil {
 		return err
 	}
@@ -109,34 +105,32 @@ func runInit(c *conn) error {
 	if err := labels.Apply(); err != nil {
 		return err
 	}
-	if err := loadSeccomp(c, cfg, true); err != nil {
+	if err := loadSeccomp(c, pl, true); err != nil {
 		return err
 	}
 	if err := c.send(message{Type: msgReady}); err != nil {
 		return err
 	}
-	if cfg.Kind != KindCreate {
-		return execProcess(exe, p, cfg.PreserveFds)
+	if pl.Kind != KindCreate {
+		return execProcess(exe, pl)
 	}
 	c.f.Close()
-	fifo, err := waitStart(cfg.FifoFd)
+	fifo, err := waitStart(pl.FifoFd)
 	if err != nil {
 		return err
 	}
-	h := cfg.Spec.Hooks
-	if h == nil || len(h.StartContainer) == 0 {
+	if len(pl.StartContainer) == 0 {
 		unix.Close(fifo)
-		return execProcess(exe, p, cfg.PreserveFds)
+		return execProcess(exe, pl)
 	}
 	// With startContainer hooks `podrun start` reads the fifo until its EOF
 	// (the exec closes it): what failed after the release is written to
 	// it, the sync socket being closed by now (runtime's releaseInit).
-	st := *cfg.State
-	st.Pid = os.Getpid()
+	st := hookState(pl)
 	st.Status = specs.StateCreated
-	err = hooks.Run(context.Background(), "startContainer", h.StartContainer, &st)
+	err = hooks.Run(context.Background(), "startContainer", pl.StartContainer, st)
 	if err == nil {
-		err = execProcess(exe, p, cfg.PreserveFds)
+		err = execProcess(exe, pl)
 	}
 	msg := err.Error()
 	if len(msg) > MaxStartError {
@@ -146,14 +140,25 @@ func runInit(c *conn) error {
 	return err
 }
 
+// hookState is the OCI state the init gives its hooks: the runtime's,
+// with the init's pid.
+func hookState(pl *Plan) *specs.State {
+	var st specs.State
+	if pl.State != nil {
+		st = *pl.State
+	}
+	st.Pid = os.Getpid()
+	return &st
+}
+
 // MaxStartError bounds the error text the init writes to the exec fifo
 // for `podrun start` (hooks quote at most 4 KiB of each output stream).
 const MaxStartError = 16 << 10
 
 // execProcess execs the user process with the preserved fds; it returns
 // only on failure.
-func execProcess(exe string, p *specs.Process, preserveFds int) error {
-	if err := keepFds(preserveFds); err != nil {
+func execProcess(exe string, p *Plan) error {
+	if err := keepFds(p.PreserveFds); err != nil {
 		return err
 	}
 	err := unix.Exec(exe, p.Args, p.Env)
@@ -163,25 +168,18 @@ func execProcess(exe string, p *specs.Process, preserveFds int) error {
 // joinNamespaces joins existing namespaces by fd. A mount namespace can
 // only be joined by a thread that does not share its fs_struct, hence the
 // unshare(CLONE_FS) first: it affects this (locked) thread alone.
-func joinNamespaces(fds map[string]int) error {
-	if len(fds) == 0 {
-		return nil
-	}
-	if _, ok := fds["mnt"]; ok {
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			return fmt.Errorf("unshare CLONE_FS: %w", err)
+// The plan lists them in joinOrder: the mount namespace last.
+func joinNamespaces(fds []NSFd) error {
+	for _, ns := range fds {
+		if ns.Name == "mnt" {
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare CLONE_FS: %w", err)
+			}
 		}
-	}
-	// The mount namespace last: the others are found through fds, not paths.
-	for _, name := range []string{"net", "ipc", "uts", "cgroup", "mnt"} {
-		fd, ok := fds[name]
-		if !ok {
-			continue
+		if err := unix.Setns(ns.Fd, 0); err != nil {
+			return fmt.Errorf("joining %s namespace: %w", ns.Name, err)
 		}
-		if err := unix.Setns(fd, 0); err != nil {
-			return fmt.Errorf("joining %s namespace: %w", name, err)
-		}
-		unix.Close(fd)
+		unix.Close(ns.Fd)
 	}
 	return nil
 }
@@ -189,55 +187,47 @@ func joinNamespaces(fds map[string]int) error {
 // setupContainer does what only the container init does: loopback up in a
 // new network namespace, sysctls, hostname, rootfs with the hooks between
 // its two halves, and the session keyring.
-func setupContainer(c *conn, cfg *InitConfig) error {
-	spec := cfg.Spec
-	if spec.Linux != nil && Has(spec.Linux.Namespaces, specs.NetworkNamespace) &&
-		Path(spec.Linux.Namespaces, specs.NetworkNamespace) == "" {
+func setupContainer(c *conn, pl *Plan) error {
+	if pl.NewNetNS {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
 	}
-	if spec.Linux != nil {
-		// /proc/sys shows the namespaces of the writer, so the host's /proc
-		// still visible here reaches the container's own net/ipc/uts.
-		for k, v := range spec.Linux.Sysctl {
-			_, rel, err := SysctlName(k)
-			if err != nil {
-				return fmt.Errorf("linux.sysctl: %w", err)
-			}
-			if err := os.WriteFile("/proc/sys/"+rel, []byte(v), 0); err != nil {
-				return fmt.Errorf("linux.sysctl: setting %s: %w", k, err)
-			}
+	// /proc/sys shows the namespaces of the writer, so the host's /proc
+	// still visible here reaches the container's own net/ipc/uts.
+	for _, s := range pl.Sysctls {
+		if err := os.WriteFile(s.Path, []byte(s.Value), 0); err != nil {
+			return fmt.Errorf("linux.sysctl: setting %s: %w", s.Key, err)
 		}
 	}
-	if spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+	if pl.Hostname != "" {
+		if err := unix.Sethostname([]byte(pl.Hostname)); err != nil {
 			return fmt.Errorf("setting hostname: %w", err)
 		}
 	}
-	if spec.Domainname != "" {
-		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+	if pl.Domainname != "" {
+		if err := unix.Setdomainname([]byte(pl.Domainname)); err != nil {
 			return fmt.Errorf("setting domainname: %w", err)
 		}
 	}
-	if cfg.NewKeyring {
+	if pl.NewKeyring {
 		// Fresh session keyring, as runc: keys of the host session must not
 		// leak in. ENOSYS / EACCES (keyrings disabled or restricted) are
 		// tolerated like runc does.
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil &&
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + pl.ID); err != nil &&
 			!errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("joining session keyring: %w", err)
 		}
 	}
 	// The rootfs is set up in the container's mount namespace, new or
 	// joined by path, and without one in ours, as runc does.
-	rc := &rootfs.Config{Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir, Spec: spec, NoPivot: cfg.NoPivot, MountFds: cfg.MountFds,
-		SharedMountNS: spec.Linux == nil || !Has(spec.Linux.Namespaces, specs.MountNamespace)}
-	if cfg.Overlay != nil {
-		if !cfg.NewMountNS {
+	rc := &rootfs.Config{Rootfs: pl.Rootfs, BundleDir: pl.BundleDir, Spec: pl.rootfsSpec(), NoPivot: pl.NoPivot,
+		MountFds: pl.MountFds, SharedMountNS: !pl.hasNamespace(specs.MountNamespace)}
+	if pl.Overlay != nil {
+		if !pl.NewMountNS {
 			return errors.New("an image rootfs needs a new mount namespace")
 		}
-		if err := mountOverlay(c, cfg); err != nil {
+		if err := mountOverlay(c, pl); err != nil {
 			return err
 		}
 	}
@@ -251,14 +241,12 @@ func setupContainer(c *conn, cfg *InitConfig) error {
 	if _, err := c.recv(msgHooksDone); err != nil {
 		return err
 	}
-	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+	if len(pl.CreateContainer) > 0 {
 		// In the rootfs, as runc runs them: hooks may use relative paths.
-		if err := unix.Chdir(cfg.Rootfs); err != nil {
+		if err := unix.Chdir(pl.Rootfs); err != nil {
 			return fmt.Errorf("createContainer hooks: chdir to the rootfs: %w", err)
 		}
-		st := *cfg.State
-		st.Pid = os.Getpid()
-		if err := hooks.Run(context.Background(), "createContainer", h.CreateContainer, &st); err != nil {
+		if err := hooks.Run(context.Background(), "createContainer", pl.CreateContainer, hookState(pl)); err != nil {
 			return err
 		}
 	}

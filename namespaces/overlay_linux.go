@@ -11,12 +11,16 @@ import (
 // overlay made by the runtime (overlay.Mount.MakeDetached), attached to
 // the message; the init attaches it at its rootfs.
 func (c *Child) SendConfigWithMount(cfg *InitConfig, mnt *os.File) error {
-	return c.conn.sendFd(message{Type: msgConfig, Config: cfg}, mnt)
+	pl, err := newPlan(cfg)
+	if err != nil {
+		return err
+	}
+	return c.conn.sendFd(message{Type: msgConfig, Plan: pl}, mnt)
 }
 
 // mountOverlay mounts an image rootfs in the init: the overlay it was
 // sent, or one it makes itself.
-func mountOverlay(c *conn, cfg *InitConfig) error {
+func mountOverlay(c *conn, cfg *Plan) error {
 	if !cfg.Overlay.Detached {
 		return cfg.Overlay.MountRootfs(cfg.Rootfs)
 	}

@@ -2,16 +2,14 @@ package namespaces
 
 import (
 	"fmt"
+	"math/bits"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/podrun/podrun/internal/capnames"
 )
 
 // rlimits maps OCI rlimit names to resource numbers.
@@ -30,18 +28,14 @@ func RlimitType(name string) (int, bool) {
 	return r, ok
 }
 
-// prepareProcess applies the process attributes of the OCI spec to this
+// prepareProcess applies the process attributes of the plan to this
 // thread, in the order that keeps the privileges each step needs: rlimits
 // (raising a hard limit needs CAP_SYS_RESOURCE), cwd, bounding set
 // (needs CAP_SETPCAP), ids with keep-caps, then the capability sets and
 // no_new_privs. It returns the resolved executable path.
-func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
+func prepareProcess(p *Plan, createCwd bool) (string, error) {
 	for _, rl := range p.Rlimits {
-		res, ok := rlimits[rl.Type]
-		if !ok {
-			return "", fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
-		}
-		if err := unix.Prlimit(0, res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
+		if err := unix.Prlimit(0, rl.Resource, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
 			return "", fmt.Errorf("process.rlimits: setting %s: %w", rl.Type, err)
 		}
 	}
@@ -62,9 +56,9 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 	if err := checkCwd(cwd); err != nil {
 		return "", err
 	}
-	p.Env = withHome(dedupEnv(p.Env), p.User.UID)
+	p.Env = withHome(dedupEnv(p.Env), p.UID)
 
-	caps, err := capsFor(p.Capabilities)
+	caps, err := capsFor(&p.Caps)
 	if err != nil {
 		return "", err
 	}
@@ -74,7 +68,7 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return "", fmt.Errorf("prctl keepcaps: %w", err)
 	}
-	if err := setIDs(p.User); err != nil {
+	if err := setIDs(p.UID, p.GID, p.AdditionalGids); err != nil {
 		return "", err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
@@ -89,8 +83,8 @@ func prepareProcess(p *specs.Process, createCwd bool) (string, error) {
 		}
 	}
 	umask := 0o022
-	if p.User.Umask != nil {
-		umask = int(*p.User.Umask)
+	if p.Umask != nil {
+		umask = int(*p.Umask)
 	}
 	unix.Umask(umask)
 	if len(p.Args) == 0 {
@@ -139,9 +133,9 @@ func withHome(env []string, uid uint32) []string {
 }
 
 // setIDs sets supplementary groups, gid and uid of this thread.
-func setIDs(u specs.User) error {
-	groups := make([]int, 0, len(u.AdditionalGids))
-	for _, g := range u.AdditionalGids {
+func setIDs(uid, gid uint32, additionalGids []uint32) error {
+	groups := make([]int, 0, len(additionalGids))
+	for _, g := range additionalGids {
 		groups = append(groups, int(g))
 	}
 	if err := unix.Setgroups(groups); err != nil {
@@ -154,42 +148,32 @@ func setIDs(u specs.User) error {
 			return fmt.Errorf("process.user.additionalGids: setgroups: %w", err)
 		}
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("process.user.gid: setting gid %d: %w", u.GID, err)
+	if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
+		return fmt.Errorf("process.user.gid: setting gid %d: %w", gid, err)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("process.user.uid: setting uid %d: %w", u.UID, err)
+	if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
+		return fmt.Errorf("process.user.uid: setting uid %d: %w", uid, err)
 	}
 	return nil
 }
 
 func isUserNSDenied(err error) bool { return err == unix.EPERM }
 
-// capsFor builds the five capability sets of p (unknown names were dropped,
-// with a warning, when the config was validated).
-func capsFor(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
+// capsFor builds the five capability sets of the plan's masks (bit n is
+// capability n).
+func capsFor(masks *[numCapSets]uint64) (capability.Capabilities, error) {
 	c, err := capability.NewPid2(0)
 	if err != nil {
 		return nil, fmt.Errorf("capabilities: %w", err)
 	}
 	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
-	if pc == nil {
-		return c, nil
-	}
-	for _, s := range []struct {
-		which capability.CapType
-		names []string
-	}{
-		{capability.BOUNDING, pc.Bounding},
-		{capability.EFFECTIVE, pc.Effective},
-		{capability.PERMITTED, pc.Permitted},
-		{capability.INHERITABLE, pc.Inheritable},
-		{capability.AMBIENT, pc.Ambient},
+	for set, which := range [numCapSets]capability.CapType{
+		capBounding: capability.BOUNDING, capEffective: capability.EFFECTIVE,
+		capPermitted: capability.PERMITTED, capInheritable: capability.INHERITABLE,
+		capAmbient: capability.AMBIENT,
 	} {
-		for _, n := range s.names {
-			if cp, ok := capnames.ByName(n); ok {
-				c.Set(s.which, cp)
-			}
+		for m := masks[set]; m != 0; m &= m - 1 {
+			c.Set(which, capability.Cap(bits.TrailingZeros64(m)))
 		}
 	}
 	return c, nil

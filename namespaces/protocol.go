@@ -1,7 +1,8 @@
 package namespaces
 
 import (
-	"encoding/json"
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,24 +14,43 @@ import (
 	"github.com/podrun/podrun/seccomp"
 )
 
-// The init protocol. Parent and child talk over a socket pair, one JSON
-// message per step:
+// The init protocol. Parent and child talk over a socket pair, one
+// framed message per step (a type byte, a 4-byte little-endian length,
+// the payload):
 //
-//	parent -> child  config        (after placing the child in its cgroup)
+//	parent -> child  config        (the Plan, after placing the child in its cgroup)
 //	child  -> parent createRuntime (create only: rootfs prepared, before pivot_root)
 //	parent -> child  hooksDone     (prestart and createRuntime hooks ran)
 //	child  -> parent ready         (create: waiting for start; exec: about to exec)
-//	child  -> parent error         (at any point; the child then exits 1)
+//	child  -> parent error         (at any point, the text as payload; the child then exits 1)
 //
 // For exec the child's copy of the socket is close-on-exec: EOF after ready
 // means the user process was exec'd.
+type msgType byte
+
 const (
-	msgConfig        = "config"
-	msgCreateRuntime = "createRuntime"
-	msgHooksDone     = "hooksDone"
-	msgReady         = "ready"
-	msgError         = "error"
+	msgConfig msgType = iota + 1
+	msgCreateRuntime
+	msgHooksDone
+	msgReady
+	msgError
+	msgSeccompFd
+	msgSeccompDone
 )
+
+var msgNames = [...]string{"", "config", "createRuntime", "hooksDone", "ready", "error", "seccompFd", "seccompDone"}
+
+func (t msgType) String() string {
+	if int(t) < len(msgNames) && t != 0 {
+		return msgNames[t]
+	}
+	return fmt.Sprintf("message type %d", byte(t))
+}
+
+// maxFrame bounds a message: a plan holds at most a config.json's worth
+// of the spec (userfile.MaxSize, 4 MiB) plus the state given to hooks, a
+// seccomp program and the overlay's layer paths.
+const maxFrame = 16 << 20
 
 // Kind says what the child is for.
 type Kind string
@@ -42,81 +62,83 @@ const (
 	KindExec Kind = "exec"
 )
 
-// InitConfig is everything the child needs, sent as the first message.
+// InitConfig is everything the child needs. The runtime fills it in;
+// SendConfig resolves it into the Plan the child is sent.
 type InitConfig struct {
-	Kind    Kind           `json:"kind"`
-	ID      string         `json:"id"`
-	Spec    *specs.Spec    `json:"spec,omitempty"` // create only
-	Process *specs.Process `json:"process"`
+	Kind    Kind
+	ID      string
+	Spec    *specs.Spec // create only
+	Process *specs.Process
 	// Rootfs is the absolute host path of the rootfs; BundleDir the bundle.
-	Rootfs    string `json:"rootfs,omitempty"`
-	BundleDir string `json:"bundleDir,omitempty"`
-	NoPivot   bool   `json:"noPivot,omitempty"`
+	Rootfs    string
+	BundleDir string
+	NoPivot   bool
 	// NewKeyring joins a fresh session keyring named _ses.<id> (runc's default).
-	NewKeyring bool `json:"newKeyring,omitempty"`
+	NewKeyring bool
 	// PreserveFds is how many fds from 3 up reach the user process.
-	PreserveFds int `json:"preserveFds,omitempty"`
+	PreserveFds int
 	// Fds of the child: the exec fifo (create), console socket, namespaces to join.
-	FifoFd    int            `json:"fifoFd,omitempty"`
-	ConsoleFd int            `json:"consoleFd,omitempty"`
-	JoinFds   map[string]int `json:"joinFds,omitempty"`
+	FifoFd    int
+	ConsoleFd int
+	JoinFds   map[string]int
 	// NewMountNS is true when the child was cloned into a new mount
 	// namespace (where an image bundle's overlay may be mounted).
-	NewMountNS bool `json:"newMountNS,omitempty"`
+	NewMountNS bool
 	// Overlay, for image bundles, is mounted on Rootfs in the new mount
 	// namespace before the rootfs is prepared.
-	Overlay *overlay.Mount `json:"overlay,omitempty"`
+	Overlay *overlay.Mount
 	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
 	// its cgroup, so that the namespace root is the container's cgroup.
-	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
+	UnshareCgroup bool
 	// Personality is linux.personality, for exec too (create reads the spec).
-	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
+	Personality *specs.LinuxPersonality
 	// Seccomp is the compiled linux.seccomp filter, for exec too.
-	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	Seccomp *seccomp.Filter
 	// State is the OCI state given to createContainer/startContainer hooks.
-	State *specs.State `json:"state,omitempty"`
+	State *specs.State
 	// MountFds are the child's fds of bind-mount sources the runtime
 	// made, one per spec mount, -1 for none (rootfs.Config.MountFds).
-	MountFds []int `json:"mountFds,omitempty"`
+	MountFds []int
 }
 
 // message is one step of the protocol.
 type message struct {
-	Type   string      `json:"type"`
-	Error  string      `json:"error,omitempty"`
-	Config *InitConfig `json:"config,omitempty"`
+	Type  msgType
+	Error string // msgError
+	Plan  *Plan  // msgConfig
 }
 
 // conn frames messages on the socket.
 type conn struct {
-	f   *os.File
-	r   *fdReader // keeps fds passed with SCM_RIGHTS (seccomp_linux.go)
-	dec *json.Decoder
+	f *os.File
+	r *fdReader // keeps fds passed with SCM_RIGHTS (seccomp_linux.go)
+	// br reads ahead: a message mostly arrives in one recvmsg.
+	br *bufio.Reader
 }
 
 func newConn(f *os.File) *conn {
 	r := &fdReader{f: f}
-	return &conn{f: f, r: r, dec: json.NewDecoder(r)}
+	return &conn{f: f, r: r, br: bufio.NewReaderSize(r, 4096)}
 }
 
-// header is a message with only its type and error: encoding a message
-// builds encoders for the whole spec type tree on first use, 0.3 ms of
-// every init, which sends nothing else.
-type header struct {
-	Type  string `json:"type"`
-	Error string `json:"error,omitempty"`
+// frame returns the wire form of m.
+func (m message) frame() []byte {
+	var b []byte
+	switch m.Type {
+	case msgError:
+		b = append(make([]byte, 5, 5+len(m.Error)), m.Error...)
+	case msgConfig:
+		b = encodePlan(make([]byte, 5, 2048), m.Plan)
+	default:
+		b = make([]byte, 5)
+	}
+	b[0] = byte(m.Type)
+	binary.LittleEndian.PutUint32(b[1:], uint32(len(b)-5))
+	return b
 }
 
 func (c *conn) send(m message) error {
-	var v any = m
-	if m == (message{Type: m.Type, Error: m.Error}) {
-		v = header{Type: m.Type, Error: m.Error}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = c.f.Write(b)
+	_, err := c.f.Write(m.frame())
 	return err
 }
 
@@ -125,13 +147,13 @@ var errChildExited = errors.New("container init exited unexpectedly")
 
 // recv reads the next message and checks its type. An error message from the
 // child becomes an *InitError.
-func (c *conn) recv(want string) (message, error) {
+func (c *conn) recv(want msgType) (message, error) {
 	m, err := c.recvAny()
 	if err != nil {
 		return m, err
 	}
 	if m.Type != want {
-		return m, fmt.Errorf("init protocol: got %q, want %q", m.Type, want)
+		return m, fmt.Errorf("init protocol: got %v, want %v", m.Type, want)
 	}
 	return m, nil
 }
@@ -139,14 +161,41 @@ func (c *conn) recv(want string) (message, error) {
 // recvAny reads the next message; an error message becomes an *InitError.
 func (c *conn) recvAny() (message, error) {
 	var m message
-	if err := c.dec.Decode(&m); err != nil {
+	var hdr [5]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			return m, errChildExited
 		}
 		return m, fmt.Errorf("reading init message: %w", err)
 	}
-	if m.Type == msgError {
-		return m, &InitError{Msg: m.Error}
+	m.Type = msgType(hdr[0])
+	n := binary.LittleEndian.Uint32(hdr[1:])
+	if n > maxFrame {
+		return m, fmt.Errorf("reading init message: %v of %d bytes, more than %d", m.Type, n, maxFrame)
+	}
+	var body []byte
+	var err error
+	if n <= 1<<20 {
+		body = make([]byte, n)
+		_, err = io.ReadFull(c.br, body)
+	} else {
+		// Beyond 1 MiB, what arrives, not what the header claims, sizes
+		// the buffer.
+		body, err = io.ReadAll(io.LimitReader(c.br, int64(n)))
+		if err == nil && len(body) < int(n) {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		return m, fmt.Errorf("reading init message: %w", err)
+	}
+	switch m.Type {
+	case msgError:
+		return m, &InitError{Msg: string(body)}
+	case msgConfig:
+		if m.Plan, err = decodePlan(body); err != nil {
+			return m, err
+		}
 	}
 	return m, nil
 }

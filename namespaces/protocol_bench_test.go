@@ -1,25 +1,13 @@
 package namespaces
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
-
-// benchPair is a connected pair of protocol ends, as between create and the
-// init.
-func benchPair(b *testing.B) (*conn, *conn) {
-	b.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, c := newConn(os.NewFile(uintptr(fds[0]), "parent")), newConn(os.NewFile(uintptr(fds[1]), "child"))
-	b.Cleanup(func() { p.f.Close(); c.f.Close() })
-	return p, c
-}
 
 // benchConfig is an init config of the size create sends: a full spec.
 func benchConfig() *InitConfig {
@@ -47,14 +35,18 @@ func benchConfig() *InitConfig {
 	return &InitConfig{Kind: KindCreate, ID: "bench", Spec: spec, Process: spec.Process, Rootfs: "/bundle/rootfs"}
 }
 
-// BenchmarkProtocolConfig is the config message, create -> init: encode,
-// write, read, decode.
+// BenchmarkProtocolConfig is the config message, create -> init: plan
+// built, encoded, written, read, decoded.
 func BenchmarkProtocolConfig(b *testing.B) {
-	p, c := benchPair(b)
+	p, c := connPair(b)
 	cfg := benchConfig()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.send(message{Type: msgConfig, Config: cfg}); err != nil {
+		pl, err := newPlan(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.send(message{Type: msgConfig, Plan: pl}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := c.recv(msgConfig); err != nil {
@@ -63,9 +55,100 @@ func BenchmarkProtocolConfig(b *testing.B) {
 	}
 }
 
+// benchSpecs are the specs the codec benchmarks run on: the runc default
+// spec (what most bundles look like) and one with every field set.
+var benchSpecs = []string{"testdata/specs/runc-1.1.5.json", "../runtime/testdata/configs/full.json"}
+
+func benchSpec(b *testing.B, file string) *specs.Spec {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		b.Fatal(err)
+	}
+	return &s
+}
+
+// BenchmarkPlanEncode and BenchmarkPlanDecode are the two ends of the
+// plan alone; the JSON pair is what the protocol did before (the whole
+// InitConfig through encoding/json). Warm caches: the first use of
+// encoding/json on the spec types, which each init paid, costs more.
+func BenchmarkPlanEncode(b *testing.B) {
+	for _, f := range benchSpecs {
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			cfg := planConfig(benchSpec(b, f))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				pl, err := newPlan(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf = encodePlan(buf[:0], pl)
+			}
+			b.ReportMetric(float64(len(buf)), "bytes/msg")
+		})
+	}
+}
+
+func BenchmarkPlanDecode(b *testing.B) {
+	for _, f := range benchSpecs {
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			pl, err := newPlan(planConfig(benchSpec(b, f)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := encodePlan(nil, pl)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodePlan(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkJSONEncode(b *testing.B) {
+	for _, f := range benchSpecs {
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			cfg := planConfig(benchSpec(b, f))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = json.Marshal(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(buf)), "bytes/msg")
+		})
+	}
+}
+
+func BenchmarkJSONDecode(b *testing.B) {
+	for _, f := range benchSpecs {
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			buf, err := json.Marshal(planConfig(benchSpec(b, f)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				var cfg InitConfig
+				if err := json.Unmarshal(buf, &cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkProtocolStep is one small step message (createRuntime, ready).
 func BenchmarkProtocolStep(b *testing.B) {
-	p, c := benchPair(b)
+	p, c := connPair(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.send(message{Type: msgReady}); err != nil {

@@ -1,7 +1,6 @@
 package namespaces
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,20 +16,16 @@ import (
 //	parent -> child  seccompDone (the fd reached linux.seccomp.listenerPath)
 //
 // The exchange sits between hooksDone (create) or config (exec) and ready,
-// so WaitReady handles it.
-const (
-	msgSeccompFd   = "seccompFd"
-	msgSeccompDone = "seccompDone"
-)
+// so WaitReady handles it (msgSeccompFd and msgSeccompDone, protocol.go).
 
-// loadSeccomp loads the filter of cfg, if any, when it is this step's turn:
+// loadSeccomp loads the filter of the plan, if any, when it is this step's turn:
 // with noNewPrivileges as late as possible (after the process attributes,
 // just before ready: fewer of the init's own syscalls run under the filter),
 // without it before the credentials change (loading needs CAP_SYS_ADMIN),
 // as runc does.
-func loadSeccomp(c *conn, cfg *InitConfig, late bool) error {
-	f := cfg.Seccomp
-	if f == nil || cfg.Process.NoNewPrivileges != late {
+func loadSeccomp(c *conn, pl *Plan, late bool) error {
+	f := pl.Seccomp
+	if f == nil || pl.NoNewPrivileges != late {
 		return nil
 	}
 	listener, err := f.Load()
@@ -51,15 +46,11 @@ func loadSeccomp(c *conn, cfg *InitConfig, late bool) error {
 // sendFd sends m with fd attached (one sendmsg: write(2) may be what the
 // filter notifies, sendmsg never is).
 func (c *conn) sendFd(m message, fd *os.File) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return unix.Sendmsg(int(c.f.Fd()), b, unix.UnixRights(int(fd.Fd())), nil, 0)
+	return unix.Sendmsg(int(c.f.Fd()), m.frame(), unix.UnixRights(int(fd.Fd())), nil, 0)
 }
 
 // fdReader reads the protocol socket with recvmsg and keeps the fds that
-// arrive, so that the JSON decoder above it never drops one.
+// arrive, so that the buffered reader above it never drops one.
 type fdReader struct {
 	f   *os.File
 	fds []int
@@ -137,7 +128,7 @@ func (c *Child) waitReady() error {
 				return err
 			}
 		default:
-			return fmt.Errorf("init protocol: got %q, want %q", m.Type, msgReady)
+			return fmt.Errorf("init protocol: got %v, want %v", m.Type, msgReady)
 		}
 	}
 }

@@ -7,19 +7,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func connPair(t *testing.T) (*conn, *conn) {
-	t.Helper()
+// connPair is a connected pair of protocol ends, as between create and
+// the init.
+func connPair(tb testing.TB) (*conn, *conn) {
+	tb.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
-	t.Cleanup(func() { a.Close(); b.Close() })
+	tb.Cleanup(func() { a.Close(); b.Close() })
 	return newConn(a), newConn(b)
 }
 
 // TestConnPassesFds: an fd sent with a message arrives with it, between
-// ordinary messages, and the JSON stream stays intact.
+// ordinary messages, and the message stream stays intact.
 func TestConnPassesFds(t *testing.T) {
 	child, parent := connPair(t)
 	f, err := os.CreateTemp(t.TempDir(), "fd")

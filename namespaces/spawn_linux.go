@@ -304,7 +304,11 @@ func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 // SendConfig sends the child its configuration; call it once the child is in
 // its cgroup.
 func (c *Child) SendConfig(cfg *InitConfig) error {
-	return c.conn.send(message{Type: msgConfig, Config: cfg})
+	pl, err := newPlan(cfg)
+	if err != nil {
+		return err
+	}
+	return c.conn.send(message{Type: msgConfig, Plan: pl})
 }
 
 // WaitCreateRuntime waits until the child has prepared the rootfs and is
@@ -323,7 +327,7 @@ func (c *Child) WaitReady() error { return c.waitReady() }
 // WaitExec waits, after ready, until the child exec'd the user process (the
 // socket closes on exec) or reports why it could not.
 func (c *Child) WaitExec() error {
-	_, err := c.conn.recv("")
+	_, err := c.conn.recv(0)
 	if errors.Is(err, errChildExited) {
 		return nil
 	}

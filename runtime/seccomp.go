@@ -54,16 +54,3 @@ func seccompListener(s *specs.LinuxSeccomp, pid int, st *specs.State) func(*os.F
 // ErrSeccompAgent: the seccomp agent at linux.seccomp.listenerPath could
 // not be reached; runc's text, which shims and agents match.
 var ErrSeccompAgent = errors.New("failed to connect with seccomp agent specified in the seccomp profile")
-
-// withoutSeccomp returns the spec the init is sent: it gets the compiled
-// filter (InitConfig.Seccomp), not the profile, so it decodes tens of
-// kilobytes less on the start path.
-func withoutSeccomp(s *specs.Spec) *specs.Spec {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return s
-	}
-	c, l := *s, *s.Linux
-	l.Seccomp = nil
-	c.Linux = &l
-	return &c
-}
