@@ -176,11 +176,15 @@ func ApplyPersonality(p *specs.LinuxPersonality) error {
 	if p == nil {
 		return nil
 	}
-	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, domains[p.Domain], 0, 0); e != 0 {
+	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, uintptr(Personality(p)), 0, 0); e != 0 {
 		return fmt.Errorf("linux.personality: %w", e)
 	}
 	return nil
 }
+
+// Personality is the personality(2) argument of a validated
+// linux.personality.
+func Personality(p *specs.LinuxPersonality) uint { return uint(domains[p.Domain]) }
 
 // errCPUList is wrapped by ParseCPUList errors.
 var errCPUList = errors.New("invalid CPU list")
