@@ -11,6 +11,7 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/systemd"
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
@@ -83,6 +84,14 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	// The process's last exec goes through a read-only view of podrun,
+	// never the host's binary (CVE-2019-5736; see namespaces/nsenter).
+	dmz, _, err := exeseal.Open(r.Self)
+	if err != nil {
+		return nil, err
+	}
+	defer dmz.Close()
+	spec.Dmz = dmz
 	spec.Stdio = stdio(o.Stdio)
 	spec.Preserve = len(preserve)
 	if p.Terminal {

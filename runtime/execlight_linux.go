@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/lsm"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
@@ -95,16 +96,27 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 		return nil, err
 	}
 	l.spec = *spec
+	// Its last exec goes through a read-only view of podrun (see
+	// namespaces/nsenter), made once.
+	if l.spec.Dmz, _, err = exeseal.Open(r.Self); err != nil {
+		return nil, err
+	}
 	// The pidfd pins the init's identity: namespace files opened while it
 	// is alive are the container's, not those of a reused pid.
 	if l.pidfd, err = unix.PidfdOpen(l.pid, 0); err != nil {
+		l.spec.Dmz.Close()
 		return nil, fmt.Errorf("container %s: init %d: %w", id, l.pid, err)
 	}
 	return l, nil
 }
 
-// Close releases the pidfd.
-func (l *LightExec) Close() { l.once.Do(func() { unix.Close(l.pidfd) }) }
+// Close releases the pidfd and the sealed binary.
+func (l *LightExec) Close() {
+	l.once.Do(func() {
+		unix.Close(l.pidfd)
+		l.spec.Dmz.Close()
+	})
+}
 
 // maxLightOutput bounds the output kept, as kubelet keeps 10 KiB of probes'.
 const maxLightOutput = 10 << 10

@@ -13,6 +13,16 @@
 // for it) and a member of the container's PID namespace. The first child
 // exits at once.
 //
+// The command never execs the user's program from a process whose
+// /proc/self/exe is the host's podrun binary: a "#!/proc/self/exe" script
+// (or binfmt) would run that binary in the container, and a process there
+// could reopen it for writing once podrun is gone (CVE-2019-5736). Its
+// last step is an exec of a sealed, read-only view of podrun
+// (internal/exeseal) whose C constructor, before any Go code, sets the LSM
+// exec labels and execs the program (podrun_dmz, after runc-dmz). Until
+// then it is not dumpable, so only a holder of CAP_SYS_PTRACE in the
+// host's user namespace could reach its /proc/<pid>/exe.
+//
 // Errors are sent on the sync socket as a step, an index and an errno
 // (struct nsexec_msg); the Go side words them. The sync socket is
 // close-on-exec: EOF means the command exec'd.
@@ -27,6 +37,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
@@ -61,22 +72,29 @@ static void fail(const struct nsexec_args *a, int step, int index, int err)
 	_exit(127);
 }
 
-// close_fds_from closes every fd from lo up except keep1 and keep2 (-1:
-// none), so that no host fd (a directory above all: CVE-2024-21626) is
-// open once the process is in the container's mount namespace and could
-// reach it through /proc/self/fd.
-static int close_fds_from(unsigned int lo, int keep1, int keep2)
+// close_fds_from closes every fd from lo up except those in keep (n of
+// them, -1 for none), so that no host fd (a directory above all:
+// CVE-2024-21626) is open once the process is in the container's mount
+// namespace and could reach it through /proc/self/fd.
+static void close_fds_from(unsigned int lo, int *keep, int n)
 {
-	int keep[2] = {keep1 < keep2 ? keep1 : keep2, keep1 < keep2 ? keep2 : keep1};
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < 0 || (unsigned int)keep[i] < lo)
+	// Sorted, to close the gaps between them.
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned int from = lo;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < from)
 			continue;
-		if ((unsigned int)keep[i] > lo && syscall(SYS_close_range, lo, keep[i] - 1, 0) < 0)
+		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
 			goto slow;
-		lo = (unsigned int)keep[i] + 1;
+		from = (unsigned int)keep[i] + 1;
 	}
-	if (syscall(SYS_close_range, lo, ~0U, 0) == 0)
-		return 0;
+	if (syscall(SYS_close_range, from, ~0U, 0) == 0)
+		return;
 slow:
 	// Kernels before 5.9: one by one up to the fd limit.
 	{
@@ -84,11 +102,14 @@ slow:
 		unsigned long max = 65536;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
 			max = rl.rlim_cur;
-		for (unsigned long fd = lo; fd < max; fd++)
-			if ((int)fd != keep1 && (int)fd != keep2)
+		for (unsigned long fd = lo; fd < max; fd++) {
+			int k = 0;
+			for (int i = 0; i < n; i++)
+				k |= keep[i] == (int)fd;
+			if (!k)
 				close((int)fd);
+		}
 	}
-	return 0;
 }
 
 // setup_console makes a pty in the container's /dev/pts, sends the master
@@ -218,9 +239,25 @@ static const char *lookup(const struct nsexec_args *a, char *buf, size_t size)
 // without no_new_privs: loading needs CAP_SYS_ADMIN), rlimits, cwd,
 // bounding set, ids with keep-caps, capability sets, no_new_privs, umask,
 // the executable, seccomp (late, with no_new_privs), exec.
-static void command(const struct nsexec_args *a)
+static void command(const struct nsexec_args *a, int hostproc)
 {
-	close_fds_from(3 + (unsigned int)a->npreserve, a->syncfd, a->console);
+	// The LSM exec labels are written by podrun_dmz, right before the
+	// program's exec (the dmz's own exec would take them), through files
+	// opened now: on the host's /proc (the container's could be anything)
+	// and before the ids change (a non-dumpable process's attr files are
+	// root's).
+	int aa = -1, se = -1;
+	if (a->apparmor != NULL) {
+		aa = openat(hostproc, "thread-self/attr/apparmor/exec", O_WRONLY);
+		if (aa < 0 && errno == ENOENT)
+			aa = openat(hostproc, "thread-self/attr/exec", O_WRONLY);
+		if (aa < 0)
+			fail(a, NSEXEC_APPARMOR, 0, errno);
+	}
+	if (a->selinux != NULL && (se = openat(hostproc, "thread-self/attr/exec", O_WRONLY)) < 0)
+		fail(a, NSEXEC_SELINUX, 0, errno);
+	int keep[5] = {a->syncfd, a->console, a->dmz, aa, se};
+	close_fds_from(3 + (unsigned int)a->npreserve, keep, 5);
 	if (a->console >= 0)
 		setup_console(a);
 	if (a->personality >= 0 && personality((unsigned long)a->personality) < 0)
@@ -294,11 +331,49 @@ static void command(const struct nsexec_args *a)
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			fail(a, NSEXEC_PRESERVE_FD, fd, errno);
 	}
+	// The sync socket and the label files stay open for podrun_dmz.
+	if (fcntl(a->syncfd, F_SETFD, 0) < 0)
+		fail(a, NSEXEC_DMZ, 0, errno);
+	int argc = 0;
+	while (a->argv[argc] != NULL)
+		argc++;
+	char fds[3][16];
+	snprintf(fds[0], sizeof(fds[0]), "%d", a->syncfd);
+	snprintf(fds[1], sizeof(fds[1]), "%d", aa);
+	snprintf(fds[2], sizeof(fds[2]), "%d", se);
+	const char *dargv[argc + 8];
+	const char *dmz_head[7] = {"podrun-dmz", fds[0], fds[1], a->apparmor ? a->apparmor : "", fds[2],
+				   a->selinux ? a->selinux : "", exe};
+	memcpy(dargv, dmz_head, sizeof(dmz_head));
+	memcpy(dargv + 7, a->argv, (size_t)(argc + 1) * sizeof(char *));
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(exe, a->argv, a->envp);
-	fail(a, NSEXEC_EXECVE, 0, errno);
+	syscall(SYS_execveat, a->dmz, "", dargv, a->envp, AT_EMPTY_PATH);
+	fail(a, NSEXEC_DMZ, 0, errno);
+}
+
+// podrun_dmz: argv is {"podrun-dmz", syncfd, apparmor fd, apparmor label,
+// selinux fd, selinux label, executable, argv of the program...}.
+void podrun_dmz(int argc, char **argv, char **envp)
+{
+	if (argc < 8 || argv == NULL || strcmp(argv[0], "podrun-dmz") != 0)
+		return;
+	struct nsexec_args a = {.syncfd = atoi(argv[1])};
+	int aa = atoi(argv[2]), se = atoi(argv[4]);
+	if (aa >= 0) {
+		if (write(aa, argv[3], strlen(argv[3])) < 0)
+			fail(&a, NSEXEC_APPARMOR, 1, errno);
+		close(aa);
+	}
+	if (se >= 0) {
+		if (write(se, argv[5], strlen(argv[5])) < 0)
+			fail(&a, NSEXEC_SELINUX, 1, errno);
+		close(se);
+	}
+	fcntl(a.syncfd, F_SETFD, FD_CLOEXEC);
+	execve(argv[6], argv + 7, envp);
+	fail(&a, NSEXEC_EXECVE, 0, errno);
 }
 
 static int write_attr(const char *path, const char *alt, const char *value)
@@ -349,15 +424,11 @@ static void first_child(const struct nsexec_args *a, int in_cgroup2)
 	// SELinux's exec_sid are copied on fork, applied at its execve).
 	if (a->oom_score_adj != NULL && write_attr("/proc/self/oom_score_adj", NULL, a->oom_score_adj) < 0)
 		fail(a, NSEXEC_OOM_SCORE_ADJ, 0, errno);
-	if (a->apparmor != NULL &&
-	    write_attr("/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec", a->apparmor) < 0)
+	if (a->selinux != NULL && write_attr("/proc/thread-self/attr/keycreate", NULL, a->selinux) < 0)
+		fail(a, NSEXEC_SELINUX_KEYCREATE, 0, errno);
+	int hostproc = -1;
+	if ((a->apparmor != NULL || a->selinux != NULL) && (hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		fail(a, NSEXEC_APPARMOR, 0, errno);
-	if (a->selinux != NULL) {
-		if (write_attr("/proc/thread-self/attr/keycreate", NULL, a->selinux) < 0)
-			fail(a, NSEXEC_SELINUX_KEYCREATE, 0, errno);
-		if (write_attr("/proc/thread-self/attr/exec", NULL, a->selinux) < 0)
-			fail(a, NSEXEC_SELINUX, 0, errno);
-	}
 	// No process of the container may ptrace us, with host fds still
 	// open, before the exec (which resets it), as runc's nsexec.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -382,7 +453,7 @@ static void first_child(const struct nsexec_args *a, int in_cgroup2)
 	if (pid < 0)
 		fail(a, NSEXEC_CLONE, 0, errno);
 	if (pid == 0)
-		command(a);
+		command(a, hostproc);
 	(void)!write(a->pidfd, &pid, sizeof(pid));
 	_exit(0);
 }

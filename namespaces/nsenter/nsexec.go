@@ -82,6 +82,10 @@ type ExecSpec struct {
 	// SCMP_ACT_NOTIFY rules (SeccompFlags has NEW_LISTENER) and the
 	// command's pid; the command waits for it before going on.
 	SeccompListener func(fd *os.File, pid int) error
+	// Dmz is a sealed, read-only handle on a binary that links this
+	// package (podrun: internal/exeseal): the command's last exec goes
+	// through it, so that its /proc/self/exe is never the host's binary.
+	Dmz *os.File
 }
 
 // Step is the step of the start that failed.
@@ -132,6 +136,7 @@ const (
 	StepExecNotFound      Step = C.NSEXEC_EXEC_NOT_FOUND
 	StepExecve            Step = C.NSEXEC_EXECVE
 	StepPreserveFd        Step = C.NSEXEC_PRESERVE_FD
+	StepDmz               Step = C.NSEXEC_DMZ
 )
 
 // StepError is a failed step of the helper or the command: Index says
@@ -187,6 +192,8 @@ func (s *ExecSpec) what(step Step, i int) string {
 		return "loading seccomp filter"
 	case StepExecStat, StepExecNotExecutable, StepExecve:
 		return s.Args[0]
+	case StepDmz:
+		return "exec of the sealed podrun"
 	case StepExecNotFound:
 		return strconv.Quote(s.Args[0]) + ": executable file not found in $PATH"
 	}
@@ -200,6 +207,9 @@ func (s *ExecSpec) what(step Step, i int) string {
 func Start(s *ExecSpec) (int, error) {
 	if len(s.Args) == 0 {
 		return 0, errors.New("nsexec: no command")
+	}
+	if s.Dmz == nil {
+		return 0, errors.New("nsexec: no sealed binary to exec through")
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -270,6 +280,7 @@ func Start(s *ExecSpec) (int, error) {
 		a.stdio[i] = C.int(f.Fd())
 	}
 	a.syncfd = C.int(syncW)
+	a.dmz = C.int(s.Dmz.Fd())
 	a.pidfd = C.int(pidW.Fd())
 	a.cgroups, a.ncgroups = fdv(s.Cgroups), C.int(len(s.Cgroups))
 	a.cgroup2_dir, a.cgroup2_procs = -1, -1

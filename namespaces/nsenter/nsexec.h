@@ -53,6 +53,7 @@ enum nsexec_step {
 	NSEXEC_EXEC_NOT_FOUND, // not in PATH
 	NSEXEC_EXECVE,
 	NSEXEC_PRESERVE_FD,
+	NSEXEC_DMZ, // the exec of the sealed podrun failed
 };
 
 // What the command sends on the sync socket (SOCK_SEQPACKET): an error
@@ -103,6 +104,12 @@ struct nsexec_args {
 	unsigned int seccomp_flags;
 	int seccomp_early; // loaded before the credentials change (no no_new_privs)
 	int seccomp_listener; // the filter returns a listener fd to send
+	int dmz; // a sealed, read-only handle on podrun (see podrun_dmz)
 };
 
 int podrun_nsexec(const struct nsexec_args *a);
+
+// podrun_dmz is the exec'd command's last step, run from the constructor
+// of the sealed podrun binary before anything else; it returns if argv is
+// not its own.
+void podrun_dmz(int argc, char **argv, char **envp);
