@@ -84,8 +84,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	// The process's last exec goes through a read-only view of podrun,
-	// never the host's binary (CVE-2019-5736; see namespaces/nsenter).
+	// The helper execs a read-only view of podrun before it enters the
+	// container, never the host's binary (CVE-2019-5736; see
+	// namespaces/nsenter).
 	dmz, _, err := exeseal.Open(r.Self)
 	if err != nil {
 		return nil, err

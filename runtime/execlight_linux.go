@@ -96,7 +96,7 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 		return nil, err
 	}
 	l.spec = *spec
-	// Its last exec goes through a read-only view of podrun (see
+	// The helper execs a read-only view of podrun (see
 	// namespaces/nsenter), made once.
 	if l.spec.Dmz, _, err = exeseal.Open(r.Self); err != nil {
 		return nil, err

@@ -17,8 +17,8 @@
 // out, so the init unshares it, writes them and then enters it itself.
 //
 // It does nothing unless those variables are set, so ordinary podrun
-// commands pay only three getenvs. Before all that, it is the last step of
-// an exec'd command when argv says so (podrun_dmz in nsexec.c).
+// commands pay only three getenvs. Before all that, it is the helper of
+// an exec when argv says so (podrun_dmz in nsexec.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -103,7 +103,7 @@ static void join_user(void)
 // glibc passes init_array functions argc, argv and envp.
 __attribute__((constructor)) static void podrun_nsenter(int argc, char **argv, char **envp)
 {
-	podrun_dmz(argc, argv, envp); // returns unless this is an exec's last step
+	podrun_dmz(argc, argv, envp); // returns unless this is an exec's helper
 	join_time();
 	join_user();
 	new_time();

@@ -13,15 +13,14 @@
 // for it) and a member of the container's PID namespace. The first child
 // exits at once.
 //
-// The command never execs the user's program from a process whose
-// /proc/self/exe is the host's podrun binary: a "#!/proc/self/exe" script
-// (or binfmt) would run that binary in the container, and a process there
-// could reopen it for writing once podrun is gone (CVE-2019-5736). Its
-// last step is an exec of a sealed, read-only view of podrun
-// (internal/exeseal) whose C constructor, before any Go code, sets the LSM
-// exec labels and execs the program (podrun_dmz, after runc-dmz). Until
-// then it is not dumpable, so only a holder of CAP_SYS_PTRACE in the
-// host's user namespace could reach its /proc/<pid>/exe.
+// No process of the exec ever runs the host's podrun binary inside the
+// container: there a "#!/proc/self/exe" script (or binfmt) would run that
+// binary, and a process could reopen it for writing once podrun is gone
+// (CVE-2019-5736). So the first child, while still on the host, execs a
+// sealed, read-only view of podrun (internal/exeseal) with the arguments
+// in a memfd; the C constructor of that program (podrun_dmz, before any Go
+// code) does the rest. A static or dynamic podrun alike: its loader is
+// found on the host.
 //
 // Errors are sent on the sync socket as a step, an index and an errno
 // (struct nsexec_msg); the Go side words them. The sync socket is
@@ -40,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -239,25 +239,10 @@ static const char *lookup(const struct nsexec_args *a, char *buf, size_t size)
 // without no_new_privs: loading needs CAP_SYS_ADMIN), rlimits, cwd,
 // bounding set, ids with keep-caps, capability sets, no_new_privs, umask,
 // the executable, seccomp (late, with no_new_privs), exec.
-static void command(const struct nsexec_args *a, int hostproc)
+static void command(const struct nsexec_args *a)
 {
-	// The LSM exec labels are written by podrun_dmz, right before the
-	// program's exec (the dmz's own exec would take them), through files
-	// opened now: on the host's /proc (the container's could be anything)
-	// and before the ids change (a non-dumpable process's attr files are
-	// root's).
-	int aa = -1, se = -1;
-	if (a->apparmor != NULL) {
-		aa = openat(hostproc, "thread-self/attr/apparmor/exec", O_WRONLY);
-		if (aa < 0 && errno == ENOENT)
-			aa = openat(hostproc, "thread-self/attr/exec", O_WRONLY);
-		if (aa < 0)
-			fail(a, NSEXEC_APPARMOR, 0, errno);
-	}
-	if (a->selinux != NULL && (se = openat(hostproc, "thread-self/attr/exec", O_WRONLY)) < 0)
-		fail(a, NSEXEC_SELINUX, 0, errno);
-	int keep[5] = {a->syncfd, a->console, a->dmz, aa, se};
-	close_fds_from(3 + (unsigned int)a->npreserve, keep, 5);
+	int keep[2] = {a->syncfd, a->console};
+	close_fds_from(3 + (unsigned int)a->npreserve, keep, 2);
 	if (a->console >= 0)
 		setup_console(a);
 	if (a->personality >= 0 && personality((unsigned long)a->personality) < 0)
@@ -331,49 +316,11 @@ static void command(const struct nsexec_args *a, int hostproc)
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			fail(a, NSEXEC_PRESERVE_FD, fd, errno);
 	}
-	// The sync socket and the label files stay open for podrun_dmz.
-	if (fcntl(a->syncfd, F_SETFD, 0) < 0)
-		fail(a, NSEXEC_DMZ, 0, errno);
-	int argc = 0;
-	while (a->argv[argc] != NULL)
-		argc++;
-	char fds[3][16];
-	snprintf(fds[0], sizeof(fds[0]), "%d", a->syncfd);
-	snprintf(fds[1], sizeof(fds[1]), "%d", aa);
-	snprintf(fds[2], sizeof(fds[2]), "%d", se);
-	const char *dargv[argc + 8];
-	const char *dmz_head[7] = {"podrun-dmz", fds[0], fds[1], a->apparmor ? a->apparmor : "", fds[2],
-				   a->selinux ? a->selinux : "", exe};
-	memcpy(dargv, dmz_head, sizeof(dmz_head));
-	memcpy(dargv + 7, a->argv, (size_t)(argc + 1) * sizeof(char *));
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	syscall(SYS_execveat, a->dmz, "", dargv, a->envp, AT_EMPTY_PATH);
-	fail(a, NSEXEC_DMZ, 0, errno);
-}
-
-// podrun_dmz: argv is {"podrun-dmz", syncfd, apparmor fd, apparmor label,
-// selinux fd, selinux label, executable, argv of the program...}.
-void podrun_dmz(int argc, char **argv, char **envp)
-{
-	if (argc < 8 || argv == NULL || strcmp(argv[0], "podrun-dmz") != 0)
-		return;
-	struct nsexec_args a = {.syncfd = atoi(argv[1])};
-	int aa = atoi(argv[2]), se = atoi(argv[4]);
-	if (aa >= 0) {
-		if (write(aa, argv[3], strlen(argv[3])) < 0)
-			fail(&a, NSEXEC_APPARMOR, 1, errno);
-		close(aa);
-	}
-	if (se >= 0) {
-		if (write(se, argv[5], strlen(argv[5])) < 0)
-			fail(&a, NSEXEC_SELINUX, 1, errno);
-		close(se);
-	}
-	fcntl(a.syncfd, F_SETFD, FD_CLOEXEC);
-	execve(argv[6], argv + 7, envp);
-	fail(&a, NSEXEC_EXECVE, 0, errno);
+	execve(exe, a->argv, a->envp);
+	fail(a, NSEXEC_EXECVE, 0, errno);
 }
 
 static int write_attr(const char *path, const char *alt, const char *value)
@@ -390,47 +337,26 @@ static int write_attr(const char *path, const char *alt, const char *value)
 	return n < 0 ? -1 : 0;
 }
 
-static void first_child(const struct nsexec_args *a, int in_cgroup2)
+// joined runs in the sealed podrun: the first child once exec'd. It is
+// still on the host and single-threaded, with all signals blocked.
+static void joined(const struct nsexec_args *a, int in_cgroup2)
 {
-	// Go's handlers must not run here: defaults, then the fds.
-	for (int s = 1; s < 65; s++) {
-		struct sigaction sa = {.sa_handler = SIG_DFL};
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &sa, NULL);
-	}
-	int stdio[3];
-	for (int i = 0; i < 3; i++) {
-		stdio[i] = a->stdio[i];
-		// One of the others' targets: move it out of the way first.
-		if (stdio[i] < 3 && stdio[i] != i && (stdio[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
-			fail(a, NSEXEC_STDIO, i, errno);
-	}
-	for (int i = 0; i < 3; i++) {
-		if (stdio[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(stdio[i], i) < 0)
-			fail(a, NSEXEC_STDIO, i, errno);
-	}
-	// Nothing else of the Go process reaches the command.
-	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		// Kernels before 5.11: mark them one by one.
-		struct rlimit rl;
-		unsigned long max = 65536;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
-			max = rl.rlim_cur;
-		for (unsigned long fd = 3; fd < max; fd++)
-			fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-	}
 	// On the host's /proc, before any setns; inherited by the command:
 	// oom_score_adj, and the LSM exec labels (AppArmor's onexec and
 	// SELinux's exec_sid are copied on fork, applied at its execve).
 	if (a->oom_score_adj != NULL && write_attr("/proc/self/oom_score_adj", NULL, a->oom_score_adj) < 0)
 		fail(a, NSEXEC_OOM_SCORE_ADJ, 0, errno);
-	if (a->selinux != NULL && write_attr("/proc/thread-self/attr/keycreate", NULL, a->selinux) < 0)
-		fail(a, NSEXEC_SELINUX_KEYCREATE, 0, errno);
-	int hostproc = -1;
-	if ((a->apparmor != NULL || a->selinux != NULL) && (hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (a->apparmor != NULL &&
+	    write_attr("/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec", a->apparmor) < 0)
 		fail(a, NSEXEC_APPARMOR, 0, errno);
-	// No process of the container may ptrace us, with host fds still
-	// open, before the exec (which resets it), as runc's nsexec.
+	if (a->selinux != NULL) {
+		if (write_attr("/proc/thread-self/attr/keycreate", NULL, a->selinux) < 0)
+			fail(a, NSEXEC_SELINUX_KEYCREATE, 0, errno);
+		if (write_attr("/proc/thread-self/attr/exec", NULL, a->selinux) < 0)
+			fail(a, NSEXEC_SELINUX, 0, errno);
+	}
+	// No process of the container may ptrace the command, which holds
+	// host fds until it closes them, before its exec (which resets it).
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// The initial CPU affinity is set before the cgroup is joined (so a
 	// cpuset there narrows it), the final one in the command.
@@ -453,13 +379,213 @@ static void first_child(const struct nsexec_args *a, int in_cgroup2)
 	if (pid < 0)
 		fail(a, NSEXEC_CLONE, 0, errno);
 	if (pid == 0)
-		command(a, hostproc);
+		command(a);
 	(void)!write(a->pidfd, &pid, sizeof(pid));
 	_exit(0);
 }
 
+// The arguments cross the exec as one flat buffer in a memfd: the struct,
+// then what its pointers point to, each pointer replaced by its offset + 1
+// (0: NULL), string arrays as arrays of such offsets.
+struct flat {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+static uintptr_t put(struct flat *f, const void *p, size_t n)
+{
+	if (p == NULL)
+		return 0;
+	size_t off = (f->len + 7) & ~(size_t)7;
+	if (off + n > f->cap) {
+		size_t cap = f->cap ? f->cap : 4096;
+		while (off + n > cap)
+			cap *= 2;
+		char *b = realloc(f->buf, cap);
+		if (b == NULL) {
+			f->err = ENOMEM;
+			return 0;
+		}
+		f->buf = b;
+		f->cap = cap;
+	}
+	memset(f->buf + f->len, 0, off - f->len);
+	memcpy(f->buf + off, p, n);
+	f->len = off + n;
+	return off + 1;
+}
+
+static uintptr_t put_str(struct flat *f, const char *s) { return s ? put(f, s, strlen(s) + 1) : 0; }
+
+static uintptr_t put_strv(struct flat *f, char **v)
+{
+	int n = 0;
+	while (v[n] != NULL)
+		n++;
+	uintptr_t offs[n + 1];
+	for (int i = 0; i < n; i++)
+		offs[i] = put_str(f, v[i]);
+	offs[n] = 0;
+	return put(f, offs, sizeof(offs));
+}
+
+#define AT(base, off) ((off) ? (void *)((base) + (off) - 1) : NULL)
+
+static void *unflatten(char *buf)
+{
+	struct nsexec_args *a = (struct nsexec_args *)buf;
+	char ***vs[2] = {&a->argv, &a->envp};
+	for (int i = 0; i < 2; i++) {
+		uintptr_t *offs = AT(buf, (uintptr_t)*vs[i]);
+		for (int j = 0; offs[j] != 0; j++)
+			offs[j] = (uintptr_t)AT(buf, offs[j]);
+		*vs[i] = (char **)offs;
+	}
+#define FIX(field) a->field = AT(buf, (uintptr_t)a->field)
+	FIX(path);
+	FIX(cwd);
+	FIX(cgroups);
+	FIX(nsfds);
+	FIX(groups);
+	FIX(rlimits);
+	FIX(oom_score_adj);
+	FIX(apparmor);
+	FIX(selinux);
+	FIX(sched_attr);
+	FIX(cpus_initial);
+	FIX(cpus_final);
+	FIX(seccomp);
+#undef FIX
+	return a;
+}
+
+static int flatten(const struct nsexec_args *a, struct flat *f)
+{
+	struct nsexec_args c = *a;
+	put(f, &c, sizeof(c)); // its place, at offset 0
+	c.argv = (char **)put_strv(f, a->argv);
+	c.envp = (char **)put_strv(f, a->envp);
+	c.path = (const char *)put_str(f, a->path);
+	c.cwd = (const char *)put_str(f, a->cwd);
+	c.cgroups = (int *)put(f, a->cgroups, sizeof(int) * (size_t)a->ncgroups);
+	c.nsfds = (int *)put(f, a->nsfds, sizeof(int) * (size_t)a->nns);
+	c.groups = (uint32_t *)put(f, a->groups, sizeof(uint32_t) * (size_t)a->ngroups);
+	c.rlimits = (struct nsexec_rlimit *)put(f, a->rlimits, sizeof(struct nsexec_rlimit) * (size_t)a->nrlimits);
+	c.oom_score_adj = (const char *)put_str(f, a->oom_score_adj);
+	c.apparmor = (const char *)put_str(f, a->apparmor);
+	c.selinux = (const char *)put_str(f, a->selinux);
+	c.sched_attr = (void *)put(f, a->sched_attr, a->sched_attr_size);
+	c.cpus_initial = (void *)put(f, a->cpus_initial, (size_t)a->cpus_size);
+	c.cpus_final = (void *)put(f, a->cpus_final, (size_t)a->cpus_size);
+	c.seccomp = (void *)put(f, a->seccomp, 8 * (size_t)a->seccomp_len);
+	if (f->err)
+		return -f->err;
+	memcpy(f->buf, &c, sizeof(c));
+	return 0;
+}
+
+// arg_fds_cloexec sets or clears close-on-exec on the fds the arguments
+// name (and memfd): cleared for the exec of the sealed podrun, set again
+// there.
+static int arg_fds_cloexec(const struct nsexec_args *a, int memfd, int on)
+{
+	int n = 0, fds[a->ncgroups + a->nns + 5];
+	fds[n++] = a->syncfd;
+	fds[n++] = a->pidfd;
+	fds[n++] = memfd;
+	fds[n++] = a->console;
+	fds[n++] = a->cgroup2_procs;
+	for (int i = 0; i < a->ncgroups; i++)
+		fds[n++] = a->cgroups[i];
+	for (int i = 0; i < a->nns; i++)
+		fds[n++] = a->nsfds[i];
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0 && fcntl(fds[i], F_SETFD, on ? FD_CLOEXEC : 0) < 0)
+			return -1;
+	return 0;
+}
+
+// podrun_dmz is the constructor's first step: in the sealed podrun the
+// first child exec'd (argv {"podrun-nsexec", memfd, born in the cgroup2
+// cgroup}), it reads the
+// arguments and goes on; it never returns then.
+void podrun_dmz(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc != 3 || argv == NULL || strcmp(argv[0], "podrun-nsexec") != 0)
+		return;
+	int fd = atoi(argv[1]);
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof(struct nsexec_args) && (buf = malloc((size_t)st.st_size)) != NULL &&
+	    pread(fd, buf, (size_t)st.st_size, 0) == st.st_size) {
+		struct nsexec_args *a = unflatten(buf);
+		if (arg_fds_cloexec(a, fd, 1) < 0)
+			fail(a, NSEXEC_DMZ, 0, errno);
+		close(fd);
+		joined(a, strcmp(argv[2], "1") == 0);
+	}
+	_exit(126); // no way to report: the parent sees the exit status
+}
+
+static void first_child(const struct nsexec_args *a, int memfd, int into)
+{
+	// Go's handlers must not run here: defaults, then the fds.
+	for (int s = 1; s < 65; s++) {
+		struct sigaction sa = {.sa_handler = SIG_DFL};
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	}
+	int stdio[3];
+	for (int i = 0; i < 3; i++) {
+		stdio[i] = a->stdio[i];
+		// One of the others' targets: move it out of the way first.
+		if (stdio[i] < 3 && stdio[i] != i && (stdio[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			fail(a, NSEXEC_STDIO, i, errno);
+	}
+	for (int i = 0; i < 3; i++) {
+		if (stdio[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(stdio[i], i) < 0)
+			fail(a, NSEXEC_STDIO, i, errno);
+	}
+	// Nothing else of the Go process reaches the sealed podrun: every fd
+	// close-on-exec but those the arguments name.
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		// Kernels before 5.11: mark them one by one.
+		struct rlimit rl;
+		unsigned long max = 65536;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+			max = rl.rlim_cur;
+		for (unsigned long fd = 3; fd < max; fd++)
+			fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	}
+	if (arg_fds_cloexec(a, memfd, 0) < 0)
+		fail(a, NSEXEC_DMZ, 0, errno);
+	for (int fd = 3; fd < 3 + a->npreserve; fd++)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			fail(a, NSEXEC_PRESERVE_FD, fd, errno);
+	char fds[16];
+	snprintf(fds, sizeof(fds), "%d", memfd);
+	char *argv[] = {"podrun-nsexec", fds, into ? "1" : "0", NULL}, *envp[] = {NULL};
+	syscall(SYS_execveat, a->dmz, "", argv, envp, AT_EMPTY_PATH);
+	fail(a, NSEXEC_DMZ, -1, errno);
+}
+
 int podrun_nsexec(const struct nsexec_args *a)
 {
+	struct flat f = {0};
+	int err = flatten(a, &f);
+	int memfd = -1;
+	if (err == 0 && (memfd = (int)syscall(SYS_memfd_create, "podrun-exec", MFD_CLOEXEC)) < 0)
+		err = -errno;
+	if (err == 0 && write(memfd, f.buf, f.len) != (ssize_t)f.len)
+		err = errno ? -errno : -EIO;
+	free(f.buf);
+	if (err != 0) {
+		if (memfd >= 0)
+			close(memfd);
+		return err;
+	}
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -474,9 +600,10 @@ int podrun_nsexec(const struct nsexec_args *a)
 	if (pid < 0)
 		pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0)
-		first_child(a, into);
-	int err = errno;
+		first_child(a, memfd, into);
+	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(memfd);
 	if (pid < 0)
 		return -err;
 	return pid;

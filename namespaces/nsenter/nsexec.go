@@ -83,8 +83,9 @@ type ExecSpec struct {
 	// command's pid; the command waits for it before going on.
 	SeccompListener func(fd *os.File, pid int) error
 	// Dmz is a sealed, read-only handle on a binary that links this
-	// package (podrun: internal/exeseal): the command's last exec goes
-	// through it, so that its /proc/self/exe is never the host's binary.
+	// package (podrun, through internal/exeseal): the helper execs it on
+	// the host, so that no process of the exec runs the host's binary in
+	// the container (see nsexec.c).
 	Dmz *os.File
 }
 
@@ -315,6 +316,7 @@ func Start(s *ExecSpec) (int, error) {
 		attr := *s.Sched
 		attr.Size = unix.SizeofSchedAttr
 		a.sched_attr = bytesC(unsafe.Slice((*byte)(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)))
+		a.sched_attr_size = C.int(unsafe.Sizeof(attr))
 	}
 	if s.IOPrio != nil {
 		a.ioprio = C.int(*s.IOPrio)

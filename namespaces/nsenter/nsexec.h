@@ -91,6 +91,7 @@ struct nsexec_args {
 	const char *selinux; // an SELinux label, or NULL
 	long personality; // -1: keep
 	void *sched_attr; // struct sched_attr for sched_setattr, or NULL
+	int sched_attr_size;
 	int ioprio; // -1: keep
 	void *cpus_initial, *cpus_final; // cpu_set_t masks, or NULL
 	int cpus_size;
@@ -109,7 +110,7 @@ struct nsexec_args {
 
 int podrun_nsexec(const struct nsexec_args *a);
 
-// podrun_dmz is the exec'd command's last step, run from the constructor
-// of the sealed podrun binary before anything else; it returns if argv is
-// not its own.
+// podrun_dmz is the rest of podrun_nsexec's child, run from the
+// constructor of the sealed podrun it execs, before anything else; it
+// returns if argv is not its own.
 void podrun_dmz(int argc, char **argv, char **envp);
