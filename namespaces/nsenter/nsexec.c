@@ -274,8 +274,13 @@ static void command(const struct nsexec_args *a)
 		fail(a, NSEXEC_CWD_OUTSIDE, 0, 0);
 	if (a->set_caps) {
 		for (int c = 0; c <= 63; c++) {
-			if (!(a->bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			if (a->bounding & (1ULL << c))
+				continue;
+			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+				if (errno == EINVAL)
+					break; // past the kernel's last capability
 				fail(a, NSEXEC_BOUNDING, c, errno);
+			}
 		}
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			fail(a, NSEXEC_KEEPCAPS, 0, errno);
@@ -531,12 +536,8 @@ void podrun_dmz(int argc, char **argv, char **envp)
 
 static void first_child(const struct nsexec_args *a, int memfd, int into)
 {
-	// Go's handlers must not run here: defaults, then the fds.
-	for (int s = 1; s < 65; s++) {
-		struct sigaction sa = {.sa_handler = SIG_DFL};
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &sa, NULL);
-	}
+	// Go's signal handlers never run here: every signal stays blocked
+	// until the command's exec, and the exec below resets the handlers.
 	int stdio[3];
 	for (int i = 0; i < 3; i++) {
 		stdio[i] = a->stdio[i];
