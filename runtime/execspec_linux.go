@@ -55,25 +55,15 @@ func (c *Container) execSpec(p *specs.Process, f *seccomp.Filter) (*nsenter.Exec
 		prio := procattr.IOPrio(p.IOPriority)
 		s.IOPrio = &prio
 	}
-	if a := p.ExecCPUAffinity; a != nil {
+	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
 		var err error
-		if a.Initial != "" {
-			if s.InitialCPUs, err = procattr.ParseCPUList(a.Initial); err != nil {
-				return nil, fmt.Errorf("process.execCPUAffinity.initial: %w", err)
-			}
+		if s.InitialCPUs, err = procattr.ParseCPUList(a.Initial); err != nil {
+			return nil, fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 		}
-		switch {
-		case a.Final != "":
-			if s.FinalCPUs, err = procattr.ParseCPUList(a.Final); err != nil {
-				return nil, fmt.Errorf("process.execCPUAffinity.final: %w", err)
-			}
-		case a.Initial != "":
-			// Back to every CPU the cgroup allows, as procattr does.
-			s.FinalCPUs = new(unix.CPUSet)
-			for i := range s.FinalCPUs {
-				s.FinalCPUs[i] = ^s.FinalCPUs[i]
-			}
-		}
+	}
+	var err error
+	if s.FinalCPUs, err = procattr.FinalAffinity(p.ExecCPUAffinity); err != nil {
+		return nil, err
 	}
 	if f != nil {
 		for _, in := range f.Insns {
