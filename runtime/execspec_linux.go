@@ -155,12 +155,16 @@ func execFiles(s *nsenter.ExecSpec, nss []specs.LinuxNamespace, dirs []string, i
 			files = nil
 		}
 	}()
+	// Plain fds: os.OpenFile would try each with the poller, and Fd()
+	// make it blocking again, some four system calls per file.
 	open := func(p string, flag int) (*os.File, error) {
-		f, err := os.OpenFile(p, flag|unix.O_CLOEXEC, 0)
-		if err == nil {
-			files = append(files, f)
+		fd, err := unix.Open(p, flag|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: p, Err: err}
 		}
-		return f, err
+		f := os.NewFile(uintptr(fd), p)
+		files = append(files, f)
+		return f, nil
 	}
 	for _, ns := range nss {
 		f, err := open(ns.Path, os.O_RDONLY)

@@ -218,12 +218,13 @@ func Start(s *ExecSpec) (int, error) {
 	}
 	sync, syncW := pair[0], pair[1]
 	defer unix.Close(sync)
-	pidR, pidW, err := os.Pipe()
-	if err != nil {
+	var pp [2]int
+	if err := unix.Pipe2(pp[:], unix.O_CLOEXEC); err != nil {
 		unix.Close(syncW)
-		return 0, err
+		return 0, fmt.Errorf("nsexec: pid pipe: %w", err)
 	}
-	defer pidR.Close()
+	pidR, pidW := pp[0], pp[1]
+	defer unix.Close(pidR)
 
 	var frees []unsafe.Pointer
 	defer func() {
@@ -275,14 +276,14 @@ func Start(s *ExecSpec) (int, error) {
 	for i, f := range s.Stdio {
 		if f == nil {
 			unix.Close(syncW)
-			pidW.Close()
+			unix.Close(pidW)
 			return 0, fmt.Errorf("nsexec: stdio %d missing", i)
 		}
 		a.stdio[i] = C.int(f.Fd())
 	}
 	a.syncfd = C.int(syncW)
 	a.dmz = C.int(s.Dmz.Fd())
-	a.pidfd = C.int(pidW.Fd())
+	a.pidfd = C.int(pidW)
 	a.cgroups, a.ncgroups = fdv(s.Cgroups), C.int(len(s.Cgroups))
 	a.cgroup2_dir, a.cgroup2_procs = -1, -1
 	if s.Cgroup2Dir != nil {
@@ -340,7 +341,7 @@ func Start(s *ExecSpec) (int, error) {
 	}
 	if s.Preserve < 0 {
 		unix.Close(syncW)
-		pidW.Close()
+		unix.Close(pidW)
 		return 0, fmt.Errorf("nsexec: %d preserved fds", s.Preserve)
 	}
 	a.npreserve = C.int(s.Preserve)
@@ -366,7 +367,7 @@ func Start(s *ExecSpec) (int, error) {
 	if n := len(s.Seccomp); n > 0 {
 		if n%8 != 0 {
 			unix.Close(syncW)
-			pidW.Close()
+			unix.Close(pidW)
 			return 0, errors.New("nsexec: seccomp program is not a sock_filter array")
 		}
 		a.seccomp, a.seccomp_len, a.seccomp_flags = bytesC(s.Seccomp), C.int(n/8), C.uint(s.SeccompFlags)
@@ -380,7 +381,7 @@ func Start(s *ExecSpec) (int, error) {
 
 	first := int(C.podrun_nsexec(a))
 	unix.Close(syncW)
-	pidW.Close()
+	unix.Close(pidW)
 	if first < 0 {
 		return 0, fmt.Errorf("nsexec: fork: %w", unix.Errno(-first))
 	}
@@ -393,7 +394,8 @@ func Start(s *ExecSpec) (int, error) {
 	}
 	ws := wait(first)
 	var b [4]byte
-	if n, _ := pidR.Read(b[:]); n != len(b) {
+	n, _ := unix.Read(pidR, b[:])
+	if n != len(b) {
 		// The helper failed (its error is on the sync socket) or died.
 		if err := s.recvError(sync, 0); err != nil {
 			return 0, err
