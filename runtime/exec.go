@@ -34,7 +34,9 @@ type ExecOpts struct {
 
 // Exec starts an additional process in every namespace and the cgroup of a
 // created or running container. It returns once the process is exec'd;
-// the caller waits on the Process unless it detaches.
+// the caller waits on the Process unless it detaches. The C helper of
+// namespaces/nsenter starts it (no second Go runtime); its failures come
+// back worded as runc and podrun's init word them (execError).
 func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	c, err := r.Load(id)
 	if err != nil {
