@@ -56,7 +56,7 @@ func prepareProcess(p *Plan, createCwd bool) (string, error) {
 	if err := checkCwd(cwd); err != nil {
 		return "", err
 	}
-	p.Env = withHome(dedupEnv(p.Env), p.UID)
+	p.Env = ProcessEnv(p.Env, p.UID, func() ([]byte, error) { return readRootfsFile("/etc/passwd") })
 
 	caps, err := capsFor(&p.Caps)
 	if err != nil {
@@ -111,16 +111,19 @@ func dedupEnv(env []string) []string {
 	return out
 }
 
-// withHome returns env with HOME set, as runc does when process.env has
-// none: the user's home in the container's /etc/passwd, else "/".
-func withHome(env []string, uid uint32) []string {
+// ProcessEnv is the environment a process gets from process.env: the
+// last entry of each variable (dedupEnv), and HOME, as runc sets it when
+// there is none: the uid's home in the container's /etc/passwd (passwd
+// reads it, only then), else "/".
+func ProcessEnv(env []string, uid uint32, passwd func() ([]byte, error)) []string {
+	env = dedupEnv(env)
 	for _, e := range env {
 		if strings.HasPrefix(e, "HOME=") {
 			return env
 		}
 	}
 	home := "/"
-	if data, err := readRootfsFile("/etc/passwd"); err == nil {
+	if data, err := passwd(); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {

@@ -2,13 +2,14 @@
 // a container process: scheduler policy (sched_setattr), I/O priority
 // (ioprio_set), CPU affinity and execution personality. Validation runs in
 // the CLI before anything exists; the Apply functions run on the init's
-// locked thread just before exec, and do nothing for an unset attribute.
+// locked thread just before exec, and do nothing for an unset attribute;
+// exec hands the same values (SchedAttr, IOPrio, Personality,
+// FinalAffinity) to its C helper (namespaces/nsenter).
 package procattr
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -176,11 +177,15 @@ func ApplyPersonality(p *specs.LinuxPersonality) error {
 	if p == nil {
 		return nil
 	}
-	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, domains[p.Domain], 0, 0); e != 0 {
+	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, uintptr(Personality(p)), 0, 0); e != 0 {
 		return fmt.Errorf("linux.personality: %w", e)
 	}
 	return nil
 }
+
+// Personality is the personality(2) argument of a validated
+// linux.personality.
+func Personality(p *specs.LinuxPersonality) uint { return uint(domains[p.Domain]) }
 
 // errCPUList is wrapped by ParseCPUList errors.
 var errCPUList = errors.New("invalid CPU list")
@@ -229,55 +234,33 @@ func ValidateAffinity(a *specs.CPUAffinity, field string) error {
 	return nil
 }
 
-// ApplyInitialAffinity pins the threads of process pid (the exec child,
-// before it joins the container's cgroup) to execCPUAffinity.initial.
-// Threads it starts later inherit the mask from their creator.
-func ApplyInitialAffinity(a *specs.CPUAffinity, pid int) error {
-	if a == nil || a.Initial == "" {
-		return nil
-	}
-	set, err := ParseCPUList(a.Initial)
-	if err != nil {
-		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
-	}
-	tids := []int{pid}
-	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err == nil {
-		tids = tids[:0]
-		for _, e := range ents {
-			if t, err := strconv.Atoi(e.Name()); err == nil {
-				tids = append(tids, t)
-			}
+// FinalAffinity is the affinity a process takes once in the container's
+// cgroup: execCPUAffinity.final, or with only an initial set every CPU
+// (the kernel intersects the mask with the cpuset), so the process does
+// not stay on the CPUs meant for its start-up; nil: leave it.
+func FinalAffinity(a *specs.CPUAffinity) (*unix.CPUSet, error) {
+	switch {
+	case a == nil || (a.Initial == "" && a.Final == ""):
+		return nil, nil
+	case a.Final != "":
+		set, err := ParseCPUList(a.Final)
+		if err != nil {
+			return nil, fmt.Errorf("process.execCPUAffinity.final: %w", err)
 		}
+		return set, nil
 	}
-	for _, t := range tids {
-		// A thread may have exited meanwhile (ESRCH).
-		if err := unix.SchedSetaffinity(t, set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
-		}
+	set := new(unix.CPUSet)
+	for i := range set {
+		set[i] = ^set[i]
 	}
-	return nil
+	return set, nil
 }
 
-// ApplyFinalAffinity sets the calling thread's affinity, once in the
-// container's cgroup, to execCPUAffinity.final. With only an initial set,
-// the affinity is widened back to every CPU the cgroup allows (the kernel
-// intersects the mask with the cpuset), so the process does not stay on
-// the CPUs meant for its start-up.
+// ApplyFinalAffinity sets the calling thread's affinity to FinalAffinity.
 func ApplyFinalAffinity(a *specs.CPUAffinity) error {
-	if a == nil || (a.Initial == "" && a.Final == "") {
-		return nil
-	}
-	var set *unix.CPUSet
-	if a.Final != "" {
-		var err error
-		if set, err = ParseCPUList(a.Final); err != nil {
-			return fmt.Errorf("process.execCPUAffinity.final: %w", err)
-		}
-	} else {
-		set = new(unix.CPUSet)
-		for i := range set {
-			set[i] = ^set[i]
-		}
+	set, err := FinalAffinity(a)
+	if set == nil || err != nil {
+		return err
 	}
 	if err := unix.SchedSetaffinity(0, set); err != nil {
 		return fmt.Errorf("process.execCPUAffinity.final: %w", err)

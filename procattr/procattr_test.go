@@ -157,9 +157,6 @@ func TestApplyNil(t *testing.T) {
 	if err := ApplyPersonality(nil); err != nil {
 		t.Error(err)
 	}
-	if err := ApplyInitialAffinity(&specs.CPUAffinity{Final: "0"}, 1); err != nil {
-		t.Error(err)
-	}
 	if err := ApplyFinalAffinity(&specs.CPUAffinity{}); err != nil {
 		t.Error(err)
 	}

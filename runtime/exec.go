@@ -11,8 +11,9 @@ import (
 
 	"github.com/podrun/podrun/cgroups"
 	"github.com/podrun/podrun/cgroups/systemd"
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/namespaces"
-	"github.com/podrun/podrun/procattr"
+	"github.com/podrun/podrun/namespaces/nsenter"
 )
 
 // ExecOpts are the options of `exec`.
@@ -33,7 +34,9 @@ type ExecOpts struct {
 
 // Exec starts an additional process in every namespace and the cgroup of a
 // created or running container. It returns once the process is exec'd;
-// the caller waits on the Process unless it detaches.
+// the caller waits on the Process unless it detaches. The C helper of
+// namespaces/nsenter starts it (no second Go runtime); its failures come
+// back worded as runc and podrun's init word them (execError).
 func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	c, err := r.Load(id)
 	if err != nil {
@@ -74,83 +77,76 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &namespaces.InitConfig{Kind: namespaces.KindExec, ID: id, Process: p}
 	// The container's seccomp filter applies to exec'd processes too.
-	if cfg.Seccomp, err = compileSeccomp(c.State.Spec.Linux); err != nil {
+	filter, err := compileSeccomp(c.State.Spec.Linux)
+	if err != nil {
 		return nil, err
 	}
-	if l := c.State.Spec.Linux; l != nil {
-		cfg.Personality = l.Personality
+	spec, err := c.execSpec(p, filter)
+	if err != nil {
+		return nil, err
 	}
-	so := &namespaces.StartOptions{
-		Self: r.Self, Config: cfg, Namespaces: nss, Stdio: stdio(o.Stdio),
-		Preserve: preserve, Console: consoleConn, CgroupFD: -1,
+	// The helper execs a read-only view of podrun before it enters the
+	// container, never the host's binary (CVE-2019-5736; see
+	// namespaces/nsenter).
+	dmz, _, err := exeseal.Open(r.Self)
+	if err != nil {
+		return nil, err
 	}
-	// The initial CPU affinity is set before the process joins the
-	// cgroup, so then it cannot be born there.
-	var child *namespaces.Child
-	inCgroup := false
-	// Into a frozen cgroup (--ignore-paused) the process is moved after
-	// the start, not born there: the thread forking it would freeze too.
-	if p.ExecCPUAffinity == nil && s != Paused {
-		// On cgroup v2 the child is cloned into the cgroup
-		// (CLONE_INTO_CGROUP): a migration would wait an RCU grace
-		// period. Should the kernel refuse that, it is migrated.
-		if fd, err := cg.CgroupFD(); err == nil {
-			defer fd.Close()
-			so.CgroupFD = int(fd.Fd())
+	defer dmz.Close()
+	spec.Dmz = dmz
+	spec.Stdio = stdio(o.Stdio)
+	spec.Preserve = len(preserve)
+	if p.Terminal {
+		spec.Console, spec.ConsoleUID = consoleConn, p.User.UID
+		if sz := p.ConsoleSize; sz != nil {
+			spec.ConsoleSize = &[2]uint16{uint16(sz.Height), uint16(sz.Width)}
 		}
-		child, inCgroup, err = startInCgroup(cg, so, so.CgroupFD >= 0)
-		if err != nil && so.CgroupFD >= 0 {
-			so.CgroupFD = -1
-			child, inCgroup, err = startInCgroup(cg, so, false)
-		}
-	} else {
-		child, err = namespaces.Start(so)
 	}
+	initPid := c.State.Pid
+	if filter != nil && filter.Notify {
+		sp, st := c.State.Spec.Linux.Seccomp, c.specState(c.Status())
+		spec.SeccompListener = func(fd *os.File, pid int) error { return seccompListener(sp, pid, st)(fd) }
+	}
+	// On cgroup v2 the process is born in the cgroup (CLONE_INTO_CGROUP):
+	// a migration would wait an RCU grace period; on v1 the single-threaded
+	// helper writes itself to `tasks` (cgroups.ThreadEnterer's trick). Not
+	// with an initial CPU affinity (set before it joins), nor into a frozen
+	// cgroup (--ignore-paused), where the helper must not freeze at birth.
+	into := spec.InitialCPUs == nil && s != Paused
+	files, err := execFiles(spec, nss, cgroupDirs(cg.Paths()), into)
+	defer closeAll(files)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if s == Paused {
+		// The process is frozen until a resume, which needs the lock.
+		c.Close()
+	}
+	pid, err := nsenter.Start(spec)
+	if err != nil {
+		var se *nsenter.StepError
+		if errors.As(err, &se) {
+			return nil, execError(se, p, nss, initPid)
+		}
+		return nil, fmt.Errorf("unable to start container process: %w", err)
+	}
+	proc, err := os.FindProcess(pid)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
-			child.Kill()
+			proc.Kill()
+			proc.Wait()
 		}
 	}()
-	pid := child.Pid()
-	if err := procattr.ApplyInitialAffinity(p.ExecCPUAffinity, pid); err != nil {
-		return nil, err
-	}
-	if !inCgroup {
-		if err := cg.Apply(pid); err != nil {
-			return nil, err
-		}
-	}
-	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
-		return nil, err
-	}
-	if s == Paused {
-		// The child is frozen until a resume, which needs the lock.
-		c.Close()
-	}
-	if err := child.SendConfig(cfg); err != nil {
-		return nil, initFailed(child, err)
-	}
-	if cfg.Seccomp != nil {
-		child.SeccompListener = seccompListener(c.State.Spec.Linux.Seccomp, pid, c.specState(c.Status()))
-	}
-	if err := child.WaitReady(); err != nil {
-		return nil, initFailed(child, err)
-	}
-	if err := child.WaitExec(); err != nil {
-		return nil, initFailed(child, err)
-	}
-	child.Close()
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, pid); err != nil {
 			return nil, err
 		}
 	}
-	return newProcess(child), nil
+	return &Process{proc: proc}, nil
 }
 
 // execCgroup is the cgroup an exec'd process joins: the container's, or

@@ -3,22 +3,18 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/podrun/podrun/internal/capnames"
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/lsm"
-	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
 
@@ -29,14 +25,14 @@ var ErrNotLight = errors.New("light exec not possible for this container")
 // LightExec runs short commands (exec probes, exec hooks) in a running
 // container at the cost of about one fork+exec: the long-lived caller forks
 // in C (namespaces/nsenter), the child joins the container's cgroups and
-// namespaces and execs the command with the container process's user,
-// groups, capabilities, rlimits, oom_score_adj, AppArmor/SELinux exec
-// label, no_new_privs and seccomp filter. runtime.Exec
-// instead re-executes podrun (a Go runtime start, the init protocol), which
-// costs some 40 ms of CPU. Not applied (runtime.Exec does): a terminal,
-// CPU affinity, personality. Prepare once per container instance; Run is
-// safe for concurrent use. The commands are children of the caller, which
-// must not reap them itself (wait4(-1)): see Spawn and Reaped.
+// namespaces and execs the command as the container's process would run:
+// its environment, cwd, user, groups, umask, capabilities, rlimits,
+// oom_score_adj, scheduling attributes, personality, AppArmor/SELinux
+// exec label, no_new_privs and seccomp filter (what runtime.Exec applies,
+// from the same execSpec), without a terminal or the exec CPU affinity.
+// Prepare once per container instance; Run is safe for concurrent use.
+// The commands are children of the caller, which must not reap them
+// itself (wait4(-1)): see Spawn and Reaped.
 type LightExec struct {
 	// Spawn, if set, wraps the start of each command (a fork whose helper
 	// Run reaps at once, and the command it leaves): a caller whose reaper
@@ -51,12 +47,7 @@ type LightExec struct {
 	pidfd   int
 	nss     []specs.LinuxNamespace
 	cgroups []string
-	proc    specs.Process
-	caps    *nsenter.Caps
-	rlimits []nsenter.Rlimit
-	lsm     string
-	seccomp []byte
-	flags   uint
+	spec    nsenter.ExecSpec // the container process's, without args and fds
 	once    sync.Once
 }
 
@@ -77,71 +68,55 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &LightExec{id: id, pid: c.State.Pid, nss: nss, proc: *c.State.Spec.Process}
-	for _, d := range c.State.CgroupPaths {
-		if st, err := os.Stat(d); err == nil && st.IsDir() && filepath.IsAbs(d) && !slices.Contains(l.cgroups, d) {
+	l := &LightExec{id: id, pid: c.State.Pid, nss: nss}
+	for _, d := range cgroupDirs(c.State.CgroupPaths) {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
 			l.cgroups = append(l.cgroups, d)
 		}
 	}
-	l.caps = lightCaps(l.proc.Capabilities)
-	for _, rl := range l.proc.Rlimits {
-		res, ok := namespaces.RlimitType(rl.Type)
-		if !ok {
-			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
-		}
-		l.rlimits = append(l.rlimits, nsenter.Rlimit{Resource: res, Cur: rl.Soft, Max: rl.Hard})
-	}
+	proc := *c.State.Spec.Process
 	host := lsm.Host{}
-	switch {
-	case l.proc.ApparmorProfile != "" && host.AppArmorEnabled():
-		l.lsm = "exec " + l.proc.ApparmorProfile
-	case l.proc.SelinuxLabel != "" && host.SELinuxEnabled():
-		l.lsm = l.proc.SelinuxLabel
+	if !host.AppArmorEnabled() {
+		proc.ApparmorProfile = ""
 	}
+	if !host.SELinuxEnabled() {
+		proc.SelinuxLabel = ""
+	}
+	// Not a terminal, nor the CPU affinity of a one-off exec.
+	proc.Terminal, proc.ExecCPUAffinity = false, nil
 	f, err := compileSeccomp(c.State.Spec.Linux)
 	if err != nil {
 		return nil, err
 	}
-	if f != nil {
-		if f.Notify {
-			return nil, fmt.Errorf("%w: seccomp notify", ErrNotLight)
-		}
-		for _, in := range f.Insns {
-			l.seccomp = binary.NativeEndian.AppendUint16(l.seccomp, in.Code)
-			l.seccomp = append(l.seccomp, in.Jt, in.Jf)
-			l.seccomp = binary.NativeEndian.AppendUint32(l.seccomp, in.K)
-		}
-		l.flags = f.Flags
+	if f != nil && f.Notify {
+		return nil, fmt.Errorf("%w: seccomp notify", ErrNotLight)
+	}
+	spec, err := c.execSpec(&proc, f)
+	if err != nil {
+		return nil, err
+	}
+	l.spec = *spec
+	// The helper execs a read-only view of podrun (see
+	// namespaces/nsenter), made once.
+	if l.spec.Dmz, _, err = exeseal.Open(r.Self); err != nil {
+		return nil, err
 	}
 	// The pidfd pins the init's identity: namespace files opened while it
 	// is alive are the container's, not those of a reused pid.
 	if l.pidfd, err = unix.PidfdOpen(l.pid, 0); err != nil {
+		l.spec.Dmz.Close()
 		return nil, fmt.Errorf("container %s: init %d: %w", id, l.pid, err)
 	}
 	return l, nil
 }
 
-// lightCaps returns the capability sets of pc as masks. No
-// process.capabilities means none at all, as runtime.Exec sets them
-// (namespaces' capsFor), never the caller's: a nil Caps would keep those.
-func lightCaps(pc *specs.LinuxCapabilities) *nsenter.Caps {
-	if pc == nil {
-		return &nsenter.Caps{}
-	}
-	mask := func(names []string) (m uint64) {
-		for _, n := range names {
-			if c, ok := capnames.ByName(n); ok {
-				m |= 1 << uint(c)
-			}
-		}
-		return m
-	}
-	return &nsenter.Caps{Bounding: mask(pc.Bounding), Effective: mask(pc.Effective),
-		Permitted: mask(pc.Permitted), Inheritable: mask(pc.Inheritable), Ambient: mask(pc.Ambient)}
+// Close releases the pidfd and the sealed binary.
+func (l *LightExec) Close() {
+	l.once.Do(func() {
+		unix.Close(l.pidfd)
+		l.spec.Dmz.Close()
+	})
 }
-
-// Close releases the pidfd.
-func (l *LightExec) Close() { l.once.Do(func() { unix.Close(l.pidfd) }) }
 
 // maxLightOutput bounds the output kept, as kubelet keeps 10 KiB of probes'.
 const maxLightOutput = 10 << 10
@@ -165,37 +140,15 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 		}
 		return f, err
 	}
-	spec := &nsenter.ExecSpec{Args: argv, Env: l.proc.Env, Cwd: l.proc.Cwd,
-		UID: l.proc.User.UID, GID: l.proc.User.GID, Groups: l.proc.User.AdditionalGids,
-		Caps: l.caps, NoNewPrivs: l.proc.NoNewPrivileges, Seccomp: l.seccomp, SeccompFlags: l.flags,
-		Rlimits: l.rlimits, OOMScoreAdj: l.proc.OOMScoreAdj, LSMExec: l.lsm}
-	for _, ns := range l.nss {
-		f, err := open(ns.Path, os.O_RDONLY)
-		if err != nil {
-			return -1, nil, fmt.Errorf("container %s: %w", l.id, err)
-		}
-		spec.Namespaces = append(spec.Namespaces, f)
-		spec.Names = append(spec.Names, string(ns.Type))
-	}
+	spec := l.spec
+	spec.Args = argv
 	if err := unix.PidfdSendSignal(l.pidfd, 0, nil, 0); err != nil {
 		return -1, nil, fmt.Errorf("container %s is not running: %w", l.id, err)
 	}
-	for _, d := range l.cgroups {
-		// v1 hierarchies have `tasks`; cgroup2 has not.
-		f, err := open(filepath.Join(d, "tasks"), os.O_WRONLY)
-		if err == nil {
-			spec.Cgroups = append(spec.Cgroups, f)
-			continue
-		}
-		if !errors.Is(err, os.ErrNotExist) || spec.Cgroup2Dir != nil {
-			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
-		}
-		if spec.Cgroup2Dir, err = open(d, os.O_RDONLY|unix.O_DIRECTORY); err != nil {
-			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
-		}
-		if spec.Cgroup2Procs, err = open(filepath.Join(d, "cgroup.procs"), os.O_WRONLY); err != nil {
-			return -1, nil, fmt.Errorf("container %s: cgroup: %w", l.id, err)
-		}
+	joined, err := execFiles(&spec, l.nss, l.cgroups, true)
+	files = append(files, joined...)
+	if err != nil {
+		return -1, nil, fmt.Errorf("container %s: %w", l.id, err)
 	}
 	null, err := open(os.DevNull, os.O_RDONLY)
 	if err != nil {
@@ -211,7 +164,7 @@ func (l *LightExec) Run(ctx context.Context, argv []string) (int, []byte, error)
 		outW.Close()
 		return -1, nil, err
 	}
-	start := func() (int, error) { return nsenter.Start(spec) }
+	start := func() (int, error) { return nsenter.Start(&spec) }
 	var pid int
 	if l.Spawn != nil {
 		pid, err = l.Spawn(start)

@@ -17,7 +17,8 @@
 // out, so the init unshares it, writes them and then enters it itself.
 //
 // It does nothing unless those variables are set, so ordinary podrun
-// commands pay only three getenvs.
+// commands pay only three getenvs. Before all that, it is the helper of
+// an exec when argv says so (podrun_dmz in nsexec.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "nsexec.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -98,8 +100,10 @@ static void join_user(void)
 	unsetenv("_PODRUN_UNSHARE");
 }
 
-__attribute__((constructor)) static void podrun_nsenter(void)
+// glibc passes init_array functions argc, argv and envp.
+__attribute__((constructor)) static void podrun_nsenter(int argc, char **argv, char **envp)
 {
+	podrun_dmz(argc, argv, envp); // returns unless this is an exec's helper
 	join_time();
 	join_user();
 	new_time();
