@@ -76,10 +76,8 @@ func runInit(c *conn) error {
 			return fmt.Errorf("unsharing cgroup namespace: %w", err)
 		}
 	}
-	if pl.Kind == KindCreate {
-		if err := setupContainer(c, pl); err != nil {
-			return err
-		}
+	if err := setupContainer(c, pl); err != nil {
+		return err
 	}
 	if pl.Terminal {
 		if err := setupConsole(pl.ConsoleFd, pl.ConsoleSize, int(pl.UID)); err != nil {
@@ -95,7 +93,7 @@ func runInit(c *conn) error {
 	if err := loadSeccomp(c, pl, false); err != nil {
 		return err
 	}
-	exe, err := prepareProcess(pl, pl.Kind == KindCreate)
+	exe, err := prepareProcess(pl)
 	if err != nil {
 		return err
 	}
@@ -110,9 +108,6 @@ func runInit(c *conn) error {
 	}
 	if err := c.send(message{Type: msgReady}); err != nil {
 		return err
-	}
-	if pl.Kind != KindCreate {
-		return execProcess(exe, pl)
 	}
 	c.f.Close()
 	fifo, err := waitStart(pl.FifoFd)

@@ -33,7 +33,7 @@ func RlimitType(name string) (int, bool) {
 // (raising a hard limit needs CAP_SYS_RESOURCE), cwd, bounding set
 // (needs CAP_SETPCAP), ids with keep-caps, then the capability sets and
 // no_new_privs. It returns the resolved executable path.
-func prepareProcess(p *Plan, createCwd bool) (string, error) {
+func prepareProcess(p *Plan) (string, error) {
 	for _, rl := range p.Rlimits {
 		if err := unix.Prlimit(0, rl.Resource, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
 			return "", fmt.Errorf("process.rlimits: setting %s: %w", rl.Type, err)
@@ -43,12 +43,10 @@ func prepareProcess(p *Plan, createCwd bool) (string, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if createCwd {
-		// runc creates a missing cwd; we are already inside the rootfs, so
-		// symlinks resolve within it.
-		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return "", fmt.Errorf("process.cwd: creating %q: %w", cwd, err)
-		}
+	// runc creates a missing cwd; we are already inside the rootfs, so
+	// symlinks resolve within it.
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		return "", fmt.Errorf("process.cwd: creating %q: %w", cwd, err)
 	}
 	if err := unix.Chdir(cwd); err != nil {
 		return "", fmt.Errorf("process.cwd: chdir to %q: %w", cwd, err)

@@ -14,18 +14,16 @@ import (
 	"github.com/podrun/podrun/seccomp"
 )
 
-// The init protocol. Parent and child talk over a socket pair, one
+// The init protocol (create: exec is started by the C path in
+// namespaces/nsenter, no Go child). Parent and child talk over a socket pair, one
 // framed message per step (a type byte, a 4-byte little-endian length,
 // the payload):
 //
 //	parent -> child  config        (the Plan, after placing the child in its cgroup)
-//	child  -> parent createRuntime (create only: rootfs prepared, before pivot_root)
+//	child  -> parent createRuntime (rootfs prepared, before pivot_root)
 //	parent -> child  hooksDone     (prestart and createRuntime hooks ran)
-//	child  -> parent ready         (create: waiting for start; exec: about to exec)
+//	child  -> parent ready         (waiting for start)
 //	child  -> parent error         (at any point, the text as payload; the child then exits 1)
-//
-// For exec the child's copy of the socket is close-on-exec: EOF after ready
-// means the user process was exec'd.
 type msgType byte
 
 const (
@@ -52,22 +50,11 @@ func (t msgType) String() string {
 // seccomp program and the overlay's layer paths.
 const maxFrame = 16 << 20
 
-// Kind says what the child is for.
-type Kind string
-
-const (
-	// KindCreate makes a container init that waits for start.
-	KindCreate Kind = "create"
-	// KindExec runs an additional process in a running container.
-	KindExec Kind = "exec"
-)
-
 // InitConfig is everything the child needs. The runtime fills it in;
 // SendConfig resolves it into the Plan the child is sent.
 type InitConfig struct {
-	Kind    Kind
 	ID      string
-	Spec    *specs.Spec // create only
+	Spec    *specs.Spec
 	Process *specs.Process
 	// Rootfs is the absolute host path of the rootfs; BundleDir the bundle.
 	Rootfs    string
@@ -77,7 +64,7 @@ type InitConfig struct {
 	NewKeyring bool
 	// PreserveFds is how many fds from 3 up reach the user process.
 	PreserveFds int
-	// Fds of the child: the exec fifo (create), console socket, namespaces to join.
+	// Fds of the child: the exec fifo, console socket, namespaces to join.
 	FifoFd    int
 	ConsoleFd int
 	JoinFds   map[string]int
@@ -90,9 +77,9 @@ type InitConfig struct {
 	// UnshareCgroup makes the child unshare its cgroup namespace once it is in
 	// its cgroup, so that the namespace root is the container's cgroup.
 	UnshareCgroup bool
-	// Personality is linux.personality, for exec too (create reads the spec).
+	// Personality is linux.personality.
 	Personality *specs.LinuxPersonality
-	// Seccomp is the compiled linux.seccomp filter, for exec too.
+	// Seccomp is the compiled linux.seccomp filter.
 	Seccomp *seccomp.Filter
 	// State is the OCI state given to createContainer/startContainer hooks.
 	State *specs.State

@@ -32,7 +32,7 @@ func benchConfig() *InitConfig {
 			UIDMappings:   []specs.LinuxIDMapping{{ContainerID: u, HostID: u, Size: 1}},
 		},
 	}
-	return &InitConfig{Kind: KindCreate, ID: "bench", Spec: spec, Process: spec.Process, Rootfs: "/bundle/rootfs"}
+	return &InitConfig{ID: "bench", Spec: spec, Process: spec.Process, Rootfs: "/bundle/rootfs"}
 }
 
 // BenchmarkProtocolConfig is the config message, create -> init: plan

@@ -24,13 +24,12 @@ import (
 // left (each list element takes at least one byte), so a message of n
 // bytes cannot make the decoder allocate much more than a few times n,
 // and the message itself is at most maxFrame.
-const planVersion = 1
+const planVersion = 2
 
 // encodePlan appends the wire form of pl to b.
 func encodePlan(b []byte, pl *Plan) []byte {
 	e := &encoder{b: b}
 	e.uint(planVersion)
-	e.str(string(pl.Kind))
 	e.str(pl.ID)
 	e.int(int64(pl.FifoFd))
 	e.int(int64(pl.ConsoleFd))
@@ -127,10 +126,6 @@ func encodePlan(b []byte, pl *Plan) []byte {
 	if p := pl.IOPriority; e.bool(p != nil) {
 		e.str(string(p.Class))
 		e.int(int64(p.Priority))
-	}
-	if a := pl.ExecCPUAffinity; e.bool(a != nil) {
-		e.str(a.Initial)
-		e.str(a.Final)
 	}
 	if f := pl.Seccomp; e.bool(f != nil) {
 		e.uint(uint64(len(f.Insns)))
@@ -253,10 +248,6 @@ func decodePlan(b []byte) (*Plan, error) {
 		return nil, fmt.Errorf("init protocol: plan version %d, want %d", v, planVersion)
 	}
 	pl := &Plan{}
-	pl.Kind = Kind(d.str())
-	if d.err == nil && pl.Kind != KindCreate && pl.Kind != KindExec {
-		d.fail("unknown kind")
-	}
 	pl.ID = d.str()
 	pl.FifoFd = d.fd()
 	pl.ConsoleFd = d.fd()
@@ -353,9 +344,6 @@ func decodePlan(b []byte) (*Plan, error) {
 	}
 	if d.bool() {
 		pl.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPriorityClass(d.str()), Priority: int(d.int())}
-	}
-	if d.bool() {
-		pl.ExecCPUAffinity = &specs.CPUAffinity{Initial: d.str(), Final: d.str()}
 	}
 	if d.bool() {
 		f := &seccomp.Filter{}

@@ -11,7 +11,7 @@ import (
 // to its input (every count is checked against the bytes left).
 func FuzzDecodePlan(f *testing.F) {
 	for _, s := range planSpecs(f) {
-		for _, cfg := range []*InitConfig{planConfig(s), {Kind: KindExec, ID: "x", Process: s.Process}} {
+		for _, cfg := range []*InitConfig{planConfig(s), {ID: "x", Process: s.Process}} {
 			pl, err := newPlan(cfg)
 			if err != nil {
 				f.Fatal(err)

@@ -19,15 +19,14 @@ import (
 // reflection cost the init some 1 ms of CPU and 2,700 allocations on each
 // start, most of it building type caches it used once.
 type Plan struct {
-	Kind Kind
-	ID   string
+	ID string
 	// Fds of the child (see InitConfig).
 	FifoFd, ConsoleFd, PreserveFds int
 	JoinFds                        []NSFd
 	MountFds                       []int
 	UnshareCgroup                  bool
 
-	// What only the container init (create) uses.
+	// The container's set-up.
 	Rootfs, BundleDir               string
 	NoPivot, NewKeyring, NewMountNS bool
 	Hostname, Domainname            string
@@ -46,7 +45,6 @@ type Plan struct {
 	Personality                     *specs.LinuxPersonality
 	Scheduler                       *specs.Scheduler
 	IOPriority                      *specs.LinuxIOPriority
-	ExecCPUAffinity                 *specs.CPUAffinity
 	Seccomp                         *seccomp.Filter
 	Args, Env                       []string
 	Cwd                             string
@@ -98,14 +96,14 @@ func newPlan(cfg *InitConfig) (*Plan, error) {
 	}
 	p := cfg.Process
 	pl := &Plan{
-		Kind: cfg.Kind, ID: cfg.ID,
+		ID:     cfg.ID,
 		FifoFd: cfg.FifoFd, ConsoleFd: cfg.ConsoleFd, PreserveFds: cfg.PreserveFds,
 		MountFds: cfg.MountFds, UnshareCgroup: cfg.UnshareCgroup,
 		Rootfs: cfg.Rootfs, BundleDir: cfg.BundleDir,
 		NoPivot: cfg.NoPivot, NewKeyring: cfg.NewKeyring, NewMountNS: cfg.NewMountNS,
 		State: cfg.State, Overlay: cfg.Overlay, Seccomp: cfg.Seccomp, Personality: cfg.Personality,
 		ApparmorProfile: p.ApparmorProfile, SelinuxLabel: p.SelinuxLabel,
-		Scheduler: p.Scheduler, IOPriority: p.IOPriority, ExecCPUAffinity: p.ExecCPUAffinity,
+		Scheduler: p.Scheduler, IOPriority: p.IOPriority,
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd, Terminal: p.Terminal, ConsoleSize: p.ConsoleSize,
 		UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
 		NoNewPrivileges: p.NoNewPrivileges,
@@ -127,7 +125,7 @@ func newPlan(cfg *InitConfig) (*Plan, error) {
 		}
 		pl.Rlimits = append(pl.Rlimits, Rlimit{Type: rl.Type, Resource: res, Soft: rl.Soft, Hard: rl.Hard})
 	}
-	if cfg.Kind != KindCreate || cfg.Spec == nil {
+	if cfg.Spec == nil {
 		return pl, nil
 	}
 	s := cfg.Spec

@@ -119,7 +119,7 @@ func planConfig(s *specs.Spec) *InitConfig {
 		panic(err)
 	}
 	return &InitConfig{
-		Kind: KindCreate, ID: "plan-test", Spec: s, Process: s.Process,
+		ID: "plan-test", Spec: s, Process: s.Process,
 		Rootfs: "/b/rootfs", BundleDir: "/b", NoPivot: true, NewKeyring: true, PreserveFds: 2,
 		FifoFd: 7, ConsoleFd: 8, JoinFds: map[string]int{"mnt": 9, "net": 10, "uts": 11},
 		NewMountNS: true, UnshareCgroup: true, Seccomp: f,
@@ -145,7 +145,7 @@ func roundTrip(t testing.TB, pl *Plan) *Plan {
 func TestPlanRoundTrip(t *testing.T) {
 	for name, s := range planSpecs(t) {
 		t.Run(name, func(t *testing.T) {
-			for _, cfg := range []*InitConfig{planConfig(s), {Kind: KindExec, ID: "x", Process: s.Process}} {
+			for _, cfg := range []*InitConfig{planConfig(s), {ID: "x", Process: s.Process}} {
 				pl, err := newPlan(cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -286,7 +286,7 @@ func TestPlanRefuses(t *testing.T) {
 	if _, err := newPlan(planConfig(s)); err == nil || !strings.Contains(err.Error(), "linux.sysctl:") {
 		t.Errorf("bad sysctl: got %v", err)
 	}
-	if _, err := newPlan(&InitConfig{Kind: KindExec}); err == nil {
+	if _, err := newPlan(&InitConfig{}); err == nil {
 		t.Error("a config without a process was accepted")
 	}
 }

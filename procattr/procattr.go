@@ -255,15 +255,3 @@ func FinalAffinity(a *specs.CPUAffinity) (*unix.CPUSet, error) {
 	}
 	return set, nil
 }
-
-// ApplyFinalAffinity sets the calling thread's affinity to FinalAffinity.
-func ApplyFinalAffinity(a *specs.CPUAffinity) error {
-	set, err := FinalAffinity(a)
-	if set == nil || err != nil {
-		return err
-	}
-	if err := unix.SchedSetaffinity(0, set); err != nil {
-		return fmt.Errorf("process.execCPUAffinity.final: %w", err)
-	}
-	return nil
-}

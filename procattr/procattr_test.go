@@ -157,7 +157,4 @@ func TestApplyNil(t *testing.T) {
 	if err := ApplyPersonality(nil); err != nil {
 		t.Error(err)
 	}
-	if err := ApplyFinalAffinity(&specs.CPUAffinity{}); err != nil {
-		t.Error(err)
-	}
 }

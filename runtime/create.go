@@ -203,7 +203,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 		cgroupFD = int(fd.Fd())
 	}
 	cfg := &namespaces.InitConfig{
-		Kind: namespaces.KindCreate, ID: id, Spec: spec, Process: p,
+		ID: id, Spec: spec, Process: p,
 		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
 		Overlay: ovl, Seccomp: filter,
 	}
