@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type Deps struct {
 	ctl containers
 	// probeUnit is a probe's second; 0: time.Second (tests shorten it).
 	probeUnit time.Duration
+	// drainLimit and infraLimit bound the waits at the pod's end for the
+	// log copies and for the infra to end on SIGTERM; 0: 5 s and 10 s.
+	drainLimit, infraLimit time.Duration
 }
 
 // ctr is one container of the pod as the loop sees it.
@@ -107,8 +111,11 @@ type daemon struct {
 	// are being stopped (not a stop of the pod: it completes).
 	completing bool
 	stopWait   []chan error
-	sidecars   []bool // sidecars[i]: init container i is a sidecar
-	done       chan struct{}
+	// finishing: the pod is ending off the loop (finishPod); over: it
+	// has ended (the loop returns).
+	finishing, over bool
+	sidecars        []bool // sidecars[i]: init container i is a sidecar
+	done            chan struct{}
 }
 
 func (d *daemon) now() time.Time {
@@ -872,7 +879,7 @@ func (d *daemon) stop(grace time.Duration, reply chan error) {
 	if reply != nil {
 		d.stopWait = append(d.stopWait, reply)
 	}
-	if d.stopping {
+	if d.stopping || d.finishing {
 		return
 	}
 	d.stopping = true
@@ -926,10 +933,16 @@ func (d *daemon) stopSidecarsInTurn() {
 	}
 }
 
-// finishIfDone ends the pod once nothing runs and nothing will: the infra
-// is stopped (last), the record marked final, waiters answered.
+// finishIfDone starts the end of the pod once nothing runs and nothing
+// will: off the loop (finishPod), the logs are drained and the infra
+// stopped (last); then, back on the loop (finished), the record is marked
+// final and waiters answered. It reports true once the pod is finished.
+// The loop keeps serving (status, stop, attach) meanwhile.
 func (d *daemon) finishIfDone() bool {
-	if d.activeRuns() > 0 {
+	if d.over {
+		return true
+	}
+	if d.finishing || d.activeRuns() > 0 {
 		return false
 	}
 	for _, c := range d.ctrs {
@@ -940,17 +953,30 @@ func (d *daemon) finishIfDone() bool {
 	if !d.stopping && !Terminal(d.rec.Status.Phase) {
 		return false
 	}
+	d.finishing = true
 	d.save()
-	// Everything the containers wrote is in the logs before the record
-	// says final (pod run and logs -f stop reading then).
-	d.drainLogs(5 * time.Second)
-	if p := d.infra; p != nil {
-		// The infra goes last; its watcher reaps it.
-		p.signal(unix.SIGTERM)
-		t := time.AfterFunc(10*time.Second, func() { p.signal(unix.SIGKILL) })
+	go d.finishPod(d.infra)
+	return false
+}
+
+// finishPod, off the loop: everything the containers wrote is in the logs
+// before the record says final (pod run and logs -f stop reading then),
+// and the infra goes last (its watcher reaps it). Both waits are bounded.
+func (d *daemon) finishPod(infra watched) {
+	d.drainLogs(cmp.Or(d.drainLimit, 5*time.Second))
+	if infra != nil {
+		infra.signal(unix.SIGTERM)
+		t := time.AfterFunc(cmp.Or(d.infraLimit, 10*time.Second), func() { infra.signal(unix.SIGKILL) })
 		<-d.infraDone
 		t.Stop()
-		p.close()
+	}
+	d.post(d.finished)
+}
+
+// finished, on the loop: the pod is done; the loop returns after it.
+func (d *daemon) finished() {
+	if d.infra != nil {
+		d.infra.close()
 		d.infra = nil
 	}
 	d.rec.Final = true
@@ -960,6 +986,6 @@ func (d *daemon) finishIfDone() bool {
 	for _, w := range d.stopWait {
 		w <- nil
 	}
+	d.over = true
 	close(d.done)
-	return true
 }

@@ -27,6 +27,10 @@ type fakeCtl struct {
 	last   map[string]*fakeProc // newest run of each container
 	log    []string
 	manual bool // runs do not end on SIGTERM
+	// holdInfra: the infra does not end on its stop signal, only on
+	// releaseInfra.
+	holdInfra bool
+	infra     *fakeProc
 }
 
 type fakeProc struct {
@@ -132,6 +136,9 @@ func only(log []string, prefix string) []string {
 	return out
 }
 
+// releaseInfra ends the held infra.
+func (f *fakeCtl) releaseInfra() { f.infra.once.Do(func() { close(f.infra.infraDone) }) }
+
 func (p *fakeProc) exit(code int) { p.once.Do(func() { p.end <- code }) }
 
 func (p *fakeProc) Pid() int                        { return p.pid }
@@ -141,7 +148,12 @@ func (p *fakeProc) Wait() (*os.ProcessState, error) { return nil, nil }
 func (p *fakeProc) signal(sig unix.Signal) error {
 	p.f.add(strings.TrimPrefix(unix.SignalName(sig), "SIG") + " " + p.name)
 	if p.infraDone != nil {
-		p.once.Do(func() { close(p.infraDone) })
+		p.f.mu.Lock()
+		hold := p.f.holdInfra
+		p.f.mu.Unlock()
+		if !hold {
+			p.once.Do(func() { close(p.infraDone) })
+		}
 		return nil
 	}
 	p.f.mu.Lock()
@@ -183,16 +195,18 @@ func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) 
 		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
 	cfg := DefaultConfig()
 	cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset = time.Millisecond, 4*time.Millisecond, time.Hour
-	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond}, sb, cfg, nil)
+	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond,
+		drainLimit: time.Hour, infraLimit: time.Hour}, sb, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.infraDone = make(chan struct{})
-	d.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
+	f.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
+	d.infra = f.infra
 	go d.loopRun()
 	d.post(func() { d.advance(); d.save() })
 	t.Cleanup(func() {
-		d.post(func() { d.stop(0, nil) })
+		go d.post(func() { d.stop(0, nil) }) // a blocked loop fails waitDone
 		waitDone(t, d)
 	})
 	return d
@@ -475,4 +489,65 @@ func TestLoopProbes(t *testing.T) {
 			t.Errorf("restartCount %d, want 1", n)
 		}
 	})
+}
+
+// TestLoopServesWhileFinishing: the end of the pod waits for the log
+// copies and then the infra off the loop; meanwhile the loop answers.
+func TestLoopServesWhileFinishing(t *testing.T) {
+	f := newFakeCtl()
+	f.holdInfra = true
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyNever, Containers: ctrs("a")})
+	f.waitFor(t, "start a", 1)
+	// A log copy still open (a process that escaped holds a pipe).
+	inLoop(t, d, func() { d.copies.Add(1) })
+	f.exit(t, "a", 0)
+	f.waitFor(t, "remove a", 1)
+	served := func(what string, check func()) {
+		t.Helper()
+		ran := make(chan struct{})
+		go d.post(func() { check(); close(ran) })
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second): // only stops a hung test
+			t.Fatalf("the loop is blocked while %s", what)
+		}
+	}
+	served("the logs drain", func() {
+		if !d.finishing || d.rec.Final {
+			t.Errorf("finishing %v, final %v: want finishing, not final", d.finishing, d.rec.Final)
+		}
+		if count(f.entries(), "TERM infra") != 0 {
+			t.Error("the infra was stopped before the logs were drained")
+		}
+	})
+	// A stop asked meanwhile is answered once the pod is finished.
+	reply := make(chan error, 1)
+	d.post(func() { d.stop(time.Hour, reply) })
+	inLoop(t, d, func() { d.copies.Done() })
+	f.waitFor(t, "TERM infra", 1)
+	served("the infra stops", func() {
+		if d.rec.Final {
+			t.Error("final before the infra ended")
+		}
+		if d.stopping {
+			t.Error("a stop of a finishing pod changed its record")
+		}
+	})
+	select {
+	case <-reply:
+		t.Fatal("the stop was answered before the pod finished")
+	default:
+	}
+	f.releaseInfra()
+	waitDone(t, d)
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+	rec, err := LoadRecord(d.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Final || rec.Status.Phase != manifest.PodSucceeded || rec.Stopping {
+		t.Errorf("record final %v phase %s stopping %v: want final, Succeeded, not stopping", rec.Final, rec.Status.Phase, rec.Stopping)
+	}
 }

@@ -268,6 +268,9 @@ func redirectStderr(path string) {
 
 // onInfraExit: the sandbox is gone; nothing can run in it any more.
 func (d *daemon) onInfraExit() {
+	if d.finishing {
+		return // finishPod stopped it; finished closes it
+	}
 	if d.infra != nil {
 		d.infra.close()
 		d.infra = nil
