@@ -55,7 +55,7 @@ type ctr struct {
 	spec  *manifest.Container
 	init  bool
 	role  Role
-	st    *manifest.ContainerStatus // into d.rec.Status's slices
+	st    *cstatus // into d.rec.Status's slices; moved by its methods only
 	run   *run
 	timer *time.Timer // restart after back-off
 }
@@ -114,7 +114,8 @@ type daemon struct {
 	// finishing: the pod is ending off the loop (finishPod); over: it
 	// has ended (the loop returns).
 	finishing, over bool
-	sidecars        []bool // sidecars[i]: init container i is a sidecar
+	refused         []error // status steps refused (step); the loop tests want none
+	sidecars        []bool  // sidecars[i]: init container i is a sidecar
 	done            chan struct{}
 }
 
@@ -176,9 +177,7 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 			rec.Status.PodIPs = []manifest.PodIP{{IP: sb.IP}}
 		}
 		mk := func(c *manifest.Container, reason string) manifest.ContainerStatus {
-			f := false
-			return manifest.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: sb.Images[c.Name], Started: &f,
-				State: manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason}}}
+			return newCStatus(c, sb.Images[c.Name], reason)
 		}
 		appReason := manifest.ReasonContainerCreating
 		if len(p.Spec.InitContainers) > 0 {
@@ -205,13 +204,13 @@ func newDaemon(deps Deps, sb *pod.Sandbox, cfg Config, rec *Record) (*daemon, er
 	}
 	d.sidecars = Sidecars(p)
 	for i := range p.Spec.InitContainers {
-		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: &rec.Status.InitContainerStatuses[i]}
+		c := &ctr{name: p.Spec.InitContainers[i].Name, spec: &p.Spec.InitContainers[i], init: true, st: (*cstatus)(&rec.Status.InitContainerStatuses[i])}
 		c.role = RoleOf(c.spec, true)
 		d.ctrs = append(d.ctrs, c)
 		d.byName[c.name] = c
 	}
 	for i := range p.Spec.Containers {
-		c := &ctr{name: p.Spec.Containers[i].Name, spec: &p.Spec.Containers[i], st: &rec.Status.ContainerStatuses[i]}
+		c := &ctr{name: p.Spec.Containers[i].Name, spec: &p.Spec.Containers[i], st: (*cstatus)(&rec.Status.ContainerStatuses[i])}
 		d.ctrs = append(d.ctrs, c)
 		d.byName[c.name] = c
 	}
@@ -382,7 +381,7 @@ func (d *daemon) afterStart(c *ctr, err error) {
 		} else {
 			d.event(Warning, "Failed", c.object(), "Error: "+err.Error())
 		}
-		c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
+		d.step(c.st.Waiting(reason, err.Error()))
 		d.scheduleRestart(c, d.now(), false)
 	} else if c.role == RoleSidecar {
 		d.advance() // started (no startup probe): the next may start
@@ -496,11 +495,8 @@ func (d *daemon) finishRun(pr *pending) error {
 	delete(d.rec.RestartAt, c.name)
 	pid, pidStart, _ := p.ident()
 	d.rec.Runs[c.name] = RunRecord{ID: id, Attempt: attempt, Pid: pid, PidStart: pidStart, Started: r.startedAt}
-	c.st.ContainerID = "podrun://" + id
-	c.st.State = manifest.ContainerState{Running: &manifest.ContainerStateRunning{StartedAt: manifest.NewTime(r.startedAt)}}
 	started := c.spec.StartupProbe == nil
-	c.st.Started = &started
-	c.st.Ready = c.role != RoleInit && started && c.spec.ReadinessProbe == nil
+	d.step(c.st.Running(id, r.startedAt, started, c.role != RoleInit && started && c.spec.ReadinessProbe == nil))
 	d.event(Normal, "Started", c.object(), "Started container "+c.name)
 	d.watch(c, r)
 	d.startProbesAndHooks(c, r, true)
@@ -643,9 +639,7 @@ func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res prob
 	switch res.kind {
 	case Startup:
 		if res.ok {
-			started := true
-			c.st.Started = &started
-			c.st.Ready = c.spec.ReadinessProbe == nil
+			d.step(c.st.StartupDone(c.spec.ReadinessProbe == nil))
 			d.startProbe(ctx, c, r, t, Liveness, c.spec.LivenessProbe)
 			d.startProbe(ctx, c, r, t, Readiness, c.spec.ReadinessProbe)
 			d.advance() // a started sidecar lets the next init container start
@@ -656,7 +650,7 @@ func (d *daemon) onProbe(ctx context.Context, c *ctr, r *run, t Target, res prob
 	case Liveness:
 		d.kill(c, r, "Killing", fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.name), d.probeGrace(c.spec.LivenessProbe))
 	case Readiness:
-		c.st.Ready = res.ok
+		d.step(c.st.SetReady(res.ok))
 		d.save()
 	}
 }
@@ -822,18 +816,22 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	}
 	c.run = nil
 	delete(d.rec.Runs, c.name)
-	// kubelet's prober manager: a completed init container is ready,
-	// a container that is not running is neither ready nor started.
-	c.st.Ready = c.role == RoleInit && term.ExitCode == 0
-	notStarted := false
-	c.st.Started = &notStarted
-	c.st.State = manifest.ContainerState{Terminated: term}
+	d.step(c.st.Terminated(term, c.role == RoleInit))
 	if !d.ending() && ShouldRestart(d.policy(), c.role, int(term.ExitCode)) {
 		d.scheduleRestart(c, finished, true)
 	}
 	d.advance()
 	d.stopSidecarsInTurn()
 	d.save()
+}
+
+// step reports a container status step cstatus refused (the status stays
+// as it was): a bug of the loop, not of the pod.
+func (d *daemon) step(err error) {
+	if err != nil {
+		d.refused = append(d.refused, err)
+		fmt.Fprintf(os.Stderr, "supervisor: %v\n", err)
+	}
 }
 
 func cpuSeconds(ru unix.Rusage) float64 {
@@ -845,11 +843,11 @@ func cpuSeconds(ru unix.Rusage) float64 {
 func (d *daemon) scheduleRestart(c *ctr, finished time.Time, exited bool) {
 	wait := d.backoff.OnExit(c.name, finished)
 	if exited {
-		c.st.LastTerminationState = c.st.State
+		msg := ""
 		if wait > 0 {
-			c.st.State = manifest.ContainerState{Waiting: &manifest.ContainerStateWaiting{
-				Reason: manifest.ReasonCrashLoopBackOff, Message: BackOffMessage(wait, c.name, d.sb.Pod)}}
+			msg = BackOffMessage(wait, c.name, d.sb.Pod)
 		}
+		d.step(c.st.RestartPending(msg))
 	}
 	if wait > 0 {
 		d.event(Warning, "BackOff", c.object(), fmt.Sprintf("Back-off %s restarting failed container %s", wait, c.name))
@@ -867,7 +865,7 @@ func (d *daemon) armRestart(c *ctr, at time.Time, count bool) {
 				return
 			}
 			if count {
-				c.st.RestartCount++
+				d.step(c.st.Restarting())
 			}
 			d.start(c)
 		})
@@ -899,9 +897,7 @@ func (d *daemon) stopRuns(grace time.Duration) {
 			c.timer.Stop()
 			c.timer = nil
 			delete(d.rec.RestartAt, c.name)
-			if t := c.st.LastTerminationState.Terminated; t != nil && c.st.State.Waiting != nil {
-				c.st.State = manifest.ContainerState{Terminated: t}
-			}
+			d.step(c.st.RestartCancelled())
 		}
 		if r := c.run; r != nil {
 			if c.role == RoleSidecar && !r.killing {

@@ -208,6 +208,9 @@ func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) 
 	t.Cleanup(func() {
 		go d.post(func() { d.stop(0, nil) }) // a blocked loop fails waitDone
 		waitDone(t, d)
+		for _, err := range d.refused {
+			t.Errorf("refused status step: %v", err)
+		}
 	})
 	return d
 }
