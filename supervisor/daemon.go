@@ -260,69 +260,33 @@ func (d *daemon) loopRun() {
 	}
 }
 
-// advance starts what should run now: the next init container (NextInit),
-// or, once the pod is initialized, the app containers not yet started.
-// When only sidecars are left to run (AppsFinished), it stops them: the
-// pod completes.
+// advance does what NextActions plans: start the next init container or
+// the app containers not yet started, or, when only sidecars are left to
+// run, stop them: the pod completes.
 func (d *daemon) advance() {
 	if d.ending() {
 		return
 	}
-	s := &d.rec.Status
-	if d.sidecarActive() && AppsFinished(d.policy(), s.InitContainerStatuses, s.ContainerStatuses, d.sidecars) {
+	vs := make([]CtrView, len(d.ctrs))
+	for i, c := range d.ctrs {
+		vs[i] = CtrView{Role: c.role, Status: (*manifest.ContainerStatus)(c.st), Active: c.run != nil, Pending: c.timer != nil,
+			PostStartPending: c.run != nil && c.run.postStartPending}
+	}
+	a := NextActions(d.policy(), d.rec.Status.Phase, vs)
+	if a.Complete {
 		d.completing = true
 		d.stopRuns(d.grace())
 		return
 	}
-	if Terminal(s.Phase) {
+	if len(a.Start) == 1 && d.ctrs[a.Start[0]].init {
+		d.start(d.ctrs[a.Start[0]])
 		return
 	}
-	var inits []InitProgress
-	appsStarted := false
-	for _, c := range d.ctrs {
-		ever := c.run != nil || c.timer != nil || c.st.RestartCount > 0 ||
-			c.st.State.Terminated != nil || c.st.LastTerminationState.Terminated != nil
-		if !c.init {
-			appsStarted = appsStarted || ever
-			continue
-		}
-		t := c.st.State.Terminated
-		inits = append(inits, InitProgress{
-			Sidecar: c.role == RoleSidecar,
-			Ever:    ever,
-			Started: c.run != nil && !c.run.postStartPending && c.st.State.Running != nil &&
-				c.st.Started != nil && *c.st.Started,
-			Succeeded: t != nil && t.ExitCode == 0,
-		})
-	}
-	next, initialized := NextInit(inits, appsStarted)
-	if next >= 0 {
-		d.start(d.ctrs[next]) // init containers come first in d.ctrs
-		return
-	}
-	if !initialized {
-		return
-	}
-	var apps []*ctr
-	for _, c := range d.ctrs {
-		if c.init || c.run != nil || c.timer != nil {
-			continue
-		}
-		if c.st.State.Waiting != nil && c.st.LastTerminationState.Terminated == nil && c.st.RestartCount == 0 {
-			apps = append(apps, c)
-		}
+	apps := make([]*ctr, len(a.Start))
+	for i, k := range a.Start {
+		apps[i] = d.ctrs[k]
 	}
 	d.startApps(apps)
-}
-
-// sidecarActive says a sidecar runs or waits to be restarted.
-func (d *daemon) sidecarActive() bool {
-	for _, c := range d.ctrs {
-		if c.role == RoleSidecar && (c.run != nil || c.timer != nil) {
-			return true
-		}
-	}
-	return false
 }
 
 // startApps starts the app containers cs: created at once (the creations
