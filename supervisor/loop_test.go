@@ -31,20 +31,26 @@ type fakeCtl struct {
 	// releaseInfra.
 	holdInfra bool
 	infra     *fakeProc
+	oom       map[string]bool // containers whose runs the OOM killer ends
 }
 
 type fakeProc struct {
 	f    *fakeCtl
 	name string
 	pid  int
-	end  chan int
+	// done is closed when the run ends with code (every waiter sees it:
+	// an old and a new supervisor may both watch a run).
+	done chan struct{}
+	code int
 	once sync.Once
 	// infraDone, for the infra: closed on its stop signal.
 	infraDone chan struct{}
 }
 
 func newFakeCtl() *fakeCtl {
-	return &fakeCtl{procs: map[int]*fakeProc{}, last: map[string]*fakeProc{}}
+	// Fake pids lie above any real pid (pid_max is at most 2^22): code
+	// that looks into /proc/PID finds nothing.
+	return &fakeCtl{pid: 1 << 23, procs: map[int]*fakeProc{}, last: map[string]*fakeProc{}, oom: map[string]bool{}}
 }
 
 func (f *fakeCtl) add(entry string) {
@@ -67,7 +73,7 @@ func nameOf(id string) string { // pod.ContainerID: pod_name_attempt
 func (f *fakeCtl) create(sb *pod.Sandbox, name string, attempt int, cio pod.ContainerIO) (string, createdProc, error) {
 	f.mu.Lock()
 	f.pid++
-	p := &fakeProc{f: f, name: name, pid: f.pid, end: make(chan int, 1)}
+	p := &fakeProc{f: f, name: name, pid: f.pid, done: make(chan struct{})}
 	f.procs[p.pid] = p
 	f.last[name] = p
 	f.log = append(f.log, "create "+name)
@@ -81,12 +87,41 @@ func (f *fakeCtl) watch(pid int) (watched, error) {
 	return f.procs[pid], nil
 }
 
+// adopt gives a run a new supervisor did not start: not its child, so
+// its exit status is unknown.
+func (f *fakeCtl) adopt(pid int, start uint64) (watched, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.procs[pid]
+	if p == nil || start != 1 {
+		return nil, errGone
+	}
+	select {
+	case <-p.done:
+		return nil, errGone
+	default:
+	}
+	f.log = append(f.log, "adopt "+p.name)
+	return adoptedProc{p}, nil
+}
+
+type adoptedProc struct{ *fakeProc }
+
+func (a adoptedProc) wait() (exitInfo, error) {
+	<-a.done
+	return exitInfo{}, nil
+}
+
 func (f *fakeCtl) start(id string) error { f.add("start " + nameOf(id)); return nil }
 func (f *fakeCtl) remove(_ *pod.Sandbox, id string) error {
 	f.add("remove " + nameOf(id))
 	return nil
 }
-func (f *fakeCtl) oomKilled(string) (bool, error) { return false, nil }
+func (f *fakeCtl) oomKilled(id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.oom[nameOf(id)], nil
+}
 func (f *fakeCtl) state(string) (runtime.OCIState, error) {
 	return runtime.OCIState{}, os.ErrNotExist
 }
@@ -139,7 +174,14 @@ func only(log []string, prefix string) []string {
 // releaseInfra ends the held infra.
 func (f *fakeCtl) releaseInfra() { f.infra.once.Do(func() { close(f.infra.infraDone) }) }
 
-func (p *fakeProc) exit(code int) { p.once.Do(func() { p.end <- code }) }
+// setOOM makes the OOM killer the cause of name's runs' ends.
+func (f *fakeCtl) setOOM(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.oom[name] = true
+}
+
+func (p *fakeProc) exit(code int) { p.once.Do(func() { p.code = code; close(p.done) }) }
 
 func (p *fakeProc) Pid() int                        { return p.pid }
 func (p *fakeProc) Kill() error                     { p.exit(137); return nil }
@@ -166,7 +208,8 @@ func (p *fakeProc) signal(sig unix.Signal) error {
 }
 
 func (p *fakeProc) wait() (exitInfo, error) {
-	code := <-p.end
+	<-p.done
+	code := p.code
 	info := exitInfo{Known: true, ExitCode: code}
 	if code > 128 {
 		info.Signal = code - 128
@@ -190,21 +233,43 @@ func runDaemon(t *testing.T, f *fakeCtl, spec manifest.PodSpec) *daemon {
 // runDaemonWith is runDaemon with probe handlers h.
 func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	sb := &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
-		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
 	cfg := DefaultConfig()
 	cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset = time.Millisecond, 4*time.Millisecond, time.Hour
-	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond,
-		drainLimit: time.Hour, infraLimit: time.Hour}, sb, cfg, nil)
+	d := startDaemon(t, f, h, testSandbox(t, spec), cfg, nil, testNow)
+	stopAtEnd(t, d)
+	return d
+}
+
+func testSandbox(t *testing.T, spec manifest.PodSpec) *pod.Sandbox {
+	dir := t.TempDir()
+	return &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
+		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
+}
+
+// startDaemon starts a supervisor's loop over f for sb with the clock
+// standing at now; rec is a recovered record (the supervisor adopts its
+// runs) or nil.
+func startDaemon(t *testing.T, f *fakeCtl, h Handlers, sb *pod.Sandbox, cfg Config, rec *Record, now time.Time) *daemon {
+	t.Helper()
+	d, err := newDaemon(Deps{Now: func() time.Time { return now }, ctl: f, Handlers: h, probeUnit: time.Millisecond,
+		drainLimit: time.Hour, infraLimit: time.Hour}, sb, cfg, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.infraDone = make(chan struct{})
 	f.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
 	d.infra = f.infra
+	if rec != nil {
+		d.adopt() // as setup does, before the loop runs
+	}
 	go d.loopRun()
 	d.post(func() { d.advance(); d.save() })
+	return d
+}
+
+// stopAtEnd stops the pod when the test ends and checks the loop refused
+// no status step.
+func stopAtEnd(t *testing.T, d *daemon) {
 	t.Cleanup(func() {
 		go d.post(func() { d.stop(0, nil) }) // a blocked loop fails waitDone
 		waitDone(t, d)
@@ -212,7 +277,6 @@ func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) 
 			t.Errorf("refused status step: %v", err)
 		}
 	})
-	return d
 }
 
 func waitDone(t *testing.T, d *daemon) {

@@ -313,7 +313,7 @@ func (d *daemon) adopt() {
 		}
 		r := &run{id: rr.ID, attempt: rr.Attempt, startedAt: rr.Started, exited: make(chan struct{})}
 		c.run = r
-		p, err := openProc(rr.Pid, rr.PidStart, false)
+		p, err := d.ctl.adopt(rr.Pid, rr.PidStart)
 		if err != nil {
 			d.event(Warning, "ContainerLost", c.object(), "Container "+c.name+" exited while the pod had no supervisor")
 			c, r := c, r
