@@ -57,37 +57,16 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	}
 	finished := d.now()
 	oom, _ := d.ctl.oomKilled(r.id)
-	term := &manifest.ContainerStateTerminated{
-		ExitCode: int32(info.ExitCode), Signal: int32(info.Signal),
-		StartedAt: manifest.NewTime(r.startedAt), FinishedAt: manifest.NewTime(finished),
-		ContainerID: "podrun://" + r.id,
-	}
-	switch {
-	case oom:
-		term.Reason = manifest.ReasonOOMKilled
-		if !info.Known {
-			term.ExitCode, term.Signal = 137, 9
-		}
+	term := termination(info, oom, r.id, r.startedAt, finished)
+	switch term.Reason {
+	case manifest.ReasonOOMKilled:
 		d.event(Warning, "OOMKilled", c.object(), "Container "+c.name+" was killed by the OOM killer (memory limit)")
-	case !info.Known:
-		// Not our child (adopted after a supervisor restart): Linux
-		// gives the status to the parent only. kubelet reports a
-		// container it lost this way.
-		term.ExitCode, term.Reason = 137, "ContainerStatusUnknown"
-		term.Message = "The container exited while podrun's supervisor was not its parent; its exit code is unknown"
-		d.event(Warning, "ContainerStatusUnknown", c.object(), "Container "+c.name+" exited; its exit code is unknown (it was adopted by a recovered supervisor)")
-	default:
-		term.Reason = ExitReason(info.ExitCode, false)
+	case reasonStatusUnknown:
+		d.event(Warning, reasonStatusUnknown, c.object(), "Container "+c.name+" exited; its exit code is unknown (it was adopted by a recovered supervisor)")
 	}
 	if info.Known {
 		d.event(Normal, "Exited", c.object(), fmt.Sprintf("Container %s exited with code %d (cpu %.2fs, max rss %d KiB)",
 			c.name, info.ExitCode, cpuSeconds(info.Rusage), info.Rusage.Maxrss))
-	}
-	if msg := info.Message; msg != "" {
-		if term.Message != "" {
-			term.Message += ": "
-		}
-		term.Message += msg
 	}
 	d.dropIO(c.name, r.attempt)
 	if r.stdin != nil {
@@ -108,6 +87,43 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	d.advance()
 	d.stopSidecarsInTurn()
 	d.save()
+}
+
+// reasonStatusUnknown is kubelet's reason for a container whose end it
+// saw but whose exit code it could not learn.
+const reasonStatusUnknown = "ContainerStatusUnknown"
+
+// termination is the terminated state kubelet reports for run id that
+// started at started and ended at finished as info says; oom: the OOM
+// killer ended it.
+func termination(info exitInfo, oom bool, id string, started, finished time.Time) *manifest.ContainerStateTerminated {
+	term := &manifest.ContainerStateTerminated{
+		ExitCode: int32(info.ExitCode), Signal: int32(info.Signal),
+		StartedAt: manifest.NewTime(started), FinishedAt: manifest.NewTime(finished),
+		ContainerID: "podrun://" + id,
+	}
+	switch {
+	case oom:
+		term.Reason = manifest.ReasonOOMKilled
+		if !info.Known {
+			term.ExitCode, term.Signal = 137, 9
+		}
+	case !info.Known:
+		// Not our child (adopted after a supervisor restart): Linux
+		// gives the status to the parent only. kubelet reports a
+		// container it lost this way.
+		term.ExitCode, term.Reason = 137, reasonStatusUnknown
+		term.Message = "The container exited while podrun's supervisor was not its parent; its exit code is unknown"
+	default:
+		term.Reason = ExitReason(info.ExitCode, false)
+	}
+	if msg := info.Message; msg != "" {
+		if term.Message != "" {
+			term.Message += ": "
+		}
+		term.Message += msg
+	}
+	return term
 }
 
 func cpuSeconds(ru unix.Rusage) float64 {
