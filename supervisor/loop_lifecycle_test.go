@@ -9,9 +9,10 @@ import (
 	"github.com/podrun/podrun/pod/manifest"
 )
 
-// fakeHooks are hook (and probe) handlers that log each call ("hook
-// NAME", NAME the exec command) and answer what the test sends on the
-// command's channel.
+// fakeHooks are probe and hook handlers: each attempt of the handler
+// whose exec command is NAME is logged ("hook NAME") and answers what the
+// test sends on ch[NAME] (the attempt waits for it: the test decides when
+// and how it answers).
 type fakeHooks struct {
 	f  *fakeCtl
 	ch map[string]chan bool

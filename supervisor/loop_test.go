@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -483,23 +482,6 @@ func TestLoopStopOrder(t *testing.T) {
 	}
 }
 
-// fakeProbes answers the probe whose exec command is a key of results:
-// each attempt takes the next value sent on its channel (the attempt
-// waits for it: the test decides when and how a probe answers).
-type fakeProbes map[string]chan bool
-
-func (fp fakeProbes) Handler(t Target, h *manifest.ProbeHandler) (Handler, error) {
-	ch := fp[h.Exec.Command[0]]
-	return func(ctx context.Context) (bool, string) {
-		select {
-		case ok := <-ch:
-			return ok, "said the test"
-		case <-ctx.Done():
-			return false, ""
-		}
-	}, nil
-}
-
 func execProbe(name string) *manifest.Probe {
 	return &manifest.Probe{ProbeHandler: manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{name}}},
 		TimeoutSeconds: 1000, FailureThreshold: 1}
@@ -507,7 +489,7 @@ func execProbe(name string) *manifest.Probe {
 
 func TestLoopProbes(t *testing.T) {
 	f := newFakeCtl()
-	probes := fakeProbes{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}
+	probes := fakeHooks{f, map[string]chan bool{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}}
 	side := sidecars("s")
 	side[0].StartupProbe = execProbe("startup")
 	app := ctrs("a")
@@ -517,13 +499,13 @@ func TestLoopProbes(t *testing.T) {
 	// A sidecar with a startup probe holds the next init container until
 	// the probe succeeds.
 	f.waitFor(t, "start s", 1)
-	probes["startup"] <- false // FailureThreshold 1: the sidecar is killed
+	probes.ch["startup"] <- false // FailureThreshold 1: the sidecar is killed
 	f.waitFor(t, "start s", 2)
 	inLoop(t, d, func() {})
 	if got := only(f.entries(), "start "); !slices.Equal(got, []string{"start s", "start s"}) {
 		t.Fatalf("starts %q: want the sidecar restarted and nothing else", got)
 	}
-	probes["startup"] <- true
+	probes.ch["startup"] <- true
 	f.waitFor(t, "start i", 1)
 	f.exit(t, "i", 0)
 	f.waitFor(t, "start a", 1)
@@ -544,11 +526,11 @@ func TestLoopProbes(t *testing.T) {
 			t.Error("ready before its probe succeeded")
 		}
 	})
-	probes["ready"] <- true
+	probes.ch["ready"] <- true
 	ready(true)
-	probes["live"] <- true
+	probes.ch["live"] <- true
 	// A failed liveness probe kills the run; it is restarted.
-	probes["live"] <- false
+	probes.ch["live"] <- false
 	f.waitFor(t, "TERM a", 1)
 	f.waitFor(t, "start a", 2)
 	inLoop(t, d, func() {
