@@ -95,7 +95,7 @@ func (s *cstatus) Running(id string, at time.Time, started, ready bool) error {
 	return nil
 }
 
-// Started: the run's startup probe succeeded; ready as for Running.
+// StartupDone: the run's startup probe succeeded; ready as for Running.
 func (s *cstatus) StartupDone(ready bool) error {
 	if err := s.allow("StartupDone", stateRunning); err != nil {
 		return err

@@ -308,7 +308,9 @@ func (d *daemon) probeGrace(p *manifest.Probe) time.Duration {
 // as it was): a bug of the loop, not of the pod.
 func (d *daemon) step(err error) {
 	if err != nil {
-		d.refused = append(d.refused, err)
+		if len(d.refused) < 16 { // the first ones tell; a bug may repeat
+			d.refused = append(d.refused, err)
+		}
 		fmt.Fprintf(os.Stderr, "supervisor: %v\n", err)
 	}
 }
