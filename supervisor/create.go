@@ -1,6 +1,6 @@
-// create.go: starting runs. A run's I/O and intent are recorded, its
-// container created (several at once off the loop for the app
-// containers), then started and watched on the loop.
+// create.go: starting runs. A run's I/O and intent are recorded on the
+// loop, its container created off it (several at once for the app
+// containers), then started and watched back on the loop.
 
 package supervisor
 
@@ -14,43 +14,51 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startApps starts the app containers cs: created at once (the creations
-// overlap: bundles, mounts, cgroup moves), then started in their order, as
-// kubelet starts them in order without waiting for each to run.
-func (d *daemon) startApps(cs []*ctr) {
-	if len(cs) < 2 {
-		for _, c := range cs {
-			d.start(c)
-		}
-		return
-	}
+// start starts runs of cs (one init container, or the app containers):
+// their I/O and intents are made and saved on the loop, their containers
+// created off it, all at once (the creations overlap: bundles, mounts,
+// cgroup moves), then, back on the loop (started), started in their
+// order, as kubelet starts them in order without waiting for each to run.
+// Failures to create are retried with back-off like crashes.
+func (d *daemon) start(cs ...*ctr) {
 	ps := make([]*pending, len(cs))
 	errs := make([]error, len(cs))
 	for i, c := range cs {
+		c.creating = true
 		ps[i], errs[i] = d.prepareRun(c, int(c.st.RestartCount))
 	}
 	d.save() // the intents, before anything is created
-	var wg sync.WaitGroup
-	for _, p := range ps {
-		if p != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); d.createRun(p) }()
+	go func() {
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			if p != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); d.createRun(p) }()
+			}
 		}
-	}
-	wg.Wait()
+		wg.Wait()
+		// The loop waits for these (activeRuns counts them): the post is
+		// taken.
+		d.post(func() { d.started(cs, ps, errs) })
+	}()
+}
+
+// started starts the created runs in order. A stop that came during the
+// creation stops them at once, as kubelet kills what its last sync
+// started.
+func (d *daemon) started(cs []*ctr, ps []*pending, errs []error) {
 	for i, c := range cs {
+		c.creating = false
 		err := errs[i]
 		if err == nil {
 			err = d.finishRun(ps[i])
 		}
 		d.afterStart(c, err)
+		if d.ending() {
+			d.stopRun(c, d.endGrace)
+		}
 	}
-}
-
-// start creates and starts a run of c; failures to create are retried
-// with back-off like crashes.
-func (d *daemon) start(c *ctr) {
-	d.afterStart(c, d.startRun(c, int(c.st.RestartCount)))
+	d.stopSidecarsInTurn()
 }
 
 // afterStart records the outcome of a start: a failed create is retried
@@ -94,16 +102,6 @@ type pending struct {
 	id      string
 	child   createdProc
 	err     error
-}
-
-func (d *daemon) startRun(c *ctr, attempt int) error {
-	p, err := d.prepareRun(c, attempt)
-	if err != nil {
-		return err
-	}
-	d.save()
-	d.createRun(p)
-	return d.finishRun(p)
 }
 
 // prepareRun makes the run's I/O and records its intent (the caller saves

@@ -57,6 +57,9 @@ type ctr struct {
 	st    *cstatus // into d.rec.Status's slices; moved by its methods only
 	run   *run
 	timer *time.Timer // restart after back-off
+	// creating: a run is being created off the loop (start); it counts
+	// as active.
+	creating bool
 }
 
 // run is one live run of a container.
@@ -114,8 +117,11 @@ type daemon struct {
 	// has ended (the loop returns).
 	finishing, over bool
 	refused         []error // status steps refused (step); the loop tests want none
-	sidecars        []bool  // sidecars[i]: init container i is a sidecar
-	done            chan struct{}
+	// endGrace is the grace period of the stop of the pod's runs (the
+	// pod's stop, or its sidecars' when it completes).
+	endGrace time.Duration
+	sidecars []bool // sidecars[i]: init container i is a sidecar
+	done     chan struct{}
 }
 
 func (d *daemon) now() time.Time {
@@ -239,7 +245,7 @@ func (d *daemon) save() {
 func (d *daemon) activeRuns() int {
 	n := 0
 	for _, c := range d.ctrs {
-		if c.run != nil {
+		if c.run != nil || c.creating {
 			n++
 		}
 	}
@@ -268,7 +274,7 @@ func (d *daemon) advance() {
 	}
 	vs := make([]CtrView, len(d.ctrs))
 	for i, c := range d.ctrs {
-		vs[i] = CtrView{Role: c.role, Status: (*manifest.ContainerStatus)(c.st), Active: c.run != nil, Pending: c.timer != nil,
+		vs[i] = CtrView{Role: c.role, Status: (*manifest.ContainerStatus)(c.st), Active: c.run != nil || c.creating, Pending: c.timer != nil,
 			PostStartPending: c.run != nil && c.run.postStartPending}
 	}
 	a := NextActions(d.policy(), d.rec.Status.Phase, vs)
@@ -277,15 +283,14 @@ func (d *daemon) advance() {
 		d.stopRuns(d.grace())
 		return
 	}
-	if len(a.Start) == 1 && d.ctrs[a.Start[0]].init {
-		d.start(d.ctrs[a.Start[0]])
+	if len(a.Start) == 0 {
 		return
 	}
-	apps := make([]*ctr, len(a.Start))
+	cs := make([]*ctr, len(a.Start))
 	for i, k := range a.Start {
-		apps[i] = d.ctrs[k]
+		cs[i] = d.ctrs[k]
 	}
-	d.startApps(apps)
+	d.start(cs...)
 }
 
 // grace is the pod's terminationGracePeriodSeconds (kubelet's minimum 2 s).

@@ -31,6 +31,8 @@ type fakeCtl struct {
 	holdInfra bool
 	infra     *fakeProc
 	oom       map[string]bool // containers whose runs the OOM killer ends
+	// createGate, if set, holds every create until it is closed.
+	createGate chan struct{}
 }
 
 type fakeProc struct {
@@ -76,7 +78,11 @@ func (f *fakeCtl) create(sb *pod.Sandbox, name string, attempt int, cio pod.Cont
 	f.procs[p.pid] = p
 	f.last[name] = p
 	f.log = append(f.log, "create "+name)
+	gate := f.createGate
 	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	return pod.ContainerID(sb.Name, name, attempt), p, nil
 }
 
@@ -540,6 +546,59 @@ func TestLoopProbes(t *testing.T) {
 	})
 }
 
+// served runs check on the loop and fails when the loop does not take it
+// (it is blocked).
+func served(t *testing.T, d *daemon, what string, check func()) {
+	t.Helper()
+	ran := make(chan struct{})
+	go d.post(func() { check(); close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second): // only stops a hung test
+		t.Fatalf("the loop is blocked while %s", what)
+	}
+}
+
+// TestLoopServesWhileCreating: containers are created off the loop; a
+// stop that comes meanwhile stops them once they are started.
+func TestLoopServesWhileCreating(t *testing.T) {
+	f := newFakeCtl()
+	f.createGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways, Containers: ctrs("a", "b")})
+	f.waitFor(t, "create a", 1)
+	f.waitFor(t, "create b", 1)
+	served(t, d, "containers are created", func() {
+		if n := d.activeRuns(); n != 2 {
+			t.Errorf("%d active runs, want the 2 being created", n)
+		}
+		if w := d.byName["a"].st.State.Waiting; w == nil {
+			t.Errorf("a's state %+v while created, want waiting", d.byName["a"].st.State)
+		}
+	})
+	reply := make(chan error, 1)
+	d.post(func() { d.stop(time.Hour, reply) })
+	served(t, d, "containers are created", func() {})
+	select {
+	case <-reply:
+		t.Fatal("the pod stopped while its containers were being created")
+	default:
+	}
+	close(f.createGate)
+	waitDone(t, d)
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+	log := f.entries()
+	for _, n := range []string{"a", "b"} {
+		if i, j := slices.Index(log, "start "+n), slices.Index(log, "TERM "+n); i < 0 || j < i {
+			t.Errorf("log %q: want %s started, then stopped", log, n)
+		}
+		if tt := d.byName[n].st.State.Terminated; tt == nil || tt.ExitCode != 143 {
+			t.Errorf("%s's state %+v, want terminated by SIGTERM", n, d.byName[n].st.State)
+		}
+	}
+}
+
 // TestLoopServesWhileFinishing: the end of the pod waits for the log
 // copies and then the infra off the loop; meanwhile the loop answers.
 func TestLoopServesWhileFinishing(t *testing.T) {
@@ -551,17 +610,7 @@ func TestLoopServesWhileFinishing(t *testing.T) {
 	inLoop(t, d, func() { d.copies.Add(1) })
 	f.exit(t, "a", 0)
 	f.waitFor(t, "remove a", 1)
-	served := func(what string, check func()) {
-		t.Helper()
-		ran := make(chan struct{})
-		go d.post(func() { check(); close(ran) })
-		select {
-		case <-ran:
-		case <-time.After(10 * time.Second): // only stops a hung test
-			t.Fatalf("the loop is blocked while %s", what)
-		}
-	}
-	served("the logs drain", func() {
+	served(t, d, "the logs drain", func() {
 		if !d.finishing || d.rec.Final {
 			t.Errorf("finishing %v, final %v: want finishing, not final", d.finishing, d.rec.Final)
 		}
@@ -574,7 +623,7 @@ func TestLoopServesWhileFinishing(t *testing.T) {
 	d.post(func() { d.stop(time.Hour, reply) })
 	inLoop(t, d, func() { d.copies.Done() })
 	f.waitFor(t, "TERM infra", 1)
-	served("the infra stops", func() {
+	served(t, d, "the infra stops", func() {
 		if d.rec.Final {
 			t.Error("final before the infra ended")
 		}

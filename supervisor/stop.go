@@ -93,21 +93,28 @@ func (d *daemon) ending() bool { return d.stopping || d.completing }
 // stopRuns cancels pending restarts and kills every run within grace,
 // the sidecars last (stopSidecarsInTurn).
 func (d *daemon) stopRuns(grace time.Duration) {
+	d.endGrace = grace
 	for _, c := range d.ctrs {
-		if c.timer != nil {
-			c.timer.Stop()
-			c.timer = nil
-			delete(d.rec.RestartAt, c.name)
-			d.step(c.st.RestartCancelled())
-		}
-		if r := c.run; r != nil {
-			if c.role == RoleSidecar && !r.killing {
-				r.turn = make(chan struct{})
-			}
-			d.kill(c, r, "Killing", "Stopping container "+c.name, grace)
-		}
+		d.stopRun(c, grace)
 	}
 	d.stopSidecarsInTurn()
+}
+
+// stopRun cancels c's pending restart and kills its run within grace; a
+// sidecar's stop signal waits for its turn (stopSidecarsInTurn).
+func (d *daemon) stopRun(c *ctr, grace time.Duration) {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+		delete(d.rec.RestartAt, c.name)
+		d.step(c.st.RestartCancelled())
+	}
+	if r := c.run; r != nil {
+		if c.role == RoleSidecar && !r.killing {
+			r.turn = make(chan struct{})
+		}
+		d.kill(c, r, "Killing", "Stopping container "+c.name, grace)
+	}
 }
 
 // stopSidecarsInTurn, while the pod stops, gives the stop signal to the
