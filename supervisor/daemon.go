@@ -106,6 +106,7 @@ type daemon struct {
 	infraDone chan struct{}
 
 	copies   sync.WaitGroup // log copies of every run
+	removing int            // ended runs' containers being removed off the loop
 	reaper   *reaper
 	loop     chan func()
 	stopping bool

@@ -75,9 +75,15 @@ func (d *daemon) onExit(c *ctr, r *run, info exitInfo) {
 	if rel, ok := d.Handlers.(interface{ Release(id string) }); ok {
 		rel.Release(r.id)
 	}
-	if err := d.ctl.remove(d.sb, r.id); err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor: removing %s: %v\n", r.id, err)
-	}
+	// Removed off the loop (unmounts, cgroup); the pod does not end
+	// before (finishIfDone).
+	d.removing++
+	go func(id string) {
+		if err := d.ctl.remove(d.sb, id); err != nil {
+			fmt.Fprintf(os.Stderr, "supervisor: removing %s: %v\n", id, err)
+		}
+		d.post(func() { d.removing-- })
+	}(r.id)
 	c.run = nil
 	delete(d.rec.Runs, c.name)
 	d.step(c.st.Terminated(term, c.role == RoleInit))

@@ -31,8 +31,9 @@ type fakeCtl struct {
 	holdInfra bool
 	infra     *fakeProc
 	oom       map[string]bool // containers whose runs the OOM killer ends
-	// createGate, if set, holds every create until it is closed.
-	createGate chan struct{}
+	// createGate and removeGate, if set, hold every create or remove
+	// until they are closed.
+	createGate, removeGate chan struct{}
 }
 
 type fakeProc struct {
@@ -120,6 +121,13 @@ func (a adoptedProc) wait() (exitInfo, error) {
 func (f *fakeCtl) start(id string) error { f.add("start " + nameOf(id)); return nil }
 func (f *fakeCtl) remove(_ *pod.Sandbox, id string) error {
 	f.add("remove " + nameOf(id))
+	f.mu.Lock()
+	gate := f.removeGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+		f.add("removed " + nameOf(id))
+	}
 	return nil
 }
 func (f *fakeCtl) oomKilled(id string) (bool, error) {
@@ -596,6 +604,35 @@ func TestLoopServesWhileCreating(t *testing.T) {
 		if tt := d.byName[n].st.State.Terminated; tt == nil || tt.ExitCode != 143 {
 			t.Errorf("%s's state %+v, want terminated by SIGTERM", n, d.byName[n].st.State)
 		}
+	}
+}
+
+// TestLoopServesWhileRemoving: an ended run's container is removed off
+// the loop; the pod ends (infra last) once it is gone.
+func TestLoopServesWhileRemoving(t *testing.T) {
+	f := newFakeCtl()
+	f.removeGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyNever, Containers: ctrs("a")})
+	f.waitFor(t, "start a", 1)
+	f.exit(t, "a", 0)
+	f.waitFor(t, "remove a", 1)
+	served(t, d, "a container is removed", func() {
+		if d.byName["a"].st.State.Terminated == nil {
+			t.Errorf("a's state %+v, want terminated", d.byName["a"].st.State)
+		}
+	})
+	served(t, d, "a container is removed", func() {
+		if d.finishing || d.rec.Final {
+			t.Error("the pod ends before its container was removed")
+		}
+	})
+	close(f.removeGate)
+	waitDone(t, d)
+	if !d.rec.Final {
+		t.Error("the record is not final")
+	}
+	if log := f.entries(); slices.Index(log, "TERM infra") < slices.Index(log, "removed a") {
+		t.Errorf("log %q: want the container removed, then the infra stopped", log)
 	}
 }
 

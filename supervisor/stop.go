@@ -138,15 +138,16 @@ func (d *daemon) stopSidecarsInTurn() {
 }
 
 // finishIfDone starts the end of the pod once nothing runs and nothing
-// will: off the loop (finishPod), the logs are drained and the infra
-// stopped (last); then, back on the loop (finished), the record is marked
-// final and waiters answered. It reports true once the pod is finished.
+// will, and the ended runs' containers are removed: off the loop
+// (finishPod), the logs are drained and the infra stopped (last); then,
+// back on the loop (finished), the record is marked final and waiters
+// answered. It reports true once the pod is finished.
 // The loop keeps serving (status, stop, attach) meanwhile.
 func (d *daemon) finishIfDone() bool {
 	if d.over {
 		return true
 	}
-	if d.finishing || d.activeRuns() > 0 {
+	if d.finishing || d.activeRuns() > 0 || d.removing > 0 {
 		return false
 	}
 	for _, c := range d.ctrs {
@@ -163,9 +164,10 @@ func (d *daemon) finishIfDone() bool {
 	return false
 }
 
-// finishPod, off the loop: everything the containers wrote is in the logs
-// before the record says final (pod run and logs -f stop reading then),
-// and the infra goes last (its watcher reaps it). Both waits are bounded.
+// finishPod, off the loop: everything the containers wrote is in the
+// logs (bounded: an escaped process may hold a pipe) before the record says final (pod run and logs -f stop
+// reading then), and the infra goes last (its watcher reaps it; SIGKILL
+// after a while).
 func (d *daemon) finishPod(infra watched) {
 	d.drainLogs(cmp.Or(d.drainLimit, 5*time.Second))
 	if infra != nil {
