@@ -59,6 +59,30 @@ func (d *daemon) started(cs []*ctr, ps []*pending, errs []error) {
 		}
 	}
 	d.stopSidecarsInTurn()
+	if f := d.firstStarted; f != nil {
+		d.firstStarted = nil
+		f()
+	}
+}
+
+// whenStarted runs f (on the loop) once the containers being created
+// are started; at once when none is.
+func (d *daemon) whenStarted(f func()) {
+	creating := false
+	for _, c := range d.ctrs {
+		creating = creating || c.creating
+	}
+	if !creating {
+		f()
+		return
+	}
+	prev := d.firstStarted
+	d.firstStarted = func() {
+		if prev != nil {
+			prev()
+		}
+		f()
+	}
 }
 
 // afterStart records the outcome of a start: a failed create is retried

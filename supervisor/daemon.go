@@ -107,9 +107,12 @@ type daemon struct {
 
 	copies   sync.WaitGroup // log copies of every run
 	removing int            // ended runs' containers being removed off the loop
-	reaper   *reaper
-	loop     chan func()
-	stopping bool
+	// firstStarted runs once the creations under way are started
+	// (whenStarted).
+	firstStarted func()
+	reaper       *reaper
+	loop         chan func()
+	stopping     bool
 	// completing: the app containers are done for good and the sidecars
 	// are being stopped (not a stop of the pod: it completes).
 	completing bool

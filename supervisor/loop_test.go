@@ -607,6 +607,29 @@ func TestLoopServesWhileCreating(t *testing.T) {
 	}
 }
 
+// TestLoopWhenStarted: Launch's answer (whenStarted) waits for the first
+// containers to be started, as pod run -d did when setup created them.
+func TestLoopWhenStarted(t *testing.T) {
+	f := newFakeCtl()
+	f.createGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways, Containers: ctrs("a", "b")})
+	f.waitFor(t, "create b", 1)
+	answered := make(chan manifest.PodStatus, 1)
+	inLoop(t, d, func() { d.whenStarted(func() { answered <- d.rec.Status }) })
+	select {
+	case <-answered:
+		t.Fatal("answered before the containers were started")
+	default:
+	}
+	close(f.createGate)
+	s := <-answered
+	for _, c := range s.ContainerStatuses {
+		if c.State.Running == nil {
+			t.Errorf("%s is %+v when answered, want running", c.Name, c.State)
+		}
+	}
+}
+
 // TestLoopServesWhileRemoving: an ended run's container is removed off
 // the loop; the pod ends (infra last) once it is gone.
 func TestLoopServesWhileRemoving(t *testing.T) {

@@ -93,7 +93,9 @@ func Supervise(deps Deps, name string) error {
 		reply(nil)
 		return nil
 	}
-	reply(nil)
+	// Answered once the first containers are started, as when they were
+	// started before setup returned: pod run -d returns with them running.
+	d.whenStarted(func() { reply(nil) })
 	d.loopRun()
 	return nil
 }
@@ -209,18 +211,20 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		// it listens on. Should it fail, closing the socket resets the
 		// connection and later puts fail harmlessly (no protection, as
 		// without a holder).
-		go func() {
-			defer holderLf.Close()
-			var err error
-			d.reaper.spawn(func() []int {
-				var pid int
-				pid, err = startHolder(deps.Exe, deps.HolderArgs, holderLf, sb.InfraPid)
-				return []int{pid}
-			})
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
-			}
-		}()
+		d.whenStarted(func() {
+			go func() {
+				defer holderLf.Close()
+				var err error
+				d.reaper.spawn(func() []int {
+					var pid int
+					pid, err = startHolder(deps.Exe, deps.HolderArgs, holderLf, sb.InfraPid)
+					return []int{pid}
+				})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+				}
+			}()
+		})
 	}
 	return d, nil
 }
