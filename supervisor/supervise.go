@@ -105,42 +105,9 @@ var errAlreadySupervised = errors.New("the pod already has a supervisor")
 // setup makes the daemon: the sandbox, the lock, the log, the holder, the
 // infra watcher, the control socket, and the first starts (or adoption).
 func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
-	mgr := deps.Manager
-	var sb *pod.Sandbox
-	var rec *Record
-	if msg.Recover {
-		var err error
-		if sb, err = mgr.Get(name); err != nil {
-			return nil, err
-		}
-	} else {
-		if msg.Pod == nil {
-			return nil, errors.New("launch message without a pod")
-		}
-		var err error
-		if sb, err = mgr.Create(msg.Pod, msg.Options); err != nil {
-			return nil, err
-		}
-	}
-	lock, err := lockSupervisor(sb.StateDir)
-	if err != nil {
+	sb, rec, cfg, lock, err := openPod(deps.Manager, name, msg)
+	if err != nil || sb == nil {
 		return nil, err
-	}
-	redirectStderr(filepath.Join(sb.StateDir, logFile))
-	cfg := msg.Config
-	if msg.Recover {
-		if rec, err = LoadRecord(sb.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		if rec != nil && rec.Final {
-			return nil, nil
-		}
-		if rec != nil {
-			cfg = rec.Config
-		}
-	}
-	if cfg.BackoffInitial == 0 {
-		cfg = DefaultConfig()
 	}
 	d, err := newDaemon(deps, sb, cfg, rec)
 	if err != nil {
@@ -155,36 +122,8 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		ph.reaper = d.reaper
 	}
 	go d.reaper.run(d.done)
-	infraDone := make(chan struct{})
-	if p, err := openProc(sb.InfraPid, 0, !msg.Recover); err == nil {
-		d.infra = p
-		go func() {
-			p.wait()
-			close(infraDone)
-			d.post(func() { d.onInfraExit() })
-		}()
-	} else {
-		close(infraDone)
-	}
-	d.infraDone = infraDone
-	sock := filepath.Join(sb.StateDir, holderSock)
-	if msg.Recover {
-		d.holder, _ = dialHolder(sock)
-	}
-	var holderLf *os.File
-	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
-		lf, err := listenHolder(sock)
-		if err == nil {
-			if d.holder, err = dialHolder(sock); err != nil {
-				lf.Close()
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
-		} else {
-			holderLf = lf
-		}
-	}
+	d.watchInfra(!msg.Recover)
+	holderLf := d.connectHolder(msg.Recover)
 	if err := d.listen(); err != nil {
 		if holderLf != nil {
 			holderLf.Close()
@@ -227,6 +166,86 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		})
 	}
 	return d, nil
+}
+
+// openPod creates the pod's sandbox (or, recovering, finds it), takes its
+// supervisor lock, sends stderr to its log and loads the recovered record
+// and config. A nil sandbox without error: a recovered pod is finished.
+func openPod(mgr *pod.Manager, name string, msg *launchMsg) (sb *pod.Sandbox, rec *Record, cfg Config, lock *os.File, err error) {
+	if msg.Recover {
+		if sb, err = mgr.Get(name); err != nil {
+			return nil, nil, cfg, nil, err
+		}
+	} else {
+		if msg.Pod == nil {
+			return nil, nil, cfg, nil, errors.New("launch message without a pod")
+		}
+		if sb, err = mgr.Create(msg.Pod, msg.Options); err != nil {
+			return nil, nil, cfg, nil, err
+		}
+	}
+	if lock, err = lockSupervisor(sb.StateDir); err != nil {
+		return nil, nil, cfg, nil, err
+	}
+	redirectStderr(filepath.Join(sb.StateDir, logFile))
+	cfg = msg.Config
+	if msg.Recover {
+		if rec, err = LoadRecord(sb.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, cfg, nil, err
+		}
+		if rec != nil && rec.Final {
+			return nil, nil, cfg, nil, nil
+		}
+		if rec != nil {
+			cfg = rec.Config
+		}
+	}
+	if cfg.BackoffInitial == 0 {
+		cfg = DefaultConfig()
+	}
+	return sb, rec, cfg, lock, nil
+}
+
+// watchInfra opens the infra process (child: it is ours, a new pod) and
+// posts onInfraExit when it ends; infraDone is closed then (at once when
+// it is gone already).
+func (d *daemon) watchInfra(child bool) {
+	infraDone := make(chan struct{})
+	if p, err := openProc(d.sb.InfraPid, 0, child); err == nil {
+		d.infra = p
+		go func() {
+			p.wait()
+			close(infraDone)
+			d.post(func() { d.onInfraExit() })
+		}()
+	} else {
+		close(infraDone)
+	}
+	d.infraDone = infraDone
+}
+
+// connectHolder connects to the pod's fd holder: the running one when
+// recovering, else a new socket (returned: the holder process listens on
+// it once started); nil when there is none.
+func (d *daemon) connectHolder(recovering bool) *os.File {
+	sock := filepath.Join(d.sb.StateDir, holderSock)
+	if recovering {
+		d.holder, _ = dialHolder(sock)
+	}
+	if d.holder != nil || d.infra == nil || d.HolderArgs == nil {
+		return nil
+	}
+	lf, err := listenHolder(sock)
+	if err == nil {
+		if d.holder, err = dialHolder(sock); err != nil {
+			lf.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+		return nil
+	}
+	return lf
 }
 
 // lockSupervisor takes the pod's supervisor lock: one supervisor per pod,
