@@ -1,7 +1,7 @@
 // daemon.go: the loop and the state it owns: the daemon, its containers
 // and runs, the record it saves, and advance, which carries out the
 // pod's plan (NextActions). The other concerns: create.go, probing.go,
-// exitpolicy.go, stop.go, stdio.go; adoption in supervise.go.
+// exitpolicy.go, stop.go, stdio.go, adopt.go, control.go.
 
 package supervisor
 
