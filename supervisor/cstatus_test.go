@@ -2,7 +2,12 @@ package supervisor
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +157,58 @@ func TestCStatusSteps(t *testing.T) {
 	s = states["waiting"]()
 	if err := s.RestartCancelled(); err != nil || s.State.Waiting == nil {
 		t.Errorf("cancelled retry: %v, state %+v", err, s.State)
+	}
+}
+
+// TestCStatusOnlyWriter: outside cstatus.go, no statement assigns
+// through a container's status (ctr.st); its methods move it.
+func TestCStatusOnlyWriter(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if name == "cstatus.go" || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		throughSt := func(e ast.Expr) bool {
+			for {
+				switch x := e.(type) {
+				case *ast.SelectorExpr:
+					if x.Sel.Name == "st" {
+						return true
+					}
+					e = x.X
+				case *ast.IndexExpr:
+					e = x.X
+				case *ast.StarExpr:
+					e = x.X
+				case *ast.ParenExpr:
+					e = x.X
+				default:
+					return false
+				}
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var lhs []ast.Expr
+			switch s := n.(type) {
+			case *ast.AssignStmt:
+				lhs = s.Lhs
+			case *ast.IncDecStmt:
+				lhs = []ast.Expr{s.X}
+			}
+			for _, e := range lhs {
+				if sel, ok := e.(*ast.SelectorExpr); ok && sel.Sel.Name != "st" && throughSt(sel.X) {
+					t.Errorf("%s: writes a container status directly; use cstatus's methods", fset.Position(e.Pos()))
+				}
+			}
+			return true
+		})
 	}
 }
