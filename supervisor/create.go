@@ -90,13 +90,7 @@ func (d *daemon) whenStarted(f func()) {
 func (d *daemon) afterStart(c *ctr, err error) {
 	if err != nil {
 		delete(d.rec.Runs, c.name)
-		reason := "CreateContainerError"
-		switch {
-		case errors.Is(err, pod.ErrContainerConfig):
-			reason = "CreateContainerConfigError"
-		case errors.Is(err, pod.ErrImageNeverPull):
-			reason = "ErrImageNeverPull"
-		}
+		reason := CreateFailureReason(err)
 		if reason == "ErrImageNeverPull" {
 			d.event(Warning, reason, c.object(), err.Error()) // kubelet's image manager event
 		} else {
@@ -108,6 +102,18 @@ func (d *daemon) afterStart(c *ctr, err error) {
 		d.advance() // started (no startup probe): the next may start
 	}
 	d.save()
+}
+
+// CreateFailureReason is kubelet's waiting reason for a container whose
+// creation failed with err.
+func CreateFailureReason(err error) string {
+	switch {
+	case errors.Is(err, pod.ErrContainerConfig):
+		return "CreateContainerConfigError"
+	case errors.Is(err, pod.ErrImageNeverPull):
+		return "ErrImageNeverPull"
+	}
+	return "CreateContainerError"
 }
 
 func (d *daemon) logPath(name string, attempt int) string {
