@@ -634,7 +634,14 @@ func TestPodInitContainers(t *testing.T) {
     volumeMounts: [{name: ctl, mountPath: /ctl}]
 `))
 	s := e.waitStatus("init", "Running", func(s manifest.PodStatus) bool { return ctrStatus(s, "app").State.Running != nil })
-	if b, _ := os.ReadFile(filepath.Join(dir, "order")); string(b) != "one\ntwo\napp\n" {
+	// Running is recorded once the app is started, maybe before its
+	// shell wrote its line.
+	var b []byte
+	waitFor(10*time.Second, func() bool {
+		b, _ = os.ReadFile(filepath.Join(dir, "order"))
+		return strings.Count(string(b), "\n") >= 3
+	})
+	if string(b) != "one\ntwo\napp\n" {
 		t.Errorf("order = %q", b)
 	}
 	if condStatus(s, manifest.PodInitialized) != manifest.ConditionTrue {

@@ -90,14 +90,22 @@ type attachTo struct {
 	err    error
 }
 
+var errFinishing = errdefs.New(errdefs.ErrUnavailable, "the pod's supervisor is finishing")
+
 func (d *daemon) serveAttach(conn *net.UnixConn, req request) {
 	ch := make(chan attachTo, 1)
-	d.post(func() { ch <- d.findAttach(req) })
+	d.post(func() {
+		if d.finishing {
+			ch <- attachTo{err: errFinishing}
+			return
+		}
+		ch <- d.findAttach(req)
+	})
 	var a attachTo
 	select {
 	case a = <-ch:
 	case <-d.done:
-		a.err = errdefs.New(errdefs.ErrUnavailable, "the pod's supervisor is finishing")
+		a.err = errFinishing
 	}
 	var resp response
 	resp.setError(a.err)

@@ -17,6 +17,9 @@ type containers interface {
 	// watch opens a created run's process, our child, to signal it and
 	// wait for its end.
 	watch(pid int) (watched, error)
+	// adopt opens a run a previous supervisor started (not our child),
+	// checking it is still the process that started at start.
+	adopt(pid int, start uint64) (watched, error)
 	start(id string) error
 	remove(sb *pod.Sandbox, id string) error
 	oomKilled(id string) (bool, error)
@@ -52,6 +55,14 @@ func (mc managerContainers) create(sb *pod.Sandbox, name string, attempt int, ci
 
 func (mc managerContainers) watch(pid int) (watched, error) {
 	p, err := openProc(pid, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (mc managerContainers) adopt(pid int, start uint64) (watched, error) {
+	p, err := openProc(pid, start, false)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -27,20 +26,33 @@ type fakeCtl struct {
 	last   map[string]*fakeProc // newest run of each container
 	log    []string
 	manual bool // runs do not end on SIGTERM
+	// holdInfra: the infra does not end on its stop signal, only on
+	// releaseInfra.
+	holdInfra bool
+	infra     *fakeProc
+	oom       map[string]bool // containers whose runs the OOM killer ends
+	// createGate and removeGate, if set, hold every create or remove
+	// until they are closed.
+	createGate, removeGate chan struct{}
 }
 
 type fakeProc struct {
 	f    *fakeCtl
 	name string
 	pid  int
-	end  chan int
+	// done is closed when the run ends with code (every waiter sees it:
+	// an old and a new supervisor may both watch a run).
+	done chan struct{}
+	code int
 	once sync.Once
 	// infraDone, for the infra: closed on its stop signal.
 	infraDone chan struct{}
 }
 
 func newFakeCtl() *fakeCtl {
-	return &fakeCtl{procs: map[int]*fakeProc{}, last: map[string]*fakeProc{}}
+	// Fake pids lie above any real pid (pid_max is at most 2^22): code
+	// that looks into /proc/PID finds nothing.
+	return &fakeCtl{pid: 1 << 23, procs: map[int]*fakeProc{}, last: map[string]*fakeProc{}, oom: map[string]bool{}}
 }
 
 func (f *fakeCtl) add(entry string) {
@@ -63,11 +75,15 @@ func nameOf(id string) string { // pod.ContainerID: pod_name_attempt
 func (f *fakeCtl) create(sb *pod.Sandbox, name string, attempt int, cio pod.ContainerIO) (string, createdProc, error) {
 	f.mu.Lock()
 	f.pid++
-	p := &fakeProc{f: f, name: name, pid: f.pid, end: make(chan int, 1)}
+	p := &fakeProc{f: f, name: name, pid: f.pid, done: make(chan struct{})}
 	f.procs[p.pid] = p
 	f.last[name] = p
 	f.log = append(f.log, "create "+name)
+	gate := f.createGate
 	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	return pod.ContainerID(sb.Name, name, attempt), p, nil
 }
 
@@ -77,12 +93,48 @@ func (f *fakeCtl) watch(pid int) (watched, error) {
 	return f.procs[pid], nil
 }
 
+// adopt gives a run a new supervisor did not start: not its child, so
+// its exit status is unknown.
+func (f *fakeCtl) adopt(pid int, start uint64) (watched, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.procs[pid]
+	if p == nil || start != 1 {
+		return nil, errGone
+	}
+	select {
+	case <-p.done:
+		return nil, errGone
+	default:
+	}
+	f.log = append(f.log, "adopt "+p.name)
+	return adoptedProc{p}, nil
+}
+
+type adoptedProc struct{ *fakeProc }
+
+func (a adoptedProc) wait() (exitInfo, error) {
+	<-a.done
+	return exitInfo{}, nil
+}
+
 func (f *fakeCtl) start(id string) error { f.add("start " + nameOf(id)); return nil }
 func (f *fakeCtl) remove(_ *pod.Sandbox, id string) error {
 	f.add("remove " + nameOf(id))
+	f.mu.Lock()
+	gate := f.removeGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+		f.add("removed " + nameOf(id))
+	}
 	return nil
 }
-func (f *fakeCtl) oomKilled(string) (bool, error) { return false, nil }
+func (f *fakeCtl) oomKilled(id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.oom[nameOf(id)], nil
+}
 func (f *fakeCtl) state(string) (runtime.OCIState, error) {
 	return runtime.OCIState{}, os.ErrNotExist
 }
@@ -132,7 +184,17 @@ func only(log []string, prefix string) []string {
 	return out
 }
 
-func (p *fakeProc) exit(code int) { p.once.Do(func() { p.end <- code }) }
+// releaseInfra ends the held infra.
+func (f *fakeCtl) releaseInfra() { f.infra.once.Do(func() { close(f.infra.infraDone) }) }
+
+// setOOM makes the OOM killer the cause of name's runs' ends.
+func (f *fakeCtl) setOOM(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.oom[name] = true
+}
+
+func (p *fakeProc) exit(code int) { p.once.Do(func() { p.code = code; close(p.done) }) }
 
 func (p *fakeProc) Pid() int                        { return p.pid }
 func (p *fakeProc) Kill() error                     { p.exit(137); return nil }
@@ -141,7 +203,12 @@ func (p *fakeProc) Wait() (*os.ProcessState, error) { return nil, nil }
 func (p *fakeProc) signal(sig unix.Signal) error {
 	p.f.add(strings.TrimPrefix(unix.SignalName(sig), "SIG") + " " + p.name)
 	if p.infraDone != nil {
-		p.once.Do(func() { close(p.infraDone) })
+		p.f.mu.Lock()
+		hold := p.f.holdInfra
+		p.f.mu.Unlock()
+		if !hold {
+			p.once.Do(func() { close(p.infraDone) })
+		}
 		return nil
 	}
 	p.f.mu.Lock()
@@ -154,7 +221,8 @@ func (p *fakeProc) signal(sig unix.Signal) error {
 }
 
 func (p *fakeProc) wait() (exitInfo, error) {
-	code := <-p.end
+	<-p.done
+	code := p.code
 	info := exitInfo{Known: true, ExitCode: code}
 	if code > 128 {
 		info.Signal = code - 128
@@ -178,24 +246,50 @@ func runDaemon(t *testing.T, f *fakeCtl, spec manifest.PodSpec) *daemon {
 // runDaemonWith is runDaemon with probe handlers h.
 func runDaemonWith(t *testing.T, f *fakeCtl, h Handlers, spec manifest.PodSpec) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	sb := &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
-		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
 	cfg := DefaultConfig()
 	cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset = time.Millisecond, 4*time.Millisecond, time.Hour
-	d, err := newDaemon(Deps{Now: func() time.Time { return testNow }, ctl: f, Handlers: h, probeUnit: time.Millisecond}, sb, cfg, nil)
+	d := startDaemon(t, f, h, testSandbox(t, spec), cfg, nil, testNow)
+	stopAtEnd(t, d)
+	return d
+}
+
+func testSandbox(t *testing.T, spec manifest.PodSpec) *pod.Sandbox {
+	dir := t.TempDir()
+	return &pod.Sandbox{Name: "p", StateDir: dir, DataDir: dir,
+		Pod: &manifest.Pod{Metadata: manifest.ObjectMeta{Name: "p"}, Spec: spec}}
+}
+
+// startDaemon starts a supervisor's loop over f for sb with the clock
+// standing at now; rec is a recovered record (the supervisor adopts its
+// runs) or nil.
+func startDaemon(t *testing.T, f *fakeCtl, h Handlers, sb *pod.Sandbox, cfg Config, rec *Record, now time.Time) *daemon {
+	t.Helper()
+	d, err := newDaemon(Deps{Now: func() time.Time { return now }, ctl: f, Handlers: h, probeUnit: time.Millisecond,
+		drainLimit: time.Hour, infraLimit: time.Hour}, sb, cfg, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.infraDone = make(chan struct{})
-	d.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
+	f.infra = &fakeProc{f: f, name: "infra", infraDone: d.infraDone}
+	d.infra = f.infra
+	if rec != nil {
+		d.adopt() // as setup does, before the loop runs
+	}
 	go d.loopRun()
 	d.post(func() { d.advance(); d.save() })
-	t.Cleanup(func() {
-		d.post(func() { d.stop(0, nil) })
-		waitDone(t, d)
-	})
 	return d
+}
+
+// stopAtEnd stops the pod when the test ends and checks the loop refused
+// no status step.
+func stopAtEnd(t *testing.T, d *daemon) {
+	t.Cleanup(func() {
+		go d.post(func() { d.stop(0, nil) }) // a blocked loop fails waitDone
+		waitDone(t, d)
+		for _, err := range d.refused {
+			t.Errorf("refused status step: %v", err)
+		}
+	})
 }
 
 func waitDone(t *testing.T, d *daemon) {
@@ -402,23 +496,6 @@ func TestLoopStopOrder(t *testing.T) {
 	}
 }
 
-// fakeProbes answers the probe whose exec command is a key of results:
-// each attempt takes the next value sent on its channel (the attempt
-// waits for it: the test decides when and how a probe answers).
-type fakeProbes map[string]chan bool
-
-func (fp fakeProbes) Handler(t Target, h *manifest.ProbeHandler) (Handler, error) {
-	ch := fp[h.Exec.Command[0]]
-	return func(ctx context.Context) (bool, string) {
-		select {
-		case ok := <-ch:
-			return ok, "said the test"
-		case <-ctx.Done():
-			return false, ""
-		}
-	}, nil
-}
-
 func execProbe(name string) *manifest.Probe {
 	return &manifest.Probe{ProbeHandler: manifest.ProbeHandler{Exec: &manifest.ExecAction{Command: []string{name}}},
 		TimeoutSeconds: 1000, FailureThreshold: 1}
@@ -426,7 +503,7 @@ func execProbe(name string) *manifest.Probe {
 
 func TestLoopProbes(t *testing.T) {
 	f := newFakeCtl()
-	probes := fakeProbes{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}
+	probes := fakeHooks{f, map[string]chan bool{"startup": make(chan bool), "live": make(chan bool), "ready": make(chan bool)}}
 	side := sidecars("s")
 	side[0].StartupProbe = execProbe("startup")
 	app := ctrs("a")
@@ -436,13 +513,13 @@ func TestLoopProbes(t *testing.T) {
 	// A sidecar with a startup probe holds the next init container until
 	// the probe succeeds.
 	f.waitFor(t, "start s", 1)
-	probes["startup"] <- false // FailureThreshold 1: the sidecar is killed
+	probes.ch["startup"] <- false // FailureThreshold 1: the sidecar is killed
 	f.waitFor(t, "start s", 2)
 	inLoop(t, d, func() {})
 	if got := only(f.entries(), "start "); !slices.Equal(got, []string{"start s", "start s"}) {
 		t.Fatalf("starts %q: want the sidecar restarted and nothing else", got)
 	}
-	probes["startup"] <- true
+	probes.ch["startup"] <- true
 	f.waitFor(t, "start i", 1)
 	f.exit(t, "i", 0)
 	f.waitFor(t, "start a", 1)
@@ -463,11 +540,11 @@ func TestLoopProbes(t *testing.T) {
 			t.Error("ready before its probe succeeded")
 		}
 	})
-	probes["ready"] <- true
+	probes.ch["ready"] <- true
 	ready(true)
-	probes["live"] <- true
+	probes.ch["live"] <- true
 	// A failed liveness probe kills the run; it is restarted.
-	probes["live"] <- false
+	probes.ch["live"] <- false
 	f.waitFor(t, "TERM a", 1)
 	f.waitFor(t, "start a", 2)
 	inLoop(t, d, func() {
@@ -475,4 +552,160 @@ func TestLoopProbes(t *testing.T) {
 			t.Errorf("restartCount %d, want 1", n)
 		}
 	})
+}
+
+// served runs check on the loop and fails when the loop does not take it
+// (it is blocked).
+func served(t *testing.T, d *daemon, what string, check func()) {
+	t.Helper()
+	ran := make(chan struct{})
+	go d.post(func() { check(); close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second): // only stops a hung test
+		t.Fatalf("the loop is blocked while %s", what)
+	}
+}
+
+// TestLoopServesWhileCreating: containers are created off the loop; a
+// stop that comes meanwhile stops them once they are started.
+func TestLoopServesWhileCreating(t *testing.T) {
+	f := newFakeCtl()
+	f.createGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways, Containers: ctrs("a", "b")})
+	f.waitFor(t, "create a", 1)
+	f.waitFor(t, "create b", 1)
+	served(t, d, "containers are created", func() {
+		if n := d.activeRuns(); n != 2 {
+			t.Errorf("%d active runs, want the 2 being created", n)
+		}
+		if w := d.byName["a"].st.State.Waiting; w == nil {
+			t.Errorf("a's state %+v while created, want waiting", d.byName["a"].st.State)
+		}
+	})
+	reply := make(chan error, 1)
+	d.post(func() { d.stop(time.Hour, reply) })
+	served(t, d, "containers are created", func() {})
+	select {
+	case <-reply:
+		t.Fatal("the pod stopped while its containers were being created")
+	default:
+	}
+	close(f.createGate)
+	waitDone(t, d)
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+	log := f.entries()
+	for _, n := range []string{"a", "b"} {
+		if i, j := slices.Index(log, "start "+n), slices.Index(log, "TERM "+n); i < 0 || j < i {
+			t.Errorf("log %q: want %s started, then stopped", log, n)
+		}
+		if tt := d.byName[n].st.State.Terminated; tt == nil || tt.ExitCode != 143 {
+			t.Errorf("%s's state %+v, want terminated by SIGTERM", n, d.byName[n].st.State)
+		}
+	}
+}
+
+// TestLoopWhenStarted: Launch's answer (whenStarted) waits for the first
+// containers to be started, as pod run -d did when setup created them.
+func TestLoopWhenStarted(t *testing.T) {
+	f := newFakeCtl()
+	f.createGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyAlways, Containers: ctrs("a", "b")})
+	f.waitFor(t, "create b", 1)
+	answered := make(chan manifest.PodStatus, 1)
+	inLoop(t, d, func() { d.whenStarted(func() { answered <- d.rec.Status }) })
+	select {
+	case <-answered:
+		t.Fatal("answered before the containers were started")
+	default:
+	}
+	close(f.createGate)
+	s := <-answered
+	for _, c := range s.ContainerStatuses {
+		if c.State.Running == nil {
+			t.Errorf("%s is %+v when answered, want running", c.Name, c.State)
+		}
+	}
+}
+
+// TestLoopServesWhileRemoving: an ended run's container is removed off
+// the loop; the pod ends (infra last) once it is gone.
+func TestLoopServesWhileRemoving(t *testing.T) {
+	f := newFakeCtl()
+	f.removeGate = make(chan struct{})
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyNever, Containers: ctrs("a")})
+	f.waitFor(t, "start a", 1)
+	f.exit(t, "a", 0)
+	f.waitFor(t, "remove a", 1)
+	served(t, d, "a container is removed", func() {
+		if d.byName["a"].st.State.Terminated == nil {
+			t.Errorf("a's state %+v, want terminated", d.byName["a"].st.State)
+		}
+	})
+	served(t, d, "a container is removed", func() {
+		if d.finishing || d.rec.Final {
+			t.Error("the pod ends before its container was removed")
+		}
+	})
+	close(f.removeGate)
+	waitDone(t, d)
+	if !d.rec.Final {
+		t.Error("the record is not final")
+	}
+	if log := f.entries(); slices.Index(log, "TERM infra") < slices.Index(log, "removed a") {
+		t.Errorf("log %q: want the container removed, then the infra stopped", log)
+	}
+}
+
+// TestLoopServesWhileFinishing: the end of the pod waits for the log
+// copies and then the infra off the loop; meanwhile the loop answers.
+func TestLoopServesWhileFinishing(t *testing.T) {
+	f := newFakeCtl()
+	f.holdInfra = true
+	d := runDaemon(t, f, manifest.PodSpec{RestartPolicy: manifest.RestartPolicyNever, Containers: ctrs("a")})
+	f.waitFor(t, "start a", 1)
+	// A log copy still open (a process that escaped holds a pipe).
+	inLoop(t, d, func() { d.copies.Add(1) })
+	f.exit(t, "a", 0)
+	f.waitFor(t, "remove a", 1)
+	served(t, d, "the logs drain", func() {
+		if !d.finishing || d.rec.Final {
+			t.Errorf("finishing %v, final %v: want finishing, not final", d.finishing, d.rec.Final)
+		}
+		if count(f.entries(), "TERM infra") != 0 {
+			t.Error("the infra was stopped before the logs were drained")
+		}
+	})
+	// A stop asked meanwhile is answered once the pod is finished.
+	reply := make(chan error, 1)
+	d.post(func() { d.stop(time.Hour, reply) })
+	inLoop(t, d, func() { d.copies.Done() })
+	f.waitFor(t, "TERM infra", 1)
+	served(t, d, "the infra stops", func() {
+		if d.rec.Final {
+			t.Error("final before the infra ended")
+		}
+		if d.stopping {
+			t.Error("a stop of a finishing pod changed its record")
+		}
+	})
+	select {
+	case <-reply:
+		t.Fatal("the stop was answered before the pod finished")
+	default:
+	}
+	f.releaseInfra()
+	waitDone(t, d)
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+	rec, err := LoadRecord(d.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Final || rec.Status.Phase != manifest.PodSucceeded || rec.Stopping {
+		t.Errorf("record final %v phase %s stopping %v: want final, Succeeded, not stopping", rec.Final, rec.Status.Phase, rec.Stopping)
+	}
 }

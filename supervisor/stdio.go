@@ -160,3 +160,28 @@ func (d *daemon) copyTTY(r *run, master *os.File) {
 	go func() { defer r.copies.Done(); r.logs.Copy("stdout", io.TeeReader(master, r.hub)); master.Close() }()
 	go func() { r.copies.Wait(); r.logs.Close(); r.hub.closeAll(); d.copies.Done() }()
 }
+
+// copyLogs copies a run's stdout and stderr into its log until EOF (every
+// writer gone), then closes the log.
+func (d *daemon) copyLogs(r *run, out, errf *os.File) {
+	r.copies.Add(2)
+	d.copies.Add(1)
+	r.hub = &attachHub{}
+	go func() { defer r.copies.Done(); r.logs.Copy("stdout", io.TeeReader(out, r.hub)); out.Close() }()
+	go func() { defer r.copies.Done(); r.logs.Copy("stderr", io.TeeReader(errf, r.hub)); errf.Close() }()
+	go func() { r.copies.Wait(); r.logs.Close(); r.hub.closeAll(); d.copies.Done() }()
+}
+
+// drainLogs waits until every log copy has reached the end of its pipes
+// (bounded: a process that escaped its container may hold one open).
+func (d *daemon) drainLogs(limit time.Duration) {
+	done := make(chan struct{})
+	go func() { d.copies.Wait(); close(done) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		fmt.Fprintf(os.Stderr, "supervisor: log copies still open after %s\n", limit)
+	}
+}

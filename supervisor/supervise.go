@@ -12,19 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/errdefs"
-	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/pod"
 	"github.com/podrun/podrun/pod/manifest"
-	"github.com/podrun/podrun/runtime"
 )
 
 // launchMsg is what Launch sends the new supervisor on fd 3.
@@ -93,7 +88,9 @@ func Supervise(deps Deps, name string) error {
 		reply(nil)
 		return nil
 	}
-	reply(nil)
+	// Answered once the first containers are started, as when they were
+	// started before setup returned: pod run -d returns with them running.
+	d.whenStarted(func() { reply(nil) })
 	d.loopRun()
 	return nil
 }
@@ -103,42 +100,9 @@ var errAlreadySupervised = errors.New("the pod already has a supervisor")
 // setup makes the daemon: the sandbox, the lock, the log, the holder, the
 // infra watcher, the control socket, and the first starts (or adoption).
 func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
-	mgr := deps.Manager
-	var sb *pod.Sandbox
-	var rec *Record
-	if msg.Recover {
-		var err error
-		if sb, err = mgr.Get(name); err != nil {
-			return nil, err
-		}
-	} else {
-		if msg.Pod == nil {
-			return nil, errors.New("launch message without a pod")
-		}
-		var err error
-		if sb, err = mgr.Create(msg.Pod, msg.Options); err != nil {
-			return nil, err
-		}
-	}
-	lock, err := lockSupervisor(sb.StateDir)
-	if err != nil {
+	sb, rec, cfg, lock, err := openPod(deps.Manager, name, msg)
+	if err != nil || sb == nil {
 		return nil, err
-	}
-	redirectStderr(filepath.Join(sb.StateDir, logFile))
-	cfg := msg.Config
-	if msg.Recover {
-		if rec, err = LoadRecord(sb.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		if rec != nil && rec.Final {
-			return nil, nil
-		}
-		if rec != nil {
-			cfg = rec.Config
-		}
-	}
-	if cfg.BackoffInitial == 0 {
-		cfg = DefaultConfig()
 	}
 	d, err := newDaemon(deps, sb, cfg, rec)
 	if err != nil {
@@ -153,36 +117,8 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		ph.reaper = d.reaper
 	}
 	go d.reaper.run(d.done)
-	infraDone := make(chan struct{})
-	if p, err := openProc(sb.InfraPid, 0, !msg.Recover); err == nil {
-		d.infra = p
-		go func() {
-			p.wait()
-			close(infraDone)
-			d.post(func() { d.onInfraExit() })
-		}()
-	} else {
-		close(infraDone)
-	}
-	d.infraDone = infraDone
-	sock := filepath.Join(sb.StateDir, holderSock)
-	if msg.Recover {
-		d.holder, _ = dialHolder(sock)
-	}
-	var holderLf *os.File
-	if d.holder == nil && d.infra != nil && deps.HolderArgs != nil {
-		lf, err := listenHolder(sock)
-		if err == nil {
-			if d.holder, err = dialHolder(sock); err != nil {
-				lf.Close()
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
-		} else {
-			holderLf = lf
-		}
-	}
+	d.watchInfra(!msg.Recover)
+	holderLf := d.connectHolder(msg.Recover)
 	if err := d.listen(); err != nil {
 		if holderLf != nil {
 			holderLf.Close()
@@ -209,20 +145,102 @@ func setup(deps Deps, name string, msg *launchMsg) (*daemon, error) {
 		// it listens on. Should it fail, closing the socket resets the
 		// connection and later puts fail harmlessly (no protection, as
 		// without a holder).
-		go func() {
-			defer holderLf.Close()
-			var err error
-			d.reaper.spawn(func() []int {
-				var pid int
-				pid, err = startHolder(deps.Exe, deps.HolderArgs, holderLf, sb.InfraPid)
-				return []int{pid}
-			})
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
-			}
-		}()
+		d.whenStarted(func() {
+			go func() {
+				defer holderLf.Close()
+				var err error
+				d.reaper.spawn(func() []int {
+					var pid int
+					pid, err = startHolder(deps.Exe, deps.HolderArgs, holderLf, sb.InfraPid)
+					return []int{pid}
+				})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+				}
+			}()
+		})
 	}
 	return d, nil
+}
+
+// openPod creates the pod's sandbox (or, recovering, finds it), takes its
+// supervisor lock, sends stderr to its log and loads the recovered record
+// and config. A nil sandbox without error: a recovered pod is finished.
+func openPod(mgr *pod.Manager, name string, msg *launchMsg) (sb *pod.Sandbox, rec *Record, cfg Config, lock *os.File, err error) {
+	if msg.Recover {
+		if sb, err = mgr.Get(name); err != nil {
+			return nil, nil, cfg, nil, err
+		}
+	} else {
+		if msg.Pod == nil {
+			return nil, nil, cfg, nil, errors.New("launch message without a pod")
+		}
+		if sb, err = mgr.Create(msg.Pod, msg.Options); err != nil {
+			return nil, nil, cfg, nil, err
+		}
+	}
+	if lock, err = lockSupervisor(sb.StateDir); err != nil {
+		return nil, nil, cfg, nil, err
+	}
+	redirectStderr(filepath.Join(sb.StateDir, logFile))
+	cfg = msg.Config
+	if msg.Recover {
+		if rec, err = LoadRecord(sb.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, cfg, nil, err
+		}
+		if rec != nil && rec.Final {
+			return nil, nil, cfg, nil, nil
+		}
+		if rec != nil {
+			cfg = rec.Config
+		}
+	}
+	if cfg.BackoffInitial == 0 {
+		cfg = DefaultConfig()
+	}
+	return sb, rec, cfg, lock, nil
+}
+
+// watchInfra opens the infra process (child: it is ours, a new pod) and
+// posts onInfraExit when it ends; infraDone is closed then (at once when
+// it is gone already).
+func (d *daemon) watchInfra(child bool) {
+	infraDone := make(chan struct{})
+	if p, err := openProc(d.sb.InfraPid, 0, child); err == nil {
+		d.infra = p
+		go func() {
+			p.wait()
+			close(infraDone)
+			d.post(func() { d.onInfraExit() })
+		}()
+	} else {
+		close(infraDone)
+	}
+	d.infraDone = infraDone
+}
+
+// connectHolder connects to the pod's fd holder: the running one when
+// recovering, else a new socket (returned: the holder process listens on
+// it once started); nil when there is none.
+func (d *daemon) connectHolder(recovering bool) *os.File {
+	sock := filepath.Join(d.sb.StateDir, holderSock)
+	if recovering {
+		d.holder, _ = dialHolder(sock)
+	}
+	if d.holder != nil || d.infra == nil || d.HolderArgs == nil {
+		return nil
+	}
+	lf, err := listenHolder(sock)
+	if err == nil {
+		if d.holder, err = dialHolder(sock); err != nil {
+			lf.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "supervisor: fd holder: %v\n", err)
+		return nil
+	}
+	return lf
 }
 
 // lockSupervisor takes the pod's supervisor lock: one supervisor per pod,
@@ -268,6 +286,9 @@ func redirectStderr(path string) {
 
 // onInfraExit: the sandbox is gone; nothing can run in it any more.
 func (d *daemon) onInfraExit() {
+	if d.finishing {
+		return // finishPod stopped it; finished closes it
+	}
 	if d.infra != nil {
 		d.infra.close()
 		d.infra = nil
@@ -276,208 +297,4 @@ func (d *daemon) onInfraExit() {
 		d.event(Warning, "SandboxChanged", "pod", "The pod's infra container exited; stopping the pod")
 		d.stop(d.grace(), nil)
 	}
-}
-
-// adopt takes over the runs a previous supervisor left: live ones are
-// watched through pidfds (not our children), gone ones are reported
-// lost, back-offs resume where they were.
-func (d *daemon) adopt() {
-	var held map[string]*os.File
-	if d.holder != nil {
-		held, _ = d.holder.getAll()
-	}
-	for _, c := range d.ctrs {
-		rr, ok := d.rec.Runs[c.name]
-		if pr, pending := d.rec.RestartAt[c.name]; pending && !ok {
-			d.armRestart(c, pr.At, pr.Count)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		if rr.Pid == 0 {
-			// The previous supervisor died creating this run: adopt it
-			// if it got started, else remove it and start it again.
-			st, err := d.ctl.state(rr.ID)
-			if err != nil || st.Status != runtime.Running || st.Pid <= 0 {
-				_ = d.ctl.remove(d.sb, rr.ID)
-				delete(d.rec.Runs, c.name)
-				d.armRestart(c, d.now(), false)
-				continue
-			}
-			rr.Pid, rr.Started = st.Pid, d.now()
-			d.rec.Runs[c.name] = rr
-		}
-		r := &run{id: rr.ID, attempt: rr.Attempt, startedAt: rr.Started, exited: make(chan struct{})}
-		c.run = r
-		p, err := openProc(rr.Pid, rr.PidStart, false)
-		if err != nil {
-			d.event(Warning, "ContainerLost", c.object(), "Container "+c.name+" exited while the pod had no supervisor")
-			c, r := c, r
-			go d.post(func() { d.onExit(c, r, exitInfo{}) })
-			continue
-		}
-		r.p = p
-		lw, err := OpenLog(d.logPath(c.name, rr.Attempt), d.cfg.LogMaxSize, d.cfg.LogMaxFiles, nil)
-		if in := held[fdKey(c.name, rr.Attempt, streamStdin)]; in != nil {
-			r.stdin = in // kept open again: the container's stdin stays without EOF
-			delete(held, fdKey(c.name, rr.Attempt, streamStdin))
-		}
-		if err == nil && c.spec.TTY {
-			// The pty master only the holder can give back (a master
-			// cannot be reopened); without it the output is lost.
-			if m := held[fdKey(c.name, rr.Attempt, streamTTY)]; m != nil {
-				delete(held, fdKey(c.name, rr.Attempt, streamTTY))
-				r.logs, r.master = lw, m
-				d.copyTTY(r, m)
-			} else {
-				lw.Close()
-			}
-		} else if err == nil {
-			r.logs = lw
-			outF := held[fdKey(c.name, rr.Attempt, "stdout")]
-			errF := held[fdKey(c.name, rr.Attempt, "stderr")]
-			if outF == nil {
-				outF = reopenPipe(rr.Pid, 1)
-			}
-			if errF == nil {
-				errF = reopenPipe(rr.Pid, 2)
-			}
-			if outF != nil && errF != nil {
-				delete(held, fdKey(c.name, rr.Attempt, "stdout"))
-				delete(held, fdKey(c.name, rr.Attempt, "stderr"))
-				d.copyLogs(r, outF, errF)
-			} else {
-				lw.Close()
-			}
-		}
-		d.watch(c, r)
-		d.startProbesAndHooks(c, r, false)
-	}
-	for _, f := range held {
-		f.Close()
-	}
-}
-
-// reopenPipe opens the read end of the pipe that is fd n of pid, when it
-// is a pipe: opening /proc/PID/fd/N of a pipe opens that pipe again.
-func reopenPipe(pid, n int) *os.File {
-	p := fmt.Sprintf("/proc/%d/fd/%d", pid, n)
-	if l, err := os.Readlink(p); err != nil || !strings.HasPrefix(l, "pipe:") {
-		return nil
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY, 0)
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
-// ---- control socket ----
-
-// request is one control request (one JSON object per connection).
-type request struct {
-	Op string `json:"op"` // "stop", "status"
-	// Grace overrides terminationGracePeriodSeconds for stop (nil: the pod's).
-	Grace *float64 `json:"grace,omitempty"`
-	// attach (attach.go): the container (default the first app
-	// container), whether to send stdin, the client's terminal size.
-	Container string `json:"container,omitempty"`
-	Stdin     bool   `json:"stdin,omitempty"`
-	Rows      uint16 `json:"rows,omitempty"`
-	Cols      uint16 `json:"cols,omitempty"`
-}
-
-type response struct {
-	Error string `json:"error,omitempty"`
-	// Code is Error's errdefs category ("NotFound", ...; "" for none), so
-	// the client gets a typed error back.
-	Code   string  `json:"code,omitempty"`
-	Record *Record `json:"record,omitempty"`
-}
-
-// setError puts err (nil: none) into the response.
-func (r *response) setError(err error) { r.Error, r.Code = errText(err), errdefs.Code(err) }
-
-// err is the response's error as the server's category and text.
-func (r *response) err() error { return errdefs.FromCode(r.Code, r.Error) }
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func (d *daemon) listen() error {
-	path := filepath.Join(d.dir, sockFile)
-	// Bound inside a root-only dir: a chmod after bind left a window in
-	// which, under a permissive umask, anyone could connect (and attach
-	// to a container's tty).
-	if err := rootonly.Dir(d.dir); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	_ = os.Remove(path)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	go func() {
-		for {
-			c, err := l.AcceptUnix()
-			if err != nil {
-				return
-			}
-			go d.serve(c)
-		}
-	}()
-	return nil
-}
-
-func (d *daemon) serve(c *net.UnixConn) {
-	defer c.Close()
-	if err := rootonly.Peer(c); err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor: control socket: %v\n", err)
-		return
-	}
-	var req request
-	if err := json.NewDecoder(c).Decode(&req); err != nil {
-		return
-	}
-	if req.Op == "attach" {
-		d.serveAttach(c, req)
-		return
-	}
-	var resp response
-	switch req.Op {
-	case "stop":
-		grace := time.Duration(-1)
-		if req.Grace != nil {
-			grace = time.Duration(*req.Grace * float64(time.Second))
-		}
-		done := make(chan error, 1)
-		d.post(func() {
-			g := grace
-			if g < 0 {
-				g = d.grace()
-			}
-			d.stop(g, done)
-		})
-		select {
-		case err := <-done:
-			resp.setError(err)
-		case <-d.done:
-		}
-	case "status":
-		ch := make(chan Record, 1)
-		d.post(func() { ch <- *d.rec })
-		select {
-		case r := <-ch:
-			resp.Record = &r
-		case <-d.done:
-		}
-	default:
-		resp.setError(errdefs.Newf(errdefs.ErrInvalidArgument, "unknown op %s", req.Op))
-	}
-	json.NewEncoder(c).Encode(resp)
 }
