@@ -21,6 +21,7 @@ import (
 	"github.com/podrun/podrun/internal/procstat"
 	"github.com/podrun/podrun/internal/rootonly"
 	"github.com/podrun/podrun/namespaces"
+	"github.com/podrun/podrun/seccomp"
 )
 
 // CreateOpts are the options of `create` (and of `run`).
@@ -50,6 +51,102 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
+	in, err := r.loadBundle(o)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := r.NewCgroup(in.spec.Linux.CgroupsPath, id)
+	if err != nil {
+		return nil, err
+	}
+	// An id in use is refused before the cgroup is looked at (runc checks
+	// its state dir first too): the cgroup is the other container's, and
+	// its "not empty" warning would only confuse. The mkdir in newContainer
+	// is the check that counts.
+	if _, err := os.Lstat(r.dir(id)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExist, id)
+	}
+	if err := r.checkCgroupUsable(cg); err != nil {
+		return nil, err
+	}
+	c, err := r.newContainer(id, in, cg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var child *namespaces.Child
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if child != nil {
+			child.Kill()
+		}
+		// The init is gone; remove what create made, in reverse.
+		if err := c.destroy(false); err != nil {
+			r.Log.Warnf("cleaning up after failed create: %v", err)
+		}
+	}()
+	// An image bundle's overlay: its use is on disk before the init
+	// mounts it, so a failed create or `delete --force` releases it.
+	ovl, use, err := r.acquireImage(in.spec, o.Image, id)
+	if err != nil {
+		return nil, err
+	}
+	c.State.Image = use
+	if !namespaces.Has(in.spec.Linux.Namespaces, specs.MountNamespace) {
+		n, err := mountsAt(in.rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("root.path: %w", err)
+		}
+		c.State.RootfsMounts = &n
+	}
+	// The cgroup paths are on disk before the cgroup exists, so that a
+	// `delete --force` after a crash of this process finds them.
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	files, err := c.openInitFiles(in, o)
+	defer files.close()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &namespaces.InitConfig{
+		ID: id, Spec: in.spec, Process: in.spec.Process,
+		Rootfs: in.rootfs, BundleDir: in.bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
+		Overlay: ovl, Seccomp: in.filter,
+	}
+	if child, err = c.startInit(cg, cfg, files, o.Stdio); err != nil {
+		return nil, err
+	}
+	if err := c.initSteps(child, cg, cfg); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, child.Pid()); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.setStatus(Created); err != nil {
+		return nil, err
+	}
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	child.Close()
+	return newProcess(child), nil
+}
+
+// createInput is a bundle read and checked for Create.
+type createInput struct {
+	bundle, rootfs string // absolute
+	spec           *specs.Spec
+	filter         *seccomp.Filter // compiled linux.seccomp, nil without
+}
+
+// loadBundle reads, validates and resolves the bundle of o: everything
+// Create checks before it makes anything.
+func (r *Runtime) loadBundle(o CreateOpts) (*createInput, error) {
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -85,21 +182,12 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	if !p.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("cannot use console socket if podrun will not detach or allocate tty")
 	}
-	cg, err := r.NewCgroup(spec.Linux.CgroupsPath, id)
-	if err != nil {
-		return nil, err
-	}
-	// An id in use is refused before the cgroup is looked at (runc checks
-	// its state dir first too): the cgroup is the other container's, and
-	// its "not empty" warning would only confuse. The mkdir below is the
-	// check that counts.
-	if _, err := os.Lstat(r.dir(id)); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrExist, id)
-	}
-	if err := r.checkCgroupUsable(cg); err != nil {
-		return nil, err
-	}
+	return &createInput{bundle: bundle, rootfs: rootfs, spec: spec, filter: filter}, nil
+}
 
+// newContainer makes and locks the state dir of id and returns the
+// container in state Creating (not yet saved).
+func (r *Runtime) newContainer(id string, in *createInput, cg cgroups.Manager) (*Container, error) {
 	// Root only, as runc's: the state dirs hold pod control sockets and
 	// container state; the init reaches its exec fifo by fd, not by path.
 	if err := rootonly.Dir(r.Root); err != nil {
@@ -117,47 +205,36 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c := &Container{rt: r, dir: dir, lock: lock, State: State{
-		ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
-		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: spec,
-	}}
-	defer c.Close()
-	var child *namespaces.Child
-	defer func() {
-		if retErr == nil {
-			return
-		}
-		if child != nil {
-			child.Kill()
-		}
-		// The init is gone; remove what create made, in reverse.
-		if err := c.destroy(false); err != nil {
-			r.Log.Warnf("cleaning up after failed create: %v", err)
-		}
-	}()
-	// An image bundle's overlay: its use is on disk before the init
-	// mounts it, so a failed create or `delete --force` releases it.
-	ovl, use, err := r.acquireImage(spec, o.Image, id)
-	if err != nil {
-		return nil, err
-	}
-	c.State.Image = use
-	if !namespaces.Has(spec.Linux.Namespaces, specs.MountNamespace) {
-		n, err := mountsAt(rootfs)
-		if err != nil {
-			return nil, fmt.Errorf("root.path: %w", err)
-		}
-		c.State.RootfsMounts = &n
-	}
-	// The cgroup paths are on disk before the cgroup exists, so that a
-	// `delete --force` after a crash of this process finds them.
-	if err := c.save(); err != nil {
-		return nil, err
-	}
+	return &Container{rt: r, dir: dir, lock: lock, State: State{
+		ID: id, Bundle: in.bundle, Rootfs: in.rootfs, Created: time.Now().UTC(),
+		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: in.spec,
+	}}, nil
+}
 
-	fifoPath := filepath.Join(dir, fifoName)
+// initFiles are the files the init is started with; close releases ours.
+type initFiles struct {
+	fifo, console *os.File
+	preserve      []*os.File
+	mountSources  []*os.File
+}
+
+func (f *initFiles) close() {
+	for _, x := range []*os.File{f.fifo, f.console} {
+		if x != nil {
+			x.Close()
+		}
+	}
+	closeFiles(f.mountSources)
+}
+
+// openInitFiles makes the exec fifo and opens what the init gets by fd:
+// the fifo, the console socket, the preserved fds and the bind-mount
+// sources. Whatever it returns, the caller closes it, on error too.
+func (c *Container) openInitFiles(in *createInput, o CreateOpts) (*initFiles, error) {
+	f := &initFiles{}
+	fifoPath := filepath.Join(c.dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
-		return nil, fmt.Errorf("creating exec fifo: %w", err)
+		return f, fmt.Errorf("creating exec fifo: %w", err)
 	}
 	// The init reopens the fifo for writing after it switched to the
 	// process's uid (or as root of a user namespace that does not map
@@ -165,36 +242,35 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	// (0700) still keeps others from reaching it. Chmod, not umask: our
 	// umask would mask the bits.
 	if err := os.Chmod(fifoPath, 0o622); err != nil {
-		return nil, fmt.Errorf("creating exec fifo: %w", err)
+		return f, fmt.Errorf("creating exec fifo: %w", err)
 	}
-	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening exec fifo: %w", err)
+	var err error
+	if f.fifo, err = os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+		return f, fmt.Errorf("opening exec fifo: %w", err)
 	}
-	defer fifo.Close()
-
-	var consoleConn *os.File
+	p := in.spec.Process
 	if p.Terminal {
-		consoleConn, err = dialConsole(o.ConsoleSocket)
-		if err != nil {
-			return nil, err
+		if f.console, err = dialConsole(o.ConsoleSocket); err != nil {
+			return f, err
 		}
-		defer consoleConn.Close()
 	}
-	preserve, err := preservedFiles(p, o.PreserveFds)
-	if err != nil {
-		return nil, err
+	if f.preserve, err = preservedFiles(p, o.PreserveFds); err != nil {
+		return f, err
 	}
-	mountSources := openMountSources(spec, bundle)
-	defer closeFiles(mountSources)
+	f.mountSources = openMountSources(in.spec, in.bundle)
+	return f, nil
+}
 
+// startInit makes the cgroup with its limits (not the device rules yet)
+// and starts the init in it, recording its pid.
+func (c *Container) startInit(cg cgroups.Manager, cfg *namespaces.InitConfig, files *initFiles, stdioFiles [3]*os.File) (*namespaces.Child, error) {
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
 	// The limits hold before the init exists, so it and everything it
-	// forks is bounded from the start. Device rules come later (below).
-	res := spec.Linux.Resources
-	if err := cg.Set(withoutDevices(res)); err != nil {
+	// forks is bounded from the start. Device rules come later (initSteps).
+	spec := cfg.Spec
+	if err := cg.Set(withoutDevices(spec.Linux.Resources)); err != nil {
 		return nil, err
 	}
 	cgroupFD := -1
@@ -202,19 +278,13 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 		defer fd.Close()
 		cgroupFD = int(fd.Fd())
 	}
-	cfg := &namespaces.InitConfig{
-		ID: id, Spec: spec, Process: p,
-		Rootfs: rootfs, BundleDir: bundle, NoPivot: o.NoPivot, NewKeyring: !o.NoNewKeyring,
-		Overlay: ovl, Seccomp: filter,
-	}
 	so := &namespaces.StartOptions{
-		Self: r.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
+		Self: c.rt.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
-		Stdio: stdio(o.Stdio), Preserve: preserve, Fifo: fifo, Console: consoleConn,
-		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets, MountSources: mountSources,
+		Stdio: stdio(stdioFiles), Preserve: files.preserve, Fifo: files.fifo, Console: files.console,
+		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets, MountSources: files.mountSources,
 	}
-	inCgroup := cgroupFD >= 0
-	child, inCgroup, err = startInCgroup(cg, so, inCgroup)
+	child, inCgroup, err := startInCgroup(cg, so, cgroupFD >= 0)
 	if err != nil {
 		return nil, err
 	}
@@ -222,65 +292,58 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	c.State.Pid = pid
 	c.State.PidStart, _, _ = procstat.Read(pid)
 	if err := c.save(); err != nil {
-		return nil, err
+		return child, err
 	}
 	if !inCgroup {
 		if err := cg.Apply(pid); err != nil {
-			return nil, err
+			return child, err
 		}
 	}
-	if err := setOOMScoreAdj(pid, p.OOMScoreAdj); err != nil {
-		return nil, err
+	if err := setOOMScoreAdj(pid, cfg.Process.OOMScoreAdj); err != nil {
+		return child, err
 	}
-	if err := c.applyIntelRdt(pid); err != nil {
-		return nil, err
-	}
+	return child, c.applyIntelRdt(pid)
+}
+
+// initSteps walks the started init through the protocol up to ready:
+// its config, the rootfs (createRuntime), the device rules, the prestart
+// and createRuntime hooks, seccomp's listener.
+func (c *Container) initSteps(child *namespaces.Child, cg cgroups.Manager, cfg *namespaces.InitConfig) error {
+	spec := cfg.Spec
 	cfg.State = c.specState(Creating)
 	if err := sendConfig(child, cfg); err != nil {
-		return nil, initFailed(child, err)
+		return initFailed(child, err)
 	}
 	if err := child.WaitCreateRuntime(); err != nil {
-		return nil, initFailed(child, err)
+		return initFailed(child, err)
 	}
 	// The rootfs is ready and the init runs no user code before the hooks
 	// are done: the device rules apply from here, as runc sets them before
 	// the prestart hooks, so the init's own setup (mknod, /dev binds) is
 	// not subject to them.
 	if err := cg.Set(&specs.LinuxResources{Devices: deviceRules(spec)}); err != nil {
-		return nil, err
+		return err
 	}
 	if h := spec.Hooks; h != nil {
 		st := c.specState(Creating)
 		//nolint:staticcheck // prestart is deprecated but still part of the spec.
 		if err := hooks.Run(context.Background(), "prestart", h.Prestart, st); err != nil {
-			return nil, err
+			return err
 		}
 		if err := hooks.Run(context.Background(), "createRuntime", h.CreateRuntime, st); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := child.HooksDone(); err != nil {
-		return nil, initFailed(child, err)
+		return initFailed(child, err)
 	}
-	if filter != nil {
-		child.SeccompListener = seccompListener(spec.Linux.Seccomp, pid, c.specState(Creating))
+	if cfg.Seccomp != nil {
+		child.SeccompListener = seccompListener(spec.Linux.Seccomp, child.Pid(), c.specState(Creating))
 	}
 	if err := child.WaitReady(); err != nil {
-		return nil, initFailed(child, err)
+		return initFailed(child, err)
 	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, pid); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.setStatus(Created); err != nil {
-		return nil, err
-	}
-	if err := c.save(); err != nil {
-		return nil, err
-	}
-	child.Close()
-	return newProcess(child), nil
+	return nil
 }
 
 // checkCgroupUsable is runc's check of the cgroup before a create: a
