@@ -66,25 +66,9 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, fmt.Errorf("binary path %q is not usable", path)
 	}
 	dir, name := filepath.Split(path)
-	// Two lower layers and no upper one: overlayfs then is read-only for
-	// good (it refuses a single lower layer). The second is an empty
-	// detached tmpfs: "/" would overlap the binary's directory (ELOOP).
-	empty, err := emptyTmpfs()
+	mnt, err := sealedDir(dir)
 	if err != nil {
 		return nil, err
-	}
-	defer unix.Close(empty)
-	mnt, err := lowerOnly(dir, fmt.Sprintf("/proc/self/fd/%d", empty))
-	if err != nil {
-		// Before Linux 6.15 overlayfs takes no detached mount as a
-		// layer ("failed to clone lowerpath": Debian 12's 6.1, Ubuntu's
-		// 6.8 and 6.11): /dev, always mounted, stands in for the empty
-		// layer, below the binary's directory so nothing there masks
-		// the binary (and sameFile checks it), as runc uses its state dir.
-		var derr error
-		if mnt, derr = lowerOnly(dir, "/dev"); derr != nil {
-			return nil, fmt.Errorf("%w; with /dev as second layer: %v", err, derr)
-		}
 	}
 	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -103,6 +87,36 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// sealedDir mounts a detached, read-only overlayfs of dir. Two lower layers
+// and no upper one: overlayfs then is read-only for good (it refuses a
+// single lower layer). The second layer is /dev, always mounted and below
+// dir, so nothing there masks the binary (sameFile checks it anyway), as
+// runc uses its state dir. Only where /dev overlaps dir (a binary under
+// /dev) is it an empty detached tmpfs (Linux 6.15 and later; before, overlayfs
+// takes no detached mount as a layer: "failed to clone lowerpath").
+//
+// /dev comes first because the tmpfs costs a second superblock and, when
+// its fd is closed, a second dissolved mount namespace, whose
+// namespace_unlock waits for an expedited RCU grace period: one more per
+// create or exec, all of them serialised host-wide (exp_funnel_lock) when
+// many containers start at once.
+func sealedDir(dir string) (int, error) {
+	mnt, err := lowerOnly(dir, "/dev")
+	if err == nil {
+		return mnt, nil
+	}
+	empty, terr := emptyTmpfs()
+	if terr != nil {
+		return -1, fmt.Errorf("%w; empty tmpfs as second layer: %v", err, terr)
+	}
+	defer unix.Close(empty)
+	mnt, terr = lowerOnly(dir, fmt.Sprintf("/proc/self/fd/%d", empty))
+	if terr != nil {
+		return -1, fmt.Errorf("%w; with an empty tmpfs as second layer: %v", err, terr)
+	}
+	return mnt, nil
 }
 
 // lowerOnly makes a detached read-only overlayfs of two lower layers, top

@@ -116,6 +116,50 @@ func TestOverlayDevSecondLayer(t *testing.T) {
 	}
 }
 
+// TestOverlayUnderDev drives the empty tmpfs second layer: a binary in a
+// directory of /dev's own filesystem, which /dev as second layer would
+// overlap. Overlayfs takes a detached tmpfs as a layer from Linux 6.15.
+func TestOverlayUnderDev(t *testing.T) {
+	testutil.RequiresRoot(t)
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		t.Fatal(err)
+	}
+	if major < 6 || major == 6 && minor < 15 {
+		t.Skipf("overlayfs of Linux %d.%d takes no detached mount as a layer", major, minor)
+	}
+	dir, err := os.MkdirTemp("/dev", "exeseal-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if mnt, err := lowerOnly(dir, "/dev"); err == nil {
+		unix.Close(mnt)
+		t.Fatalf("/dev as second layer of %s: no error, want overlapping layers", dir)
+	}
+	data := []byte("#!/bin/sh\nexit 0\n")
+	bin := filepath.Join(dir, "podrun")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := overlayHandle(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p := fmt.Sprintf("/proc/self/fd/%d", h.Fd())
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("sealed view reads %q, %v; want %q", got, err, data)
+	}
+	if _, err := os.OpenFile(p, os.O_WRONLY, 0); !errors.Is(err, unix.EROFS) {
+		t.Errorf("open for writing: %v, want EROFS", err)
+	}
+}
+
 func TestMemfd(t *testing.T) {
 	h, err := memfdHandle("/proc/self/exe")
 	if err != nil {
