@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,8 +42,16 @@ var ErrUnsealed = errors.New("exeseal: cannot make a read-only copy of the podru
 // Open returns a close-on-exec handle on a read-only view of the binary at
 // self (normally "/proc/self/exe"): O_PATH on the overlay, or the sealed
 // memfd itself. Exec it through /proc/self/fd/<fd>; the caller closes it
-// once the child has exec'd.
+// once the child has exec'd. It takes the handle Prepare(self) made, if any.
 func Open(self string) (*os.File, Method, error) {
+	if p := takePrepared(self); p != nil {
+		<-p.done
+		return p.f, p.m, p.err
+	}
+	return open(self)
+}
+
+func open(self string) (*os.File, Method, error) {
 	f, oerr := overlayHandle(self)
 	if oerr == nil {
 		return f, Overlay, nil
@@ -52,6 +61,56 @@ func Open(self string) (*os.File, Method, error) {
 		return f, Memfd, nil
 	}
 	return nil, "", fmt.Errorf("%w: overlayfs: %v; memfd: %v", ErrUnsealed, oerr, merr)
+}
+
+// pending is a handle being made by Prepare.
+type pending struct {
+	self string
+	done chan struct{} // closed when f, m, err are set
+	f    *os.File
+	m    Method
+	err  error
+}
+
+var (
+	preparedMu sync.Mutex
+	prepared   *pending
+)
+
+// Prepare starts making the handle of self in the background; the next
+// Open(self) takes it. Making the overlay ends with closing its mount fd,
+// which dissolves a detached mount namespace, and the kernel's
+// namespace_unlock then waits for an expedited RCU grace period: about
+// 0.3 ms on an idle host, tens of ms when many containers start at once
+// (the grace periods of all of them queue in exp_funnel_lock). A caller
+// with other work to do before it needs the handle (Create: the spec, the
+// state dir, the cgroups) calls Prepare first, so that the wait overlaps
+// that work. At most one handle is pending: Prepare does nothing while one
+// is, and one no Open takes stays open until the process exits.
+func Prepare(self string) {
+	preparedMu.Lock()
+	defer preparedMu.Unlock()
+	if prepared != nil {
+		return
+	}
+	p := &pending{self: self, done: make(chan struct{})}
+	prepared = p
+	go func() {
+		p.f, p.m, p.err = open(self)
+		close(p.done)
+	}()
+}
+
+// takePrepared hands out the pending handle of self, once.
+func takePrepared(self string) *pending {
+	preparedMu.Lock()
+	defer preparedMu.Unlock()
+	p := prepared
+	if p == nil || p.self != self {
+		return nil
+	}
+	prepared = nil
+	return p
 }
 
 // overlayHandle opens the binary through a detached, lower-only overlayfs

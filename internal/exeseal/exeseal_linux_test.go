@@ -188,6 +188,41 @@ func TestOpenPrefersOverlay(t *testing.T) {
 	}
 }
 
+// TestPrepare: Open takes the handle Prepare made, once; an Open for
+// another binary path leaves it pending.
+func TestPrepare(t *testing.T) {
+	testutil.RequiresRoot(t)
+	Prepare("/proc/self/exe")
+	if p := takePrepared("/proc/self/exe/other"); p != nil {
+		t.Fatal("a handle prepared for /proc/self/exe was taken for another path")
+	}
+	preparedMu.Lock()
+	p := prepared
+	preparedMu.Unlock()
+	if p == nil {
+		t.Fatal("nothing pending after Prepare")
+	}
+	h, m, err := Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h != p.f || m != Overlay {
+		t.Errorf("Open returned %v (%s), want the prepared %v (overlay)", h, m, p.f)
+	}
+	check(t, h)
+	// Taken: the next Open makes a handle of its own.
+	h2, _, err := Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if h2 == h {
+		t.Error("the prepared handle was handed out twice")
+	}
+	check(t, h2)
+}
+
 func benchmark(b *testing.B, open func(string) (*os.File, error)) {
 	for b.Loop() {
 		h, err := open("/proc/self/exe")
