@@ -204,10 +204,22 @@ func (m *manager) FrozenInEffect() (bool, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return false, m.err("freezer state", d, err)
 		}
+		// The root of a hierarchy has no state file and cannot be frozen;
+		// above it are /sys/fs/cgroup, /sys (sysfs) and /, no cgroups.
 		parent := filepath.Dir(d)
-		if parent == d {
+		if parent == d || isMountpoint(d) {
 			return false, nil
 		}
 		d = parent
 	}
+}
+
+// isMountpoint reports whether d is one of the host's cgroup mount points.
+func isMountpoint(d string) bool {
+	h, err := currentHost()
+	if err != nil {
+		return false
+	}
+	mnt, ok := h.mountOf(d)
+	return ok && mnt == d
 }

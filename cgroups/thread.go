@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,9 +105,19 @@ func threadCgroup(procCgroup []byte, key string) (string, bool) {
 }
 
 // mountOf returns the mount point of the hierarchy that holds dir: the
-// cgroupfs mount found by walking up from dir to the first directory on a
-// different superblock type than cgroup (the tmpfs at /sys/fs/cgroup).
+// host's cgroup mount (from mountinfo, read once per process) that dir lies
+// under, else the first directory up from dir whose parent is not on
+// cgroupfs (the tmpfs at /sys/fs/cgroup). The mountinfo answer costs no
+// system call: each statfs of the walk looks up the path through /sys/fs,
+// a sysfs directory whose lookups wait for sysfs's lock, which every
+// network namespace created or torn down takes for writing (its loopback
+// device) — one wait per statfs when many containers start at once.
 func mountOf(dir string) (string, bool) {
+	if h, err := currentHost(); err == nil {
+		if mnt, ok := h.mountOf(dir); ok {
+			return mnt, true
+		}
+	}
 	for d := dir; d != "/" && d != "."; {
 		parent := filepath.Dir(d)
 		var st unix.Statfs_t
@@ -119,4 +130,15 @@ func mountOf(dir string) (string, bool) {
 		d = parent
 	}
 	return "", false
+}
+
+// mountOf is the deepest of h's mount points that dir is or lies under.
+func (h *host) mountOf(dir string) (string, bool) {
+	best := ""
+	for _, m := range h.mounts {
+		if len(m.mountpoint) > len(best) && (dir == m.mountpoint || strings.HasPrefix(dir, m.mountpoint+"/")) {
+			best = m.mountpoint
+		}
+	}
+	return best, best != ""
 }

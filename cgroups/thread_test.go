@@ -23,6 +23,30 @@ func TestThreadCgroup(t *testing.T) {
 	}
 }
 
+// TestHostMountOf: the deepest cgroup mount a directory lies under, never
+// a sibling whose name is a prefix of it (cpu and cpuacct).
+func TestHostMountOf(t *testing.T) {
+	h, err := parseHost(Hybrid, strings.NewReader(hybridMountinfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{
+		"/sys/fs/cgroup/cpu/c1":          "/sys/fs/cgroup/cpu",
+		"/sys/fs/cgroup/cpuacct/a/b":     "/sys/fs/cgroup/cpuacct",
+		"/sys/fs/cgroup/memory":          "/sys/fs/cgroup/memory",
+		"/sys/fs/cgroup/systemd/x.scope": "/sys/fs/cgroup/systemd",
+	} {
+		if got, ok := h.mountOf(dir); !ok || got != want {
+			t.Errorf("%s: got %q, %v; want %q", dir, got, ok, want)
+		}
+	}
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/cpux/c1", "/run/c1"} {
+		if got, ok := h.mountOf(dir); ok {
+			t.Errorf("%s: got %q, want no mount", dir, got)
+		}
+	}
+}
+
 // TestEnterThread forks a child from a thread moved into the container's
 // cgroups and checks that the child was born there in every hierarchy,
 // and that leave put the thread back.

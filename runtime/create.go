@@ -17,6 +17,7 @@ import (
 	"github.com/podrun/podrun/cgroups/devices"
 	"github.com/podrun/podrun/image"
 	"github.com/podrun/podrun/internal/atomicfile"
+	"github.com/podrun/podrun/internal/exeseal"
 	"github.com/podrun/podrun/internal/hooks"
 	"github.com/podrun/podrun/internal/procstat"
 	"github.com/podrun/podrun/internal/rootonly"
@@ -51,6 +52,14 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
+	// The sealed binary the init runs is made while the spec is read and
+	// the state dir and cgroups are set up: its last step waits for an RCU
+	// grace period (see exeseal.Prepare); namespaces.Start takes it.
+	self := r.Self
+	if self == "" {
+		self = "/proc/self/exe"
+	}
+	exeseal.Prepare(self)
 	in, err := r.loadBundle(o)
 	if err != nil {
 		return nil, err

@@ -27,10 +27,8 @@ func ApplyV1(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range transition(cur, target) {
-		if err := writeFile(filepath.Join(dir, w.file()), w.line); err != nil {
-			return fmt.Errorf("devices: write %q to %s: %w", w.line, filepath.Join(dir, w.file()), err)
-		}
+	if err := writeLines(dir, transition(cur, target)); err != nil {
+		return err
 	}
 	after, err := readList(dir)
 	if err != nil {
@@ -79,14 +77,37 @@ func readFile(name string) (string, error) {
 	}
 }
 
-func writeFile(name, line string) error {
-	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
+// writeLines writes each line with its own write(2), in order, opening
+// devices.allow and devices.deny once each: the default allowlist alone is
+// a dozen lines, and every open walks the path through /sys/fs (a sysfs
+// lookup that waits while a network namespace is being set up).
+func writeLines(dir string, lines []write) error {
+	fds := map[string]int{}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, w := range lines {
+		name := filepath.Join(dir, w.file())
+		fd, ok := fds[name]
+		if !ok {
+			var err error
+			if fd, err = unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+				return fmt.Errorf("devices: write %q to %s: %w", w.line, name, err)
+			}
+			fds[name] = fd
+		}
+		if err := writeLine(fd, w.line); err != nil {
+			return fmt.Errorf("devices: write %q to %s: %w", w.line, name, err)
+		}
 	}
-	defer unix.Close(fd)
+	return nil
+}
+
+func writeLine(fd int, line string) error {
 	for {
-		_, err = unix.Write(fd, []byte(line))
+		_, err := unix.Write(fd, []byte(line))
 		if err != unix.EINTR {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,8 +42,16 @@ var ErrUnsealed = errors.New("exeseal: cannot make a read-only copy of the podru
 // Open returns a close-on-exec handle on a read-only view of the binary at
 // self (normally "/proc/self/exe"): O_PATH on the overlay, or the sealed
 // memfd itself. Exec it through /proc/self/fd/<fd>; the caller closes it
-// once the child has exec'd.
+// once the child has exec'd. It takes the handle Prepare(self) made, if any.
 func Open(self string) (*os.File, Method, error) {
+	if p := takePrepared(self); p != nil {
+		<-p.done
+		return p.f, p.m, p.err
+	}
+	return open(self)
+}
+
+func open(self string) (*os.File, Method, error) {
 	f, oerr := overlayHandle(self)
 	if oerr == nil {
 		return f, Overlay, nil
@@ -52,6 +61,56 @@ func Open(self string) (*os.File, Method, error) {
 		return f, Memfd, nil
 	}
 	return nil, "", fmt.Errorf("%w: overlayfs: %v; memfd: %v", ErrUnsealed, oerr, merr)
+}
+
+// pending is a handle being made by Prepare.
+type pending struct {
+	self string
+	done chan struct{} // closed when f, m, err are set
+	f    *os.File
+	m    Method
+	err  error
+}
+
+var (
+	preparedMu sync.Mutex
+	prepared   *pending
+)
+
+// Prepare starts making the handle of self in the background; the next
+// Open(self) takes it. Making the overlay ends with closing its mount fd,
+// which dissolves a detached mount namespace, and the kernel's
+// namespace_unlock then waits for an expedited RCU grace period: about
+// 0.3 ms on an idle host, tens of ms when many containers start at once
+// (the grace periods of all of them queue in exp_funnel_lock). A caller
+// with other work to do before it needs the handle (Create: the spec, the
+// state dir, the cgroups) calls Prepare first, so that the wait overlaps
+// that work. At most one handle is pending: Prepare does nothing while one
+// is, and one no Open takes stays open until the process exits.
+func Prepare(self string) {
+	preparedMu.Lock()
+	defer preparedMu.Unlock()
+	if prepared != nil {
+		return
+	}
+	p := &pending{self: self, done: make(chan struct{})}
+	prepared = p
+	go func() {
+		p.f, p.m, p.err = open(self)
+		close(p.done)
+	}()
+}
+
+// takePrepared hands out the pending handle of self, once.
+func takePrepared(self string) *pending {
+	preparedMu.Lock()
+	defer preparedMu.Unlock()
+	p := prepared
+	if p == nil || p.self != self {
+		return nil
+	}
+	prepared = nil
+	return p
 }
 
 // overlayHandle opens the binary through a detached, lower-only overlayfs
@@ -66,25 +125,9 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, fmt.Errorf("binary path %q is not usable", path)
 	}
 	dir, name := filepath.Split(path)
-	// Two lower layers and no upper one: overlayfs then is read-only for
-	// good (it refuses a single lower layer). The second is an empty
-	// detached tmpfs: "/" would overlap the binary's directory (ELOOP).
-	empty, err := emptyTmpfs()
+	mnt, err := sealedDir(dir)
 	if err != nil {
 		return nil, err
-	}
-	defer unix.Close(empty)
-	mnt, err := lowerOnly(dir, fmt.Sprintf("/proc/self/fd/%d", empty))
-	if err != nil {
-		// Before Linux 6.15 overlayfs takes no detached mount as a
-		// layer ("failed to clone lowerpath": Debian 12's 6.1, Ubuntu's
-		// 6.8 and 6.11): /dev, always mounted, stands in for the empty
-		// layer, below the binary's directory so nothing there masks
-		// the binary (and sameFile checks it), as runc uses its state dir.
-		var derr error
-		if mnt, derr = lowerOnly(dir, "/dev"); derr != nil {
-			return nil, fmt.Errorf("%w; with /dev as second layer: %v", err, derr)
-		}
 	}
 	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -103,6 +146,36 @@ func overlayHandle(self string) (_ *os.File, retErr error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// sealedDir mounts a detached, read-only overlayfs of dir. Two lower layers
+// and no upper one: overlayfs then is read-only for good (it refuses a
+// single lower layer). The second layer is /dev, always mounted and below
+// dir, so nothing there masks the binary (sameFile checks it anyway), as
+// runc uses its state dir. Only where /dev overlaps dir (a binary under
+// /dev) is it an empty detached tmpfs (Linux 6.15 and later; before, overlayfs
+// takes no detached mount as a layer: "failed to clone lowerpath").
+//
+// /dev comes first because the tmpfs costs a second superblock and, when
+// its fd is closed, a second dissolved mount namespace, whose
+// namespace_unlock waits for an expedited RCU grace period: one more per
+// create or exec, all of them serialised host-wide (exp_funnel_lock) when
+// many containers start at once.
+func sealedDir(dir string) (int, error) {
+	mnt, err := lowerOnly(dir, "/dev")
+	if err == nil {
+		return mnt, nil
+	}
+	empty, terr := emptyTmpfs()
+	if terr != nil {
+		return -1, fmt.Errorf("%w; empty tmpfs as second layer: %v", err, terr)
+	}
+	defer unix.Close(empty)
+	mnt, terr = lowerOnly(dir, fmt.Sprintf("/proc/self/fd/%d", empty))
+	if terr != nil {
+		return -1, fmt.Errorf("%w; with an empty tmpfs as second layer: %v", err, terr)
+	}
+	return mnt, nil
 }
 
 // lowerOnly makes a detached read-only overlayfs of two lower layers, top

@@ -116,6 +116,50 @@ func TestOverlayDevSecondLayer(t *testing.T) {
 	}
 }
 
+// TestOverlayUnderDev drives the empty tmpfs second layer: a binary in a
+// directory of /dev's own filesystem, which /dev as second layer would
+// overlap. Overlayfs takes a detached tmpfs as a layer from Linux 6.15.
+func TestOverlayUnderDev(t *testing.T) {
+	testutil.RequiresRoot(t)
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		t.Fatal(err)
+	}
+	if major < 6 || major == 6 && minor < 15 {
+		t.Skipf("overlayfs of Linux %d.%d takes no detached mount as a layer", major, minor)
+	}
+	dir, err := os.MkdirTemp("/dev", "exeseal-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if mnt, err := lowerOnly(dir, "/dev"); err == nil {
+		unix.Close(mnt)
+		t.Fatalf("/dev as second layer of %s: no error, want overlapping layers", dir)
+	}
+	data := []byte("#!/bin/sh\nexit 0\n")
+	bin := filepath.Join(dir, "podrun")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := overlayHandle(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	p := fmt.Sprintf("/proc/self/fd/%d", h.Fd())
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("sealed view reads %q, %v; want %q", got, err, data)
+	}
+	if _, err := os.OpenFile(p, os.O_WRONLY, 0); !errors.Is(err, unix.EROFS) {
+		t.Errorf("open for writing: %v, want EROFS", err)
+	}
+}
+
 func TestMemfd(t *testing.T) {
 	h, err := memfdHandle("/proc/self/exe")
 	if err != nil {
@@ -142,6 +186,41 @@ func TestOpenPrefersOverlay(t *testing.T) {
 	if m != Overlay {
 		t.Errorf("method = %s, want %s as root", m, Overlay)
 	}
+}
+
+// TestPrepare: Open takes the handle Prepare made, once; an Open for
+// another binary path leaves it pending.
+func TestPrepare(t *testing.T) {
+	testutil.RequiresRoot(t)
+	Prepare("/proc/self/exe")
+	if p := takePrepared("/proc/self/exe/other"); p != nil {
+		t.Fatal("a handle prepared for /proc/self/exe was taken for another path")
+	}
+	preparedMu.Lock()
+	p := prepared
+	preparedMu.Unlock()
+	if p == nil {
+		t.Fatal("nothing pending after Prepare")
+	}
+	h, m, err := Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h != p.f || m != Overlay {
+		t.Errorf("Open returned %v (%s), want the prepared %v (overlay)", h, m, p.f)
+	}
+	check(t, h)
+	// Taken: the next Open makes a handle of its own.
+	h2, _, err := Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if h2 == h {
+		t.Error("the prepared handle was handed out twice")
+	}
+	check(t, h2)
 }
 
 func benchmark(b *testing.B, open func(string) (*os.File, error)) {
