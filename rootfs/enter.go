@@ -327,11 +327,17 @@ func (r *root) maskPath(p string, null int) error {
 		return err
 	}
 	defer unix.Close(h)
-	err = unix.Mount(procFd(null), procFd(h), "", unix.MS_BIND, "")
-	if errors.Is(err, unix.ENOTDIR) {
+	// The type first, as crun: a bind of the null device that fails on a
+	// directory is not free, its clone is torn down behind an RCU grace
+	// period (two of runc's default masked paths are directories).
+	var st unix.Stat_t
+	if err := unix.Fstat(h, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return unix.Mount("tmpfs", procFd(h), "tmpfs", unix.MS_RDONLY, "")
 	}
-	return err
+	return unix.Mount(procFd(null), procFd(h), "", unix.MS_BIND, "")
 }
 
 // setReadonly remounts / read-only, keeping locked flags if necessary.
