@@ -38,6 +38,9 @@ type ExecOpts struct {
 // namespaces/nsenter starts it (no second Go runtime); its failures come
 // back worded as runc and podrun's init word them (execError).
 func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
+	// The sealed binary is made while the state is read and the process
+	// prepared (see exeseal.Prepare; Create does the same).
+	exeseal.Prepare(r.Self)
 	c, err := r.Load(id)
 	if err != nil {
 		return nil, err
