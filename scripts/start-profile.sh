@@ -9,13 +9,13 @@
 # default spec, as make bench), it prints
 #   - system calls per run (strace -f -c; median of RUNS) and the ten most
 #     frequent, per run;
-#   - a start-path timeline (strace -f -ttt --seccomp-bpf, tracing only
-#     execve, pivot_root and exit_group, so the other calls run at full
-#     speed): milliseconds from the runtime's execve to the init's execve
-#     (runc and podrun re-execute themselves; crun does not), pivot_root,
-#     the container's execve of /bin/true, its exit and the runtime's exit
-#     (medians of RUNS). Tracing still slows each traced call, so compare
-#     runtimes, not these numbers with make bench's.
+#   - a start-path timeline from kernel tracepoints (perf record of
+#     execve's return, pivot_root, exit_group and process exit: no ptrace
+#     stops, so the runtimes run at about full speed): milliseconds from
+#     the runtime's execve to the init's execve (runc and podrun
+#     re-execute themselves; crun does not), pivot_root, the container's
+#     execve of /bin/true, its exit_group and the runtime's exit (medians
+#     of RUNS).
 # On a hybrid cgroup host it runs in a private mount namespace with
 # /sys/fs/cgroup/unified unmounted, like scripts/bench.sh (crun refuses
 # hybrid).
@@ -43,13 +43,20 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else p
 for spec in "$@"; do
 	name=${spec%%=*} bin=${spec#*=}
 	bin=$(command -v "$bin" || true)
+	[ -z "$bin" ] || bin=$(realpath "$bin")
 	[ -n "$bin" ] || { echo "$name: not found, skipped"; continue; }
 	root="$work/root-$name"
 	mkdir -p "$work/$name"
 	for i in $(seq "$runs"); do
 		(cd "$work/bundle" && strace -f -c -o "$work/$name/c.$i" "$bin" --root "$root" run "p$i" >/dev/null 2>&1)
-		(cd "$work/bundle" && strace -f -ttt --seccomp-bpf -e trace=execve,pivot_root,exit_group \
-			-o "$work/$name/t.$i" "$bin" --root "$root" run "q$i" >/dev/null 2>&1)
+		# System-wide (-a), not per task: perf's inherited per-thread
+		# events would slow every fork and thread of the runtime.
+		(cd "$work/bundle" && perf record -q -a -o "$work/$name/p.$i" \
+			-e syscalls:sys_exit_execve -e syscalls:sys_enter_pivot_root \
+			-e syscalls:sys_enter_exit_group -e sched:sched_process_exit \
+			-e sched:sched_process_fork \
+			-- "$bin" --root "$root" run "q$i" >/dev/null 2>&1)
+		perf script -i "$work/$name/p.$i" -F comm,pid,tid,time,event,trace 2>/dev/null >"$work/$name/t.$i"
 	done
 	echo "## $name ($("$bin" --version | head -1))"
 	echo
@@ -63,14 +70,19 @@ for spec in "$@"; do
 		awk '{printf "| %s | %d |\n", $2, $1}'
 	echo
 	for f in "$work/$name"/t.*; do
-		awk '
-			NR == 1 { main = $1; t0 = $2 }
-			/execve\(/ && $1 != main && !init && $0 !~ /"\/bin\/true"/ { init = $2 }
-			/pivot_root\(/ && !piv { piv = $2 }
-			/execve\("\/bin\/true"/ { ex = $2; cpid = $1 }
-			$1 == cpid && /exit_group\(/ { cex = $2 }
-			$1 == main && /\+\+\+ exited/ { end = $2 }
-			function ms(t) { return t ? sprintf("%.2f", (t - t0) * 1000) : "-" }
+		# Lines: COMM PID/TID SECONDS: EVENT: FIELDS; only the runtime's
+		# process tree counts (forks followed from its first execve).
+		awk -v rt="$(basename "$bin")" '
+			{ split($2, id, "/"); t = $3 + 0; ev = $4 }
+			!main && ev ~ /sys_exit_execve/ && $1 == rt { main = id[1]; t0 = t; tree[main] = 1 }
+			!main || !(id[1] in tree) { next }
+			ev ~ /sched_process_fork/ { for (i = 5; i <= NF; i++) if ($i ~ /^child_pid=/) { sub(/child_pid=/, "", $i); tree[$i] = 1 } }
+			ev ~ /sys_exit_execve/ && id[1] != main && $1 != "true" && !init { init = t }
+			ev ~ /pivot_root/ && !piv { piv = t }
+			ev ~ /sys_exit_execve/ && $1 == "true" { ex = t }
+			ev ~ /sys_enter_exit_group/ && $1 == "true" { cex = t }
+			ev ~ /sched_process_exit/ && id[1] == main && id[2] == main { end = t }
+			function ms(x) { return x ? sprintf("%.2f", (x - t0) * 1000) : "-" }
 			END { print ms(init), ms(piv), ms(ex), ms(cex), ms(end) }' "$f"
 	done >"$work/$name/timeline"
 	echo '| ms from the runtime'"'"'s execve | median |'
