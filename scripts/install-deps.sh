@@ -4,7 +4,7 @@
 # something is missing. Run as root (or with passwordless sudo).
 #
 #   scripts/install-deps.sh          # busybox-static containerd jq gcc libc6-dev make apparmor runc ...
-#   scripts/install-deps.sh bench    # also hyperfine strace, for benchmarks
+#   scripts/install-deps.sh bench    # also hyperfine strace linux-perf, for benchmarks
 #
 # Go itself is not installed: it is expected at /usr/local/go (or on PATH).
 set -euo pipefail
@@ -31,6 +31,7 @@ have() {
 	libc6-dev) installed libc6-dev ;;
 	containernetworking-plugins) [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] ;;
 	time) [ -x /usr/bin/time ] ;;
+	linux-perf) command -v perf >/dev/null ;;
 	iproute2) command -v ip >/dev/null ;;
 	apparmor) command -v apparmor_parser >/dev/null || [ -x /sbin/apparmor_parser ] ;;
 	*) command -v "$1" >/dev/null ;;
@@ -49,7 +50,7 @@ have() {
 # measures a command's own peak RSS (integration/hostile_test.go).
 pkgs=(busybox-static containerd jq gcc libc6-dev make containernetworking-plugins iptables apparmor runc crun iproute2 time)
 if $bench; then
-	pkgs+=(hyperfine strace)
+	pkgs+=(hyperfine strace linux-perf)
 fi
 # zsh: `podrun completion zsh` is run in integration/kubectl_cli_test.go.
 pkgs+=(zsh)
