@@ -55,11 +55,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 	// The sealed binary the init runs is made while the spec is read and
 	// the state dir and cgroups are set up: its last step waits for an RCU
 	// grace period (see exeseal.Prepare); namespaces.Start takes it.
-	self := r.Self
-	if self == "" {
-		self = "/proc/self/exe"
-	}
-	exeseal.Prepare(self)
+	exeseal.Prepare(r.selfExe())
 	in, err := r.loadBundle(o)
 	if err != nil {
 		return nil, err
@@ -288,7 +284,7 @@ func (c *Container) startInit(cg cgroups.Manager, cfg *namespaces.InitConfig, fi
 		cgroupFD = int(fd.Fd())
 	}
 	so := &namespaces.StartOptions{
-		Self: c.rt.Self, Config: cfg, Namespaces: spec.Linux.Namespaces,
+		Self: c.rt.selfExe(), Config: cfg, Namespaces: spec.Linux.Namespaces,
 		UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings,
 		Stdio: stdio(stdioFiles), Preserve: files.preserve, Fifo: files.fifo, Console: files.console,
 		CgroupFD: cgroupFD, TimeOffsets: spec.Linux.TimeOffsets, MountSources: files.mountSources,

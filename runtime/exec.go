@@ -40,7 +40,7 @@ type ExecOpts struct {
 func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	// The sealed binary is made while the state is read and the process
 	// prepared (see exeseal.Prepare; Create does the same).
-	exeseal.Prepare(r.Self)
+	exeseal.Prepare(r.selfExe())
 	c, err := r.Load(id)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	// The helper execs a read-only view of podrun before it enters the
 	// container, never the host's binary (CVE-2019-5736; see
 	// namespaces/nsenter).
-	dmz, _, err := exeseal.Open(r.Self)
+	dmz, _, err := exeseal.Open(r.selfExe())
 	if err != nil {
 		return nil, err
 	}

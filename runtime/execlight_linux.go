@@ -98,7 +98,7 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 	l.spec = *spec
 	// The helper execs a read-only view of podrun (see
 	// namespaces/nsenter), made once.
-	if l.spec.Dmz, _, err = exeseal.Open(r.Self); err != nil {
+	if l.spec.Dmz, _, err = exeseal.Open(r.selfExe()); err != nil {
 		return nil, err
 	}
 	// The pidfd pins the init's identity: namespace files opened while it

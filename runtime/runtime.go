@@ -25,13 +25,24 @@ type Logger interface {
 type Runtime struct {
 	// Root holds one directory per container (runc's --root).
 	Root string
-	// Self is the podrun binary to re-execute as the init ("/proc/self/exe").
+	// Self is the podrun binary to re-execute as the init (empty:
+	// "/proc/self/exe").
 	Self string
 	// Log gets warnings (failing poststart/poststop hooks, ignored config).
 	Log Logger
 	// NewCgroup and LoadCgroup are the cgroup driver; tests may swap them.
 	NewCgroup  func(cgroupsPath, id string) (cgroups.Manager, error)
 	LoadCgroup func(paths map[string]string) (cgroups.Manager, error)
+}
+
+// selfExe is Self, or /proc/self/exe when unset: the one name create,
+// exec and LightExec seal, so that a handle exeseal.Prepare made is the
+// one Open finds.
+func (r *Runtime) selfExe() string {
+	if r.Self == "" {
+		return "/proc/self/exe"
+	}
+	return r.Self
 }
 
 // New returns a Runtime with the default cgroup driver.
