@@ -84,9 +84,12 @@ func benchContainer(b *testing.B) (*Runtime, *Container) {
 	}
 	c := &Container{rt: r, dir: dir, lock: lock, State: State{
 		ID: "bench", Bundle: "/bundle", Rootfs: "/bundle/rootfs", Created: time.Now().UTC(),
-		Status: Created, Pid: 4242, PidStart: 123456, Spec: DefaultSpec(),
+		Status: Created, Pid: 4242, PidStart: 123456,
 		CgroupPaths: map[string]string{"memory": "/sys/fs/cgroup/memory/bench", "pids": "/sys/fs/cgroup/pids/bench"},
 	}}
+	if err := c.setSpec(DefaultSpec()); err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(func() { c.Close() })
 	return r, c
 }

@@ -32,14 +32,21 @@ const MaxConfigSize = userfile.MaxSize
 // planted there must not hang us), at most MaxConfigSize bytes. Errors name
 // the file or the field.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	s, _, err := loadSpec(bundle)
+	return s, err
+}
+
+// loadSpec is LoadSpec that also returns the file's bytes.
+func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	b, err := userfile.ReadFile(filepath.Join(bundle, "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
+		return nil, nil, fmt.Errorf("bundle %q: config.json does not exist", bundle)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bundle %q: config.json: %w", bundle, err)
+		return nil, nil, fmt.Errorf("bundle %q: config.json: %w", bundle, err)
 	}
-	return ParseSpec(b)
+	s, err := ParseSpec(b)
+	return s, b, err
 }
 
 // ParseSpec parses the content of a config.json. Errors name the file and

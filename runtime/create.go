@@ -146,6 +146,7 @@ func (r *Runtime) Create(id string, o CreateOpts) (_ *Process, retErr error) {
 type createInput struct {
 	bundle, rootfs string // absolute
 	spec           *specs.Spec
+	raw            []byte          // config.json as read: the state keeps it
 	filter         *seccomp.Filter // compiled linux.seccomp, nil without
 }
 
@@ -156,7 +157,7 @@ func (r *Runtime) loadBundle(o CreateOpts) (*createInput, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadSpec(bundle)
+	spec, raw, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func (r *Runtime) loadBundle(o CreateOpts) (*createInput, error) {
 	if !p.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("cannot use console socket if podrun will not detach or allocate tty")
 	}
-	return &createInput{bundle: bundle, rootfs: rootfs, spec: spec, filter: filter}, nil
+	return &createInput{bundle: bundle, rootfs: rootfs, spec: spec, raw: raw, filter: filter}, nil
 }
 
 // newContainer makes and locks the state dir of id and returns the
@@ -210,10 +211,12 @@ func (r *Runtime) newContainer(id string, in *createInput, cg cgroups.Manager) (
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// The spec is saved as config.json's bytes: create never changes it,
+	// and re-encoding a specs.Spec would cost each create its reflection.
 	return &Container{rt: r, dir: dir, lock: lock, State: State{
 		ID: id, Bundle: in.bundle, Rootfs: in.rootfs, Created: time.Now().UTC(),
-		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: in.spec,
-	}}, nil
+		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: in.raw,
+	}, spec: in.spec, meta: specMeta{Hooks: in.spec.Hooks, Annotations: in.spec.Annotations}}, nil
 }
 
 // initFiles are the files the init is started with; close releases ours.

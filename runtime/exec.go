@@ -80,12 +80,16 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	// The container's seccomp filter applies to exec'd processes too.
-	filter, err := compileSeccomp(c.State.Spec.Linux)
+	_, linux, err := c.execBase()
 	if err != nil {
 		return nil, err
 	}
-	spec, err := c.execSpec(p, filter)
+	// The container's seccomp filter applies to exec'd processes too.
+	filter, err := compileSeccomp(linux)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := c.execSpec(p, linux, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +112,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 	}
 	initPid := c.State.Pid
 	if filter != nil && filter.Notify {
-		sp, st := c.State.Spec.Linux.Seccomp, c.specState(c.Status())
+		sp, st := linux.Seccomp, c.specState(c.Status())
 		spec.SeccompListener = func(fd *os.File, pid int) error { return seccompListener(sp, pid, st)(fd) }
 	}
 	// On cgroup v2 the process is born in the cgroup (CLONE_INTO_CGROUP):
@@ -217,7 +221,13 @@ func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error
 		return nil, err
 	}
 	defer c.Close()
-	base := c.State.Spec.Process
+	base, _, err := c.execBase()
+	if err != nil {
+		return nil, err
+	}
+	if base == nil {
+		return nil, errors.New("the container's spec has no process to base the exec on")
+	}
 	p := *base
 	p.Args = o.Args
 	p.Terminal = o.Terminal

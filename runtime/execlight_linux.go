@@ -74,7 +74,14 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 			l.cgroups = append(l.cgroups, d)
 		}
 	}
-	proc := *c.State.Spec.Process
+	base, linux, err := c.execBase()
+	if err != nil {
+		return nil, err
+	}
+	if base == nil {
+		return nil, errors.New("the container's spec has no process to base the exec on")
+	}
+	proc := *base
 	host := lsm.Host{}
 	if !host.AppArmorEnabled() {
 		proc.ApparmorProfile = ""
@@ -84,14 +91,14 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 	}
 	// Not a terminal, nor the CPU affinity of a one-off exec.
 	proc.Terminal, proc.ExecCPUAffinity = false, nil
-	f, err := compileSeccomp(c.State.Spec.Linux)
+	f, err := compileSeccomp(linux)
 	if err != nil {
 		return nil, err
 	}
 	if f != nil && f.Notify {
 		return nil, fmt.Errorf("%w: seccomp notify", ErrNotLight)
 	}
-	spec, err := c.execSpec(&proc, f)
+	spec, err := c.execSpec(&proc, linux, f)
 	if err != nil {
 		return nil, err
 	}

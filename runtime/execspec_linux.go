@@ -26,7 +26,7 @@ import (
 // cgroups, stdio, console), which the caller opens per command. The
 // environment is process.env with the last entry of each variable and
 // HOME from the container's /etc/passwd when missing, as the init does.
-func (c *Container) execSpec(p *specs.Process, f *seccomp.Filter) (*nsenter.ExecSpec, error) {
+func (c *Container) execSpec(p *specs.Process, l *specs.Linux, f *seccomp.Filter) (*nsenter.ExecSpec, error) {
 	s := &nsenter.ExecSpec{Args: p.Args, Cwd: p.Cwd, UID: p.User.UID, GID: p.User.GID,
 		Groups: p.User.AdditionalGids, Caps: lightCaps(p.Capabilities), NoNewPrivs: p.NoNewPrivileges,
 		OOMScoreAdj: p.OOMScoreAdj}
@@ -44,7 +44,7 @@ func (c *Container) execSpec(p *specs.Process, f *seccomp.Filter) (*nsenter.Exec
 		s.Rlimits = append(s.Rlimits, nsenter.Rlimit{Resource: res, Cur: rl.Soft, Max: rl.Hard})
 	}
 	s.AppArmorProfile, s.SELinuxLabel = p.ApparmorProfile, p.SelinuxLabel
-	if l := c.State.Spec.Linux; l != nil && l.Personality != nil {
+	if l != nil && l.Personality != nil {
 		pers := procattr.Personality(l.Personality)
 		s.Personality = &pers
 	}

@@ -61,7 +61,11 @@ const intelRdtFile = "intelrdt.json"
 
 // applyIntelRdt puts the init in its resctrl group (linux.intelRdt).
 func (c *Container) applyIntelRdt(pid int) error {
-	l := c.State.Spec.Linux
+	s, err := c.Spec()
+	if err != nil {
+		return err
+	}
+	l := s.Linux
 	if l == nil || l.IntelRdt == nil {
 		return nil
 	}

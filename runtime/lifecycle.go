@@ -27,7 +27,7 @@ func (r *Runtime) Start(id string) error {
 	if _, err := c.require(OpStart); err != nil {
 		return err
 	}
-	h := c.State.Spec.Hooks
+	h := c.meta.Hooks
 	if err := c.releaseInit(h != nil && len(h.StartContainer) > 0); err != nil {
 		return err
 	}
@@ -269,8 +269,8 @@ func (c *Container) destroy(poststop bool) error {
 			return err
 		}
 	}
-	if poststop && c.State.Status != Creating && c.State.Spec != nil && c.State.Spec.Hooks != nil {
-		if err := hooks.RunAll(context.Background(), "poststop", c.State.Spec.Hooks.Poststop, c.specState(Stopped)); err != nil {
+	if h := c.meta.Hooks; poststop && c.State.Status != Creating && h != nil {
+		if err := hooks.RunAll(context.Background(), "poststop", h.Poststop, c.specState(Stopped)); err != nil {
 			c.rt.Log.Warnf("%v", err)
 		}
 	}

@@ -23,10 +23,11 @@ func (r *Runtime) Resources(id string) (*specs.LinuxResources, error) {
 		return nil, err
 	}
 	defer c.Close()
-	if c.State.Spec == nil || c.State.Spec.Linux == nil {
-		return nil, nil
+	s, err := c.Spec()
+	if err != nil || s.Linux == nil {
+		return nil, err
 	}
-	return c.State.Spec.Linux.Resources, nil
+	return s.Linux.Resources, nil
 }
 
 // Update changes the limits of a created, running or paused container, as
@@ -47,13 +48,14 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 	if u == nil {
 		u = &specs.LinuxResources{}
 	}
-	if c.State.Spec == nil {
-		c.State.Spec = &specs.Spec{}
+	s, err := c.Spec()
+	if err != nil {
+		return err
 	}
-	if c.State.Spec.Linux == nil {
-		c.State.Spec.Linux = &specs.Linux{}
+	var old *specs.LinuxResources
+	if s.Linux != nil {
+		old = s.Linux.Resources
 	}
-	old := c.State.Spec.Linux.Resources
 	merged := MergeResources(old, u)
 	if err := cgroups.Validate(merged); err != nil {
 		return err
@@ -70,7 +72,16 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 		}
 		return err
 	}
-	c.State.Spec.Linux.Resources = merged
+	ns := *s
+	l := specs.Linux{}
+	if s.Linux != nil {
+		l = *s.Linux
+	}
+	l.Resources = merged
+	ns.Linux = &l
+	if err := c.setSpec(&ns); err != nil {
+		return err
+	}
 	return c.save()
 }
 
