@@ -18,8 +18,10 @@ import (
 
 // ExecOpts are the options of `exec`.
 type ExecOpts struct {
-	// Process to run; see ExecProcess for building it from flags.
+	// Process to run; when nil, the container's own with Overrides
+	// applied (runc exec without --process; ExecProcess builds the same).
 	Process       *specs.Process
+	Overrides     *ExecOverrides
 	PidFile       string
 	ConsoleSocket string
 	PreserveFds   int
@@ -55,6 +57,14 @@ func (r *Runtime) Exec(id string, o ExecOpts) (_ *Process, retErr error) {
 		return nil, err
 	}
 	p := o.Process
+	if p == nil {
+		if o.Overrides == nil {
+			return nil, errors.New("exec: no process and no overrides")
+		}
+		if p, err = c.execProcess(*o.Overrides); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.validateProcess(p, "process"); err != nil {
 		return nil, err
 	}
@@ -221,6 +231,11 @@ func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error
 		return nil, err
 	}
 	defer c.Close()
+	return c.execProcess(o)
+}
+
+// execProcess is ExecProcess on a loaded container.
+func (c *Container) execProcess(o ExecOverrides) (*specs.Process, error) {
 	base, _, err := c.execBase()
 	if err != nil {
 		return nil, err

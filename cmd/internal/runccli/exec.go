@@ -63,16 +63,17 @@ func execCommand(e *Env) *cli.Command {
 // execContainer runs the process of `exec` in container id; an ExitError
 // is the process's status.
 func execContainer(ctx *cli.Context, e *Env, id string) error {
-	p, err := execProcess(ctx, e.RT, id)
+	p, ov, err := execProcess(ctx)
 	if err != nil {
 		return err
 	}
+	terminal := ov != nil && ov.Terminal || p != nil && p.Terminal
 	detach := ctx.Bool("detach")
-	o := runtime.ExecOpts{Process: p, PidFile: ctx.String("pid-file"),
+	o := runtime.ExecOpts{Process: p, Overrides: ov, PidFile: ctx.String("pid-file"),
 		ConsoleSocket: ctx.String("console-socket"), PreserveFds: int(ctx.Uint("preserve-fds")),
 		IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: ctx.StringSlice("cgroup")}
 	var tty *ForegroundTTY
-	if p.Terminal && o.ConsoleSocket == "" && !detach {
+	if terminal && o.ConsoleSocket == "" && !detach {
 		if tty, err = NewTTYForProcess(); err != nil {
 			return err
 		}
@@ -103,26 +104,27 @@ func execContainer(ctx *cli.Context, e *Env, id string) error {
 	return nil
 }
 
-// execProcess reads --process, or builds the process from the container's
-// config and the flags, like runc exec.
-func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Process, error) {
+// execProcess reads --process, or else returns the flags' changes to the
+// container's process, like runc exec (runtime.Exec applies them to the
+// state it loads anyway).
+func execProcess(ctx *cli.Context) (*specs.Process, *runtime.ExecOverrides, error) {
 	if path := ctx.String("process"); path != "" {
 		b, err := userfile.ReadFile(path)
 		if err == nil {
 			err = userfile.CheckDepth(b)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--process %s: %w", path, err)
+			return nil, nil, fmt.Errorf("--process %s: %w", path, err)
 		}
 		var p specs.Process
 		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("--process %s: %v", path, err)
+			return nil, nil, fmt.Errorf("--process %s: %v", path, err)
 		}
-		return &p, nil
+		return &p, nil, nil
 	}
 	args := ctx.Args().Tail()
 	if len(args) == 0 {
-		return nil, fmt.Errorf("exec: process args cannot be empty")
+		return nil, nil, fmt.Errorf("exec: process args cannot be empty")
 	}
 	o := runtime.ExecOverrides{Args: args, Env: ctx.StringSlice("env"), Cwd: ctx.String("cwd"),
 		Caps: ctx.StringSlice("cap"), Terminal: ctx.Bool("tty"), NoNewPrivileges: ctx.Bool("no-new-privs"),
@@ -130,14 +132,14 @@ func execProcess(ctx *cli.Context, rt *runtime.Runtime, id string) (*specs.Proce
 	if u := ctx.String("user"); u != "" || len(ctx.Int64Slice("additional-gids")) > 0 {
 		user, err := parseUser(u)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, g := range ctx.Int64Slice("additional-gids") {
 			user.AdditionalGids = append(user.AdditionalGids, uint32(g))
 		}
 		o.User = user
 	}
-	return rt.ExecProcess(id, o)
+	return nil, &o, nil
 }
 
 // parseUser parses --user uid[:gid].

@@ -21,7 +21,7 @@ func TestUserFilesHostileInput(t *testing.T) {
 		if err := fs.Parse([]string{"--process", path}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := execProcess(cli.NewContext(cli.NewApp(), fs, nil), nil, "id")
+		_, _, err := execProcess(cli.NewContext(cli.NewApp(), fs, nil))
 		return err
 	}
 	for _, c := range []struct {
