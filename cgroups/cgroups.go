@@ -81,12 +81,11 @@ type Manager interface {
 
 	// DestroyIfEmpty removes the container's cgroup directories, with any
 	// child cgroups, as Destroy does, but makes one attempt and does not
-	// wait: it reports whether every directory is gone. It fails (false)
-	// while any process is left in the cgroup tree (EBUSY), and for
-	// whatever else would make Destroy fail; directories it removed stay
-	// removed. The caller then kills what is left and calls Destroy,
-	// which reports the error. The systemd driver always answers false:
-	// its unit is stopped by Destroy.
+	// wait: it reports whether every directory is gone. It stops (false)
+	// at the first directory that holds a process (EBUSY) or that Destroy
+	// would fail on; those it removed before stay removed. The caller
+	// then kills what is left and calls Destroy, which reports any error.
+	// The systemd driver always answers false: Destroy stops its unit.
 	DestroyIfEmpty() bool
 
 	// Set applies every limit of r (linux.resources) to the container's

@@ -122,7 +122,7 @@ func (m *manager) Procs() ([]int, error) {
 }
 
 func (m *manager) Destroy() error {
-	errs := removeTrees(m.dirs, true)
+	errs := removeTrees(m.dirs)
 	m.created, m.fresh = false, false
 	switch len(errs) {
 	case 0:
@@ -134,8 +134,13 @@ func (m *manager) Destroy() error {
 }
 
 func (m *manager) DestroyIfEmpty() bool {
-	if len(removeTrees(m.dirs, false)) > 0 {
-		return false
+	// The first directory that stays ends it: the caller's Destroy goes
+	// over every one again anyway.
+	for _, d := range m.dirs {
+		ok, err := isCgroupDir(d)
+		if err != nil || ok && rmdirTree(d) != nil {
+			return false
+		}
 	}
 	m.created, m.fresh = false, false
 	return true
@@ -320,27 +325,35 @@ func collectProcs(dir string, seen map[int]struct{}) error {
 	return nil
 }
 
+// isCgroupDir reports whether dir exists, and fails if it is not on a
+// cgroup filesystem.
+func isCgroupDir(dir string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		if err == unix.ENOENT {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return false, fmt.Errorf("%s: not a cgroup directory", dir)
+	}
+	return true, nil
+}
+
 // removeTrees removes the cgroup dirs and their descendants, bottom-up,
 // retrying those still busy, i.e. holding exiting processes, for about
-// 1.3 s in all when wait is set; without, busy ones are errors at once.
-// Missing dirs are fine; directories that are not on a cgroup filesystem
-// are refused.
-func removeTrees(dirs []string, wait bool) errList {
+// 1.3 s in all. Missing dirs are fine; directories that are not on a
+// cgroup filesystem are refused.
+func removeTrees(dirs []string) errList {
 	var errs errList
 	busy := make([]string, 0, len(dirs))
 	for _, d := range dirs {
-		var st unix.Statfs_t
-		if err := unix.Statfs(d, &st); err != nil {
-			if err != unix.ENOENT {
-				errs = append(errs, &os.PathError{Op: "statfs", Path: d, Err: err})
-			}
-			continue
+		if ok, err := isCgroupDir(d); err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			busy = append(busy, d)
 		}
-		if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-			errs = append(errs, fmt.Errorf("%s: not a cgroup directory", d))
-			continue
-		}
-		busy = append(busy, d)
 	}
 	delay := 10 * time.Millisecond
 	for i := 0; len(busy) > 0; i++ {
@@ -359,7 +372,7 @@ func removeTrees(dirs []string, wait bool) errList {
 		if len(still) == 0 {
 			break
 		}
-		if i == 7 || !wait {
+		if i == 7 {
 			for _, err := range stillErrs {
 				errs = append(errs, fmt.Errorf("%w (processes left in it?)", err))
 			}

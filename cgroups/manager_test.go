@@ -52,7 +52,7 @@ func cleanupCgroups(t *testing.T, paths map[string]string, name string) {
 			for p := filepath.Dir(d); strings.Contains(p, name); p = filepath.Dir(p) {
 				dirs = append(dirs, p)
 			}
-			if errs := removeTrees(dirs, true); errs != nil {
+			if errs := removeTrees(dirs); errs != nil {
 				t.Errorf("cleanup: %v", errs)
 			}
 		}
