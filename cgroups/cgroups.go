@@ -40,6 +40,14 @@ type Manager interface {
 	// (and missing parents), moving no process. It is idempotent.
 	Create() error
 
+	// Fresh reports whether Create, in this process, made the container's
+	// directory in every hierarchy itself: none existed, so the cgroup
+	// held no process and no child cgroup when it was made, and a caller
+	// looking for processes left in it need not read it. False before
+	// Create, after Destroy, in a manager from Load and for the systemd
+	// driver (systemd makes the directories).
+	Fresh() bool
+
 	// Apply creates the cgroup if needed and moves pid into it in every
 	// hierarchy. Call it right after forking the container init, before the
 	// init does anything.
@@ -70,6 +78,15 @@ type Manager interface {
 	// processes exit (EBUSY) and succeeds if the directories are gone
 	// already. Parents created by Create are left alone, as in runc.
 	Destroy() error
+
+	// DestroyIfEmpty removes the container's cgroup directories, with any
+	// child cgroups, as Destroy does, but makes one attempt and does not
+	// wait: it reports whether every directory is gone. It stops (false)
+	// at the first directory that holds a process (EBUSY) or that Destroy
+	// would fail on; those it removed before stay removed. The caller
+	// then kills what is left and calls Destroy, which reports any error.
+	// The systemd driver always answers false: Destroy stops its unit.
+	DestroyIfEmpty() bool
 
 	// Set applies every limit of r (linux.resources) to the container's
 	// cgroup, creating it if needed. It calls Validate first. A nil r or

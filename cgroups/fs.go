@@ -30,6 +30,7 @@ type manager struct {
 	cpusetDir   string            // the v1 cpuset directory, if any: needs cpus/mems
 	onlyUnified bool              // the unified hierarchy is the only one (v2)
 	created     bool              // Create succeeded in this process
+	fresh       bool              // ... and made every directory of dirs itself
 }
 
 var _ Manager = (*manager)(nil)
@@ -57,11 +58,13 @@ func (m *manager) Create() error {
 	if m.created {
 		return nil
 	}
+	fresh := true
 	for _, d := range m.dirs {
 		made, err := mkdirs(d)
 		if err != nil {
 			return m.err("create", "", err)
 		}
+		fresh = fresh && len(made) > 0 && made[len(made)-1] == d
 		if d == m.cpusetDir {
 			for _, c := range made {
 				if err := initCpuset(c); err != nil {
@@ -70,9 +73,11 @@ func (m *manager) Create() error {
 			}
 		}
 	}
-	m.created = true
+	m.created, m.fresh = true, fresh
 	return nil
 }
+
+func (m *manager) Fresh() bool { return m.fresh }
 
 func (m *manager) Apply(pid int) error {
 	if pid <= 0 {
@@ -118,7 +123,7 @@ func (m *manager) Procs() ([]int, error) {
 
 func (m *manager) Destroy() error {
 	errs := removeTrees(m.dirs)
-	m.created = false
+	m.created, m.fresh = false, false
 	switch len(errs) {
 	case 0:
 		return nil
@@ -128,8 +133,21 @@ func (m *manager) Destroy() error {
 	return m.err("destroy", "", errs)
 }
 
+func (m *manager) DestroyIfEmpty() bool {
+	// The first directory that stays ends it: the caller's Destroy goes
+	// over every one again anyway.
+	for _, d := range m.dirs {
+		ok, err := isCgroupDir(d)
+		if err != nil || ok && rmdirTree(d) != nil {
+			return false
+		}
+	}
+	m.created, m.fresh = false, false
+	return true
+}
+
 // mkdirs makes dir and its missing parents, and returns the directories it
-// made, parents first.
+// made, parents first: dir is the last one unless it existed.
 func mkdirs(dir string) ([]string, error) {
 	err := unix.Mkdir(dir, 0o755)
 	switch err {
@@ -146,10 +164,14 @@ func mkdirs(dir string) ([]string, error) {
 		if err != nil {
 			return made, err
 		}
-		if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+		switch err := unix.Mkdir(dir, 0o755); err {
+		case nil:
+			return append(made, dir), nil
+		case unix.EEXIST: // made meanwhile by someone else
+			return made, nil
+		default:
 			return made, &os.PathError{Op: "mkdir", Path: dir, Err: err}
 		}
-		return append(made, dir), nil
 	}
 	return nil, &os.PathError{Op: "mkdir", Path: dir, Err: err}
 }
@@ -303,6 +325,22 @@ func collectProcs(dir string, seen map[int]struct{}) error {
 	return nil
 }
 
+// isCgroupDir reports whether dir exists, and fails if it is not on a
+// cgroup filesystem.
+func isCgroupDir(dir string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		if err == unix.ENOENT {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return false, fmt.Errorf("%s: not a cgroup directory", dir)
+	}
+	return true, nil
+}
+
 // removeTrees removes the cgroup dirs and their descendants, bottom-up,
 // retrying those still busy, i.e. holding exiting processes, for about
 // 1.3 s in all. Missing dirs are fine; directories that are not on a
@@ -311,18 +349,11 @@ func removeTrees(dirs []string) errList {
 	var errs errList
 	busy := make([]string, 0, len(dirs))
 	for _, d := range dirs {
-		var st unix.Statfs_t
-		if err := unix.Statfs(d, &st); err != nil {
-			if err != unix.ENOENT {
-				errs = append(errs, &os.PathError{Op: "statfs", Path: d, Err: err})
-			}
-			continue
+		if ok, err := isCgroupDir(d); err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			busy = append(busy, d)
 		}
-		if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-			errs = append(errs, fmt.Errorf("%s: not a cgroup directory", d))
-			continue
-		}
-		busy = append(busy, d)
 	}
 	delay := 10 * time.Millisecond
 	for i := 0; len(busy) > 0; i++ {

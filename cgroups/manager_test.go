@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,4 +299,117 @@ func TestPermissionError(t *testing.T) {
 		t.Fatalf("Create() as uid %d = %v; want a permission error, one line naming linux.cgroupsPath", os.Geteuid(), err)
 	}
 	t.Log(err)
+}
+
+// TestFresh: Create reports fresh only when it made the directory in every
+// hierarchy; a directory that existed in any of them (here one made before,
+// as another runtime or a leftover would) makes it not fresh.
+func TestFresh(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	m, err := New("/"+name+"/ctr", "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := m.Paths()
+	cleanupCgroups(t, paths, name)
+	if m.Fresh() {
+		t.Error("Fresh() before Create")
+	}
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Fresh() {
+		t.Error("Fresh() = false after Create made every directory")
+	}
+	if l, err := Load(paths); err != nil || l.Fresh() {
+		t.Errorf("Load(paths).Fresh() = true (%v), want false", err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Fresh() {
+		t.Error("Fresh() after Destroy")
+	}
+	// One hierarchy's directory exists already.
+	keys := slices.Sorted(maps.Keys(paths))
+	pre := paths[keys[len(keys)-1]]
+	if err := os.MkdirAll(pre, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := New("/"+name+"/ctr", "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if m2.Fresh() {
+		t.Errorf("Fresh() = true with %s there before Create", pre)
+	}
+}
+
+// TestDestroyIfEmpty: a process in the cgroup, even in one hierarchy only,
+// keeps DestroyIfEmpty from succeeding, at once (no waiting for it); the
+// hierarchies without it may be gone, the one with it is intact. Once the
+// process is gone, it removes everything. A directory that is no cgroup is
+// refused, as by Destroy.
+func TestDestroyIfEmpty(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	m, err := New("/"+name+"/ctr", "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := m.Paths()
+	cleanupCgroups(t, paths, name)
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	// The process joins a single hierarchy, with a child cgroup next to it.
+	keys := slices.Sorted(maps.Keys(paths))
+	key := keys[len(keys)-1]
+	one, err := Load(map[string]string{key: paths[key]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep := startSleep(t, nil)
+	if err := one.Apply(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(paths[keys[0]], "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.DestroyIfEmpty() {
+		t.Fatalf("DestroyIfEmpty() = true with pid %d in %s", sleep.Process.Pid, paths[key])
+	}
+	if _, err := os.Stat(paths[key]); err != nil {
+		t.Errorf("the busy cgroup: %v", err)
+	}
+	procs, err := l.Procs()
+	if err != nil || !slices.Equal(procs, []int{sleep.Process.Pid}) {
+		t.Errorf("Procs() after DestroyIfEmpty = %v, %v; want the sleep", procs, err)
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+	if !l.DestroyIfEmpty() {
+		t.Fatal("DestroyIfEmpty() = false on an empty cgroup")
+	}
+	assertGone(t, paths)
+
+	notCgroup := t.TempDir()
+	nc, err := Load(map[string]string{"memory": notCgroup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.DestroyIfEmpty() {
+		t.Error("DestroyIfEmpty() = true on a directory that is no cgroup")
+	}
+	if _, err := os.Stat(notCgroup); err != nil {
+		t.Errorf("the directory that is no cgroup: %v", err)
+	}
 }

@@ -950,3 +950,125 @@ func TestCgroupDeleteLeavesNoCgroup(t *testing.T) {
 		}
 	}
 }
+
+// cgMoveIn moves pid into the cgroup of the container whose init is init,
+// in each of the v1 controllers' hierarchies (the cgroup2 one on v2), as
+// another program (a debugger, an agent) could.
+func cgMoveIn(t *testing.T, init, pid int, v1Controllers ...string) {
+	t.Helper()
+	for _, c := range v1Controllers {
+		p := cgHostFile(t, init, c, "cgroup.procs", "cgroup.procs")
+		if err := os.WriteFile(p, []byte(strconv.Itoa(pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+		if cgV2() {
+			return
+		}
+	}
+}
+
+// TestCgroupDeleteKillsMovedIn: a process moved into a container's cgroup
+// from outside is not in the container's pid namespace, so the kernel
+// does not kill it with the init; delete (of the stopped container) and
+// delete --force (of the running one) kill it and remove the cgroup, as
+// runc's do. In one hierarchy only, the others' directories are empty.
+func TestCgroupDeleteKillsMovedIn(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	for _, tc := range []struct {
+		force       bool
+		controllers []string
+	}{
+		{false, []string{"pids"}},
+		{false, []string{"pids", "memory", "freezer", "devices"}},
+		{true, []string{"pids"}},
+		{true, []string{"pids", "memory", "freezer", "devices"}},
+	} {
+		id := h.ID()
+		b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = "/" + cgParent() + "/" + id }, "sleep", "1000")
+		init := cgStart(h, b, id)
+		pidsDir := filepath.Dir(cgHostFile(t, init, "pids", "cgroup.procs", "cgroup.procs"))
+		outside := exec.Command("sleep", "1000")
+		if err := outside.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- outside.Wait() }()
+		t.Cleanup(func() {
+			_ = outside.Process.Kill()
+			<-done
+		})
+		cgMoveIn(t, init, outside.Process.Pid, tc.controllers...)
+		if tc.force {
+			h.Must("delete", "--force", id)
+		} else {
+			h.Must("kill", id, "KILL")
+			h.WaitStatus(id, "stopped")
+			h.Must("delete", id)
+		}
+		select {
+		case err := <-done:
+			done <- err
+		case <-time.After(10 * time.Second):
+			t.Errorf("force %v, moved into %v: the process moved in from outside is alive after delete", tc.force, tc.controllers)
+		}
+		if running(init) {
+			t.Errorf("force %v: init %d alive after delete", tc.force, init)
+		}
+		if _, err := os.Stat(pidsDir); !os.IsNotExist(err) {
+			t.Errorf("force %v, moved into %v: %s left after delete (%v)", tc.force, tc.controllers, pidsDir, err)
+		}
+		lcGone(h, id)
+	}
+}
+
+// TestCgroupCreateWarnsNotEmpty: runc's warning at create is given for a
+// cgroup that existed with a process in it, even in one hierarchy only
+// (the others' directories are made by the create), and not for one
+// the create made.
+func TestCgroupCreateWarnsNotEmpty(t *testing.T) {
+	if cgSystemd() {
+		t.Skip("cgroupsPath of the cgroupfs driver")
+	}
+	h := cgNew(t)
+	logFile := filepath.Join(t.TempDir(), "log")
+	fresh := h.ID()
+	b := h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = "/" + cgParent() + "/" + fresh }, "true")
+	h.MustNoPipes(h.Cmd("--log", logFile, "create", "--bundle", b, fresh))
+	h.Must("delete", "--force", fresh)
+	if msg, _ := os.ReadFile(logFile); strings.Contains(string(msg), "not empty") {
+		t.Errorf("create into a new cgroup: log %q", msg)
+	}
+
+	id := h.ID()
+	cgroupsPath := "/" + cgParent() + "/" + id
+	// The pids hierarchy (the only one on v2) has the cgroup, with a
+	// process that delete --force kills.
+	dir := filepath.Join("/sys/fs/cgroup/pids", cgroupsPath)
+	if cgV2() {
+		dir = filepath.Join("/sys/fs/cgroup", cgroupsPath)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := exec.Command("sleep", "1000")
+	if err := outside.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = outside.Process.Kill()
+		_ = outside.Wait()
+		_ = unix.Rmdir(dir)
+	})
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(outside.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	b = h.EditedBundle(func(s *Spec) { s.Linux.CgroupsPath = cgroupsPath }, "true")
+	h.MustNoPipes(h.Cmd("--log", logFile, "create", "--bundle", b, id))
+	if msg, _ := os.ReadFile(logFile); !strings.Contains(string(msg), "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create into a cgroup with a process: log %q, want runc's warning", msg)
+	}
+	h.Must("delete", "--force", id)
+}

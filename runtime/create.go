@@ -275,6 +275,7 @@ func (c *Container) startInit(cg cgroups.Manager, cfg *namespaces.InitConfig, fi
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
+	c.rt.warnCgroupNotEmpty(cg)
 	// The limits hold before the init exists, so it and everything it
 	// forks is bounded from the start. Device rules come later (initSteps).
 	spec := cfg.Spec
@@ -356,11 +357,10 @@ func (c *Container) initSteps(child *namespaces.Child, cg cgroups.Manager, cfg *
 
 // checkCgroupUsable is runc's check of the cgroup before a create: a
 // frozen one would stop the init before it ever reports back, so create
-// would wait forever; one with processes is only warned about.
+// would wait forever. It runs before anything is made, so that a frozen
+// cgroup is refused untouched. One with processes is only warned about,
+// once it is made (warnCgroupNotEmpty).
 func (r *Runtime) checkCgroupUsable(cg cgroups.Manager) error {
-	if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
-		r.Log.Warnf("container's cgroup is not empty: %d process(es) found", len(pids))
-	}
 	frozen, err := cg.FrozenInEffect()
 	if err != nil {
 		return fmt.Errorf("unable to get cgroup freezer state: %w", err)
@@ -369,6 +369,19 @@ func (r *Runtime) checkCgroupUsable(cg cgroups.Manager) error {
 		return errors.New("container's cgroup unexpectedly frozen")
 	}
 	return nil
+}
+
+// warnCgroupNotEmpty, after cg.Create, is runc's warning about a cgroup
+// that holds processes already. Directories that Create made itself hold
+// none (cg.Fresh): only a cgroup that existed is read, which spares every
+// create a walk of each hierarchy's directory.
+func (r *Runtime) warnCgroupNotEmpty(cg cgroups.Manager) {
+	if cg.Fresh() {
+		return
+	}
+	if pids, err := cg.Procs(); err == nil && len(pids) > 0 {
+		r.Log.Warnf("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
 }
 
 // startInCgroup starts the child. Unless it is placed already (inCgroup:

@@ -248,7 +248,11 @@ func (c *Container) destroy(poststop bool) error {
 		_ = c.signalInit(unix.SIGKILL)
 		waitGone(c.State.Pid, c.State.PidStart, 10*time.Second)
 	}
-	if cg != nil {
+	// An empty cgroup goes at once, frozen or not: when the init had a pid
+	// namespace of its own, the kernel killed and reaped every other
+	// process of it before the init finished exiting. Only a cgroup that
+	// still holds processes is scanned and they killed.
+	if cg != nil && !cg.DestroyIfEmpty() {
 		// A paused container whose init died meanwhile is still frozen:
 		// its last tasks can only exit once thawed.
 		if frozen, err := cg.Frozen(); err == nil && frozen {

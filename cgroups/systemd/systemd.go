@@ -172,6 +172,10 @@ func (m *Manager) Create() error {
 	return nil
 }
 
+// Fresh is false: systemd makes the unit's directories, and a unit of the
+// same name left over may hold processes.
+func (m *Manager) Fresh() bool { return false }
+
 // CgroupFD returns cgroups.ErrNoCgroupFD: systemd makes the scope around a
 // running process, so the child must be started first and then Applied.
 func (m *Manager) CgroupFD() (*os.File, error) {
@@ -343,3 +347,7 @@ func (m *Manager) Destroy() error {
 	m.applied = false
 	return errors.Join(errs...)
 }
+
+// DestroyIfEmpty is false: the unit is stopped by Destroy, which the
+// caller calls next.
+func (m *Manager) DestroyIfEmpty() bool { return false }
