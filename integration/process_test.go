@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -460,5 +461,21 @@ func TestProcessSessionAndStdio(t *testing.T) {
 		if fd := rep.FD(f); fd != nil && !strings.HasPrefix(fd.Target, "pipe:") {
 			t.Errorf("fd %d = %q, want the caller's pipe", f, fd.Target)
 		}
+	}
+}
+
+// The init runs its Go runtime with a wider timer slack (nsenter.c); the
+// container's process must get podrun's, as it was forked with.
+func TestProcessTimerSlack(t *testing.T) {
+	h := New(t)
+	// Every thread of the test has the slack it started with; podrun is
+	// forked from one of them.
+	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.Must("run", "--bundle", h.Bundle("cat", "/proc/self/timerslack_ns"), h.ID())
+	if got, want := strings.TrimSpace(r.Stdout), strconv.Itoa(own); got != want {
+		t.Errorf("container's timer slack = %s ns, want podrun's %s ns", got, want)
 	}
 }

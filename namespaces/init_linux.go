@@ -29,6 +29,11 @@ func IsInit(args []string) bool {
 // only affect the calling thread, and the final execve keeps only that one.
 // It never returns.
 func Init() {
+	// The nsenter constructor widened the timer slack for the Go
+	// runtime's threads (its sysmon). 0 resets this thread's to the value
+	// it was forked with, podrun's: what hooks forked from here and the
+	// container's process inherit.
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 0, 0, 0, 0)
 	fd, err := strconv.Atoi(os.Getenv(EnvSyncFd))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "podrun init: bad", EnvSyncFd)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
@@ -133,27 +134,48 @@ func ProcessEnv(env []string, uid uint32, passwd func() ([]byte, error)) []strin
 	return append(env, "HOME="+home)
 }
 
-// setIDs sets supplementary groups, gid and uid of this thread.
+// setIDs sets supplementary groups, gid and uid of this thread, with raw
+// system calls as runc's init did: the unix package's change every
+// thread of the process (glibc's setxid signals each one in turn, some
+// 15 signals and thread wake-ups per start), where only this one matters:
+// it is the one that execs, and the capability sets are per-thread too.
 func setIDs(uid, gid uint32, additionalGids []uint32) error {
-	groups := make([]int, 0, len(additionalGids))
-	for _, g := range additionalGids {
-		groups = append(groups, int(g))
-	}
-	if err := unix.Setgroups(groups); err != nil {
+	if err := rawSetgroups(additionalGids); err != nil {
 		// setgroups is denied in a user namespace with setgroups=deny; that
 		// is only an error when groups were asked for.
-		if len(groups) > 0 && isUserNSDenied(err) && setgroupsDenied() {
+		if len(additionalGids) > 0 && isUserNSDenied(err) && setgroupsDenied() {
 			return fmt.Errorf("process.user.additionalGids: the container's user namespace denies setgroups (its /proc/<pid>/setgroups is \"deny\"): drop the additional gids or use a user namespace that allows it")
 		}
-		if len(groups) > 0 || !isUserNSDenied(err) {
+		if len(additionalGids) > 0 || !isUserNSDenied(err) {
 			return fmt.Errorf("process.user.additionalGids: setgroups: %w", err)
 		}
 	}
-	if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
+	if err := rawSetres(sysSetresgid, gid); err != nil {
 		return fmt.Errorf("process.user.gid: setting gid %d: %w", gid, err)
 	}
-	if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
+	if err := rawSetres(sysSetresuid, uid); err != nil {
 		return fmt.Errorf("process.user.uid: setting uid %d: %w", uid, err)
+	}
+	return nil
+}
+
+// rawSetgroups is setgroups(2) for the calling thread only.
+func rawSetgroups(gids []uint32) error {
+	var p *uint32
+	if len(gids) > 0 {
+		p = &gids[0]
+	}
+	if _, _, e := unix.RawSyscall(sysSetgroups, uintptr(len(gids)), uintptr(unsafe.Pointer(p)), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawSetres is setresuid(2) or setresgid(2) of one id for the calling
+// thread only.
+func rawSetres(nr uintptr, id uint32) error {
+	if _, _, e := unix.RawSyscall(nr, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return e
 	}
 	return nil
 }
