@@ -236,12 +236,9 @@ func (r *Runtime) ExecProcess(id string, o ExecOverrides) (*specs.Process, error
 
 // execProcess is ExecProcess on a loaded container.
 func (c *Container) execProcess(o ExecOverrides) (*specs.Process, error) {
-	base, _, err := c.execBase()
+	base, _, err := c.baseProcess()
 	if err != nil {
 		return nil, err
-	}
-	if base == nil {
-		return nil, errors.New("the container's spec has no process to base the exec on")
 	}
 	p := *base
 	p.Args = o.Args

@@ -74,12 +74,9 @@ func (r *Runtime) PrepareExecLight(id string) (*LightExec, error) {
 			l.cgroups = append(l.cgroups, d)
 		}
 	}
-	base, linux, err := c.execBase()
+	base, linux, err := c.baseProcess()
 	if err != nil {
 		return nil, err
-	}
-	if base == nil {
-		return nil, errors.New("the container's spec has no process to base the exec on")
 	}
 	proc := *base
 	host := lsm.Host{}

@@ -314,6 +314,16 @@ func (c *Container) execBase() (*specs.Process, *specs.Linux, error) {
 	return v.Process, &specs.Linux{Seccomp: v.Linux.Seccomp, Personality: v.Linux.Personality}, nil
 }
 
+// baseProcess is execBase for a process built from the container's own:
+// one it must have.
+func (c *Container) baseProcess() (*specs.Process, *specs.Linux, error) {
+	p, l, err := c.execBase()
+	if err == nil && p == nil {
+		err = errors.New("the container's spec has no process to base the exec on")
+	}
+	return p, l, err
+}
+
 // specMeta is what most calls need of the spec. load decodes only these
 // fields: a scan of the spec's bytes, not reflection over all of
 // specs.Spec's types.

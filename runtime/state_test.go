@@ -132,6 +132,10 @@ func TestStateNullSpec(t *testing.T) {
 	if err != nil || s == nil || s.Process != nil {
 		t.Fatalf("Spec() = %+v, %v", s, err)
 	}
+	// exec has nothing to start from.
+	if _, _, err := c.baseProcess(); err == nil || !strings.Contains(err.Error(), "no process") {
+		t.Fatalf("baseProcess() error = %v", err)
+	}
 }
 
 // exec reads the process, seccomp and personality of the spec, and only
