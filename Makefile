@@ -135,9 +135,11 @@ bench-image: build
 # podrun, runc and crun side by side: run, create/start/delete, exec, peak
 # RSS, CPU, 50 sequential and 20 concurrent starts, delete -f (root;
 # scripts/bench.sh installs runc, crun, hyperfine; BENCHMARKS.md). Extra
-# rtbench flags: make bench BENCH_FLAGS='-rounds 50'.
+# rtbench flags: make bench BENCH_FLAGS='-rounds 50'. BENCH_BASE=REV runs
+# podrun as of git revision REV beside the current build (a fourth column,
+# "before").
 bench:
-	scripts/bench.sh $(BENCH_FLAGS)
+	BENCH_BASE=$(BENCH_BASE) scripts/bench.sh $(BENCH_FLAGS)
 
 # make bench in the throw-away cgroup v2 VM (../shared/vm/run-in-vm; QEMU
 # TCG here, so only the ratios mean something). Binaries are built on the
@@ -147,7 +149,8 @@ bench-vm:
 	scripts/install-deps.sh bench
 	$(MAKE) -s build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BINDIR)/rtbench ./bench/rtbench
-	bash $(RUN_IN_VM) --cgroup v2 --timeout 5400 -- env BENCH_PREBUILT=1 \
+	if [ -n "$(BENCH_BASE)" ]; then scripts/build-rev.sh $(BENCH_BASE) $(BINDIR)/podrun-$(BENCH_BASE); fi
+	bash $(RUN_IN_VM) --cgroup v2 --timeout 5400 -- env BENCH_PREBUILT=1 BENCH_BASE=$(BENCH_BASE) \
 		BENCH_OUT=bench/results/latest-vm.md scripts/bench.sh -rounds 10 -bulk-rounds 1 $(BENCH_FLAGS)
 
 # A pod's start (pod run -d until its 2 containers run) and pod rm -f,
