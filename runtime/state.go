@@ -72,6 +72,17 @@ type Container struct {
 	// hooks and annotations, always there.
 	spec *specs.Spec
 	meta specMeta
+	// exec is execBase's decoding, kept: Exec asks twice.
+	exec *execView
+}
+
+// execView is the part of the spec exec uses (execBase).
+type execView struct {
+	Process *specs.Process `json:"process"`
+	Linux   *struct {
+		Seccomp     *specs.LinuxSeccomp     `json:"seccomp"`
+		Personality *specs.LinuxPersonality `json:"personality"`
+	} `json:"linux"`
 }
 
 // errBusy is tryLockDir's answer when another podrun call holds the lock.
@@ -281,7 +292,7 @@ func (c *Container) setSpec(s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	c.State.Spec, c.spec = b, s
+	c.State.Spec, c.spec, c.exec = b, s, nil
 	c.meta = specMeta{Hooks: s.Hooks, Annotations: s.Annotations}
 	return nil
 }
@@ -296,18 +307,16 @@ func (c *Container) execBase() (*specs.Process, *specs.Linux, error) {
 	if c.spec != nil {
 		return c.spec.Process, c.spec.Linux, nil
 	}
-	var v struct {
-		Process *specs.Process `json:"process"`
-		Linux   *struct {
-			Seccomp     *specs.LinuxSeccomp     `json:"seccomp"`
-			Personality *specs.LinuxPersonality `json:"personality"`
-		} `json:"linux"`
-	}
-	if len(c.State.Spec) > 0 {
-		if err := json.Unmarshal(c.State.Spec, &v); err != nil {
-			return nil, nil, fmt.Errorf("reading the spec in the state of %s: %w", c.State.ID, err)
+	if c.exec == nil {
+		var v execView
+		if len(c.State.Spec) > 0 {
+			if err := json.Unmarshal(c.State.Spec, &v); err != nil {
+				return nil, nil, fmt.Errorf("reading the spec in the state of %s: %w", c.State.ID, err)
+			}
 		}
+		c.exec = &v
 	}
+	v := c.exec
 	if v.Linux == nil {
 		return v.Process, nil, nil
 	}
