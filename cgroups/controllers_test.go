@@ -447,3 +447,28 @@ func TestUnifiedOnV1Text(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestInitCpusetHalfDoneParent: a parent that another create is
+// initialising has its cpus already and not yet its mems; the new leaf
+// still gets both (it had empty mems, and any task written to it ENOSPC).
+func TestInitCpusetHalfDoneParent(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "cpuset")
+	parent := filepath.Join(root, "pods")
+	leaf := filepath.Join(parent, "ctr")
+	writeFiles(t, root, map[string]string{"cpuset.cpus": "0-1\n", "cpuset.mems": "0\n"})
+	writeFiles(t, parent, map[string]string{"cpuset.cpus": "0-1\n", "cpuset.mems": ""})
+	writeFiles(t, leaf, map[string]string{"cpuset.cpus": "", "cpuset.mems": ""})
+	if err := initCpuset(leaf); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0"}
+	for _, d := range []string{parent, leaf} {
+		got := readFiles(t, d, "cpuset.cpus", "cpuset.mems")
+		for k, v := range got {
+			got[k] = strings.TrimSpace(v)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", d, got, want)
+		}
+	}
+}

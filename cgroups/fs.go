@@ -182,28 +182,36 @@ func mkdirs(dir string) ([]string, error) {
 // from its own parent first.
 func initCpuset(dir string) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		v, err := readTrim(filepath.Join(dir, f))
-		if err != nil || v != "" {
-			return err
-		}
-		parent := filepath.Dir(dir)
-		pv, err := readTrim(filepath.Join(parent, f))
-		if err != nil {
-			return err
-		}
-		if pv == "" && parent != "/" {
-			if err := initCpuset(parent); err != nil {
-				return err
-			}
-			if pv, err = readTrim(filepath.Join(parent, f)); err != nil {
-				return err
-			}
-		}
-		if err := writeFile(filepath.Join(dir, f), []byte(pv)); err != nil {
+		if err := initCpusetFile(dir, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// initCpusetFile copies one of cpuset.cpus and cpuset.mems from the
+// nearest ancestor that has it set down to dir, if dir's is empty. Each
+// file on its own: a parent another create is initialising at the same
+// time may have its cpus already and its mems not yet.
+func initCpusetFile(dir, f string) error {
+	v, err := readTrim(filepath.Join(dir, f))
+	if err != nil || v != "" {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	pv, err := readTrim(filepath.Join(parent, f))
+	if err != nil {
+		return err
+	}
+	if pv == "" && parent != "/" {
+		if err := initCpusetFile(parent, f); err != nil {
+			return err
+		}
+		if pv, err = readTrim(filepath.Join(parent, f)); err != nil {
+			return err
+		}
+	}
+	return writeFile(filepath.Join(dir, f), []byte(pv))
 }
 
 func readTrim(p string) (string, error) {
