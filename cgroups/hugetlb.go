@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -53,13 +54,14 @@ func hugepageName(n uint64) string {
 	return strconv.FormatUint(n, 10) + units[i]
 }
 
-var pagesizeRe = regexp.MustCompile(`^[1-9][0-9]*[KMGTP]?B$`)
+// pagesizeRe is compiled on first use (as unifiedKeyRe).
+var pagesizeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*[KMGTP]?B$`) })
 
 func validateHugepages(r *specs.LinuxResources, env *hostEnv) error {
 	seen := make(map[string]bool)
 	for i, h := range r.HugepageLimits {
 		f := fmt.Sprintf("hugepageLimits[%d].pageSize", i)
-		if !pagesizeRe.MatchString(h.Pagesize) {
+		if !pagesizeRe().MatchString(h.Pagesize) {
 			return fieldErr(f, "%q: want <size><unit>B, e.g. 2MB or 1GB", h.Pagesize)
 		}
 		if !env.hugepages[h.Pagesize] {

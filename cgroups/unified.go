@@ -12,11 +12,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-var unifiedKeyRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[A-Za-z0-9_.]+$`)
+// unifiedKeyRe is compiled on first use: only specs with linux.resources.unified
+// need it, and every podrun process would pay the compile at package init.
+var unifiedKeyRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[A-Za-z0-9_.]+$`)
+})
 
 func validateUnified(r *specs.LinuxResources, env *hostEnv) error {
 	if len(r.Unified) == 0 {
@@ -30,7 +35,7 @@ func validateUnified(r *specs.LinuxResources, env *hostEnv) error {
 		if strings.Contains(k, "/") {
 			return fieldErr(f, "must be a file name (no slashes)")
 		}
-		if !unifiedKeyRe.MatchString(k) || strings.HasSuffix(k, ".") {
+		if !unifiedKeyRe().MatchString(k) || strings.HasSuffix(k, ".") {
 			return fieldErr(f, "must be a cgroup file name of the form <controller>.<name>")
 		}
 		switch k {

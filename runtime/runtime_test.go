@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -20,9 +21,20 @@ func TestValidateID(t *testing.T) {
 			t.Errorf("validateID(%q) = %v, want nil", id, err)
 		}
 	}
-	for _, id := range []string{"", ".", "..", "a/b", "a b", "../x", "ä"} {
+	for _, id := range []string{"", ".", "..", "a/b", "a b", "../x", "ä", "a\n", "a:b", strings.Repeat("a", 1025)} {
 		if err := validateID(id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("validateID(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+	// Every byte alone, and beside a valid one, as runc's ^[\w+\-.]+$
+	// judges it.
+	runc := regexp.MustCompile(`^[\w+\-.]+$`)
+	for b := 0; b < 256; b++ {
+		for _, id := range []string{string(rune(b)), "a" + string([]byte{byte(b)}), string([]byte{byte(b)})} {
+			want := runc.MatchString(id) && id != "." && id != ".."
+			if got := validateID(id) == nil; got != want {
+				t.Errorf("validateID(%q) ok = %v, runc's regexp says %v", id, got, want)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -244,7 +245,10 @@ func invalidFlag(name, v string, err error) error {
 	return fmt.Errorf("invalid value for --%s: %q: %v", name, v, err)
 }
 
-var ramRegexp = regexp.MustCompile(`^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+// ramRegexp is compiled on first use: only `update` needs it.
+var ramRegexp = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+})
 
 // ramInBytes parses a memory size as runc does (docker/go-units'
 // RAMInBytes): "-1" (unlimited), or a number with an optional binary unit
@@ -253,7 +257,7 @@ func ramInBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := ramRegexp.FindStringSubmatch(s)
+	m := ramRegexp().FindStringSubmatch(s)
 	if m == nil {
 		return 0, errors.New("invalid size")
 	}
