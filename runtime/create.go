@@ -216,7 +216,7 @@ func (r *Runtime) newContainer(id string, in *createInput, cg cgroups.Manager) (
 	return &Container{rt: r, dir: dir, lock: lock, State: State{
 		ID: id, Bundle: in.bundle, Rootfs: in.rootfs, Created: time.Now().UTC(),
 		Owner: "", Status: Creating, CgroupPaths: cg.Paths(), Spec: in.raw,
-	}, spec: in.spec, meta: specMeta{Hooks: in.spec.Hooks, Annotations: in.spec.Annotations}}, nil
+	}, spec: in.spec, meta: metaOf(in.spec)}, nil
 }
 
 // initFiles are the files the init is started with; close releases ours.

@@ -293,7 +293,7 @@ func (c *Container) setSpec(s *specs.Spec) error {
 		return err
 	}
 	c.State.Spec, c.spec, c.exec = b, s, nil
-	c.meta = specMeta{Hooks: s.Hooks, Annotations: s.Annotations}
+	c.meta = metaOf(s)
 	return nil
 }
 
@@ -340,6 +340,9 @@ type specMeta struct {
 	Hooks       *specs.Hooks      `json:"hooks"`
 	Annotations map[string]string `json:"annotations"`
 }
+
+// metaOf is the specMeta of a decoded spec.
+func metaOf(s *specs.Spec) specMeta { return specMeta{Hooks: s.Hooks, Annotations: s.Annotations} }
 
 // processAlive reports whether pid runs and is the process that started at
 // start (not a later process that reused the pid). Zombies count as dead.

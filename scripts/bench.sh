@@ -28,10 +28,7 @@ if [ -z "${BENCH_PREBUILT:-}" ]; then
 		scripts/build-rev.sh "$BENCH_BASE" "bin/podrun-$BENCH_BASE"
 	fi
 fi
-runtimes=podrun=bin/podrun,runc=runc,crun=crun
-if [ -n "${BENCH_BASE:-}" ]; then
-	runtimes=podrun=bin/podrun,before=bin/podrun-$BENCH_BASE,runc=runc,crun=crun
-fi
+runtimes=podrun=bin/podrun${BENCH_BASE:+,before=bin/podrun-$BENCH_BASE},runc=runc,crun=crun
 
 # Every runtime binary starts from disk, not from the page cache its
 # writer left: a binary the Go linker just wrote sits in the cache in a
