@@ -507,11 +507,17 @@ func TestCgroupPauseResume(t *testing.T) {
 		id := h.ID()
 		return id, cgStart(h, h.EditedBundle(nil, "sh", "-c", counter), id)
 	}
+	// tryRead reads the counter once: the file is missing until the shell
+	// first writes it, and empty for a moment at each write (truncate, then
+	// write).
+	tryRead := func(pid int) (int, bool) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/dev/shm/c", pid))
+		n, err2 := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n, err == nil && err2 == nil
+	}
 	read := func(pid int) int {
-		var n int
 		for i := 0; i < 50; i++ {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/dev/shm/c", pid))
-			if n, err = strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			if n, ok := tryRead(pid); ok {
 				return n
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -527,7 +533,9 @@ func TestCgroupPauseResume(t *testing.T) {
 	}
 
 	id, pid := start()
-	if !waitFor(20*time.Second, func() bool { return read(pid) > 1 }) {
+	// The first write can take a while in a slow VM: the whole wait, not
+	// read's one second, is the budget for it.
+	if !waitFor(20*time.Second, func() bool { n, ok := tryRead(pid); return ok && n > 1 }) {
 		t.Fatal("counter does not move")
 	}
 	h.Must("pause", id)
@@ -551,7 +559,7 @@ func TestCgroupPauseResume(t *testing.T) {
 	if frozen(pid) {
 		t.Error("cgroup frozen after resume")
 	}
-	if !waitFor(20*time.Second, func() bool { return read(pid) > c1 }) {
+	if !waitFor(20*time.Second, func() bool { n, ok := tryRead(pid); return ok && n > c1 }) {
 		t.Error("counter does not move after resume")
 	}
 	h.Fails("container not paused", "resume", id)
