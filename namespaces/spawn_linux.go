@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/exeseal"
+	"github.com/podrun/podrun/internal/sigfwd"
 	"github.com/podrun/podrun/namespaces/nsenter"
 )
 
@@ -142,6 +143,9 @@ func Start(o *StartOptions) (_ *Child, retErr error) {
 		// open to follow the CPU limit: no host fd in the init.
 		"GODEBUG=containermaxprocs=0,updatemaxprocs=0",
 	}
+	// The mask podrun started with, if it blocked signals to forward:
+	// the container's process inherits the init's.
+	env = append(env, sigfwd.ChildEnv()...)
 	flags := NewFlags(o.Namespaces)
 	// The cgroup namespace is unshared by the child once it is in its cgroup,
 	// so that its root is the container's cgroup (runc does the same).

@@ -1,8 +1,10 @@
 package main
 
 // #cgo CFLAGS: -Wall -O2
+// #include <stdint.h>
 // #include <stdlib.h>
 // int podrun_companion_line(int argc, char **argv);
+// extern uint64_t podrun_sigfwd_orig, podrun_sigfwd_set;
 import "C"
 
 import "unsafe"
@@ -16,4 +18,10 @@ func cCompanionLine(args []string) bool {
 		defer C.free(unsafe.Pointer(argv[i]))
 	}
 	return C.podrun_companion_line(C.int(len(args)), &argv[0]) != 0
+}
+
+// blockedSignals is what dispatch.c's block_forwarded did: the signal mask
+// podrun started with and the signals it blocked (0, 0: none).
+func blockedSignals() (orig, set uint64) {
+	return uint64(C.podrun_sigfwd_orig), uint64(C.podrun_sigfwd_set)
 }

@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/podrun/podrun/cmd/internal/runccli"
+	"github.com/podrun/podrun/internal/sigfwd"
 	"github.com/podrun/podrun/internal/sysmon"
 	"github.com/podrun/podrun/namespaces"
 	_ "github.com/podrun/podrun/namespaces/nsenter" // joins a user namespace before the Go runtime starts
@@ -44,6 +45,7 @@ func main() {
 	// A CLI lives a few milliseconds: the runtime's monitor thread need
 	// not wake every 20 us of them (package sysmon).
 	sysmon.Relax()
+	sigfwd.Started(blockedSignals())
 	if runccli.CompanionLine(os.Args) {
 		// dispatch.c found no podrun-pod next to us (or could not exec
 		// it): $PATH, or the error.

@@ -24,6 +24,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/sigfwd"
 )
 
 // Hook kinds, as named in config.json and in runc's error messages.
@@ -243,11 +245,7 @@ func runOne(ctx context.Context, h specs.Hook, state []byte) error {
 	}
 	defer stderr.Close()
 
-	p, err := os.StartProcess(h.Path, argv, &os.ProcAttr{
-		Env:   env,
-		Files: []*os.File{stdinR, stdout, stderr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
+	p, err := start(h.Path, argv, env, stdinR, stdout, stderr)
 	stdinR.Close()
 	if err != nil {
 		return err // *os.PathError "fork/exec PATH: ...", as runc reports it
@@ -305,6 +303,41 @@ func killGroup(pid int) {
 	if err := unix.Kill(-pid, unix.SIGKILL); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
+}
+
+// start starts the hook at path in its own process group. In a run or exec
+// that blocked the signals it forwards (package sigfwd) it goes through
+// podrun's trampoline, which gives the hook the signal mask podrun was
+// started with; a failed execve is then reported like os.StartProcess's.
+func start(path string, argv, env []string, stdin, stdout, stderr *os.File) (*os.Process, error) {
+	exe, args, tramp := sigfwd.HookCommand(path, argv)
+	files := []*os.File{stdin, stdout, stderr}
+	var errR, errW *os.File
+	if tramp {
+		var err error
+		if errR, errW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		defer errR.Close()
+		files = append(files, errW)
+	}
+	p, err := os.StartProcess(exe, args, &os.ProcAttr{
+		Env:   env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if !tramp || err != nil {
+		if errW != nil {
+			errW.Close()
+		}
+		return p, err
+	}
+	errW.Close()
+	if err := sigfwd.HookExecError(errR); err != nil {
+		_, _ = p.Wait()
+		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
+	}
+	return p, nil
 }
 
 // captureFile returns an unlinked file for a hook's output. Unlike a pipe,

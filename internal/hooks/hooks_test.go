@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,22 +14,92 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/podrun/podrun/internal/procstat"
+	"github.com/podrun/podrun/internal/sigfwd"
+	_ "github.com/podrun/podrun/namespaces/nsenter" // the hook trampoline
 )
 
 // The test binary doubles as a hook: with PODRUN_HOOK_HELPER=<file> in its
-// environment it writes its argv, env and stdin there as JSON and exits.
+// environment it writes its argv, env, stdin and signal mask there as JSON
+// and exits. With PODRUN_HOOKS_TRAMPOLINE=1 it runs the tests as a run or
+// exec CLI that blocked signals would: every hook through the trampoline
+// of nsenter's constructor (linked in below), started with trampolineMask.
 func TestMain(m *testing.M) {
 	if out := os.Getenv("PODRUN_HOOK_HELPER"); out != "" {
 		stdin, _ := readAll(os.Stdin)
-		b, _ := json.Marshal(map[string]any{"argv": os.Args, "env": os.Environ(), "stdin": string(stdin)})
+		b, _ := json.Marshal(map[string]any{"argv": os.Args, "env": os.Environ(), "stdin": string(stdin), "sigblk": sigBlk()})
 		if err := os.WriteFile(out, b, 0o644); err != nil {
 			os.Exit(2)
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("PODRUN_HOOKS_TRAMPOLINE") == "1" {
+		sigfwd.Started(trampolineMask, 1<<(unix.SIGUSR2-1))
+	}
 	os.Exit(m.Run())
+}
+
+// trampolineMask is the mask the trampoline must give hooks: SIGUSR1 and
+// SIGRTMAX blocked, as if podrun's caller had blocked them.
+const trampolineMask = 1<<(unix.SIGUSR1-1) | 1<<63
+
+// sigBlk is the SigBlk line of /proc/self/status: the mask this thread
+// started with (the Go runtime blocks nothing more on its main thread).
+func sigBlk() string {
+	b, _ := os.ReadFile("/proc/thread-self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigBlk:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestThroughTrampoline runs every test of this package again with hooks
+// started through the trampoline: the same argv, environment, stdin,
+// failure texts, timeouts and process groups.
+func TestThroughTrampoline(t *testing.T) {
+	if sigfwd.Active() {
+		t.Skip("this is the run through the trampoline")
+	}
+	cmd := exec.Command("/proc/self/exe", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PODRUN_HOOKS_TRAMPOLINE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tests through the trampoline: %v\n%s", err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%s", out)
+	}
+}
+
+// TestHookSignalMask checks the mask a hook starts with: podrun's own
+// (blocked: none here), or through the trampoline the one podrun's caller
+// gave it, not the signals podrun blocked for forwarding.
+func TestHookSignalMask(t *testing.T) {
+	want := "0000000000000000"
+	if sigfwd.Active() {
+		want = fmt.Sprintf("%016x", uint64(trampolineMask))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.json")
+	h := specs.Hook{Path: self, Env: []string{"PODRUN_HOOK_HELPER=" + out}}
+	if err := Run(context.Background(), Poststart, []specs.Hook{h}, testState()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Sigblk string }
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	if got.Sigblk != want {
+		t.Errorf("hook's SigBlk = %s, want %s", got.Sigblk, want)
+	}
 }
 
 func readAll(f *os.File) ([]byte, error) {

@@ -18,15 +18,20 @@
 //
 // It does nothing unless those variables are set, so ordinary podrun
 // commands pay only three getenvs. Before all that, it is the helper of
-// an exec when argv says so (podrun_dmz in nsexec.c).
+// an exec when argv says so (podrun_dmz in nsexec.c), or a hook's
+// trampoline (run_hook), and it sets the signal mask podrun was started
+// with when podrun asks (restore_sigmask; package sigfwd says why).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "nsexec.h"
 
@@ -39,6 +44,47 @@ static void die(const char *what, const char *arg)
 	// The parent reads stderr of a failed init; keep runc's one-line shape.
 	fprintf(stderr, "nsenter: %s %s: %s\n", what, arg, strerror(errno));
 	_exit(1);
+}
+
+// set_sigmask sets the kernel's 64-bit signal mask from its hexadecimal
+// form (bit n-1 for signal n): the system call, as glibc's sigprocmask
+// leaves out its own signals 32 and 33.
+static void set_sigmask(const char *hex)
+{
+	uint64_t mask = strtoull(hex, NULL, 16);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask));
+}
+
+// run_hook is the trampoline of a hook that a run or exec with blocked
+// signals starts (sigfwd.HookCommand): argv {"podrun-hook", mask, path,
+// hook argv...}. It sets the mask podrun was started with and executes the
+// hook, or reports the errno of that execve on fd 3 (made close-on-exec
+// here: EOF there means the hook runs). It runs first, before any step
+// that the environment drives: the environment is the hook's.
+static void run_hook(int argc, char **argv, char **envp)
+{
+	if (argc < 4 || strcmp(argv[0], "podrun-hook") != 0)
+		return;
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	set_sigmask(argv[1]);
+	execve(argv[2], argv + 3, envp);
+	int err = errno;
+	if (write(3, &err, sizeof(err)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+// restore_sigmask sets the signal mask of a process podrun started with
+// its own binary (the init) to the one podrun was started with, before
+// the Go runtime starts: podrun blocked some (cmd/podrun/dispatch.c),
+// and the container's process inherits the init's.
+static void restore_sigmask(void)
+{
+	const char *mask = getenv("_PODRUN_SIGMASK");
+	if (mask == NULL)
+		return;
+	set_sigmask(mask);
+	unsetenv("_PODRUN_SIGMASK");
 }
 
 static void join_time(void)
@@ -122,6 +168,8 @@ static void init_timerslack(int argc, char **argv)
 __attribute__((constructor)) static void podrun_nsenter(int argc, char **argv, char **envp)
 {
 	podrun_dmz(argc, argv, envp); // returns unless this is an exec's helper
+	run_hook(argc, argv, envp);   // returns unless this is a hook's trampoline
+	restore_sigmask();
 	init_timerslack(argc, argv);
 	join_time();
 	join_user();

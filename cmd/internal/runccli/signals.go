@@ -3,8 +3,11 @@ package runccli
 import (
 	"os"
 	"os/signal"
+	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podrun/podrun/internal/sigfwd"
 )
 
 // caughtFirst are the signals a foreground run or exec is commonly sent (by
@@ -16,17 +19,53 @@ var caughtFirst = []os.Signal{
 }
 
 // catchSignals makes c receive every signal, for forwarding. Go enables
-// each signal with a round trip to its signal-mask thread, about 1 ms for
-// all 64 on these machines, so only caughtFirst is caught here; the rest
-// are in the background while create works, and the returned wait blocks
-// until they are caught too. Nothing undoes this: podrun exits after the
-// wait (signal.Reset would cost that millisecond again).
+// each signal with a round trip to its signal-mask thread (~50 us of CPU
+// each here), so the signals podrun's constructor blocked come from a
+// signalfd instead (package sigfwd), caughtFirst's others are caught here
+// and the rest in the background while create works; the returned wait
+// blocks until they are caught too. Nothing undoes this: podrun exits
+// after the wait (signal.Reset would cost the round trips again).
 func catchSignals(c chan os.Signal) (wait func()) {
-	signal.Notify(c, caughtFirst...)
+	first, rest := notifySets()
+	signal.Notify(c, first...)
+	if sigfwd.Active() && sigfwd.Catch(c) != nil {
+		// No signalfd: os/signal takes the blocked ones too (a thread
+		// of its own unblocks them), as without the constructor.
+		rest = append(rest, blockedSignals()...)
+	}
 	done := make(chan struct{})
 	go func() {
-		signal.Notify(c)
+		signal.Notify(c, rest...)
 		close(done)
 	}()
 	return func() { <-done }
+}
+
+// notifySets splits the signals os/signal must catch: caughtFirst, then
+// every other one, leaving out those the signalfd delivers and SIGURG
+// (the runtime's preemption signal, never forwarded).
+func notifySets() (first, rest []os.Signal) {
+	for _, s := range caughtFirst {
+		if !sigfwd.Forwarded(s.(unix.Signal)) {
+			first = append(first, s)
+		}
+	}
+	for s := unix.Signal(1); s <= 64; s++ {
+		if s == unix.SIGURG || sigfwd.Forwarded(s) || slices.Contains(caughtFirst, os.Signal(s)) {
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return first, rest
+}
+
+// blockedSignals lists the signals the constructor blocked.
+func blockedSignals() []os.Signal {
+	var sigs []os.Signal
+	for s := unix.Signal(1); s <= 64; s++ {
+		if sigfwd.Forwarded(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
 }
