@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -79,26 +78,8 @@ func sigStartSleeper(t *testing.T, cmd *exec.Cmd) (out string) {
 			_ = cmd.Wait()
 		}
 	})
-	sigWaitLine(t, out, "ready")
+	lcWaitFile(t, out, "ready\n")
 	return out
-}
-
-// sigWaitLine polls until the file at path has the line want.
-func sigWaitLine(t *testing.T, path, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		for _, line := range strings.Split(string(b), "\n") {
-			if line == want {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no line %q in %q", path, want, b)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // sigCheckForwarding sends sigs one by one to the podrun process of cmd
@@ -114,12 +95,13 @@ func sigCheckForwarding(t *testing.T, cmd *exec.Cmd, out string, sigs []syscall.
 			t.Fatalf("sending %s to podrun: %v", sigName(sig), err)
 		}
 	}
-	// Were SIGWINCH forwarded, its line would be written before the
-	// lines of the signals sent (and waited for) after it.
+	// Were SIGWINCH forwarded, its line would be in the output by the
+	// time SIGTERM ends the checker: every signal after it is waited for.
 	send(unix.SIGWINCH)
 	for _, sig := range sigs {
 		send(sig)
-		sigWaitLine(t, out, "signal: "+sigName(sig))
+		// A whole line, never a prefix of another signal's.
+		lcWaitFile(t, out, "\nsignal: "+sigName(sig)+"\n")
 	}
 	send(unix.SIGTERM)
 	code, err := lcWait(cmd, lcTimeout)
