@@ -121,11 +121,20 @@ func sigCheckForwarding(t *testing.T, cmd *exec.Cmd, out string, sigs []syscall.
 }
 
 // sigGroups are the signal sets TestRunForwardsSignals and
-// TestExecForwardsSignals check, each with its own container.
+// TestExecForwardsSignals check, each with its own container and podrun
+// started by its caller. podrun, as runc, forwards even the signals its
+// caller blocked: they stay blocked in the process podrun starts (see
+// TestChildrenSignalMask), which the checker unblocks to catch them, and
+// the signals it ignored.
 var sigGroups = []struct {
-	name string
-	sigs []syscall.Signal
-}{{"async", sigAsync}, {"faults", sigFaults}}
+	name   string
+	caller sigCaller
+	sigs   []syscall.Signal
+}{
+	{"async", sigCaller{}, sigAsync},
+	{"faults", sigCaller{}, sigFaults},
+	{"blocking-caller", sigCallerBlocking, []syscall.Signal{unix.SIGUSR1, 37, unix.SIGHUP, unix.SIGUSR2}},
+}
 
 // TestRunForwardsSignals sends signals to a foreground `podrun run` and
 // checks that its container process receives each, as with runc: what
@@ -135,7 +144,7 @@ func TestRunForwardsSignals(t *testing.T) {
 	for _, g := range sigGroups {
 		t.Run(g.name, func(t *testing.T) {
 			h := New(t)
-			cmd := h.Cmd("run", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep", "--all"), h.ID())
+			cmd := g.caller.cmd(t, h, "run", "--bundle", h.Bundle(testimage.CheckerInRootfs, "sleep", "--all"), h.ID())
 			out := sigStartSleeper(t, cmd)
 			sigCheckForwarding(t, cmd, out, g.sigs)
 		})
@@ -151,7 +160,7 @@ func TestExecForwardsSignals(t *testing.T) {
 			h := New(t)
 			id := h.ID()
 			h.RunDetached(h.Bundle(testimage.CheckerInRootfs, "sleep"), id)
-			cmd := h.Cmd("exec", id, "checker", "sleep", "--all")
+			cmd := g.caller.cmd(t, h, "exec", id, "checker", "sleep", "--all")
 			out := sigStartSleeper(t, cmd)
 			sigCheckForwarding(t, cmd, out, g.sigs)
 			if st := h.Status(id); st != "running" {
@@ -191,11 +200,20 @@ func sigBit(sig syscall.Signal) uint64 { return 1 << (uint(sig) - 1) }
 // is the process: no shell in between, busybox sh ignores SIGQUIT).
 var sigMaskArgs = []string{"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}
 
-// sigCaller is who starts podrun in TestChildrenSignalMask: the test
-// itself, or checker sigexec with signals blocked and ignored.
+// sigCaller is who starts podrun: the test itself (the zero value), or
+// checker sigexec with signals blocked and ignored.
 type sigCaller struct {
 	name             string
 	blocked, ignored []syscall.Signal
+}
+
+// sigCallerBlocking blocks and ignores signals podrun catches itself.
+// (It blocks none a Go program unblocks, such as SIGHUP or SIGTERM: runc,
+// like podrun, starts the container process without those blocked.)
+var sigCallerBlocking = sigCaller{
+	name:    "blocking",
+	blocked: []syscall.Signal{unix.SIGUSR1, 37},
+	ignored: []syscall.Signal{unix.SIGHUP, unix.SIGUSR2},
 }
 
 // cmd returns the podrun command args started by this caller.
@@ -223,13 +241,12 @@ func (c sigCaller) cmd(t *testing.T, h *H, args ...string) *exec.Cmd {
 // starts with SIGTERM blocked cannot be stopped), whether podrun's caller
 // blocked and ignored nothing or some signals.
 //
-// Beyond that it checks what runc 1.1.5 does on the same host with a
-// caller that blocks SIGUSR1 and 37 and ignores SIGHUP and SIGUSR2: the
-// container process of run and run -d starts with the caller's mask
-// exactly; hooks start with an empty one (runc's too); and no child
-// ignores anything (Go resets the signals it handles to the default in
-// its children). runc's exec and exec -d keep the caller's mask, but
-// podrun's start them with an empty one, so for them only the no-leak
+// With sigCallerBlocking as the caller, runc 1.1.5 on the same host
+// starts the container process of run and run -d with the caller's mask
+// exactly, which is checked too; its hooks start with an empty mask, its
+// exec and exec -d processes with the caller's (podrun's with an empty
+// one), and no child of runc ignores anything (Go resets the signals it
+// handles to the default in its children): for those only the no-leak
 // rule is checked.
 func TestChildrenSignalMask(t *testing.T) {
 	testutil.RequiresRoot(t)
@@ -241,7 +258,7 @@ func TestChildrenSignalMask(t *testing.T) {
 	baseBlk, baseIgn := sigMasks(t, "the test's own child", string(base))
 	callers := []sigCaller{
 		{name: "plain"},
-		{name: "blocking", blocked: []syscall.Signal{unix.SIGUSR1, 37}, ignored: []syscall.Signal{unix.SIGHUP, unix.SIGUSR2}},
+		sigCallerBlocking,
 	}
 	for _, c := range callers {
 		t.Run(c.name, func(t *testing.T) {
