@@ -129,10 +129,11 @@ func runSleep(args []string) error {
 	}
 }
 
-// catchable yields the signals sleep --all reports: every signal but
+// catchable returns the signals sleep --all reports: every signal but
 // SIGKILL and SIGSTOP (which cannot be caught), SIGURG (the Go runtime's
-// preemption signal, which would show up unsent) and 32 and 33 (glibc's
-// own, never sent to a process from outside).
+// preemption signal, which would show up unsent), and 32 to 34, which
+// the Go runtime leaves to libc and cannot catch. SIGPROF is in, but
+// the Go runtime keeps it for its profiler and never reports it.
 func catchable() []syscall.Signal {
 	var sigs []syscall.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {

@@ -19,10 +19,10 @@
 //	    on SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2 print
 //	    "signal: NAME" and exit 128+signo, as a shell would report it;
 //	    with --all, print "signal: NAME" (the number for realtime
-//	    signals) for every catchable signal but SIGURG and go on
-//	    sleeping, until SIGTERM; signals given to --ignore are ignored;
-//	    once the handlers are in place print "ready" and create FILE if
-//	    given
+//	    signals) for every signal a Go program can catch but SIGURG and
+//	    SIGPROF, and go on sleeping until SIGTERM; signals given to
+//	    --ignore are ignored; once the handlers are in place print
+//	    "ready" and create FILE if given
 //	checker write PATH [CONTENT]
 //	    write CONTENT (default "ok") to PATH; on failure print the error
 //	    to stderr and exit 1
