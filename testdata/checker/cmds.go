@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func runExit(args []string) error {
@@ -58,12 +60,13 @@ func runSleep(args []string) error {
 	var ignore multiFlag
 	fs.Var(&ignore, "ignore", "signal to ignore (repeatable)")
 	ready := fs.String("ready", "", "file to create once signal handlers are installed")
+	all := fs.Bool("all", false, "report every catchable signal, exit on SIGTERM only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var d time.Duration = -1
 	if fs.NArg() > 1 {
-		return errors.New("usage: checker sleep [--ignore SIG]... [--ready FILE] [DURATION]")
+		return errors.New("usage: checker sleep [--all] [--ignore SIG]... [--ready FILE] [DURATION]")
 	}
 	if fs.NArg() == 1 {
 		a := fs.Arg(0)
@@ -83,9 +86,17 @@ func runSleep(args []string) error {
 		signal.Ignore(sig)
 	}
 	var handled []os.Signal
-	for sig := range signalNames {
-		if !ignored[sig] {
-			handled = append(handled, sig)
+	if *all {
+		for _, sig := range catchable() {
+			if !ignored[sig] {
+				handled = append(handled, sig)
+			}
+		}
+	} else {
+		for sig := range signalNames {
+			if !ignored[sig] {
+				handled = append(handled, sig)
+			}
 		}
 	}
 	ch := make(chan os.Signal, 1)
@@ -100,14 +111,49 @@ func runSleep(args []string) error {
 	if d >= 0 {
 		timeout = time.After(d)
 	}
-	select {
-	case s := <-ch:
-		sig := s.(syscall.Signal)
-		fmt.Println("signal:", signalNames[sig])
-		os.Exit(128 + int(sig))
-	case <-timeout:
+	for {
+		select {
+		case s := <-ch:
+			sig := s.(syscall.Signal)
+			if !*all {
+				fmt.Println("signal:", signalNames[sig])
+				os.Exit(128 + int(sig))
+			}
+			fmt.Println("signal:", anySignalName(sig))
+			if sig == syscall.SIGTERM {
+				os.Exit(128 + int(sig))
+			}
+		case <-timeout:
+			return nil
+		}
 	}
-	return nil
+}
+
+// catchable returns the signals sleep --all reports: every signal but
+// SIGKILL and SIGSTOP (which cannot be caught), SIGURG (the Go runtime's
+// preemption signal, which would show up unsent), and 32 to 34, which
+// the Go runtime leaves to libc and cannot catch. SIGPROF is in, but
+// the Go runtime keeps it for its profiler and never reports it.
+func catchable() []syscall.Signal {
+	var sigs []syscall.Signal
+	for n := syscall.Signal(1); n <= 64; n++ {
+		switch n {
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33, 34:
+			continue
+		}
+		sigs = append(sigs, n)
+	}
+	return sigs
+}
+
+// anySignalName is "SIGHUP" for the classic signals and the bare number
+// for the realtime ones, which have no fixed name (glibc's SIGRTMIN is 34,
+// the kernel's 32).
+func anySignalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return strconv.Itoa(int(sig))
 }
 
 func runWrite(args []string) error {

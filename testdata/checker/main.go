@@ -14,12 +14,15 @@
 //	    print one JSON report (internal/checkreport.Report) on one line
 //	checker exit N
 //	    exit with status N
-//	checker sleep [--ignore SIG]... [--ready FILE] [DURATION]
+//	checker sleep [--all] [--ignore SIG]... [--ready FILE] [DURATION]
 //	    sleep for DURATION (Go duration or seconds; default forever);
 //	    on SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2 print
 //	    "signal: NAME" and exit 128+signo, as a shell would report it;
-//	    signals given to --ignore are ignored; once the handlers are in
-//	    place print "ready" and create FILE if given
+//	    with --all, print "signal: NAME" (the number for realtime
+//	    signals) for every signal a Go program can catch but SIGURG and
+//	    SIGPROF, and go on sleeping until SIGTERM; signals given to
+//	    --ignore are ignored; once the handlers are in place print
+//	    "ready" and create FILE if given
 //	checker write PATH [CONTENT]
 //	    write CONTENT (default "ok") to PATH; on failure print the error
 //	    to stderr and exit 1
@@ -27,6 +30,9 @@
 //	    copy a file (or standard input) to standard output
 //	checker sched
 //	    print the scheduling policy, nice, priority and I/O priority
+//	checker sigexec [--block SIG]... [--ignore SIG]... PROG [ARG]...
+//	    exec PROG (looked up in PATH) with the signals given blocked or
+//	    ignored, which it inherits
 package main
 
 import (
@@ -58,6 +64,8 @@ func main() {
 		err = runSyscall(args)
 	case "exewrite": // exewrite.go
 		err = runExeWrite(args)
+	case "sigexec": // sigexec.go
+		err = runSigExec(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -73,8 +81,9 @@ func main() {
 const usage = `usage:
   checker [report] [--sysctl NAME]... [--path PATH]... [--out FILE]
   checker exit N
-  checker sleep [--ignore SIG]... [--ready FILE] [DURATION]
+  checker sleep [--all] [--ignore SIG]... [--ready FILE] [DURATION]
   checker write PATH [CONTENT]
   checker cat PATH|-
   checker sched
+  checker sigexec [--block SIG]... [--ignore SIG]... PROG [ARG]...
 `
