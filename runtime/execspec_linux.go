@@ -15,6 +15,7 @@ import (
 
 	"github.com/podrun/podrun/internal/capnames"
 	"github.com/podrun/podrun/internal/inroot"
+	"github.com/podrun/podrun/internal/sigfwd"
 	"github.com/podrun/podrun/namespaces"
 	"github.com/podrun/podrun/namespaces/nsenter"
 	"github.com/podrun/podrun/procattr"
@@ -29,7 +30,7 @@ import (
 func (c *Container) execSpec(p *specs.Process, l *specs.Linux, f *seccomp.Filter) (*nsenter.ExecSpec, error) {
 	s := &nsenter.ExecSpec{Args: p.Args, Cwd: p.Cwd, UID: p.User.UID, GID: p.User.GID,
 		Groups: p.User.AdditionalGids, Caps: lightCaps(p.Capabilities), NoNewPrivs: p.NoNewPrivileges,
-		OOMScoreAdj: p.OOMScoreAdj}
+		OOMScoreAdj: p.OOMScoreAdj, SigMask: sigfwd.ChildMask()}
 	s.Env = namespaces.ProcessEnv(p.Env, p.User.UID, func() ([]byte, error) { return readInitFile(c.State.Pid, "etc/passwd") })
 	umask := uint32(0o022)
 	if p.User.Umask != nil {

@@ -10,8 +10,8 @@
 // A blocked mask is inherited, so the processes podrun starts get back the
 // mask podrun itself was started with, before anything of theirs runs: the
 // init through ChildEnv (namespaces/nsenter's constructor sets it), hooks
-// through HookCommand (the same constructor, as a trampoline). The exec
-// helper of the C path sets the command's mask itself.
+// through HookCommand (the same constructor, as a trampoline), the
+// command of an exec through ChildMask (the C exec path sets it).
 package sigfwd
 
 import (
@@ -59,6 +59,19 @@ func ChildEnv() []string {
 		return nil
 	}
 	return []string{EnvSigMask + "=" + strconv.FormatUint(orig, 16)}
+}
+
+// ChildMask is the signal mask for a command podrun's C exec path starts:
+// what a thread of this Go runtime has, with the blocked signals as podrun
+// was started with them. runc's commands get its Go init's mask likewise:
+// the caller's, less the signals every Go thread unblocks (SIGTERM,
+// SIGINT, SIGHUP, the faults...).
+func ChildMask() uint64 {
+	var cur unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &cur); err != nil {
+		return orig
+	}
+	return cur.Val[0]&^set | orig&set
 }
 
 // HookCommand returns how to start the hook at path with argv so that it

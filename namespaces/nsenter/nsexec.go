@@ -82,6 +82,9 @@ type ExecSpec struct {
 	// SCMP_ACT_NOTIFY rules (SeccompFlags has NEW_LISTENER) and the
 	// command's pid; the command waits for it before going on.
 	SeccompListener func(fd *os.File, pid int) error
+	// SigMask is the command's signal mask (bit n-1 for signal n), set
+	// last before its execve.
+	SigMask uint64
 	// Dmz is a sealed, read-only handle on a binary that links this
 	// package (podrun, through internal/exeseal): the helper execs it on
 	// the host, so that no process of the exec runs the host's binary in
@@ -310,6 +313,7 @@ func Start(s *ExecSpec) (int, error) {
 		a.selinux = cstr(s.SELinuxLabel)
 	}
 	a.personality, a.ioprio, a.umask, a.console = -1, -1, -1, -1
+	a.sigmask = C.uint64_t(s.SigMask)
 	if s.Personality != nil {
 		a.personality = C.long(*s.Personality)
 	}

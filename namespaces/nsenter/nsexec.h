@@ -106,6 +106,7 @@ struct nsexec_args {
 	int seccomp_early; // loaded before the credentials change (no no_new_privs)
 	int seccomp_listener; // the filter returns a listener fd to send
 	int dmz; // a sealed, read-only handle on podrun (see podrun_dmz)
+	uint64_t sigmask; // the command's signal mask (the kernel's 64-bit set)
 };
 
 int podrun_nsexec(const struct nsexec_args *a);
