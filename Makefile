@@ -78,7 +78,7 @@ test-host: deps
 # a worker, and its execs, for longer than the whole run.
 FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
-FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields \
+FUZZ_TARGETS = ./runtime:FuzzLoadSpec ./runtime:FuzzSpecFields ./runtime:FuzzDecodeSpec \
 	./seccomp:FuzzCompile ./seccomp:FuzzCompileJSON ./pod/manifest:FuzzParse \
 	./overlay/layer:FuzzUnpack ./image/fetch:FuzzResolveManifest ./namespaces:FuzzDecodePlan
 fuzz:

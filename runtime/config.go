@@ -56,11 +56,11 @@ func ParseSpec(b []byte) (*specs.Spec, error) {
 	if err := userfile.CheckDepth(b); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := decodeSpec(b)
+	if err != nil {
 		return nil, fmt.Errorf("config.json: %s", jsonErrorText(err))
 	}
-	return &s, nil
+	return s, nil
 }
 
 // jsonErrorText turns encoding/json errors into one line naming the field.

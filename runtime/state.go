@@ -277,7 +277,8 @@ func (c *Container) Spec() (*specs.Spec, error) {
 	if c.spec == nil {
 		s := &specs.Spec{}
 		if len(c.State.Spec) > 0 {
-			if err := json.Unmarshal(c.State.Spec, s); err != nil {
+			var err error
+			if s, err = decodeSpec(c.State.Spec); err != nil {
 				return nil, fmt.Errorf("reading the spec in the state of %s: %w", c.State.ID, err)
 			}
 		}
