@@ -326,13 +326,12 @@ func start(path string, argv, env []string, stdin, stdout, stderr *os.File) (*os
 		Files: files,
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
+	if errW != nil {
+		errW.Close() // the trampoline's copy is the one that counts
+	}
 	if !tramp || err != nil {
-		if errW != nil {
-			errW.Close()
-		}
 		return p, err
 	}
-	errW.Close()
 	if err := sigfwd.HookExecError(errR); err != nil {
 		_, _ = p.Wait()
 		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}

@@ -51,6 +51,17 @@ func Forwarded(sig unix.Signal) bool {
 	return sig >= 1 && sig <= 64 && set&(1<<(uint(sig)-1)) != 0
 }
 
+// Signals lists the signals Catch delivers.
+func Signals() []os.Signal {
+	var sigs []os.Signal
+	for s := unix.Signal(1); s <= 64; s++ {
+		if Forwarded(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
+}
+
 // ChildEnv is the environment entry that gives a process started with
 // podrun's binary the mask podrun started with, or nil when nothing was
 // blocked.

@@ -29,6 +29,9 @@ func TestActive(t *testing.T) {
 			t.Errorf("Forwarded(%d) = %v", s, !want)
 		}
 	}
+	if got := Signals(); !slices.Equal(got, []os.Signal{unix.SIGUSR1, unix.Signal(64)}) {
+		t.Errorf("Signals = %v", got)
+	}
 	if got := ChildEnv(); !slices.Equal(got, []string{"_PODRUN_SIGMASK=4000"}) {
 		t.Errorf("ChildEnv = %q (the caller's mask: SIGTERM)", got)
 	}

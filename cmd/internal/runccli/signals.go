@@ -31,7 +31,7 @@ func catchSignals(c chan os.Signal) (wait func()) {
 	if sigfwd.Active() && sigfwd.Catch(c) != nil {
 		// No signalfd: os/signal takes the blocked ones too (a thread
 		// of its own unblocks them), as without the constructor.
-		rest = append(rest, blockedSignals()...)
+		rest = append(rest, sigfwd.Signals()...)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -57,15 +57,4 @@ func notifySets() (first, rest []os.Signal) {
 		rest = append(rest, s)
 	}
 	return first, rest
-}
-
-// blockedSignals lists the signals the constructor blocked.
-func blockedSignals() []os.Signal {
-	var sigs []os.Signal
-	for s := unix.Signal(1); s <= 64; s++ {
-		if sigfwd.Forwarded(s) {
-			sigs = append(sigs, s)
-		}
-	}
-	return sigs
 }
