@@ -69,8 +69,8 @@ static void run_hook(int argc, char **argv, char **envp)
 	set_sigmask(argv[1]);
 	execve(argv[2], argv + 3, envp);
 	int err = errno;
-	if (write(3, &err, sizeof(err)) < 0)
-		_exit(127);
+	ssize_t n = write(3, &err, sizeof(err)); // nothing to do if it fails
+	(void)n;
 	_exit(127);
 }
 
