@@ -24,19 +24,28 @@ import (
 	"github.com/podrun/podrun/internal/testutil"
 )
 
-// newLimitManager makes a manager for a fresh absolute cgroup
-// /podrun-test-<rand>/ctr (absolute: on v2 its parent is a cgroup of our
-// own without processes, where controllers can be enabled), removed at
-// the end of the test.
-func newLimitManager(t *testing.T) Manager {
+// newCtrManager makes, as root, a manager (not created) for a fresh
+// absolute cgroup /podrun-test-<rand>/ctr (absolute: on v2 its parent is a
+// cgroup of our own without processes, where controllers can be enabled),
+// whose directories are removed at the end of the test. name is the
+// parent's.
+func newCtrManager(t *testing.T) (m Manager, name string) {
 	t.Helper()
 	testutil.RequiresRoot(t)
-	name := testName(t)
+	name = testName(t)
 	m, err := New("/"+name+"/ctr", "unused")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cleanupCgroups(t, m.Paths(), name)
+	return m, name
+}
+
+// newLimitManager is newCtrManager's cgroup, created, with its processes
+// killed and the cgroup destroyed at the end of the test.
+func newLimitManager(t *testing.T) Manager {
+	t.Helper()
+	m, _ := newCtrManager(t)
 	t.Cleanup(func() {
 		killAll(m)
 		if err := m.Destroy(); err != nil {

@@ -305,14 +305,8 @@ func TestPermissionError(t *testing.T) {
 // hierarchy; a directory that existed in any of them (here one made before,
 // as another runtime or a leftover would) makes it not fresh.
 func TestFresh(t *testing.T) {
-	testutil.RequiresRoot(t)
-	name := testName(t)
-	m, err := New("/"+name+"/ctr", "unused")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, name := newCtrManager(t)
 	paths := m.Paths()
-	cleanupCgroups(t, paths, name)
 	if m.Fresh() {
 		t.Error("Fresh() before Create")
 	}
@@ -355,14 +349,8 @@ func TestFresh(t *testing.T) {
 // process is gone, it removes everything. A directory that is no cgroup is
 // refused, as by Destroy.
 func TestDestroyIfEmpty(t *testing.T) {
-	testutil.RequiresRoot(t)
-	name := testName(t)
-	m, err := New("/"+name+"/ctr", "unused")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := newCtrManager(t)
 	paths := m.Paths()
-	cleanupCgroups(t, paths, name)
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
