@@ -75,8 +75,8 @@ uint64_t podrun_sigfwd_orig, podrun_sigfwd_set;
 // SIGVTALRM, SIGIO, SIGPWR and the realtime ones from 35 (glibc keeps 32
 // and 33; Go unblocks 34, musl's, on every thread and never catches it, so
 // neither podrun nor runc can forward it). Go enables a signal with a
-// round trip to its signal-mask thread, ~50 us of CPU each on these
-// machines, 57 signals for all; blocked before the runtime starts, these
+// round trip to its signal-mask thread (two thread wake-ups each way),
+// 57 signals for all; blocked before the runtime starts, these
 // 38 stay blocked on every thread it makes and are read from a signalfd
 // (package sigfwd). The others (SIGTERM, SIGINT,
 // SIGHUP, SIGQUIT, SIGCHLD, the stop and continue signals...) Go would

@@ -4,8 +4,8 @@
 // blocks them before the Go runtime starts, so every thread keeps them
 // blocked, and Catch reads them from a signalfd. signal.Notify enables a
 // signal with a round trip to the runtime's signal-mask thread: catching
-// all 57 cost ~1.8 ms of CPU and ~110 context switches per foreground run
-// or exec on these machines.
+// all 57 cost ~115 context switches per foreground run or exec and
+// 0.4-0.5 ms of its CPU on these machines (make bench, rusage).
 //
 // A blocked mask is inherited, so the processes podrun starts get back the
 // mask podrun itself was started with, before anything of theirs runs: the

@@ -19,8 +19,8 @@ var caughtFirst = []os.Signal{
 }
 
 // catchSignals makes c receive every signal, for forwarding. Go enables
-// each signal with a round trip to its signal-mask thread (~50 us of CPU
-// each here), so the signals podrun's constructor blocked come from a
+// each signal with a round trip to its signal-mask thread (two thread
+// wake-ups each way), so the signals podrun's constructor blocked come from a
 // signalfd instead (package sigfwd), caughtFirst's others are caught here
 // and the rest in the background while create works; the returned wait
 // blocks until they are caught too. Nothing undoes this: podrun exits
